@@ -1,0 +1,90 @@
+//! The `mailgate` command line: serving, migrations, and the admin operations on the policy mirror.
+
+mod apps;
+mod groups;
+mod keys;
+mod policies;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+
+use crate::config::Settings;
+use crate::{db, startup, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailgate",
+    version,
+    about = "Send mail through Microsoft Graph under an Exchange-mirroring allowlist"
+)]
+pub struct Cli {
+    /// A TOML file of settings; MAILGATE_* environment variables override it.
+    #[arg(long, global = true, env = "MAILGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the delivery workers.
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Registered caller apps.
+    #[command(subcommand)]
+    Apps(apps::AppsCommand),
+    /// API keys for apps.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Mail-enabled security groups that scope policies.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
+    /// Application access policies.
+    #[command(subcommand)]
+    Policies(policies::PoliciesCommand),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        println!("{}", crate::routes::openapi::document_json());
+        return Ok(());
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Serve => startup::serve(settings).await,
+        Command::Migrate => {
+            let pool = connect(&settings).await?;
+            db::MIGRATOR
+                .run(&pool)
+                .await
+                .context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => Ok(()),
+        Command::Apps(c) => c.run(&connect(&settings).await?).await,
+        Command::Keys(c) => c.run(&connect(&settings).await?).await,
+        Command::Groups(c) => c.run(&connect(&settings).await?).await,
+        Command::Policies(c) => c.run(&connect(&settings).await?).await,
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
+    db::connect(&settings.database_url)
+        .await
+        .context("connecting to DATABASE_URL")
+}
+
+/// Finds an app by name or Entra app id, with an error that says which.
+async fn app(pool: &PgPool, name: &str) -> anyhow::Result<db::apps::App> {
+    db::apps::find(pool, name)
+        .await?
+        .with_context(|| format!("no app named `{name}` (see `mailgate apps list`)"))
+}

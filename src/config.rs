@@ -1,0 +1,396 @@
+//! Settings: defaults, then an optional TOML file, then `MAILGATE_*` environment variables (and `DATABASE_URL`).
+//! Everything is parsed and checked once, at start; an error names the setting that is wrong.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Url;
+
+/// A setting that could not be used, named the way an operator sets it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {env} ({key}) is required")]
+    Missing { key: &'static str, env: String },
+    #[error("setting {env} ({key}) is invalid: {reason}")]
+    Invalid {
+        key: &'static str,
+        env: String,
+        reason: String,
+    },
+    #[error("config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// How mailgate obtains its own Graph token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// System- or user-assigned managed identity (IMDS, or App Service's `IDENTITY_ENDPOINT`).
+    ManagedIdentity { client_id: Option<String> },
+    /// AKS workload identity, from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
+    WorkloadIdentity,
+    /// An app registration's client secret; meant for local use only.
+    ClientSecret {
+        tenant_id: String,
+        client_id: String,
+        secret: String,
+    },
+}
+
+impl std::fmt::Debug for CredentialKind {
+    // Hand-written so that a client secret can never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ManagedIdentity { client_id } => f
+                .debug_struct("ManagedIdentity")
+                .field("client_id", client_id)
+                .finish(),
+            Self::WorkloadIdentity => f.write_str("WorkloadIdentity"),
+            Self::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            } => f
+                .debug_struct("ClientSecret")
+                .field("tenant_id", tenant_id)
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub graph_url: Url,
+    pub graph_scope: String,
+    pub graph_timeout: Duration,
+    pub credential: CredentialKind,
+    pub migrate_on_start: bool,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub max_recipients: usize,
+    pub max_attempts: i32,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &"<redacted>")
+            .field("listen", &self.listen)
+            .field("graph_url", &self.graph_url.as_str())
+            .field("credential", &self.credential)
+            .field("workers", &self.workers)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_recipients", &self.max_recipients)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Raw values by setting key (`listen`, `graph_url`, …) before parsing.
+struct Raw {
+    values: BTreeMap<String, String>,
+}
+
+impl Raw {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: T::Err| invalid(key, e.to_string())),
+        }
+    }
+
+    fn required(&self, key: &'static str) -> Result<String, ConfigError> {
+        self.get(key)
+            .map(str::to_owned)
+            .ok_or(ConfigError::Missing {
+                key,
+                env: env_name(key),
+            })
+    }
+}
+
+pub fn env_name(key: &str) -> String {
+    if key == "database_url" {
+        "DATABASE_URL".to_owned()
+    } else {
+        format!("MAILGATE_{}", key.to_ascii_uppercase())
+    }
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        env: env_name(key),
+        reason: reason.into(),
+    }
+}
+
+const KEYS: &[&str] = &[
+    "database_url",
+    "listen",
+    "graph_url",
+    "graph_scope",
+    "graph_timeout_secs",
+    "credential",
+    "managed_identity_client_id",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "migrate_on_start",
+    "workers",
+    "max_body_bytes",
+    "max_recipients",
+    "max_attempts",
+    "lease_secs",
+    "poll_interval_ms",
+    "log_format",
+];
+
+impl Settings {
+    /// Loads from the process environment and an optional TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_sources(file, |name| std::env::var(name).ok())
+    }
+
+    /// Loads from an explicit environment lookup, so tests need not touch the process environment.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = file {
+            values.extend(read_file(path)?);
+        }
+        for key in KEYS {
+            if let Some(v) = env(&env_name(key)) {
+                values.insert((*key).to_owned(), v);
+            }
+        }
+        Self::from_raw(&Raw { values })
+    }
+
+    fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let graph_url: Url =
+            raw.parse("graph_url", Url::parse(DEFAULT_GRAPH_URL).expect("valid"))?;
+        if !matches!(graph_url.scheme(), "http" | "https") || graph_url.host().is_none() {
+            return Err(invalid("graph_url", "must be an http(s) URL with a host"));
+        }
+        let workers: usize = raw.parse("workers", 8)?;
+        if !(1..=256).contains(&workers) {
+            return Err(invalid("workers", "must be between 1 and 256"));
+        }
+        let max_recipients: usize = raw.parse("max_recipients", 500)?;
+        if !(1..=1000).contains(&max_recipients) {
+            return Err(invalid(
+                "max_recipients",
+                "must be between 1 and 1000 (Exchange's own range)",
+            ));
+        }
+        let max_attempts: i32 = raw.parse("max_attempts", 6)?;
+        if !(1..=100).contains(&max_attempts) {
+            return Err(invalid("max_attempts", "must be between 1 and 100"));
+        }
+        let max_body_bytes: usize = raw.parse("max_body_bytes", 4 * 1024 * 1024)?;
+        if max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        let graph_timeout: u64 = raw.parse("graph_timeout_secs", 30)?;
+        let lease_secs: u64 = raw.parse("lease_secs", 300)?;
+        if graph_timeout == 0 || lease_secs <= graph_timeout {
+            return Err(invalid(
+                "lease_secs",
+                "must be longer than MAILGATE_GRAPH_TIMEOUT_SECS, which must be above 0",
+            ));
+        }
+        let poll_ms: u64 = raw.parse("poll_interval_ms", 1000)?;
+        if !(10..=60_000).contains(&poll_ms) {
+            return Err(invalid("poll_interval_ms", "must be between 10 and 60000"));
+        }
+        let log_format = match raw.get("log_format").unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log_format",
+                    format!("`{other}`: expected text or json"),
+                ));
+            }
+        };
+        Ok(Settings {
+            database_url: raw.required("database_url")?,
+            listen: raw.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            graph_url,
+            graph_scope: raw
+                .get("graph_scope")
+                .unwrap_or("https://graph.microsoft.com/.default")
+                .to_owned(),
+            graph_timeout: Duration::from_secs(graph_timeout),
+            credential: credential(raw)?,
+            migrate_on_start: raw.parse("migrate_on_start", true)?,
+            workers,
+            max_body_bytes,
+            max_recipients,
+            max_attempts,
+            lease: Duration::from_secs(lease_secs),
+            poll_interval: Duration::from_millis(poll_ms),
+            log_format,
+        })
+    }
+}
+
+const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+
+fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
+    match raw.get("credential").unwrap_or("managed-identity") {
+        "managed-identity" => Ok(CredentialKind::ManagedIdentity {
+            client_id: raw.get("managed_identity_client_id").map(str::to_owned),
+        }),
+        "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
+        "client-secret" => Ok(CredentialKind::ClientSecret {
+            tenant_id: raw.required("tenant_id")?,
+            client_id: raw.required("client_id")?,
+            secret: raw.required("client_secret")?,
+        }),
+        other => Err(invalid(
+            "credential",
+            format!("`{other}`: expected managed-identity, workload-identity or client-secret"),
+        )),
+    }
+}
+
+/// Reads a flat TOML table whose keys are the setting keys (`listen = "0.0.0.0:8080"`).
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_err = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        if !KEYS.contains(&key.as_str()) {
+            return Err(file_err(format!("unknown setting `{key}`")));
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(file_err(format!(
+                    "`{key}` must be a string, integer or boolean, not {}",
+                    other.type_str()
+                )));
+            }
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_sources(None, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_only_the_database() {
+        let s = load(&[("DATABASE_URL", "postgres://x/y")]).expect("loads");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.graph_url.as_str(), "https://graph.microsoft.com/");
+        assert_eq!(
+            s.credential,
+            CredentialKind::ManagedIdentity { client_id: None }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = load(&[]).expect_err("missing database");
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        let err =
+            load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTEN", "nope")]).expect_err("bad listen");
+        assert!(err.to_string().contains("MAILGATE_LISTEN"), "{err}");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "password")])
+            .expect_err("bad credential");
+        assert!(err.to_string().contains("MAILGATE_CREDENTIAL"), "{err}");
+        let err = load(&[
+            ("DATABASE_URL", "x"),
+            ("MAILGATE_CREDENTIAL", "client-secret"),
+        ])
+        .expect_err("client secret needs a tenant");
+        assert!(err.to_string().contains("MAILGATE_TENANT_ID"), "{err}");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_URL", "ftp://graph")])
+            .expect_err("bad scheme");
+        assert!(err.to_string().contains("MAILGATE_GRAPH_URL"), "{err}");
+    }
+
+    #[test]
+    fn file_values_are_overridden_by_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mailgate.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nworkers = 3\ndatabase_url = \"postgres://f/f\"\n",
+        )
+        .expect("write");
+        let s = Settings::from_sources(Some(&path), |name| {
+            (name == "MAILGATE_WORKERS").then(|| "5".to_owned())
+        })
+        .expect("loads");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.workers, 5);
+        std::fs::write(&path, "lisen = \"x\"\n").expect("write");
+        let err = Settings::from_sources(Some(&path), |_| None).expect_err("typo refused");
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_client_secret() {
+        let s = load(&[
+            ("DATABASE_URL", "postgres://u:pw@h/d"),
+            ("MAILGATE_CREDENTIAL", "client-secret"),
+            ("MAILGATE_TENANT_ID", "t"),
+            ("MAILGATE_CLIENT_ID", "c"),
+            ("MAILGATE_CLIENT_SECRET", "hunter2"),
+        ])
+        .expect("loads");
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw@"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! API keys: stored as a prefix and a digest, never the key itself.
+
+use sqlx::{FromRow, PgExecutor};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::ApiKey;
+
+#[derive(Debug, FromRow)]
+pub struct StoredKey {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub app_name: String,
+    pub secret_hash: Vec<u8>,
+}
+
+#[derive(Debug, FromRow, serde::Serialize)]
+pub struct KeyInfo {
+    pub id: Uuid,
+    pub app_name: String,
+    pub prefix: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[tracing::instrument(skip(db, key), fields(prefix = key.prefix()))]
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+    key: &ApiKey,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+        .bind(Uuid::now_v7())
+        .bind(app_id)
+        .bind(key.prefix())
+        .bind(key.digest())
+        .bind(expires_at)
+        .fetch_one(db)
+        .await
+}
+
+/// The live key with this prefix: not revoked, not expired.
+#[tracing::instrument(skip(db))]
+pub async fn find_active(
+    db: impl PgExecutor<'_>,
+    prefix: &str,
+) -> Result<Option<StoredKey>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash
+           FROM api_keys k JOIN apps a ON a.id = k.app_id
+          WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
+    )
+    .bind(prefix)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records use at most once a minute per key, so authentication does not write on every request.
+pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE api_keys SET last_used_at = now()
+          WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+    )
+    .bind(id)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Revokes by key id or prefix; returns how many keys were revoked now.
+#[tracing::instrument(skip(db))]
+pub async fn revoke(db: impl PgExecutor<'_>, id_or_prefix: &str) -> Result<u64, sqlx::Error> {
+    let id = Uuid::parse_str(id_or_prefix).ok();
+    let prefix = id_or_prefix.strip_prefix("mg_").unwrap_or(id_or_prefix);
+    let prefix = prefix.split('_').next().unwrap_or(prefix);
+    sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE (id = $1 OR prefix = $2) AND revoked_at IS NULL")
+        .bind(id)
+        .bind(prefix)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    app_id: Option<Uuid>,
+) -> Result<Vec<KeyInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT k.id, a.name AS app_name, k.prefix, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
+           FROM api_keys k JOIN apps a ON a.id = k.app_id
+          WHERE $1::uuid IS NULL OR k.app_id = $1
+          ORDER BY a.name, k.created_at",
+    )
+    .bind(app_id)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,30 @@
+//! Named SQL, one file per table family. Handlers and workers call these; nothing else writes SQL.
+
+pub mod apps;
+pub mod audit;
+pub mod groups;
+pub mod keys;
+pub mod messages;
+pub mod policies;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+}
+
+/// Channel names, shared by the triggers and NOTIFY calls in SQL and the listener.
+pub mod channels {
+    pub const POLICY: &str = "mailgate_policy";
+    pub const OUTBOX: &str = "mailgate_outbox";
+    pub const DONE: &str = "mailgate_done";
+}

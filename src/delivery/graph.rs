@@ -1,0 +1,162 @@
+//! The Graph `sendMail` call, and what came back, before any decision about it.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, Url, header};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: Url,
+}
+
+/// One attempt's raw result.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub latency: Duration,
+    /// Set when no HTTP answer came back.
+    pub transport: Option<Transport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// The request never left (connection refused, DNS, no token): retrying cannot duplicate a send.
+    NotSent(String),
+    /// The request may have reached Graph (timeout, connection dropped mid-way).
+    MaybeSent(String),
+}
+
+impl GraphClient {
+    pub fn new(base: Url, timeout: Duration) -> reqwest::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .user_agent(concat!("mailgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, base })
+    }
+
+    fn send_mail_url(&self, mailbox: &str) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .extend(["v1.0", "users", mailbox, "sendMail"]);
+        }
+        url
+    }
+
+    /// `POST {graph}/v1.0/users/{mailbox}/sendMail`, with the message id as `client-request-id`.
+    pub async fn send_mail(
+        &self,
+        token: &str,
+        mailbox: &str,
+        message_id: Uuid,
+        body: &Value,
+    ) -> Attempt {
+        let started = Instant::now();
+        let response = self
+            .http
+            .post(self.send_mail_url(mailbox))
+            .bearer_auth(token)
+            .header("client-request-id", message_id.to_string())
+            .json(body)
+            .send()
+            .await;
+        let mut attempt = match response {
+            Ok(r) => read_response(r).await,
+            Err(e) => Attempt {
+                transport: Some(classify_transport(&e)),
+                ..Attempt::default()
+            },
+        };
+        attempt.latency = started.elapsed();
+        attempt
+    }
+}
+
+fn classify_transport(e: &reqwest::Error) -> Transport {
+    // Only a failure to connect proves the request was never sent.
+    let text = error_chain(e);
+    if e.is_connect() && !e.is_timeout() {
+        Transport::NotSent(text)
+    } else {
+        Transport::MaybeSent(text)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn read_response(r: reqwest::Response) -> Attempt {
+    let status = r.status();
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request_id = header("request-id");
+    let retry_after = header(header::RETRY_AFTER.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut attempt = Attempt {
+        status: Some(status.as_u16()),
+        request_id,
+        retry_after,
+        ..Attempt::default()
+    };
+    if status == StatusCode::ACCEPTED {
+        return attempt;
+    }
+    match r.bytes().await {
+        Ok(bytes) => {
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let error = &json["error"];
+            attempt.code = error["code"].as_str().map(str::to_owned);
+            attempt.message = error["message"]
+                .as_str()
+                .map(|m| m.chars().take(500).collect());
+            if attempt.request_id.is_none() {
+                attempt.request_id = error["innerError"]["request-id"]
+                    .as_str()
+                    .map(str::to_owned);
+            }
+        }
+        Err(e) => attempt.message = Some(format!("error body unreadable: {e}")),
+    }
+    attempt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_is_one_escaped_path_segment() {
+        let c = GraphClient::new(
+            Url::parse("http://127.0.0.1:9/base/").expect("url"),
+            Duration::from_secs(1),
+        )
+        .expect("client");
+        assert_eq!(
+            c.send_mail_url("a/b@x.com").as_str(),
+            "http://127.0.0.1:9/base/v1.0/users/a%2Fb@x.com/sendMail"
+        );
+    }
+}

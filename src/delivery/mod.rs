@@ -1,0 +1,13 @@
+//! Delivery: workers take queued messages from the outbox and send them with Graph `sendMail`,
+//! using mailgate's own identity, and record every attempt.
+
+pub mod credential;
+pub mod events;
+pub mod graph;
+pub mod limiter;
+pub mod outcome;
+pub mod worker;
+
+pub use credential::GraphToken;
+pub use events::Events;
+pub use graph::GraphClient;

@@ -1,0 +1,439 @@
+//! A send request as callers write it, and its validation into the Graph `sendMail` body.
+//! Validation happens once, here; everything after it handles only a `NewMessage`.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::{EmailAddress, Mailbox};
+use crate::error::ApiError;
+
+/// Graph refuses request bodies above about 4 MB.
+pub const GRAPH_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Graph refuses more than five custom internet message headers.
+pub const MAX_HEADERS: usize = 5;
+
+/// `POST /v1/messages`. Unknown fields are refused so that a typo never passes silently.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The mailbox to send as: its address or its Entra object id.
+    #[schema(example = "notifications@contoso.test")]
+    pub from: String,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub to: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub cc: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub bcc: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub reply_to: Vec<Value>,
+    #[serde(default)]
+    pub subject: String,
+    /// Plain-text body. When `html` is also given, Graph's JSON form carries only the HTML body.
+    pub text: Option<String>,
+    pub html: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
+    pub importance: Option<Importance>,
+    /// Custom internet headers; names must start with `x-`; at most five.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Keep a copy in the mailbox's Sent Items (Graph's default: true).
+    pub save_to_sent_items: Option<bool>,
+}
+
+/// A recipient: `"a@b"` or `{"address": "a@b", "name": "A B"}`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum RecipientSchema {
+    Address(String),
+    Named {
+        address: String,
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInput {
+    pub name: String,
+    pub content_type: String,
+    pub content_base64: String,
+    #[serde(default)]
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Importance {
+    Low,
+    Normal,
+    High,
+}
+
+/// A request that passed every check, with the exact body Graph will receive.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub mailbox: Mailbox,
+    pub subject: String,
+    pub recipients: usize,
+    pub graph_body: Value,
+}
+
+/// Limits that come from settings rather than from Graph.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_recipients: usize,
+}
+
+fn no_line_breaks(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains(['\r', '\n']) {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{field}` must not contain CR or LF"),
+        ));
+    }
+    Ok(())
+}
+
+fn recipient(field: &str, raw: &Value) -> Result<Value, ApiError> {
+    let (address, name) = match raw {
+        Value::String(s) => (s.as_str(), None),
+        Value::Object(map) => {
+            if let Some(unknown) = map.keys().find(|k| *k != "address" && *k != "name") {
+                return Err(ApiError::invalid(
+                    format!("{field}.{unknown}"),
+                    format!("unknown field `{unknown}` in `{field}`, expected `address` or `name`"),
+                ));
+            }
+            let address = map.get("address").and_then(Value::as_str).ok_or_else(|| {
+                ApiError::invalid(
+                    format!("{field}.address"),
+                    format!("`{field}.address` must be a string"),
+                )
+            })?;
+            let name = match map.get("name") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(n)) => Some(n.as_str()),
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.name"),
+                        format!("`{field}.name` must be a string"),
+                    ));
+                }
+            };
+            (address, name)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                field,
+                format!("`{field}` must be an address string or an object with `address`"),
+            ));
+        }
+    };
+    let address_field = if raw.is_string() {
+        field.to_owned()
+    } else {
+        format!("{field}.address")
+    };
+    EmailAddress::parse(address)
+        .map_err(|e| ApiError::invalid(&address_field, format!("`{address_field}`: {e}")))?;
+    let mut email = json!({ "address": address });
+    if let Some(name) = name {
+        no_line_breaks(&format!("{field}.name"), name)?;
+        email["name"] = json!(name);
+    }
+    Ok(json!({ "emailAddress": email }))
+}
+
+fn recipients(list_name: &str, list: &[Value]) -> Result<Vec<Value>, ApiError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, r)| recipient(&format!("{list_name}[{i}]"), r))
+        .collect()
+}
+
+fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
+    let field = |f: &str| format!("attachments[{i}].{f}");
+    if a.name.trim().is_empty() {
+        return Err(ApiError::invalid(
+            field("name"),
+            "an attachment needs a name",
+        ));
+    }
+    no_line_breaks(&field("name"), &a.name)?;
+    let ct = &a.content_type;
+    let (kind, sub) = ct.split_once('/').unwrap_or(("", ""));
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    if !token(kind) || !token(sub.split(';').next().unwrap_or("").trim()) {
+        return Err(ApiError::invalid(
+            field("content_type"),
+            format!("`{ct}` is not a media type such as `application/pdf`"),
+        ));
+    }
+    no_line_breaks(&field("content_type"), ct)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(a.content_base64.as_bytes())
+        .map_err(|e| {
+            ApiError::invalid(field("content_base64"), format!("not valid base64: {e}"))
+        })?;
+    let mut out = json!({
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "name": a.name,
+        "contentType": ct,
+        "contentBytes": a.content_base64,
+        "isInline": a.inline,
+    });
+    if let Some(cid) = &a.content_id {
+        no_line_breaks(&field("content_id"), cid)?;
+        out["contentId"] = json!(cid);
+    } else if a.inline {
+        return Err(ApiError::invalid(
+            field("content_id"),
+            "an inline attachment needs a `content_id`",
+        ));
+    }
+    Ok(out)
+}
+
+fn headers(headers: &BTreeMap<String, String>) -> Result<Vec<Value>, ApiError> {
+    if headers.len() > MAX_HEADERS {
+        return Err(ApiError::invalid(
+            "headers",
+            format!(
+                "at most {MAX_HEADERS} headers are allowed, got {}",
+                headers.len()
+            ),
+        ));
+    }
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let field = format!("headers.{name}");
+            let is_token = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !(name.len() > 2 && name[..2].eq_ignore_ascii_case("x-") && is_token) {
+                return Err(ApiError::invalid(&field, format!("header name `{name}` must start with `x-` and hold only letters, digits and `-`")));
+            }
+            no_line_breaks(&field, value)?;
+            Ok(json!({ "name": name, "value": value }))
+        })
+        .collect()
+}
+
+impl SendRequest {
+    pub fn validate(&self, limits: Limits) -> Result<NewMessage, ApiError> {
+        let mailbox = Mailbox::parse(self.from.trim())
+            .map_err(|e| ApiError::invalid("from", format!("`from`: {e}")))?;
+        let to = recipients("to", &self.to)?;
+        let cc = recipients("cc", &self.cc)?;
+        let bcc = recipients("bcc", &self.bcc)?;
+        let reply_to = recipients("reply_to", &self.reply_to)?;
+        let count = to.len() + cc.len() + bcc.len();
+        if count == 0 {
+            return Err(ApiError::invalid(
+                "to",
+                "a message needs at least one recipient in `to`, `cc` or `bcc`",
+            ));
+        }
+        if count > limits.max_recipients {
+            return Err(ApiError::invalid(
+                "to",
+                format!(
+                    "{count} recipients in `to`, `cc` and `bcc`; at most {} are allowed",
+                    limits.max_recipients
+                ),
+            ));
+        }
+        no_line_breaks("subject", &self.subject)?;
+        let body = match (&self.html, &self.text) {
+            (Some(html), _) => json!({ "contentType": "HTML", "content": html }),
+            (None, Some(text)) => json!({ "contentType": "Text", "content": text }),
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "text",
+                    "a message needs `text` or `html`",
+                ));
+            }
+        };
+        let mut message = json!({
+            "subject": self.subject,
+            "body": body,
+            "toRecipients": to,
+        });
+        for (key, list) in [
+            ("ccRecipients", cc),
+            ("bccRecipients", bcc),
+            ("replyTo", reply_to),
+        ] {
+            if !list.is_empty() {
+                message[key] = Value::Array(list);
+            }
+        }
+        if let Some(importance) = self.importance {
+            message["importance"] = json!(importance);
+        }
+        // Some Graph versions refuse an empty header list, so it is left out rather than sent empty.
+        let headers = headers(&self.headers)?;
+        if !headers.is_empty() {
+            message["internetMessageHeaders"] = Value::Array(headers);
+        }
+        if !self.attachments.is_empty() {
+            let list = self
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(i, a)| attachment(i, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            message["attachments"] = Value::Array(list);
+        }
+        let graph_body = json!({
+            "message": message,
+            "saveToSentItems": self.save_to_sent_items.unwrap_or(true),
+        });
+        let size = serde_json::to_vec(&graph_body)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > GRAPH_MAX_REQUEST_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "message_too_large",
+                format!("the message encodes to {size} bytes for Graph, above its limit of {GRAPH_MAX_REQUEST_BYTES}"),
+            )
+            .field("attachments"));
+        }
+        Ok(NewMessage {
+            mailbox,
+            subject: self.subject.clone(),
+            recipients: count,
+            graph_body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_recipients: 500,
+    };
+
+    fn parse(v: Value) -> Result<NewMessage, ApiError> {
+        let req: SendRequest = serde_json::from_value(v).expect("shape");
+        req.validate(LIMITS)
+    }
+
+    fn field_of(v: Value) -> String {
+        parse(v).expect_err("refused").field.unwrap_or_default()
+    }
+
+    #[test]
+    fn builds_the_graph_body() {
+        let m = parse(json!({
+            "from": "Notifications@contoso.test",
+            "to": ["a@example.com", {"address": "b@example.com", "name": "B"}],
+            "bcc": ["c@example.com"],
+            "subject": "hi", "text": "body",
+            "headers": {"x-job": "nightly"},
+            "importance": "high",
+            "save_to_sent_items": false,
+            "attachments": [{"name": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}]
+        }))
+        .expect("valid");
+        assert_eq!(m.mailbox.key(), "notifications@contoso.test");
+        assert_eq!(m.recipients, 3);
+        let msg = &m.graph_body["message"];
+        assert_eq!(msg["toRecipients"][1]["emailAddress"]["name"], "B");
+        assert_eq!(
+            msg["bccRecipients"][0]["emailAddress"]["address"],
+            "c@example.com"
+        );
+        assert_eq!(msg["body"]["contentType"], "Text");
+        assert_eq!(msg["importance"], "high");
+        assert_eq!(msg["internetMessageHeaders"][0]["name"], "x-job");
+        assert_eq!(msg["attachments"][0]["contentBytes"], "aGk=");
+        assert!(msg.get("ccRecipients").is_none());
+        assert_eq!(m.graph_body["saveToSentItems"], false);
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let base = || json!({"from": "a@contoso.test", "to": ["b@contoso.test"], "text": "t"});
+        let with = |k: &str, v: Value| {
+            let mut b = base();
+            b[k] = v;
+            b
+        };
+        assert_eq!(field_of(with("from", json!("nope"))), "from");
+        assert_eq!(field_of(with("to", json!([]))), "to");
+        assert_eq!(field_of(with("to", json!(["ok@x.com", "bad"]))), "to[1]");
+        assert_eq!(
+            field_of(with("cc", json!([{"address": "x@y"}]))),
+            "cc[0].address"
+        );
+        assert_eq!(
+            field_of(with(
+                "to",
+                json!([{"address": "a@b.com", "name": "A\r\nBcc: x"}])
+            )),
+            "to[0].name"
+        );
+        assert_eq!(
+            field_of(with("to", json!([{"adress": "a@b.com"}]))),
+            "to[0].adress"
+        );
+        assert_eq!(
+            field_of(with("subject", json!("hi\nBcc: evil@x.com"))),
+            "subject"
+        );
+        assert_eq!(
+            field_of(with("headers", json!({"Reply-To": "x"}))),
+            "headers.Reply-To"
+        );
+        assert_eq!(
+            field_of(with("headers", json!({"x-a": "1\r\n2"}))),
+            "headers.x-a"
+        );
+        let six: serde_json::Map<String, Value> =
+            (0..6).map(|i| (format!("x-h{i}"), json!("v"))).collect();
+        assert_eq!(field_of(with("headers", Value::Object(six))), "headers");
+        let mut no_body = base();
+        no_body.as_object_mut().expect("object").remove("text");
+        assert_eq!(field_of(no_body), "text");
+        let bad_b64 = json!([{"name": "a", "content_type": "text/plain", "content_base64": "%%%"}]);
+        assert_eq!(
+            field_of(with("attachments", bad_b64)),
+            "attachments[0].content_base64"
+        );
+        let many: Vec<Value> = (0..501)
+            .map(|i| json!(format!("r{i}@example.com")))
+            .collect();
+        assert_eq!(field_of(with("to", Value::Array(many))), "to");
+    }
+
+    #[test]
+    fn refuses_a_message_graph_would_refuse_for_size() {
+        let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 3_200_000]);
+        let err = parse(json!({
+            "from": "a@contoso.test", "to": ["b@contoso.test"], "text": "t",
+            "attachments": [{"name": "big.bin", "content_type": "application/octet-stream", "content_base64": big}]
+        }))
+            .expect_err("too large");
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

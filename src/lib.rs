@@ -1,0 +1,16 @@
+//! mailgate: internal apps send mail through Microsoft Graph under a local allowlist that mirrors
+//! Exchange Online's application access policies, with every outcome audited in Postgres.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod policy;
+pub mod routes;
+pub mod sim;
+pub mod startup;
+pub mod telemetry;

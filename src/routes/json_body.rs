@@ -1,0 +1,125 @@
+//! Reading a JSON request body with precise refusals: 415 for another media type, 413 over the limit,
+//! 400 for JSON that does not parse, 422 naming the field for JSON of the wrong shape (unknown fields included).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::ApiError;
+
+pub fn parse<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/json" {
+        let shown = if content_type.is_empty() {
+            "none"
+        } else {
+            content_type
+        };
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body must be application/json; Content-Type was {shown}"),
+        ));
+    }
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than this server accepts",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                rejection.body_text(),
+            )
+        }
+    })?;
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // A shape error found before a syntax error later on is still malformed JSON; look at the whole body.
+        let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        match inner.classify() {
+            Category::Data if syntax_ok => {
+                let field = field_name(&path, &inner.to_string());
+                ApiError::invalid(field, strip_position(&inner.to_string()))
+            }
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            ),
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// serde reports an unknown or missing field at its parent's path; name the field itself.
+fn field_name(path: &str, message: &str) -> String {
+    let unknown = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, unknown) {
+        (".", Some(f)) => f.to_owned(),
+        (p, Some(f)) if !p.ends_with(f) => format!("{p}.{f}"),
+        (p, _) => p.to_owned(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_unknown_fields() {
+        assert_eq!(
+            field_name(".", "unknown field `tox`, expected one of"),
+            "tox"
+        );
+        assert_eq!(
+            field_name("attachments[0]", "unknown field `nam`, expected"),
+            "attachments[0].nam"
+        );
+        assert_eq!(
+            field_name("attachments[0].nam", "unknown field `nam`, expected"),
+            "attachments[0].nam"
+        );
+        assert_eq!(
+            field_name("importance", "unknown variant `urgent`"),
+            "importance"
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! `GET /v1/messages/{id}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use uuid::Uuid;
+
+use super::view::MessageView;
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{ApiError, Problem};
+use crate::startup::AppState;
+
+/// A message's status and every attempt. Callers see only their own messages.
+#[utoipa::path(
+    get, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = Uuid, Path, description = "The id returned when the message was accepted")),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("message"))?;
+    let row = db::messages::get(&state.pool, id).await?;
+    // Someone else's message answers exactly like a missing one.
+    let row = row
+        .filter(|r| r.app_id == caller.app_id)
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    Ok(Json(MessageView::load(&state.pool, row).await?))
+}

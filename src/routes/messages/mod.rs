@@ -1,0 +1,5 @@
+//! `/v1/messages`: send a message, and read what became of it.
+
+pub mod get;
+pub mod post;
+pub mod view;

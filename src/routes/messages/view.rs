@@ -1,0 +1,45 @@
+//! How a message is shown to its sender.
+
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::audit::EventRow;
+use crate::db::messages::MessageRow;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: Uuid,
+    /// queued, sending, sent, denied, rejected, failed or unknown.
+    pub status: String,
+    pub from: String,
+    pub subject: String,
+    pub recipients: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+    /// Graph's error code or the transport fault of the latest failed attempt.
+    pub last_error: Option<String>,
+    /// Every recorded event for this message: acceptance, each Graph attempt, and the end.
+    pub events: Vec<EventRow>,
+}
+
+impl MessageView {
+    pub async fn load(pool: &PgPool, row: MessageRow) -> Result<Self, sqlx::Error> {
+        let events = db::audit::for_message(pool, row.id).await?;
+        Ok(Self {
+            id: row.id,
+            status: row.status,
+            from: row.mailbox,
+            subject: row.subject,
+            recipients: row.recipients,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            last_error: row.last_error,
+            events,
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! A loopback simulator of Microsoft Graph `sendMail` and the App Service
+//! managed identity token endpoint, for integration tests, local runs and benchmarks.
+//!
+//! Endpoints:
+//! - `GET /msi/token?api-version=2019-08-01&resource=...[&client_id=...]` with `X-IDENTITY-HEADER`.
+//! - `POST /v1.0/users/{mailbox}/sendMail`. Checks, in order: in-flight tracking and
+//!   logging (every request is recorded), bearer token (401), the mailbox's next scripted
+//!   fault, body size (413), JSON shape and Graph's validation (400), mailbox directory
+//!   (404), application access policies (403); otherwise 202 with an empty body.
+//! - Control API: `POST /sim/faults`, `GET|PUT /sim/policies`, `PUT /sim/mailboxes`,
+//!   `GET /sim/received[?mailbox=]`, `GET /sim/stats`, `POST /sim/reset`.
+//!
+//! A reset clears the request log, scripted faults, counters and sequence numbers; it
+//! keeps policies, the mailbox directory and issued tokens (clients cache tokens).
+
+mod conn;
+mod control;
+mod faults;
+mod policy;
+mod response;
+mod send_mail;
+mod server;
+mod state;
+mod token;
+mod types;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+pub use conn::{ConnHandle, KillableListener};
+pub use policy::{AccessCheck, decide};
+pub use server::{SimHandle, read_json_file, serve, shutdown_signal};
+pub use state::TOKEN_FAULT_KEY;
+pub use types::{
+    AccessRight, Fault, FaultRequest, ReceivedRequest, ScriptedFault, SimPolicy, SimStats,
+};
+pub use validate::looks_like_address;
+
+/// Simulator settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Secret the token endpoint requires in `X-IDENTITY-HEADER`.
+    pub identity_header: String,
+    /// App id of the system-assigned identity tokens are issued to.
+    pub app_id: String,
+    /// Lifetime of issued tokens.
+    pub token_ttl: Duration,
+    /// Largest accepted sendMail body (Graph: 4 MB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            identity_header: "sim-identity-secret".to_string(),
+            app_id: "00000000-0000-0000-0000-00000000a11e".to_string(),
+            token_ttl: Duration::from_secs(3600),
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The simulator; cheap to clone, all clones share state.
+#[derive(Clone)]
+pub struct Sim {
+    state: Arc<state::State>,
+}
+
+async fn not_found(request: axum::extract::Request) -> Response {
+    let ctx = response::ReqCtx::from_headers(request.headers());
+    response::GraphError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        format!(
+            "Resource not found for the segment '{}'.",
+            request.uri().path()
+        ),
+    )
+    .into_response(&ctx)
+}
+
+impl Sim {
+    pub fn new(config: SimConfig) -> Sim {
+        Sim {
+            state: Arc::new(state::State::new(config)),
+        }
+    }
+
+    /// The simulator's configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.state.config
+    }
+
+    /// Every endpoint. Serve it with [`serve`] (or [`Sim::spawn`]) so that `Drop`
+    /// faults close the connection without writing anything.
+    pub fn router(&self) -> Router {
+        // sendMail reads its body itself and enforces max_body_bytes; the limit here
+        // only bounds the control API's JSON extractors.
+        let limit = self
+            .state
+            .config
+            .max_body_bytes
+            .saturating_mul(2)
+            .max(2 * 1024 * 1024);
+        let send = post(send_mail::send_mail);
+        Router::new()
+            .route("/msi/token", get(token::token))
+            .route("/v1.0/users/{mailbox}/sendMail", send.clone())
+            .route("/v1.0/users/{mailbox}/sendmail", send)
+            .route("/sim/faults", post(control::add_faults))
+            .route(
+                "/sim/policies",
+                get(control::get_policies).put(control::put_policies),
+            )
+            .route("/sim/mailboxes", axum::routing::put(control::put_mailboxes))
+            .route("/sim/received", get(control::received))
+            .route("/sim/stats", get(control::stats))
+            .route("/sim/reset", post(control::reset))
+            .fallback(not_found)
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(Arc::clone(&self.state))
+    }
+
+    /// Bind `127.0.0.1:0` and serve in a background task (aborted when the handle drops).
+    pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
+        server::spawn(Sim::new(config)).await
+    }
+
+    /// Append one-shot faults for `mailbox` (`"@token"` targets the token endpoint).
+    pub fn add_faults(&self, mailbox: &str, faults: Vec<Fault>) {
+        let scripted = faults.into_iter().map(ScriptedFault::once).collect();
+        self.state.add_faults(mailbox, scripted);
+    }
+
+    /// Append faults with repeat counts for `mailbox`.
+    pub fn add_scripted_faults(&self, mailbox: &str, faults: Vec<ScriptedFault>) {
+        self.state.add_faults(mailbox, faults);
+    }
+
+    /// Replace the application access policies.
+    pub fn set_policies(&self, policies: Vec<SimPolicy>) {
+        self.state.set_policies(policies);
+    }
+
+    /// Replace the mailbox directory; `None` means every mailbox exists.
+    pub fn set_mailboxes(&self, mailboxes: Option<Vec<String>>) {
+        self.state.set_mailboxes(mailboxes);
+    }
+
+    /// Every sendMail request so far, in arrival order.
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.state.received()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.state.stats()
+    }
+
+    /// Clear the request log, faults and counters (policies, directory and tokens stay).
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+}

@@ -1,0 +1,184 @@
+//! `POST /v1.0/users/{mailbox}/sendMail`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State as AxState};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use super::faults::{self, FaultOutcome};
+use super::policy::{AccessCheck, decide};
+use super::response::{GraphError, ReqCtx, finish, header_str, rfc3339_now};
+use super::state::{State, TokenCheck};
+use super::types::ReceivedRequest;
+use super::validate::validate_send_mail;
+
+/// A request body as read: the bytes (when within the limit) and the total size.
+struct ReadBody {
+    bytes: Option<Vec<u8>>,
+    total: usize,
+}
+
+/// Read the whole body, keeping at most `limit` bytes. Bodies far beyond the
+/// limit are abandoned part-way; the size then reports what was read.
+async fn read_body(body: Body, limit: usize) -> Result<ReadBody, axum::Error> {
+    let give_up = limit.saturating_mul(4).saturating_add(1 << 20);
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        total = total.saturating_add(chunk.len());
+        if total <= limit {
+            kept.extend_from_slice(&chunk);
+        } else {
+            kept = Vec::new();
+            if total > give_up {
+                break;
+            }
+        }
+    }
+    let bytes = (total <= limit).then_some(kept);
+    Ok(ReadBody { bytes, total })
+}
+
+enum Outcome {
+    Accepted,
+    Refused(GraphError),
+    Dropped,
+}
+
+fn unauthorized(message: &str) -> GraphError {
+    GraphError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        message,
+    )
+}
+
+async fn decide_outcome(
+    state: &State,
+    mailbox: &str,
+    token: &TokenCheck,
+    body: &ReadBody,
+    json: Option<&serde_json::Value>,
+) -> Outcome {
+    match token {
+        TokenCheck::Valid(_) => {}
+        TokenCheck::Missing => return Outcome::Refused(unauthorized("Access token is empty.")),
+        TokenCheck::Unknown => {
+            return Outcome::Refused(unauthorized("Access token validation failure."));
+        }
+        TokenCheck::Expired(_) => {
+            return Outcome::Refused(unauthorized(
+                "Lifetime validation failed, the token is expired.",
+            ));
+        }
+    }
+    match faults::apply(state.next_fault(mailbox)).await {
+        FaultOutcome::Continue => {}
+        FaultOutcome::Respond(err) => return Outcome::Refused(err),
+        FaultOutcome::Drop => return Outcome::Dropped,
+    }
+    if body.total > state.config.max_body_bytes {
+        return Outcome::Refused(GraphError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestBodyTooLarge",
+            "The maximum request length supported is 4MB.",
+        ));
+    }
+    let Some(json) = json else {
+        return Outcome::Refused(GraphError::bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set \
+             and payload is of valid JSON format.",
+        ));
+    };
+    if let Err(err) = validate_send_mail(json) {
+        return Outcome::Refused(err);
+    }
+    if !state.mailbox_exists(mailbox) {
+        return Outcome::Refused(GraphError::new(
+            StatusCode::NOT_FOUND,
+            "ErrorInvalidUser",
+            format!("The requested user '{mailbox}' is invalid."),
+        ));
+    }
+    if let TokenCheck::Valid(app_id) = token
+        && decide(&state.policies(), app_id, mailbox) == AccessCheck::Denied
+    {
+        return Outcome::Refused(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access to OData is disabled.",
+        ));
+    }
+    Outcome::Accepted
+}
+
+/// The sendMail handler: see the module docs of `sim` for the order of checks.
+pub async fn send_mail(
+    AxState(state): AxState<Arc<State>>,
+    Path(mailbox): Path<String>,
+    request: Request,
+) -> Response {
+    let ctx = ReqCtx::from_headers(request.headers());
+    let (seq, _in_flight) = state.enter_send(&mailbox);
+    let received_at = rfc3339_now();
+    let (parts, body) = request.into_parts();
+    let authorization = header_str(&parts.headers, &header::AUTHORIZATION);
+    let token = state.check_token(authorization.as_deref());
+
+    let (outcome, body_bytes, json) = match read_body(body, state.config.max_body_bytes).await {
+        Ok(read) => {
+            let json = read
+                .bytes
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+            let outcome = decide_outcome(&state, &mailbox, &token, &read, json.as_ref()).await;
+            (outcome, read.total, json)
+        }
+        Err(err) => {
+            tracing::info!(%mailbox, error = %err, "sendMail body could not be read");
+            let err =
+                GraphError::bad_request("RequestBodyRead", "The request body could not be read.");
+            (Outcome::Refused(err), 0, None)
+        }
+    };
+
+    let (status, error_code, response) = match outcome {
+        Outcome::Accepted => (
+            Some(202),
+            None,
+            finish(&ctx, StatusCode::ACCEPTED.into_response()),
+        ),
+        Outcome::Refused(err) => (
+            Some(err.status.as_u16()),
+            Some(err.code.clone()),
+            err.into_response(&ctx),
+        ),
+        Outcome::Dropped => (None, None, faults::dropped_response(&parts.extensions)),
+    };
+    tracing::info!(%mailbox, seq, status = ?status, error_code = ?error_code, "sendMail");
+
+    let app_id = match token {
+        TokenCheck::Valid(app) => Some(app),
+        _ => None,
+    };
+    state.record(ReceivedRequest {
+        seq,
+        mailbox,
+        authorization,
+        app_id,
+        client_request_id: ctx.client_request_id.clone(),
+        body: json.unwrap_or(serde_json::Value::Null),
+        body_bytes,
+        status,
+        error_code,
+        request_id: ctx.request_id.clone(),
+        received_at,
+    });
+    response
+}

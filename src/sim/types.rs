@@ -1,0 +1,121 @@
+//! Serializable types shared by the simulator's control API and its in-process API.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One scripted misbehaviour, applied to the next request(s) for a mailbox.
+///
+/// JSON: `{"kind":"throttle","retry_after_secs":2}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// 429 `ApplicationThrottled` with a `Retry-After` header.
+    Throttle { retry_after_secs: u64 },
+    /// 503 `ServiceNotAvailable`, with `Retry-After` when set.
+    Unavailable {
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
+    },
+    /// Any status with a Graph-shaped error body.
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// Sleep this long, then process the request normally.
+    Delay { ms: u64 },
+    /// Read the request, then close the connection without a response.
+    Drop,
+}
+
+/// A fault plus how many requests it applies to.
+///
+/// JSON: `{"kind":"throttle","retry_after_secs":2,"times":1}` (`times` defaults to 1).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ScriptedFault {
+    #[serde(flatten)]
+    pub fault: Fault,
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl ScriptedFault {
+    /// A fault that applies to exactly one request.
+    pub fn once(fault: Fault) -> Self {
+        Self { fault, times: 1 }
+    }
+
+    /// A fault that applies to the next `times` requests.
+    pub fn times(fault: Fault, times: u32) -> Self {
+        Self { fault, times }
+    }
+}
+
+impl From<Fault> for ScriptedFault {
+    fn from(fault: Fault) -> Self {
+        Self::once(fault)
+    }
+}
+
+/// Exchange's `-AccessRight` values, serialized exactly as the cmdlets spell them.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRight {
+    RestrictAccess,
+    DenyAccess,
+}
+
+/// An application access policy as Exchange holds it; `scope` is a plain list of mailboxes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub struct SimPolicy {
+    /// An app id, or `*` for every application.
+    pub app_id: String,
+    pub access_right: AccessRight,
+    pub scope: Vec<String>,
+}
+
+/// One sendMail request as the simulator saw it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub struct ReceivedRequest {
+    pub seq: u64,
+    pub mailbox: String,
+    /// The full `Authorization` header value.
+    pub authorization: Option<String>,
+    /// The app id the bearer token was issued to, when the token was valid.
+    pub app_id: Option<String>,
+    pub client_request_id: Option<String>,
+    /// The parsed body, `Null` when it was not JSON (or too large to read).
+    pub body: serde_json::Value,
+    pub body_bytes: usize,
+    /// The status sent back; `None` when the connection was dropped.
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub request_id: String,
+    /// RFC 3339.
+    pub received_at: String,
+}
+
+/// Counters since start or the last reset.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub struct SimStats {
+    pub token_requests: u64,
+    pub send_requests: u64,
+    pub accepted: u64,
+    /// Highest number of concurrent sendMail requests seen, per lower-cased mailbox.
+    pub max_in_flight: BTreeMap<String, u32>,
+}
+
+/// Body of `POST /sim/faults`.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(rename_all = "snake_case")]
+pub struct FaultRequest {
+    pub mailbox: String,
+    pub faults: Vec<ScriptedFault>,
+}

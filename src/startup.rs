@@ -1,0 +1,140 @@
+//! Building the application: shared state, the router with its middleware, and the served process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::db;
+use crate::delivery::limiter::MailboxLimiter;
+use crate::delivery::worker::Delivery;
+use crate::delivery::{Events, GraphClient, GraphToken};
+use crate::error::ApiError;
+use crate::policy::PolicyCache;
+use crate::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub policy: Arc<PolicyCache>,
+    pub events: Events,
+    pub token: Arc<GraphToken>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = routes::api().split_for_parts();
+    let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    let body_limit = state.settings.max_body_bytes;
+    api.route(
+        "/openapi.json",
+        get(move || {
+            let doc = openapi.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc.as_str().to_owned(),
+                )
+            }
+        }),
+    )
+    .fallback(|| async {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
+    })
+    .with_state(state)
+    .layer(DefaultBodyLimit::max(body_limit))
+    // Outermost first: every request gets an id before it is traced, and every response carries it back.
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(TraceLayer::new_for_http())
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database_url)
+        .await
+        .context("connecting to DATABASE_URL")?;
+    if settings.migrate_on_start {
+        db::MIGRATOR
+            .run(&pool)
+            .await
+            .context("applying migrations")?;
+    }
+    let token = Arc::new(
+        GraphToken::from_settings(&settings.credential, &settings.graph_scope)
+            .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
+    );
+    let graph = GraphClient::new(settings.graph_url.clone(), settings.graph_timeout)
+        .context("building the HTTP client")?;
+    let policy = Arc::new(PolicyCache::default());
+    let events = Events::new(policy.clone());
+    tokio::spawn(events.clone().listen(pool.clone()));
+
+    let delivery = Arc::new(Delivery {
+        pool: pool.clone(),
+        graph,
+        token: token.clone(),
+        events: events.clone(),
+        workers: settings.workers,
+        max_attempts: settings.max_attempts,
+        lease: settings.lease,
+        poll_interval: settings.poll_interval,
+        limiter: MailboxLimiter::default(),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let drain = settings.graph_timeout + Duration::from_secs(5);
+    let workers = tokio::spawn(delivery.run(stopped, drain));
+
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        pool,
+        settings: Arc::new(settings),
+        policy,
+        events,
+        token,
+    };
+    // Scripts and tests read this line to learn the port.
+    println!("mailgate listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopping: finishing sends in flight");
+    let _ = stop.send(true);
+    let _ = workers.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real binary, a database per test, the Graph simulator on loopback.
+
+mod auth;
+mod bad_input;
+mod cli;
+mod delivery;
+mod health;
+mod helpers;
+mod openapi;
+mod send;

@@ -1,0 +1,276 @@
+//! The send path: allowed, denied locally, denied by Exchange, and `Prefer: wait`.
+
+use mailgate::sim::{AccessRight, Fault, SimPolicy};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{ALLOWED, OUTSIDE, TestApp, message, other_app, spawn};
+
+#[sqlx::test]
+async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_identity_token(
+    pool: PgPool,
+) {
+    let app = spawn().start(pool).await;
+    let body = json!({
+        "from": ALLOWED,
+        "to": ["someone@example.com", {"address": "boss@example.com", "name": "The Boss"}],
+        "cc": ["cc@example.com"],
+        "subject": "Nightly report",
+        "html": "<p>All systems nominal.</p>",
+        "headers": {"x-job": "nightly"},
+        "importance": "high",
+        "save_to_sent_items": false,
+        "attachments": [{"name": "r.csv", "content_type": "text/csv", "content_base64": "YSxiCjEsMgo="}]
+    });
+    let r = app.post_message(&body).await;
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let accepted: Value = r.json().await.expect("json");
+    let id = accepted["id"].as_str().expect("id").to_owned();
+    assert_eq!(accepted["status"], "queued");
+    assert_eq!(location, format!("/v1/messages/{id}"));
+
+    let done = app.wait_final(&id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(TestApp::outcomes(&done), ["queued", "sent"]);
+    let attempt = &done["events"][1];
+    assert_eq!(attempt["http_status"], 202);
+    assert_eq!(attempt["attempt"], 1);
+    assert!(
+        attempt["graph_request_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{attempt}"
+    );
+    assert!(attempt["latency_ms"].as_i64().is_some());
+
+    let received = app.sim.sim.received();
+    assert_eq!(received.len(), 1, "Graph got exactly one request");
+    let got = &received[0];
+    assert_eq!(got.mailbox, ALLOWED);
+    assert_eq!(got.status, Some(202));
+    assert_eq!(got.client_request_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        got.app_id.as_deref(),
+        Some(mailgate::sim::SimConfig::default().app_id.as_str()),
+        "token from the managed identity endpoint"
+    );
+    assert!(
+        got.authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer sim-")),
+        "{:?}",
+        got.authorization
+    );
+    let expected = json!({
+        "message": {
+            "subject": "Nightly report",
+            "body": {"contentType": "HTML", "content": "<p>All systems nominal.</p>"},
+            "toRecipients": [
+                {"emailAddress": {"address": "someone@example.com"}},
+                {"emailAddress": {"address": "boss@example.com", "name": "The Boss"}}
+            ],
+            "ccRecipients": [{"emailAddress": {"address": "cc@example.com"}}],
+            "importance": "high",
+            "internetMessageHeaders": [{"name": "x-job", "value": "nightly"}],
+            "attachments": [{
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": "r.csv", "contentType": "text/csv", "contentBytes": "YSxiCjEsMgo=", "isInline": false
+            }]
+        },
+        "saveToSentItems": false
+    });
+    assert_eq!(got.body, expected);
+
+    let audited = app
+        .count(&format!(
+            "SELECT count(*) FROM audit_events WHERE message_id = '{id}' AND app_name = 'logic-app' AND mailbox = '{ALLOWED}'"
+        ))
+        .await;
+    assert_eq!(audited, 2);
+}
+
+#[sqlx::test]
+async fn the_graph_token_is_fetched_once_and_reused(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    for _ in 0..3 {
+        let r = app.post_message(&message(ALLOWED)).await;
+        let id = r.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        assert_eq!(app.wait_final(&id).await["status"], "sent");
+    }
+    assert_eq!(app.sim.sim.stats().accepted, 3);
+    // readyz may also ask; the cache answers it too.
+    assert_eq!(app.sim.sim.stats().token_requests, 1);
+}
+
+#[sqlx::test]
+async fn a_local_denial_is_an_immediate_403_naming_the_policy_and_graph_hears_nothing(
+    pool: PgPool,
+) {
+    let app = spawn().start(pool).await;
+    let r = app.post_message(&message(OUTSIDE)).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(problem["code"], "policy_denied");
+    assert_eq!(problem["decision"]["access"], "Denied");
+    assert_eq!(problem["decision"]["rule"], "restrict_access_not_in_scope");
+    assert_eq!(
+        problem["decision"]["policy_id"],
+        app.demo.policy_id.to_string()
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("dl-graph-scope@contoso.test"),
+        "{problem}"
+    );
+
+    let id = problem["message_id"].as_str().expect("message id");
+    let view = app.get_message(id).await;
+    assert_eq!(view["status"], "denied");
+    assert_eq!(TestApp::outcomes(&view), ["denied"]);
+    assert_eq!(view["events"][0]["http_status"], 403);
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE payload IS NOT NULL")
+            .await,
+        0,
+        "no content kept"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        app.sim.sim.received().is_empty(),
+        "Graph must not be called"
+    );
+}
+
+#[sqlx::test]
+async fn an_exchange_denial_rejects_the_message_with_graphs_code(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    // Exchange's real policy disagrees with the mirror: it denies the mailbox mailgate allows.
+    let app_id = mailgate::sim::SimConfig::default().app_id;
+    app.sim.sim.set_policies(vec![SimPolicy {
+        app_id,
+        access_right: AccessRight::DenyAccess,
+        scope: vec![ALLOWED.to_owned()],
+    }]);
+    let r = app.post_message(&message(ALLOWED)).await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let done = app.wait_final(&id).await;
+    assert_eq!(done["status"], "rejected");
+    assert_eq!(done["last_error"], "ErrorAccessDenied");
+    assert_eq!(TestApp::outcomes(&done), ["queued", "exchange_denied"]);
+    assert_eq!(done["events"][1]["http_status"], 403);
+    assert_eq!(done["events"][1]["graph_code"], "ErrorAccessDenied");
+    assert_eq!(
+        app.sim.sim.received().len(),
+        1,
+        "a denial is final: not retried"
+    );
+}
+
+#[sqlx::test]
+async fn prefer_wait_returns_the_final_outcome(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let r = app
+        .http
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&app.demo.key)
+        .header("Prefer", "wait=10")
+        .json(&message(ALLOWED))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["preference-applied"], "wait=10");
+    let view: Value = r.json().await.expect("json");
+    assert_eq!(view["status"], "sent");
+    assert_eq!(TestApp::outcomes(&view), ["queued", "sent"]);
+}
+
+#[sqlx::test]
+async fn prefer_wait_gives_up_after_the_wait_and_answers_202(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    app.sim
+        .sim
+        .add_faults(ALLOWED, vec![Fault::Delay { ms: 3000 }]);
+    let r = app
+        .http
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&app.demo.key)
+        .header("Prefer", "wait=1")
+        .json(&message(ALLOWED))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 202);
+    let view: Value = r.json().await.expect("json");
+    assert!(
+        matches!(view["status"].as_str(), Some("queued" | "sending")),
+        "{view}"
+    );
+    let done = app.wait_final(view["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "sent");
+}
+
+#[sqlx::test]
+async fn a_caller_cannot_read_another_apps_message(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let other_key = other_app(&app.pool, "other-app").await;
+    let r = app.post_message(&message(ALLOWED)).await;
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = app
+        .http
+        .get(app.url(&format!("/v1/messages/{id}")))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    let r = app
+        .http
+        .get(app.url("/v1/messages/not-a-uuid"))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    // An app without any policy falls back to the tenant-wide grant, as Exchange does.
+    let r = app.post_message_as(&other_key, &message(OUTSIDE)).await;
+    assert_eq!(r.status(), 202);
+}
+
+#[sqlx::test]
+async fn a_policy_change_decides_the_next_request(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    assert_eq!(app.post_message(&message(OUTSIDE)).await.status(), 403);
+    let mut tx = app.pool.begin().await.expect("tx");
+    mailgate::db::groups::add_member(&mut tx, crate::helpers::SCOPE_GROUP, OUTSIDE)
+        .await
+        .expect("add");
+    tx.commit().await.expect("commit");
+    // The running server learns of the change through NOTIFY; allow it a moment.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app.post_message(&message(OUTSIDE)).await.status().as_u16();
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 202);
+}

@@ -2,6 +2,7 @@
 //! Exchange Online's application access policies, with every outcome audited in Postgres.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod db;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod policy;
 pub mod routes;
 pub mod sim;

@@ -21,6 +21,7 @@ use crate::delivery::limiter::MailboxLimiter;
 use crate::delivery::worker::Delivery;
 use crate::delivery::{Events, GraphClient, GraphToken};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::policy::PolicyCache;
 use crate::routes;
 
@@ -31,12 +32,14 @@ pub struct AppState {
     pub policy: Arc<PolicyCache>,
     pub events: Events,
     pub token: Arc<GraphToken>,
+    pub metrics: Arc<Metrics>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = routes::api().split_for_parts();
+    let (api, mut openapi) = routes::api().split_for_parts();
+    routes::openapi::annotate_access(&mut openapi);
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let body_limit = state.settings.max_body_bytes;
     api.route(
@@ -51,6 +54,11 @@ pub fn router(state: AppState) -> Router {
             }
         }),
     )
+    .route("/metrics", get(routes::metrics::metrics))
+    .route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        routes::access::guard,
+    ))
     .fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
     })
@@ -80,6 +88,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let graph = GraphClient::new(settings.graph_url.clone(), settings.graph_timeout)
         .context("building the HTTP client")?;
     let policy = Arc::new(PolicyCache::default());
+    let metrics = Arc::new(Metrics::default());
     let events = Events::new(policy.clone());
     tokio::spawn(events.clone().listen(pool.clone()));
 
@@ -93,6 +102,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         lease: settings.lease,
         poll_interval: settings.poll_interval,
         limiter: MailboxLimiter::default(),
+        metrics: metrics.clone(),
     });
     let (stop, stopped) = watch::channel(false);
     let drain = settings.graph_timeout + Duration::from_secs(5);
@@ -108,6 +118,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         policy,
         events,
         token,
+        metrics,
     };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");

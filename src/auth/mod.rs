@@ -1,7 +1,10 @@
-//! Who is calling: API keys today; every request handler receives an authenticated `Caller`.
+//! Who is calling and what they may do: API keys and Entra ID tokens become a `Caller` with roles.
 
 pub mod api_key;
+pub mod authenticate;
 pub mod caller;
+pub mod roles;
 
 pub use api_key::ApiKey;
-pub use caller::Caller;
+pub use caller::{Caller, CallerCredential};
+pub use roles::Role;

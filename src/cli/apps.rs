@@ -1,10 +1,10 @@
 //! `mailgate apps …`
 
-use anyhow::Context;
 use clap::Subcommand;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::admin::apps::{self, AppInput};
 use crate::db;
 
 #[derive(Debug, Subcommand)]
@@ -13,9 +13,18 @@ pub enum AppsCommand {
     Create {
         /// Lower-case letters, digits, `.`, `_` and `-`.
         name: String,
-        /// The app's Entra application (client) id, the id Exchange policies name.
+        /// The app's Entra application (client) id, the id Exchange policies and tokens name.
         #[arg(long)]
         entra_app_id: Option<Uuid>,
+        /// The tenant the Entra app id belongs to (any allowed tenant when absent).
+        #[arg(long)]
+        entra_tenant_id: Option<Uuid>,
+        /// The app's service principal object id (`oid` in its tokens).
+        #[arg(long)]
+        entra_object_id: Option<Uuid>,
+        /// Roles for the app's API keys, comma-separated: Mail.Send, Audit.Read, Admin. Default Mail.Send.
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
     },
     /// List registered apps.
     List,
@@ -24,28 +33,27 @@ pub enum AppsCommand {
 impl AppsCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
         match self {
-            Self::Create { name, entra_app_id } => {
-                let valid = !name.is_empty()
-                    && name.len() <= 63
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-                    && name
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphanumeric());
-                anyhow::ensure!(
-                    valid,
-                    "app name `{name}` must be 1-63 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit"
+            Self::Create {
+                name,
+                entra_app_id,
+                entra_tenant_id,
+                entra_object_id,
+                roles,
+            } => {
+                let input = AppInput {
+                    name,
+                    entra_app_id,
+                    entra_tenant_id,
+                    entra_object_id,
+                    roles,
+                };
+                let app = apps::create(pool, &input).await?;
+                println!(
+                    "created app {} ({}) with roles {}",
+                    app.name,
+                    app.id,
+                    app.roles.join(",")
                 );
-                anyhow::ensure!(
-                    db::apps::find(pool, &name).await?.is_none(),
-                    "an app named `{name}` already exists"
-                );
-                let app = db::apps::create(pool, &name, entra_app_id)
-                    .await
-                    .context("creating the app")?;
-                println!("created app {} ({})", app.name, app.id);
                 Ok(())
             }
             Self::List => {
@@ -54,7 +62,13 @@ impl AppsCommand {
                         .entra_app_id
                         .map(|id| id.to_string())
                         .unwrap_or_else(|| "-".into());
-                    println!("{}\t{}\tentra-app-id={}", app.name, app.id, entra);
+                    println!(
+                        "{}\t{}\tentra-app-id={}\troles={}",
+                        app.name,
+                        app.id,
+                        entra,
+                        app.roles.join(",")
+                    );
                 }
                 Ok(())
             }

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-use crate::auth::ApiKey;
+use crate::admin::keys::{self, KeyInput};
 use crate::db;
 
 #[derive(Debug, Subcommand)]
@@ -13,8 +13,11 @@ pub enum KeysCommand {
     Create {
         app: String,
         /// Make the key expire after this many days.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Limit the key to some of its app's roles, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
     },
     /// Revoke a key by its id, its prefix, or the key itself.
     Revoke { key: String },
@@ -28,24 +31,29 @@ impl KeysCommand {
             Self::Create {
                 app,
                 expires_in_days,
+                roles,
             } => {
-                let app = super::app(pool, &app).await?;
-                let key = ApiKey::generate();
-                let expires = expires_in_days
-                    .map(|d| OffsetDateTime::now_utc() + time::Duration::days(d.into()));
-                let id = db::keys::insert(pool, app.id, &key, expires).await?;
+                let issued = keys::issue(
+                    pool,
+                    &app,
+                    &KeyInput {
+                        expires_in_days,
+                        roles,
+                    },
+                )
+                .await?;
                 println!(
-                    "key {id} for app {} (prefix {}); it is shown only now:",
-                    app.name,
-                    key.prefix()
+                    "key {} for app {app} (prefix {}); it is shown only now:",
+                    issued.id, issued.prefix
                 );
-                println!("{}", key.reveal());
+                println!("{}", issued.key);
                 Ok(())
             }
             Self::Revoke { key } => {
-                let n = db::keys::revoke(pool, &key).await?;
-                anyhow::ensure!(n > 0, "no active key matches `{}`", shorten(&key));
-                println!("revoked {n} key(s)");
+                keys::revoke(pool, &key)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}: `{}`", shorten(&key)))?;
+                println!("revoked");
                 Ok(())
             }
             Self::List { app } => {

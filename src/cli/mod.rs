@@ -84,7 +84,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
 
 /// Finds an app by name or Entra app id, with an error that says which.
 async fn app(pool: &PgPool, name: &str) -> anyhow::Result<db::apps::App> {
-    db::apps::find(pool, name)
-        .await?
-        .with_context(|| format!("no app named `{name}` (see `mailgate apps list`)"))
+    crate::admin::apps::get(pool, name)
+        .await
+        .context("see `mailgate apps list`")
 }

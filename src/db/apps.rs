@@ -4,27 +4,46 @@ use sqlx::{FromRow, PgExecutor};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct App {
     pub id: Uuid,
     pub name: String,
+    /// The Entra application (client) id: `appid` in v1 tokens, `azp` in v2, `-AppId` in Exchange.
     pub entra_app_id: Option<Uuid>,
+    pub entra_tenant_id: Option<Uuid>,
+    /// The service principal's object id (`oid` in tokens).
+    pub entra_object_id: Option<Uuid>,
+    pub roles: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
+const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, created_at";
+
+#[derive(Debug, Default)]
+pub struct NewApp<'a> {
+    pub name: &'a str,
+    pub entra_app_id: Option<Uuid>,
+    pub entra_tenant_id: Option<Uuid>,
+    pub entra_object_id: Option<Uuid>,
+    /// None: the default, Mail.Send.
+    pub roles: Option<Vec<String>>,
+}
+
 #[tracing::instrument(skip(db))]
-pub async fn create(
-    db: impl PgExecutor<'_>,
-    name: &str,
-    entra_app_id: Option<Uuid>,
-) -> Result<App, sqlx::Error> {
-    sqlx::query_as("INSERT INTO apps (id, name, entra_app_id) VALUES ($1, $2, $3) RETURNING id, name, entra_app_id, created_at")
-        .bind(Uuid::now_v7())
-        .bind(name)
-        .bind(entra_app_id)
-        .fetch_one(db)
-        .await
+pub async fn create(db: impl PgExecutor<'_>, app: &NewApp<'_>) -> Result<App, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO apps (id, name, entra_app_id, entra_tenant_id, entra_object_id, roles)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{{Mail.Send}}'::text[])) RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(app.name)
+    .bind(app.entra_app_id)
+    .bind(app.entra_tenant_id)
+    .bind(app.entra_object_id)
+    .bind(&app.roles)
+    .fetch_one(db)
+    .await
 }
 
 /// Finds an app by its name or its Entra app id.
@@ -34,18 +53,43 @@ pub async fn find(
     name_or_app_id: &str,
 ) -> Result<Option<App>, sqlx::Error> {
     let as_uuid = Uuid::parse_str(name_or_app_id).ok();
-    sqlx::query_as(
-        "SELECT id, name, entra_app_id, created_at FROM apps WHERE name = $1 OR entra_app_id = $2",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM apps WHERE name = $1 OR entra_app_id = $2"
+    )))
     .bind(name_or_app_id)
     .bind(as_uuid)
     .fetch_optional(db)
     .await
 }
 
+/// The app an Entra token speaks for: by its app id within the tenant (or any tenant if none is recorded),
+/// else by its service principal's object id.
+#[tracing::instrument(skip(db))]
+pub async fn find_entra(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    app_id: Uuid,
+    object_id: Option<Uuid>,
+) -> Result<Option<App>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM apps
+          WHERE (entra_app_id = $2 AND (entra_tenant_id IS NULL OR entra_tenant_id = $1))
+             OR ($3::uuid IS NOT NULL AND entra_object_id = $3)
+          ORDER BY (entra_app_id = $2) DESC NULLS LAST
+          LIMIT 1"
+    )))
+    .bind(tenant_id)
+    .bind(app_id)
+    .bind(object_id)
+    .fetch_optional(db)
+    .await
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<App>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, entra_app_id, created_at FROM apps ORDER BY name")
-        .fetch_all(db)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM apps ORDER BY name"
+    )))
+    .fetch_all(db)
+    .await
 }

@@ -27,9 +27,31 @@ pub enum Outcome {
     Unknown,
     /// Given up: attempts exhausted.
     Failed,
+    /// A request without a usable credential (401), or with a valid one for an unregistered app.
+    Unauthenticated,
+    /// An authenticated caller without the role the endpoint needs (403).
+    Forbidden,
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 11] = [
+        Self::Queued,
+        Self::Denied,
+        Self::Sent,
+        Self::ExchangeDenied,
+        Self::Rejected,
+        Self::Throttled,
+        Self::Unavailable,
+        Self::Unknown,
+        Self::Failed,
+        Self::Unauthenticated,
+        Self::Forbidden,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -41,6 +63,8 @@ impl Outcome {
             Self::Unavailable => "unavailable",
             Self::Unknown => "unknown",
             Self::Failed => "failed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
         }
     }
 }
@@ -112,4 +136,153 @@ pub async fn for_message(
     .bind(message_id)
     .fetch_all(db)
     .await
+}
+
+/// Filters shared by the audit list, its CSV export and its statistics.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub app: Option<String>,
+    pub mailbox: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, FromRow, Serialize, utoipa::ToSchema)]
+pub struct AuditRow {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub outcome: String,
+    pub app_name: Option<String>,
+    pub mailbox: Option<String>,
+    pub message_id: Option<Uuid>,
+    pub attempt: Option<i32>,
+    pub http_status: Option<i32>,
+    pub graph_code: Option<String>,
+    pub graph_request_id: Option<String>,
+    pub latency_ms: Option<i32>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+const FILTER_SQL: &str = "($1::text IS NULL OR app_name = $1)
+    AND ($2::text IS NULL OR mailbox = $2)
+    AND ($3::text IS NULL OR outcome = $3)
+    AND ($4::timestamptz IS NULL OR at >= $4)
+    AND ($5::timestamptz IS NULL OR at < $5)";
+
+/// Newest first. `before` is the cursor: the id of the last event of the previous page.
+#[tracing::instrument(skip(db))]
+pub async fn search(
+    db: impl PgExecutor<'_>,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
+                latency_ms, request_id, detail
+           FROM audit_events
+          WHERE {FILTER_SQL} AND ($6::bigint IS NULL OR id < $6)
+          ORDER BY id DESC LIMIT $7"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&f.app)
+        .bind(&f.mailbox)
+        .bind(&f.outcome)
+        .bind(f.since)
+        .bind(f.until)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    pub total: i64,
+    /// Events per outcome.
+    pub by_outcome: std::collections::BTreeMap<String, i64>,
+    /// Events per app and outcome, busiest apps first (at most 50 apps).
+    pub by_app: Vec<GroupCount>,
+    /// Events per mailbox and outcome, busiest mailboxes first (at most 50 mailboxes).
+    pub by_mailbox: Vec<GroupCount>,
+    /// Graph latency over attempts that got an HTTP answer, in milliseconds.
+    pub graph_latency_ms: Latency,
+}
+
+#[derive(Debug, Serialize, FromRow, utoipa::ToSchema)]
+pub struct GroupCount {
+    pub key: String,
+    pub outcome: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Latency {
+    pub count: i64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> {
+    let q = |sql: String| sqlx::AssertSqlSafe(sql);
+    let by_outcome: Vec<(String, i64)> = sqlx::query_as(q(format!(
+        "SELECT outcome, count(*) FROM audit_events WHERE {FILTER_SQL} GROUP BY outcome ORDER BY outcome"
+    )))
+    .bind(&f.app)
+    .bind(&f.mailbox)
+    .bind(&f.outcome)
+    .bind(f.since)
+    .bind(f.until)
+    .fetch_all(db)
+    .await?;
+    let grouped = |column: &str| {
+        format!(
+            "WITH top AS (SELECT {column} AS key FROM audit_events WHERE {FILTER_SQL} AND {column} IS NOT NULL
+                           GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT 50)
+             SELECT e.{column} AS key, e.outcome, count(*) AS count
+               FROM audit_events e JOIN top t ON t.key = e.{column}
+              WHERE {FILTER_SQL}
+              GROUP BY e.{column}, e.outcome ORDER BY e.{column}, e.outcome"
+        )
+    };
+    let mut by_group = Vec::new();
+    for column in ["app_name", "mailbox"] {
+        let rows: Vec<GroupCount> = sqlx::query_as(q(grouped(column)))
+            .bind(&f.app)
+            .bind(&f.mailbox)
+            .bind(&f.outcome)
+            .bind(f.since)
+            .bind(f.until)
+            .fetch_all(db)
+            .await?;
+        by_group.push(rows);
+    }
+    let graph_latency_ms: Latency = sqlx::query_as(q(format!(
+        "SELECT count(*) AS count,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
+           FROM audit_events WHERE {FILTER_SQL} AND latency_ms IS NOT NULL AND http_status IS NOT NULL"
+    )))
+    .bind(&f.app)
+    .bind(&f.mailbox)
+    .bind(&f.outcome)
+    .bind(f.since)
+    .bind(f.until)
+    .fetch_one(db)
+    .await?;
+    let by_mailbox = by_group.pop().unwrap_or_default();
+    let by_app = by_group.pop().unwrap_or_default();
+    Ok(Stats {
+        total: by_outcome.iter().map(|(_, n)| n).sum(),
+        by_outcome: by_outcome.into_iter().collect(),
+        by_app,
+        by_mailbox,
+        graph_latency_ms,
+    })
 }

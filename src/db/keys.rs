@@ -12,13 +12,17 @@ pub struct StoredKey {
     pub app_id: Uuid,
     pub app_name: String,
     pub secret_hash: Vec<u8>,
+    pub app_roles: Vec<String>,
+    pub key_roles: Option<Vec<String>>,
 }
 
-#[derive(Debug, FromRow, serde::Serialize)]
+#[derive(Debug, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub id: Uuid,
     pub app_name: String,
     pub prefix: String,
+    /// Roles this key is limited to; absent when it carries its app's roles.
+    pub roles: Option<Vec<String>>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -35,13 +39,17 @@ pub async fn insert(
     app_id: Uuid,
     key: &ApiKey,
     expires_at: Option<OffsetDateTime>,
+    roles: Option<&[String]>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+    sqlx::query_scalar(
+        "INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
         .bind(Uuid::now_v7())
         .bind(app_id)
         .bind(key.prefix())
         .bind(key.digest())
         .bind(expires_at)
+        .bind(roles)
         .fetch_one(db)
         .await
 }
@@ -53,7 +61,7 @@ pub async fn find_active(
     prefix: &str,
 ) -> Result<Option<StoredKey>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash
+        "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash, a.roles AS app_roles, k.roles AS key_roles
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
     )
@@ -94,7 +102,7 @@ pub async fn list(
     app_id: Option<Uuid>,
 ) -> Result<Vec<KeyInfo>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT k.id, a.name AS app_name, k.prefix, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
+        "SELECT k.id, a.name AS app_name, k.prefix, k.roles, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE $1::uuid IS NULL OR k.app_id = $1
           ORDER BY a.name, k.created_at",

@@ -12,6 +12,7 @@ use super::outcome::{Next, classify};
 use super::{Events, GraphClient, GraphToken};
 use crate::db::audit::{self, NewEvent, Outcome};
 use crate::db::messages::{self, Claimed, Status};
+use crate::metrics::Metrics;
 
 pub struct Delivery {
     pub pool: PgPool,
@@ -23,6 +24,7 @@ pub struct Delivery {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub limiter: MailboxLimiter,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Delivery {
@@ -114,6 +116,17 @@ impl Delivery {
         };
         let (outcome, next) = classify(&attempt, m.attempts, self.max_attempts);
         tracing::info!(outcome = outcome.as_str(), status = ?attempt.status, code = ?attempt.code, "graph attempt");
+        self.metrics.inc(
+            "mailgate_graph_attempts_total",
+            &[("outcome", outcome.as_str())],
+        );
+        if attempt.transport.is_none() {
+            self.metrics.observe(
+                "mailgate_graph_request_duration_seconds",
+                &[],
+                attempt.latency,
+            );
+        }
         // The answer is worth keeping: a short outage of Postgres must not turn a sent message into `unknown`.
         for pause in [1, 2, 4, 8, 0] {
             match self.record(&m, &attempt, outcome, &next).await {

@@ -1,8 +1,12 @@
 //! The HTTP surface. Each resource has its own module; `api()` puts them together with the OpenAPI document.
 
+pub mod access;
+pub mod admin;
+pub mod audit;
 pub mod health;
 pub mod json_body;
 pub mod messages;
+pub mod metrics;
 pub mod openapi;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +19,12 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(messages::post::send))
         .routes(routes!(messages::get::status))
+        .routes(routes!(audit::list::list))
+        .routes(routes!(audit::stats::stats))
+        .routes(routes!(admin::apps::list, admin::apps::create))
+        .routes(routes!(admin::apps::get))
+        .routes(routes!(admin::keys::list, admin::keys::issue))
+        .routes(routes!(admin::keys::revoke))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

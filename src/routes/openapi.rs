@@ -1,8 +1,10 @@
 //! The OpenAPI document: generated from the handlers' annotations, committed as openapi/openapi.json.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::access::{Access, ENDPOINTS};
 use crate::error::Problem;
 
 #[derive(OpenApi)]
@@ -12,6 +14,8 @@ use crate::error::Problem;
     modifiers(&ApiKeyScheme),
     tags(
         (name = "messages", description = "Sending mail and reading its outcome"),
+        (name = "audit", description = "The audit log and its statistics"),
+        (name = "admin", description = "Apps and keys (role Admin)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -22,6 +26,16 @@ struct ApiKeyScheme;
 impl Modify for ApiKeyScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "entra",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An Entra ID access token for mailgate's app registration; roles from its `roles` claim"))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(
@@ -42,7 +56,40 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// The whole document, as `mailgate openapi` prints it and `/openapi.json` serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
-    super::api().into_openapi()
+    let mut doc = super::api().into_openapi();
+    annotate_access(&mut doc);
+    doc
+}
+
+/// Writes each operation's roles from the access table, so the document cannot disagree with enforcement.
+pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops: [(&str, &mut Option<Operation>); 4] = [
+            ("GET", &mut item.get),
+            ("POST", &mut item.post),
+            ("PUT", &mut item.put),
+            ("DELETE", &mut item.delete),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let rule = ENDPOINTS
+                .iter()
+                .find(|e| e.method.as_str() == method && e.path == path);
+            let roles: Vec<&str> = match rule.map(|e| &e.access) {
+                Some(Access::AnyOf(roles)) => roles.iter().map(|r| r.as_str()).collect(),
+                Some(Access::Public) | None => continue,
+            };
+            op.security = Some(vec![
+                SecurityRequirement::new("api_key", roles.clone()),
+                SecurityRequirement::new("entra", roles.clone()),
+            ]);
+            let note = format!("Requires the role {}.", roles.join(" or "));
+            op.description = Some(match op.description.take() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+                _ => note,
+            });
+        }
+    }
 }
 
 pub fn document_json() -> String {

@@ -84,7 +84,7 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
     // Expired.
     let expired = ApiKey::generate();
     let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);
-    db::keys::insert(&app.pool, app.demo.app_id, &expired, Some(past))
+    db::keys::insert(&app.pool, app.demo.app_id, &expired, Some(past), None)
         .await
         .expect("insert");
     assert_401(

@@ -39,11 +39,17 @@ pub struct Demo {
 
 /// The seed article's scenario: `logic-app` restricted to a group that holds the notifications mailbox.
 pub async fn seed_demo(pool: &PgPool) -> Demo {
-    let app = db::apps::create(pool, "logic-app", None)
-        .await
-        .expect("app");
+    let app = db::apps::create(
+        pool,
+        &db::apps::NewApp {
+            name: "logic-app",
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, app.id, &key, None)
+    db::keys::insert(pool, app.id, &key, None, None)
         .await
         .expect("key");
     let group = db::groups::create(pool, SCOPE_GROUP).await.expect("group");
@@ -69,9 +75,17 @@ pub async fn seed_demo(pool: &PgPool) -> Demo {
 
 /// Another app with its own key and no policy.
 pub async fn other_app(pool: &PgPool, name: &str) -> String {
-    let app = db::apps::create(pool, name, None).await.expect("app");
+    let app = db::apps::create(
+        pool,
+        &db::apps::NewApp {
+            name,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, app.id, &key, None)
+    db::keys::insert(pool, app.id, &key, None, None)
         .await
         .expect("key");
     key.reveal().to_owned()

@@ -41,8 +41,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "A field is invalid; `field` names it"),
         (status = 503, body = Problem, content_type = "application/problem+json", description = "The message could not be stored"),
-    ),
-    security(("api_key" = []))
+    )
 )]
 pub async fn send(
     State(state): State<AppState>,
@@ -64,6 +63,14 @@ pub async fn send(
 
     let snapshot = state.policy.get(&state.pool).await?;
     let decision = decide(&snapshot, caller.app_id, &caller.app_name, &mailbox);
+    let result = if decision.access == Access::Granted {
+        "granted"
+    } else {
+        "denied"
+    };
+    state
+        .metrics
+        .inc("mailgate_decisions_total", &[("result", result)]);
     let id = Uuid::now_v7();
     let event = NewEvent {
         app_id: Some(caller.app_id),

@@ -1,0 +1,82 @@
+//! Issuing and revoking API keys. An app may hold several live keys, so keys rotate without downtime.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AdminError;
+use super::apps::parse_roles;
+use crate::auth::ApiKey;
+use crate::db;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    /// Expire the key after this many days (1-3650); without it the key lives until revoked.
+    pub expires_in_days: Option<u32>,
+    /// Limit the key to some of its app's roles.
+    pub roles: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedKey {
+    pub id: Uuid,
+    /// The key itself. It is shown only in this answer and never stored.
+    pub key: String,
+    pub prefix: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub roles: Option<Vec<String>>,
+}
+
+pub async fn issue(
+    pool: &PgPool,
+    app_name: &str,
+    input: &KeyInput,
+) -> Result<IssuedKey, AdminError> {
+    let app = super::apps::get(pool, app_name).await?;
+    if let Some(days) = input.expires_in_days
+        && !(1..=3650).contains(&days)
+    {
+        return Err(AdminError::invalid(
+            "expires_in_days",
+            "`expires_in_days` must be between 1 and 3650",
+        ));
+    }
+    let roles = input.roles.as_deref().map(parse_roles).transpose()?;
+    if let Some(roles) = &roles
+        && let Some(extra) = roles.iter().find(|r| !app.roles.contains(r))
+    {
+        return Err(AdminError::invalid(
+            "roles",
+            format!(
+                "app {} does not hold the role {extra}, so its keys cannot",
+                app.name
+            ),
+        ));
+    }
+    let expires_at = input
+        .expires_in_days
+        .map(|d| OffsetDateTime::now_utc() + time::Duration::days(d.into()));
+    let key = ApiKey::generate();
+    let id = db::keys::insert(pool, app.id, &key, expires_at, roles.as_deref()).await?;
+    Ok(IssuedKey {
+        id,
+        key: key.reveal().to_owned(),
+        prefix: key.prefix().to_owned(),
+        expires_at,
+        roles,
+    })
+}
+
+/// Revokes at once: every replica checks revocation on each request.
+pub async fn revoke(pool: &PgPool, id_or_prefix: &str) -> Result<(), AdminError> {
+    match db::keys::revoke(pool, id_or_prefix).await? {
+        0 => Err(AdminError::NotFound(
+            "no active key with that id or prefix".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}

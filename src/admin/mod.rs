@@ -1,0 +1,45 @@
+//! Admin operations shared by the CLI and the `/v1/admin` API: one place validates and applies each change.
+
+pub mod apps;
+pub mod keys;
+
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{detail}")]
+    Invalid { field: String, detail: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl AdminError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid { field, detail } => ApiError::invalid(field, detail),
+            AdminError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", d),
+            AdminError::NotFound(d) => ApiError::new(StatusCode::NOT_FOUND, "not_found", d),
+            AdminError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Whether a database error is a unique-constraint violation (a concurrent duplicate).
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
+}

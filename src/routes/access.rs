@@ -1,0 +1,231 @@
+//! Who may call what, in one table. The middleware authenticates every non-public route and checks its roles
+//! before the handler runs; the OpenAPI document is annotated from the same table.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::authenticate::AuthFailure;
+use crate::auth::{Caller, Role};
+use crate::db::audit::{self, NewEvent, Outcome};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub enum Access {
+    Public,
+    /// Any one of these roles suffices.
+    AnyOf(&'static [Role]),
+}
+
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn roles(method: Method, path: &'static str, roles: &'static [Role]) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        access: Access::AnyOf(roles),
+    }
+}
+
+const fn public(method: Method, path: &'static str) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        access: Access::Public,
+    }
+}
+
+use Role::{Admin, AuditRead, MailSend};
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    public(Method::GET, "/healthz"),
+    public(Method::GET, "/readyz"),
+    public(Method::GET, "/metrics"),
+    public(Method::GET, "/openapi.json"),
+    roles(Method::POST, "/v1/messages", &[MailSend]),
+    // Senders see their own messages; auditors see every message.
+    roles(Method::GET, "/v1/messages/{id}", &[MailSend, AuditRead]),
+    roles(Method::GET, "/v1/audit", &[AuditRead]),
+    roles(Method::GET, "/v1/audit/stats", &[AuditRead]),
+    roles(Method::GET, "/v1/admin/apps", &[Admin]),
+    roles(Method::POST, "/v1/admin/apps", &[Admin]),
+    roles(Method::GET, "/v1/admin/apps/{name}", &[Admin]),
+    roles(Method::GET, "/v1/admin/apps/{name}/keys", &[Admin]),
+    roles(Method::POST, "/v1/admin/apps/{name}/keys", &[Admin]),
+    roles(Method::DELETE, "/v1/admin/keys/{id}", &[Admin]),
+];
+
+pub fn endpoint(method: &Method, path: &str) -> Option<&'static Endpoint> {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.method == method && e.path == path)
+}
+
+/// Authenticates and authorizes per the table; records request metrics for every routed request.
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let response = match check(&state, &method, &route, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    };
+    let status = response.status().as_u16().to_string();
+    let m = &state.metrics;
+    m.inc(
+        "mailgate_http_requests_total",
+        &[
+            ("method", method.as_str()),
+            ("route", &route),
+            ("status", &status),
+        ],
+    );
+    m.observe(
+        "mailgate_http_request_duration_seconds",
+        &[("route", &route)],
+        started.elapsed(),
+    );
+    response
+}
+
+async fn check(
+    state: &AppState,
+    method: &Method,
+    route: &str,
+    request: &mut Request,
+) -> Result<(), ApiError> {
+    // Default deny: a route missing from the table is a bug, and nobody may call it.
+    let endpoint = endpoint(method, route)
+        .ok_or_else(|| ApiError::internal(format!("no access rule for {method} {route}")))?;
+    let allowed = match endpoint.access {
+        Access::Public => return Ok(()),
+        Access::AnyOf(allowed) => allowed,
+    };
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let caller = match authenticate(state, request.headers()).await {
+        Ok(caller) => caller,
+        Err(AuthFailure::Db(e)) => return Err(e.into()),
+        Err(AuthFailure::Unauthenticated { reason, detail }) => {
+            state
+                .metrics
+                .inc("mailgate_auth_failures_total", &[("reason", reason)]);
+            record_refusal(
+                state,
+                Outcome::Unauthenticated,
+                None,
+                &request_id,
+                &format!("{method} {route}: {reason}"),
+            )
+            .await;
+            return Err(ApiError::unauthorized(detail));
+        }
+        Err(AuthFailure::Unregistered { detail }) => {
+            state.metrics.inc(
+                "mailgate_auth_failures_total",
+                &[("reason", "unregistered_app")],
+            );
+            record_refusal(state, Outcome::Unauthenticated, None, &request_id, &detail).await;
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "unregistered_app",
+                detail,
+            ));
+        }
+    };
+    if !allowed.iter().any(|r| caller.has(*r)) {
+        state.metrics.inc(
+            "mailgate_auth_failures_total",
+            &[("reason", "missing_role")],
+        );
+        let need: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        let has: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
+        let detail = format!(
+            "{method} {route} needs the role {}; app {} has {}",
+            need.join(" or "),
+            caller.app_name,
+            if has.is_empty() {
+                "none".to_owned()
+            } else {
+                has.join(", ")
+            }
+        );
+        record_refusal(
+            state,
+            Outcome::Forbidden,
+            Some(&caller),
+            &request_id,
+            &detail,
+        )
+        .await;
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "missing_role", detail));
+    }
+    request.extensions_mut().insert(caller);
+    Ok(())
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Caller, AuthFailure> {
+    crate::auth::authenticate::authenticate(&state.pool, headers).await
+}
+
+/// Refusals are audited without the credential. A failure to record must not turn a 401 into a 500.
+async fn record_refusal(
+    state: &AppState,
+    outcome: Outcome,
+    caller: Option<&Caller>,
+    request_id: &str,
+    detail: &str,
+) {
+    let event = NewEvent {
+        app_id: caller.map(|c| c.app_id),
+        app_name: caller.map(|c| c.app_name.as_str()),
+        request_id: Some(request_id),
+        detail: Some(detail),
+        http_status: Some(if outcome == Outcome::Forbidden {
+            403
+        } else {
+            401
+        }),
+        ..NewEvent::default()
+    };
+    if let Err(e) = audit::record(&state.pool, outcome, event).await {
+        tracing::warn!(error = %e, "could not audit a refused request");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_listed_once() {
+        for (i, a) in ENDPOINTS.iter().enumerate() {
+            for b in &ENDPOINTS[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {} twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+}

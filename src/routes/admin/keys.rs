@@ -1,0 +1,72 @@
+//! `/v1/admin/apps/{name}/keys` and `/v1/admin/keys/{id}`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use uuid::Uuid;
+
+use crate::admin::apps;
+use crate::admin::keys::{self, IssuedKey, KeyInput};
+use crate::db;
+use crate::db::keys::KeyInfo;
+use crate::error::{ApiError, Problem};
+use crate::routes::json_body;
+use crate::startup::AppState;
+
+/// An app's keys: prefixes, state and last use — never the secrets.
+#[utoipa::path(
+    get, path = "/v1/admin/apps/{name}/keys", tag = "admin",
+    params(("name" = String, Path)),
+    responses((status = 200, body = Vec<KeyInfo>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<KeyInfo>>, ApiError> {
+    let app = apps::get(&state.pool, &name).await?;
+    Ok(Json(db::keys::list(&state.pool, Some(app.id)).await?))
+}
+
+/// Issue a key. The answer holds the key; it is never shown again.
+#[utoipa::path(
+    post, path = "/v1/admin/apps/{name}/keys", tag = "admin",
+    params(("name" = String, Path)), request_body = KeyInput,
+    responses(
+        (status = 201, body = IssuedKey),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn issue(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+    // An empty body means "defaults".
+    let input: KeyInput = match &body {
+        Ok(b) if b.is_empty() => KeyInput::default(),
+        _ => json_body::parse(&headers, body)?,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(keys::issue(&state.pool, &name, &input).await?),
+    ))
+}
+
+/// Revoke a key. It is refused on the next request, on every replica.
+#[utoipa::path(
+    delete, path = "/v1/admin/keys/{id}", tag = "admin",
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("key"))?;
+    keys::revoke(&state.pool, &id.to_string()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,160 @@
+//! Query parameters of the audit endpoints, checked once with errors that name the parameter.
+
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::IntoParams;
+
+use crate::db::audit::{Filter, Outcome};
+use crate::domain::Mailbox;
+use crate::error::ApiError;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// An app's name.
+    pub app: Option<String>,
+    /// A mailbox address or object id.
+    pub mailbox: Option<String>,
+    /// queued, denied, sent, exchange_denied, rejected, throttled, unavailable, unknown, failed, unauthenticated, forbidden.
+    pub outcome: Option<String>,
+    /// RFC 3339; events at or after.
+    pub since: Option<String>,
+    /// RFC 3339; events before.
+    pub until: Option<String>,
+    /// Page size: 1-1000 (JSON) or 1-10000 (CSV); default 100.
+    pub limit: Option<i64>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+    /// `json` (default) or `csv`; `Accept: text/csv` also selects CSV.
+    pub format: Option<String>,
+}
+
+pub struct Parsed {
+    pub filter: Filter,
+    pub before: Option<i64>,
+    pub limit: i64,
+    pub csv: bool,
+}
+
+fn time(field: &str, value: &Option<String>) -> Result<Option<OffsetDateTime>, ApiError> {
+    value
+        .as_deref()
+        .map(|v| {
+            OffsetDateTime::parse(v, &Rfc3339).map_err(|_| {
+                ApiError::invalid(
+                    field,
+                    format!("`{field}` must be an RFC 3339 time such as 2026-11-26T00:00:00Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+pub fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("before:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("before:")?
+        .parse()
+        .ok()
+}
+
+pub fn parse(
+    query: Result<Query<AuditParams>, QueryRejection>,
+    accept_csv: bool,
+) -> Result<Parsed, ApiError> {
+    let Query(p) = query.map_err(|e| {
+        let text = e.body_text();
+        let field = text.split('`').nth(1).unwrap_or("query").to_owned();
+        ApiError::invalid(field, text)
+    })?;
+    let csv = match p.format.as_deref() {
+        None => accept_csv,
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("`format` must be json or csv, not `{other}`"),
+            ));
+        }
+    };
+    if let Some(o) = &p.outcome
+        && Outcome::parse(o).is_none()
+    {
+        let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        return Err(ApiError::invalid(
+            "outcome",
+            format!("`{o}` is not an outcome; one of {}", known.join(", ")),
+        ));
+    }
+    let mailbox = p
+        .mailbox
+        .as_deref()
+        .map(|m| {
+            Mailbox::parse(m)
+                .map(|m| m.key())
+                .map_err(|e| ApiError::invalid("mailbox", format!("`mailbox`: {e}")))
+        })
+        .transpose()?;
+    let max = if csv { 10_000 } else { 1_000 };
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("`limit` must be between 1 and {max}"),
+        ));
+    }
+    let before = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            decode_cursor(c).ok_or_else(|| {
+                ApiError::invalid("cursor", "`cursor` is not one this service issued")
+            })
+        })
+        .transpose()?;
+    let filter = Filter {
+        app: p.app,
+        mailbox,
+        outcome: p.outcome,
+        since: time("since", &p.since)?,
+        until: time("until", &p.until)?,
+    };
+    if let (Some(s), Some(u)) = (filter.since, filter.until)
+        && s >= u
+    {
+        return Err(ApiError::invalid(
+            "until",
+            "`until` must be later than `since`",
+        ));
+    }
+    Ok(Parsed {
+        filter,
+        before,
+        limit,
+        csv,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_forgeries_fail() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("42"), None);
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("after:1")), None);
+    }
+}

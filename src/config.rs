@@ -14,11 +14,7 @@ pub enum ConfigError {
     #[error("setting {env} ({key}) is required")]
     Missing { key: &'static str, env: String },
     #[error("setting {env} ({key}) is invalid: {reason}")]
-    Invalid {
-        key: &'static str,
-        env: String,
-        reason: String,
-    },
+    Invalid { key: &'static str, env: String, reason: String },
     #[error("config file {path}: {reason}")]
     File { path: String, reason: String },
 }
@@ -31,27 +27,18 @@ pub enum CredentialKind {
     /// AKS workload identity, from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
     WorkloadIdentity,
     /// An app registration's client secret; meant for local use only.
-    ClientSecret {
-        tenant_id: String,
-        client_id: String,
-        secret: String,
-    },
+    ClientSecret { tenant_id: String, client_id: String, secret: String },
 }
 
 impl std::fmt::Debug for CredentialKind {
     // Hand-written so that a client secret can never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::ManagedIdentity { client_id } => f
-                .debug_struct("ManagedIdentity")
-                .field("client_id", client_id)
-                .finish(),
+            Self::ManagedIdentity { client_id } => {
+                f.debug_struct("ManagedIdentity").field("client_id", client_id).finish()
+            }
             Self::WorkloadIdentity => f.write_str("WorkloadIdentity"),
-            Self::ClientSecret {
-                tenant_id,
-                client_id,
-                ..
-            } => f
+            Self::ClientSecret { tenant_id, client_id, .. } => f
                 .debug_struct("ClientSecret")
                 .field("tenant_id", tenant_id)
                 .field("client_id", client_id)
@@ -82,6 +69,19 @@ pub struct Settings {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub log_format: LogFormat,
+    /// Entra ID tokens from callers; None when only API keys are accepted.
+    pub entra: Option<EntraSettings>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EntraSettings {
+    pub tenant_id: String,
+    pub allowed_tenants: Vec<String>,
+    pub audiences: Vec<String>,
+    pub authority_host: Url,
+    pub leeway: Duration,
+    pub refresh_interval: Duration,
+    pub min_refetch_interval: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -95,6 +95,7 @@ impl std::fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_recipients", &self.max_recipients)
             .field("max_attempts", &self.max_attempts)
+            .field("entra", &self.entra)
             .finish_non_exhaustive()
     }
 }
@@ -106,10 +107,7 @@ struct Raw {
 
 impl Raw {
     fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.values.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     fn parse<T>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
@@ -124,29 +122,16 @@ impl Raw {
     }
 
     fn required(&self, key: &'static str) -> Result<String, ConfigError> {
-        self.get(key)
-            .map(str::to_owned)
-            .ok_or(ConfigError::Missing {
-                key,
-                env: env_name(key),
-            })
+        self.get(key).map(str::to_owned).ok_or(ConfigError::Missing { key, env: env_name(key) })
     }
 }
 
 pub fn env_name(key: &str) -> String {
-    if key == "database_url" {
-        "DATABASE_URL".to_owned()
-    } else {
-        format!("MAILGATE_{}", key.to_ascii_uppercase())
-    }
+    if key == "database_url" { "DATABASE_URL".to_owned() } else { format!("MAILGATE_{}", key.to_ascii_uppercase()) }
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        env: env_name(key),
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { key, env: env_name(key), reason: reason.into() }
 }
 
 const KEYS: &[&str] = &[
@@ -168,6 +153,13 @@ const KEYS: &[&str] = &[
     "lease_secs",
     "poll_interval_ms",
     "log_format",
+    "entra_tenant_id",
+    "entra_audiences",
+    "entra_allowed_tenants",
+    "entra_authority_host",
+    "entra_leeway_secs",
+    "entra_refresh_secs",
+    "entra_min_refetch_secs",
 ];
 
 impl Settings {
@@ -177,10 +169,7 @@ impl Settings {
     }
 
     /// Loads from an explicit environment lookup, so tests need not touch the process environment.
-    pub fn from_sources(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_sources(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut values = BTreeMap::new();
         if let Some(path) = file {
             values.extend(read_file(path)?);
@@ -194,8 +183,7 @@ impl Settings {
     }
 
     fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
-        let graph_url: Url =
-            raw.parse("graph_url", Url::parse(DEFAULT_GRAPH_URL).expect("valid"))?;
+        let graph_url: Url = raw.parse("graph_url", Url::parse(DEFAULT_GRAPH_URL).expect("valid"))?;
         if !matches!(graph_url.scheme(), "http" | "https") || graph_url.host().is_none() {
             return Err(invalid("graph_url", "must be an http(s) URL with a host"));
         }
@@ -205,10 +193,7 @@ impl Settings {
         }
         let max_recipients: usize = raw.parse("max_recipients", 500)?;
         if !(1..=1000).contains(&max_recipients) {
-            return Err(invalid(
-                "max_recipients",
-                "must be between 1 and 1000 (Exchange's own range)",
-            ));
+            return Err(invalid("max_recipients", "must be between 1 and 1000 (Exchange's own range)"));
         }
         let max_attempts: i32 = raw.parse("max_attempts", 6)?;
         if !(1..=100).contains(&max_attempts) {
@@ -234,20 +219,14 @@ impl Settings {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => {
-                return Err(invalid(
-                    "log_format",
-                    format!("`{other}`: expected text or json"),
-                ));
+                return Err(invalid("log_format", format!("`{other}`: expected text or json")));
             }
         };
         Ok(Settings {
             database_url: raw.required("database_url")?,
             listen: raw.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             graph_url,
-            graph_scope: raw
-                .get("graph_scope")
-                .unwrap_or("https://graph.microsoft.com/.default")
-                .to_owned(),
+            graph_scope: raw.get("graph_scope").unwrap_or("https://graph.microsoft.com/.default").to_owned(),
             graph_timeout: Duration::from_secs(graph_timeout),
             credential: credential(raw)?,
             migrate_on_start: raw.parse("migrate_on_start", true)?,
@@ -258,17 +237,69 @@ impl Settings {
             lease: Duration::from_secs(lease_secs),
             poll_interval: Duration::from_millis(poll_ms),
             log_format,
+            entra: entra(raw)?,
         })
     }
+}
+
+fn list(raw: &Raw, key: &str) -> Vec<String> {
+    raw.get(key)
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Token authentication is on when a tenant is set; it then needs at least one audience.
+fn entra(raw: &Raw) -> Result<Option<EntraSettings>, ConfigError> {
+    let Some(tenant_id) = raw.get("entra_tenant_id") else {
+        return Ok(None);
+    };
+    let is_guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+    if !is_guid(tenant_id) {
+        return Err(invalid("entra_tenant_id", "must be the tenant's GUID"));
+    }
+    let audiences = list(raw, "entra_audiences");
+    if audiences.is_empty() {
+        return Err(ConfigError::Missing { key: "entra_audiences", env: env_name("entra_audiences") });
+    }
+    let mut allowed_tenants = list(raw, "entra_allowed_tenants");
+    if let Some(bad) = allowed_tenants.iter().find(|t| !is_guid(t)) {
+        return Err(invalid("entra_allowed_tenants", format!("`{bad}` is not a tenant GUID")));
+    }
+    if allowed_tenants.is_empty() {
+        allowed_tenants.push(tenant_id.to_owned());
+    }
+    let authority_host: Url =
+        raw.parse("entra_authority_host", Url::parse("https://login.microsoftonline.com").expect("valid"))?;
+    if !matches!(authority_host.scheme(), "http" | "https") {
+        return Err(invalid("entra_authority_host", "must be an http(s) URL"));
+    }
+    let leeway: u64 = raw.parse("entra_leeway_secs", 60)?;
+    if leeway > 600 {
+        return Err(invalid("entra_leeway_secs", "must be at most 600"));
+    }
+    let refresh: u64 = raw.parse("entra_refresh_secs", 3600)?;
+    let refetch: u64 = raw.parse("entra_min_refetch_secs", 30)?;
+    if refresh == 0 || refetch == 0 {
+        return Err(invalid("entra_refresh_secs", "refresh intervals must be above 0"));
+    }
+    Ok(Some(EntraSettings {
+        tenant_id: tenant_id.to_owned(),
+        allowed_tenants,
+        audiences,
+        authority_host,
+        leeway: Duration::from_secs(leeway),
+        refresh_interval: Duration::from_secs(refresh),
+        min_refetch_interval: Duration::from_secs(refetch),
+    }))
 }
 
 const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
     match raw.get("credential").unwrap_or("managed-identity") {
-        "managed-identity" => Ok(CredentialKind::ManagedIdentity {
-            client_id: raw.get("managed_identity_client_id").map(str::to_owned),
-        }),
+        "managed-identity" => {
+            Ok(CredentialKind::ManagedIdentity { client_id: raw.get("managed_identity_client_id").map(str::to_owned) })
+        }
         "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
         "client-secret" => Ok(CredentialKind::ClientSecret {
             tenant_id: raw.required("tenant_id")?,
@@ -284,14 +315,9 @@ fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
 
 /// Reads a flat TOML table whose keys are the setting keys (`listen = "0.0.0.0:8080"`).
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let file_err = |reason: String| ConfigError::File {
-        path: path.display().to_string(),
-        reason,
-    };
+    let file_err = |reason: String| ConfigError::File { path: path.display().to_string(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
     let mut out = BTreeMap::new();
     for (key, value) in table {
         if !KEYS.contains(&key.as_str()) {
@@ -318,10 +344,7 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Settings::from_sources(None, |name| map.get(name).cloned())
     }
 
@@ -330,46 +353,51 @@ mod tests {
         let s = load(&[("DATABASE_URL", "postgres://x/y")]).expect("loads");
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.graph_url.as_str(), "https://graph.microsoft.com/");
-        assert_eq!(
-            s.credential,
-            CredentialKind::ManagedIdentity { client_id: None }
-        );
+        assert_eq!(s.credential, CredentialKind::ManagedIdentity { client_id: None });
     }
 
     #[test]
     fn errors_name_the_setting() {
         let err = load(&[]).expect_err("missing database");
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        let err =
-            load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTEN", "nope")]).expect_err("bad listen");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTEN", "nope")]).expect_err("bad listen");
         assert!(err.to_string().contains("MAILGATE_LISTEN"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "password")])
-            .expect_err("bad credential");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "password")]).expect_err("bad credential");
         assert!(err.to_string().contains("MAILGATE_CREDENTIAL"), "{err}");
-        let err = load(&[
-            ("DATABASE_URL", "x"),
-            ("MAILGATE_CREDENTIAL", "client-secret"),
-        ])
-        .expect_err("client secret needs a tenant");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "client-secret")])
+            .expect_err("client secret needs a tenant");
         assert!(err.to_string().contains("MAILGATE_TENANT_ID"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_URL", "ftp://graph")])
-            .expect_err("bad scheme");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_URL", "ftp://graph")]).expect_err("bad scheme");
         assert!(err.to_string().contains("MAILGATE_GRAPH_URL"), "{err}");
+    }
+
+    #[test]
+    fn entra_needs_a_guid_tenant_and_an_audience() {
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert!(load(&[("DATABASE_URL", "x")]).expect("loads").entra.is_none());
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_ENTRA_TENANT_ID", tenant)]).expect_err("audience");
+        assert!(err.to_string().contains("MAILGATE_ENTRA_AUDIENCES"), "{err}");
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_ENTRA_TENANT_ID", "contoso")]).expect_err("guid");
+        assert!(err.to_string().contains("MAILGATE_ENTRA_TENANT_ID"), "{err}");
+        let s = load(&[
+            ("DATABASE_URL", "x"),
+            ("MAILGATE_ENTRA_TENANT_ID", tenant),
+            ("MAILGATE_ENTRA_AUDIENCES", "api://mailgate, 11111111-2222-3333-4444-555555555555"),
+        ])
+        .expect("loads");
+        let e = s.entra.expect("entra");
+        assert_eq!(e.audiences.len(), 2);
+        assert_eq!(e.allowed_tenants, vec![tenant.to_owned()]);
     }
 
     #[test]
     fn file_values_are_overridden_by_the_environment() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("mailgate.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9000\"\nworkers = 3\ndatabase_url = \"postgres://f/f\"\n",
-        )
-        .expect("write");
-        let s = Settings::from_sources(Some(&path), |name| {
-            (name == "MAILGATE_WORKERS").then(|| "5".to_owned())
-        })
-        .expect("loads");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nworkers = 3\ndatabase_url = \"postgres://f/f\"\n")
+            .expect("write");
+        let s = Settings::from_sources(Some(&path), |name| (name == "MAILGATE_WORKERS").then(|| "5".to_owned()))
+            .expect("loads");
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.workers, 5);
         std::fs::write(&path, "lisen = \"x\"\n").expect("write");
@@ -388,9 +416,6 @@ mod tests {
         ])
         .expect("loads");
         let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("pw@"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
     }
 }

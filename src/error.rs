@@ -40,14 +40,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            detail: detail.into(),
-            field: None,
-            extra: None,
-            headers: Vec::new(),
-        }
+        Self { status, code, detail: detail.into(), field: None, extra: None, headers: Vec::new() }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -70,11 +63,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -84,10 +73,9 @@ impl ApiError {
             "Bearer realm=\"mailgate\", error=\"invalid_token\", error_description=\"{}\"",
             detail.replace('"', "'")
         );
-        let value = HeaderValue::from_str(&challenge)
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"mailgate\""));
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
-            .header(header::WWW_AUTHENTICATE, value)
+        let value =
+            HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"mailgate\""));
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).header(header::WWW_AUTHENTICATE, value)
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
@@ -98,11 +86,7 @@ impl ApiError {
     /// An unexpected fault: the cause is logged here, the caller sees an opaque 500.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it has been logged",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
     }
 
     fn title(&self) -> String {

@@ -25,36 +25,12 @@ pub struct Metrics {
 
 /// Name, type and help of every metric; rendering follows this order.
 const DESCRIPTIONS: &[(&str, &str, &str)] = &[
-    (
-        "mailgate_http_requests_total",
-        "counter",
-        "HTTP requests by method, route template and status",
-    ),
-    (
-        "mailgate_http_request_duration_seconds",
-        "histogram",
-        "HTTP request latency by route template",
-    ),
-    (
-        "mailgate_auth_failures_total",
-        "counter",
-        "Refused credentials by reason",
-    ),
-    (
-        "mailgate_decisions_total",
-        "counter",
-        "Allowlist decisions by result",
-    ),
-    (
-        "mailgate_graph_attempts_total",
-        "counter",
-        "Graph sendMail attempts by outcome",
-    ),
-    (
-        "mailgate_graph_request_duration_seconds",
-        "histogram",
-        "Graph sendMail latency",
-    ),
+    ("mailgate_http_requests_total", "counter", "HTTP requests by method, route template and status"),
+    ("mailgate_http_request_duration_seconds", "histogram", "HTTP request latency by route template"),
+    ("mailgate_auth_failures_total", "counter", "Refused credentials by reason"),
+    ("mailgate_decisions_total", "counter", "Allowlist decisions by result"),
+    ("mailgate_graph_attempts_total", "counter", "Graph sendMail attempts by outcome"),
+    ("mailgate_graph_request_duration_seconds", "histogram", "Graph sendMail latency"),
 ];
 
 fn owned(labels: &[(&'static str, &str)]) -> Labels {
@@ -97,29 +73,16 @@ impl Metrics {
             }
             for ((n, labels), h) in histograms.iter().filter(|((n, _), _)| n == name) {
                 for (i, le) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "{n}_bucket{} {}",
-                        fmt_labels(labels, Some(&le.to_string())),
-                        h.buckets[i]
-                    );
+                    let _ = writeln!(out, "{n}_bucket{} {}", fmt_labels(labels, Some(&le.to_string())), h.buckets[i]);
                 }
-                let _ = writeln!(
-                    out,
-                    "{n}_bucket{} {}",
-                    fmt_labels(labels, Some("+Inf")),
-                    h.count
-                );
+                let _ = writeln!(out, "{n}_bucket{} {}", fmt_labels(labels, Some("+Inf")), h.count);
                 let _ = writeln!(out, "{n}_sum{} {}", fmt_labels(labels, None), h.sum);
                 let _ = writeln!(out, "{n}_count{} {}", fmt_labels(labels, None), h.count);
             }
         }
         for (name, help, labels, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{} {value}",
-                fmt_labels(labels, None)
-            );
+            let _ =
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{} {value}", fmt_labels(labels, None));
         }
         out
     }
@@ -128,23 +91,12 @@ impl Metrics {
 fn fmt_labels(labels: &Labels, le: Option<&str>) -> String {
     let mut parts: Vec<String> = labels
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}=\"{}\"",
-                v.replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', "\\n")
-            )
-        })
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
         .collect();
     if let Some(le) = le {
         parts.push(format!("le=\"{le}\""));
     }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
+    if parts.is_empty() { String::new() } else { format!("{{{}}}", parts.join(",")) }
 }
 
 #[cfg(test)]
@@ -156,36 +108,13 @@ mod tests {
         let m = Metrics::default();
         m.inc("mailgate_auth_failures_total", &[("reason", "expired")]);
         m.inc("mailgate_auth_failures_total", &[("reason", "expired")]);
-        m.observe(
-            "mailgate_graph_request_duration_seconds",
-            &[],
-            Duration::from_millis(70),
-        );
-        let text = m.render(&[(
-            "mailgate_outbox_messages",
-            "Messages by status",
-            vec![("status", "queued".into())],
-            3.0,
-        )]);
-        assert!(
-            text.contains("mailgate_auth_failures_total{reason=\"expired\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("mailgate_graph_request_duration_seconds_bucket{le=\"0.05\"} 0"),
-            "{text}"
-        );
-        assert!(
-            text.contains("mailgate_graph_request_duration_seconds_bucket{le=\"0.1\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("mailgate_graph_request_duration_seconds_count 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("mailgate_outbox_messages{status=\"queued\"} 3"),
-            "{text}"
-        );
+        m.observe("mailgate_graph_request_duration_seconds", &[], Duration::from_millis(70));
+        let text =
+            m.render(&[("mailgate_outbox_messages", "Messages by status", vec![("status", "queued".into())], 3.0)]);
+        assert!(text.contains("mailgate_auth_failures_total{reason=\"expired\"} 2"), "{text}");
+        assert!(text.contains("mailgate_graph_request_duration_seconds_bucket{le=\"0.05\"} 0"), "{text}");
+        assert!(text.contains("mailgate_graph_request_duration_seconds_bucket{le=\"0.1\"} 1"), "{text}");
+        assert!(text.contains("mailgate_graph_request_duration_seconds_count 1"), "{text}");
+        assert!(text.contains("mailgate_outbox_messages{status=\"queued\"} 3"), "{text}");
     }
 }

@@ -15,7 +15,8 @@ use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Settings;
+use crate::auth::entra::{EntraConfig, EntraValidator};
+use crate::config::{EntraSettings, Settings};
 use crate::db;
 use crate::delivery::limiter::MailboxLimiter;
 use crate::delivery::worker::Delivery;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub events: Events,
     pub token: Arc<GraphToken>,
     pub metrics: Arc<Metrics>,
+    pub entra: Option<EntraValidator>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -46,22 +48,12 @@ pub fn router(state: AppState) -> Router {
         "/openapi.json",
         get(move || {
             let doc = openapi.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    doc.as_str().to_owned(),
-                )
-            }
+            async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
         }),
     )
     .route("/metrics", get(routes::metrics::metrics))
-    .route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        routes::access::guard,
-    ))
-    .fallback(|| async {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
-    })
+    .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
+    .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
     .with_state(state)
     .layer(DefaultBodyLimit::max(body_limit))
     // Outermost first: every request gets an id before it is traced, and every response carries it back.
@@ -72,21 +64,20 @@ pub fn router(state: AppState) -> Router {
 
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let pool = db::connect(&settings.database_url)
-        .await
-        .context("connecting to DATABASE_URL")?;
+    let pool = db::connect(&settings.database_url).await.context("connecting to DATABASE_URL")?;
     if settings.migrate_on_start {
-        db::MIGRATOR
-            .run(&pool)
-            .await
-            .context("applying migrations")?;
+        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
     }
     let token = Arc::new(
         GraphToken::from_settings(&settings.credential, &settings.graph_scope)
             .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
     );
-    let graph = GraphClient::new(settings.graph_url.clone(), settings.graph_timeout)
-        .context("building the HTTP client")?;
+    let graph =
+        GraphClient::new(settings.graph_url.clone(), settings.graph_timeout).context("building the HTTP client")?;
+    let entra = match &settings.entra {
+        Some(e) => Some(entra_validator(e).await?),
+        None => None,
+    };
     let policy = Arc::new(PolicyCache::default());
     let metrics = Arc::new(Metrics::default());
     let events = Events::new(policy.clone());
@@ -112,24 +103,29 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState {
-        pool,
-        settings: Arc::new(settings),
-        policy,
-        events,
-        token,
-        metrics,
-    };
+    let state = AppState { pool, settings: Arc::new(settings), policy, events, token, metrics, entra };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopping: finishing sends in flight");
     let _ = stop.send(true);
     let _ = workers.await;
     Ok(())
+}
+
+/// Fetches the tenant's signing keys now (a failure is reported by /readyz, not fatal) and keeps them fresh.
+async fn entra_validator(e: &EntraSettings) -> anyhow::Result<EntraValidator> {
+    let mut config = EntraConfig::new(e.tenant_id.clone(), e.audiences.clone());
+    config.allowed_tenants = e.allowed_tenants.clone();
+    config.authority_host = e.authority_host.clone();
+    config.leeway = e.leeway;
+    config.refresh_interval = e.refresh_interval;
+    config.min_refetch_interval = e.min_refetch_interval;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let validator = EntraValidator::new(config, http).await;
+    validator.spawn_refresh();
+    Ok(validator)
 }
 
 async fn shutdown_signal() {

@@ -3,8 +3,7 @@
 use std::time::{Duration, Instant};
 
 use mailgate::sim::{
-    AccessRight, Fault, ReceivedRequest, ScriptedFault, Sim, SimConfig, SimHandle, SimPolicy,
-    SimStats,
+    AccessRight, Fault, ReceivedRequest, ScriptedFault, Sim, SimConfig, SimHandle, SimPolicy, SimStats,
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -19,10 +18,7 @@ async fn start() -> SimHandle {
 }
 
 fn token_url(h: &SimHandle, client_id: Option<&str>) -> String {
-    let mut url = format!(
-        "{}?api-version=2019-08-01&resource=https://graph.microsoft.com",
-        h.identity_endpoint()
-    );
+    let mut url = format!("{}?api-version=2019-08-01&resource=https://graph.microsoft.com", h.identity_endpoint());
     if let Some(id) = client_id {
         url.push_str(&format!("&client_id={id}"));
     }
@@ -30,18 +26,10 @@ fn token_url(h: &SimHandle, client_id: Option<&str>) -> String {
 }
 
 async fn token_for(c: &Client, h: &SimHandle, client_id: Option<&str>) -> String {
-    let r = c
-        .get(token_url(h, client_id))
-        .header("X-IDENTITY-HEADER", SECRET)
-        .send()
-        .await
-        .expect("token request");
+    let r = c.get(token_url(h, client_id)).header("X-IDENTITY-HEADER", SECRET).send().await.expect("token request");
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.expect("token json");
-    v["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+    v["access_token"].as_str().expect("access_token").to_string()
 }
 
 fn mail(to: &str) -> Value {
@@ -59,13 +47,7 @@ fn send_url(h: &SimHandle, mailbox: &str) -> String {
     format!("{}/v1.0/users/{mailbox}/sendMail", h.base_url())
 }
 
-async fn send(
-    c: &Client,
-    h: &SimHandle,
-    mailbox: &str,
-    token: Option<&str>,
-    body: &Value,
-) -> Response {
+async fn send(c: &Client, h: &SimHandle, mailbox: &str, token: Option<&str>, body: &Value) -> Response {
     let mut req = c.post(send_url(h, mailbox)).json(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -76,17 +58,9 @@ async fn send(
 /// Assert a Graph-shaped error and return its code.
 async fn graph_error(r: Response, status: StatusCode) -> String {
     assert_eq!(r.status(), status);
-    let request_id = r.headers()["request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
+    let request_id = r.headers()["request-id"].to_str().expect("ascii").to_string();
     assert!(r.headers().contains_key("date"));
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("application/json")
-    );
+    assert!(r.headers()["content-type"].to_str().expect("ascii").starts_with("application/json"));
     let v: Value = r.json().await.expect("error json");
     let err = &v["error"];
     assert!(err["message"].is_string(), "{v}");
@@ -103,51 +77,21 @@ async fn token_requires_identity_header() {
     let r = c.get(token_url(&h, None)).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.json::<Value>().await.expect("json")["error"].is_object());
-    let r = c
-        .get(token_url(&h, None))
-        .header("X-IDENTITY-HEADER", "wrong")
-        .send()
-        .await
-        .expect("send");
+    let r = c.get(token_url(&h, None)).header("X-IDENTITY-HEADER", "wrong").send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
-    let r = c
-        .get(token_url(&h, None))
-        .header("X-IDENTITY-HEADER", SECRET)
-        .send()
-        .await
-        .expect("send");
+    let r = c.get(token_url(&h, None)).header("X-IDENTITY-HEADER", SECRET).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.expect("json");
-    assert!(
-        v["access_token"]
-            .as_str()
-            .expect("token")
-            .starts_with("sim-")
-    );
+    assert!(v["access_token"].as_str().expect("token").starts_with("sim-"));
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["resource"], "https://graph.microsoft.com");
     assert_eq!(v["client_id"], DEFAULT_APP);
-    let expires: u64 = v["expires_on"]
-        .as_str()
-        .expect("string")
-        .parse()
-        .expect("epoch");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    assert!(
-        expires >= now + 3590 && expires <= now + 3610,
-        "{expires} vs {now}"
-    );
+    let expires: u64 = v["expires_on"].as_str().expect("string").parse().expect("epoch");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    assert!(expires >= now + 3590 && expires <= now + 3610, "{expires} vs {now}");
 
-    let r = c
-        .get(token_url(&h, Some(APP_A)))
-        .header("X-IDENTITY-HEADER", SECRET)
-        .send()
-        .await
-        .expect("send");
+    let r = c.get(token_url(&h, Some(APP_A))).header("X-IDENTITY-HEADER", SECRET).send().await.expect("send");
     assert_eq!(r.json::<Value>().await.expect("json")["client_id"], APP_A);
 
     let r = c
@@ -164,18 +108,8 @@ async fn token_requires_identity_header() {
 async fn token_endpoint_faults() {
     let h = start().await;
     let c = Client::new();
-    h.sim.add_faults(
-        "@token",
-        vec![Fault::Unavailable {
-            retry_after_secs: Some(1),
-        }],
-    );
-    let r = c
-        .get(token_url(&h, None))
-        .header("X-IDENTITY-HEADER", SECRET)
-        .send()
-        .await
-        .expect("send");
+    h.sim.add_faults("@token", vec![Fault::Unavailable { retry_after_secs: Some(1) }]);
+    let r = c.get(token_url(&h, None)).header("X-IDENTITY-HEADER", SECRET).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "1");
     token_for(&c, &h, None).await;
@@ -197,10 +131,7 @@ async fn send_mail_accepted_and_recorded() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(r.headers()["client-request-id"], "crid-1");
-    let request_id = r.headers()["request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
+    let request_id = r.headers()["request-id"].to_str().expect("ascii").to_string();
     assert!(r.headers().contains_key("date"));
     assert!(r.bytes().await.expect("body").is_empty());
 
@@ -228,35 +159,18 @@ async fn unauthorized_without_valid_token() {
     let c = Client::new();
     let body = mail("rcpt@example.test");
     let r = send(&c, &h, "s@example.test", None, &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::UNAUTHORIZED).await,
-        "InvalidAuthenticationToken"
-    );
+    assert_eq!(graph_error(r, StatusCode::UNAUTHORIZED).await, "InvalidAuthenticationToken");
     let r = send(&c, &h, "s@example.test", Some("bogus"), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::UNAUTHORIZED).await,
-        "InvalidAuthenticationToken"
-    );
+    assert_eq!(graph_error(r, StatusCode::UNAUTHORIZED).await, "InvalidAuthenticationToken");
 
-    let expired = Sim::spawn(SimConfig {
-        token_ttl: Duration::ZERO,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("spawn");
+    let expired = Sim::spawn(SimConfig { token_ttl: Duration::ZERO, ..SimConfig::default() }).await.expect("spawn");
     let token = token_for(&c, &expired, None).await;
     let r = send(&c, &expired, "s@example.test", Some(&token), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::UNAUTHORIZED).await,
-        "InvalidAuthenticationToken"
-    );
+    assert_eq!(graph_error(r, StatusCode::UNAUTHORIZED).await, "InvalidAuthenticationToken");
 
     let got = h.sim.received();
     assert_eq!(got.len(), 2);
-    assert!(
-        got.iter()
-            .all(|r| r.status == Some(401) && r.app_id.is_none())
-    );
+    assert!(got.iter().all(|r| r.status == Some(401) && r.app_id.is_none()));
     assert_eq!(got[1].authorization.as_deref(), Some("Bearer bogus"));
     assert_eq!(h.sim.stats().accepted, 0);
 }
@@ -268,31 +182,18 @@ async fn invalid_bodies_are_rejected() {
     let t = token_for(&c, &h, None).await;
     let s = "s@example.test";
     let cases: Vec<(Value, &str)> = vec![
-        (
-            json!({"message": {"subject": "x"}}),
-            "ErrorInvalidRecipients",
-        ),
+        (json!({"message": {"subject": "x"}}), "ErrorInvalidRecipients"),
         (mail("not-an-address"), "ErrorInvalidRecipients"),
-        (
-            json!({"message": {"toRecipients": [{"emailAddress": {}}]}}),
-            "ErrorInvalidRecipients",
-        ),
+        (json!({"message": {"toRecipients": [{"emailAddress": {}}]}}), "ErrorInvalidRecipients"),
         (json!({"saveToSentItems": true}), "BadRequest"),
     ];
     for (body, code) in cases {
         let r = send(&c, &h, s, Some(&t), &body).await;
-        assert_eq!(
-            graph_error(r, StatusCode::BAD_REQUEST).await,
-            code,
-            "{body}"
-        );
+        assert_eq!(graph_error(r, StatusCode::BAD_REQUEST).await, code, "{body}");
     }
     let mut html = mail("r@example.test");
     html["message"]["body"]["contentType"] = json!("html");
-    assert_eq!(
-        send(&c, &h, s, Some(&t), &html).await.status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(send(&c, &h, s, Some(&t), &html).await.status(), StatusCode::ACCEPTED);
     html["message"]["body"]["contentType"] = json!("markdown");
     let r = send(&c, &h, s, Some(&t), &html).await;
     graph_error(r, StatusCode::BAD_REQUEST).await;
@@ -323,10 +224,7 @@ async fn internet_message_headers_are_checked() {
     };
     let hdr = |n: &str| json!({"name": n, "value": "v"});
     let ok = with_headers(json!([hdr("x-one"), hdr("X-Two")]));
-    assert_eq!(
-        send(&c, &h, "s@e.test", Some(&t), &ok).await.status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(send(&c, &h, "s@e.test", Some(&t), &ok).await.status(), StatusCode::ACCEPTED);
     let six: Vec<Value> = (0..6).map(|i| hdr(&format!("x-h{i}"))).collect();
     for bad in [json!([hdr("Reply-By")]), json!(six), json!([])] {
         let r = send(&c, &h, "s@e.test", Some(&t), &with_headers(bad.clone())).await;
@@ -343,10 +241,7 @@ async fn oversized_body_is_413() {
     let mut big = mail("r@example.test");
     big["message"]["body"]["content"] = json!("a".repeat(4 * 1024 * 1024 + 1));
     let r = send(&c, &h, "s@e.test", Some(&t), &big).await;
-    assert_eq!(
-        graph_error(r, StatusCode::PAYLOAD_TOO_LARGE).await,
-        "RequestBodyTooLarge"
-    );
+    assert_eq!(graph_error(r, StatusCode::PAYLOAD_TOO_LARGE).await, "RequestBodyTooLarge");
     let rec = h.sim.received().pop().expect("recorded");
     assert!(rec.body_bytes > 4 * 1024 * 1024);
     assert_eq!(rec.body, Value::Null);
@@ -357,11 +252,7 @@ async fn oversized_body_is_413() {
 }
 
 fn policy(app: &str, right: AccessRight, scope: &[&str]) -> SimPolicy {
-    SimPolicy {
-        app_id: app.to_string(),
-        access_right: right,
-        scope: scope.iter().map(|s| s.to_string()).collect(),
-    }
+    SimPolicy { app_id: app.to_string(), access_right: right, scope: scope.iter().map(|s| s.to_string()).collect() }
 }
 
 #[tokio::test]
@@ -372,72 +263,36 @@ async fn access_policies_decide_like_exchange() {
     let tb = token_for(&c, &h, Some(APP_B)).await;
     let body = mail("r@example.test");
     h.sim.set_policies(vec![
-        policy(
-            APP_A,
-            AccessRight::RestrictAccess,
-            &["allowed@example.test"],
-        ),
+        policy(APP_A, AccessRight::RestrictAccess, &["allowed@example.test"]),
         policy(APP_B, AccessRight::DenyAccess, &["secret@example.test"]),
     ]);
     let status = |r: Response| r.status();
-    assert_eq!(
-        status(send(&c, &h, "Allowed@example.test", Some(&ta), &body).await),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(status(send(&c, &h, "Allowed@example.test", Some(&ta), &body).await), StatusCode::ACCEPTED);
     let r = send(&c, &h, "other@example.test", Some(&ta), &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["error"]["code"], "ErrorAccessDenied");
     assert_eq!(v["error"]["message"], "Access to OData is disabled.");
     let r = send(&c, &h, "secret@example.test", Some(&tb), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::FORBIDDEN).await,
-        "ErrorAccessDenied"
-    );
-    assert_eq!(
-        status(send(&c, &h, "other@example.test", Some(&tb), &body).await),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(graph_error(r, StatusCode::FORBIDDEN).await, "ErrorAccessDenied");
+    assert_eq!(status(send(&c, &h, "other@example.test", Some(&tb), &body).await), StatusCode::ACCEPTED);
 
     // A wildcard DenyAccess applies to every app, and beats APP_A's RestrictAccess.
     h.sim.set_policies(vec![
-        policy(
-            APP_A,
-            AccessRight::RestrictAccess,
-            &["allowed@example.test"],
-        ),
+        policy(APP_A, AccessRight::RestrictAccess, &["allowed@example.test"]),
         policy("*", AccessRight::DenyAccess, &["allowed@example.test"]),
     ]);
     let r = send(&c, &h, "allowed@example.test", Some(&ta), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::FORBIDDEN).await,
-        "ErrorAccessDenied"
-    );
+    assert_eq!(graph_error(r, StatusCode::FORBIDDEN).await, "ErrorAccessDenied");
     let r = send(&c, &h, "allowed@example.test", Some(&tb), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::FORBIDDEN).await,
-        "ErrorAccessDenied"
-    );
-    assert_eq!(
-        status(send(&c, &h, "other@example.test", Some(&tb), &body).await),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(graph_error(r, StatusCode::FORBIDDEN).await, "ErrorAccessDenied");
+    assert_eq!(status(send(&c, &h, "other@example.test", Some(&tb), &body).await), StatusCode::ACCEPTED);
 
     // A wildcard RestrictAccess confines every app.
-    h.sim.set_policies(vec![policy(
-        "*",
-        AccessRight::RestrictAccess,
-        &["only@example.test"],
-    )]);
-    assert_eq!(
-        status(send(&c, &h, "only@example.test", Some(&tb), &body).await),
-        StatusCode::ACCEPTED
-    );
+    h.sim.set_policies(vec![policy("*", AccessRight::RestrictAccess, &["only@example.test"])]);
+    assert_eq!(status(send(&c, &h, "only@example.test", Some(&tb), &body).await), StatusCode::ACCEPTED);
     let r = send(&c, &h, "other@example.test", Some(&ta), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::FORBIDDEN).await,
-        "ErrorAccessDenied"
-    );
+    assert_eq!(graph_error(r, StatusCode::FORBIDDEN).await, "ErrorAccessDenied");
 }
 
 #[tokio::test]
@@ -446,26 +301,12 @@ async fn mailbox_directory_gives_404() {
     let c = Client::new();
     let t = token_for(&c, &h, None).await;
     let body = mail("r@example.test");
-    h.sim
-        .set_mailboxes(Some(vec!["Known@Example.test".to_string()]));
-    assert_eq!(
-        send(&c, &h, "known@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    h.sim.set_mailboxes(Some(vec!["Known@Example.test".to_string()]));
+    assert_eq!(send(&c, &h, "known@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
     let r = send(&c, &h, "ghost@example.test", Some(&t), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::NOT_FOUND).await,
-        "ErrorInvalidUser"
-    );
+    assert_eq!(graph_error(r, StatusCode::NOT_FOUND).await, "ErrorInvalidUser");
     h.sim.set_mailboxes(None);
-    assert_eq!(
-        send(&c, &h, "ghost@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(send(&c, &h, "ghost@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
 }
 
 #[tokio::test]
@@ -478,20 +319,10 @@ async fn throttle_unavailable_and_status_faults() {
     h.sim.add_faults(
         "BUSY@example.test",
         vec![
-            Fault::Throttle {
-                retry_after_secs: 2,
-            },
-            Fault::Unavailable {
-                retry_after_secs: None,
-            },
-            Fault::Unavailable {
-                retry_after_secs: Some(5),
-            },
-            Fault::Status {
-                status: 500,
-                code: "InternalServerError".to_string(),
-                message: "boom".to_string(),
-            },
+            Fault::Throttle { retry_after_secs: 2 },
+            Fault::Unavailable { retry_after_secs: None },
+            Fault::Unavailable { retry_after_secs: Some(5) },
+            Fault::Status { status: 500, code: "InternalServerError".to_string(), message: "boom".to_string() },
         ],
     );
     let r = send(&c, &h, mb, Some(&t), &body).await;
@@ -502,54 +333,23 @@ async fn throttle_unavailable_and_status_faults() {
         r2.json().await.expect("json")
     };
     assert_eq!(v["error"]["code"], "ApplicationThrottled");
-    assert_eq!(
-        v["error"]["message"],
-        "Application is over its MailboxConcurrency limit."
-    );
+    assert_eq!(v["error"]["message"], "Application is over its MailboxConcurrency limit.");
 
     let r = send(&c, &h, mb, Some(&t), &body).await;
     assert!(!r.headers().contains_key("retry-after"));
-    assert_eq!(
-        graph_error(r, StatusCode::SERVICE_UNAVAILABLE).await,
-        "ServiceNotAvailable"
-    );
+    assert_eq!(graph_error(r, StatusCode::SERVICE_UNAVAILABLE).await, "ServiceNotAvailable");
     let r = send(&c, &h, mb, Some(&t), &body).await;
     assert_eq!(r.headers()["retry-after"], "5");
-    assert_eq!(
-        graph_error(r, StatusCode::SERVICE_UNAVAILABLE).await,
-        "ServiceNotAvailable"
-    );
+    assert_eq!(graph_error(r, StatusCode::SERVICE_UNAVAILABLE).await, "ServiceNotAvailable");
     let r = send(&c, &h, mb, Some(&t), &body).await;
-    assert_eq!(
-        graph_error(r, StatusCode::INTERNAL_SERVER_ERROR).await,
-        "InternalServerError"
-    );
-    assert_eq!(
-        send(&c, &h, mb, Some(&t), &body).await.status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(graph_error(r, StatusCode::INTERNAL_SERVER_ERROR).await, "InternalServerError");
+    assert_eq!(send(&c, &h, mb, Some(&t), &body).await.status(), StatusCode::ACCEPTED);
 
     // Faults for one mailbox do not touch another; a 401 does not consume a fault.
-    h.sim.add_faults(
-        mb,
-        vec![Fault::Throttle {
-            retry_after_secs: 1,
-        }],
-    );
-    assert_eq!(
-        send(&c, &h, "calm@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        send(&c, &h, mb, None, &body).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        send(&c, &h, mb, Some(&t), &body).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    h.sim.add_faults(mb, vec![Fault::Throttle { retry_after_secs: 1 }]);
+    assert_eq!(send(&c, &h, "calm@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(send(&c, &h, mb, None, &body).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&c, &h, mb, Some(&t), &body).await.status(), StatusCode::TOO_MANY_REQUESTS);
     let codes: Vec<Option<String>> = h.sim.received().into_iter().map(|r| r.error_code).collect();
     assert_eq!(codes[0].as_deref(), Some("ApplicationThrottled"));
 }
@@ -559,28 +359,13 @@ async fn delay_fault_delays() {
     let h = start().await;
     let c = Client::new();
     let t = token_for(&c, &h, None).await;
-    h.sim
-        .add_faults("slow@example.test", vec![Fault::Delay { ms: 300 }]);
+    h.sim.add_faults("slow@example.test", vec![Fault::Delay { ms: 300 }]);
     let started = Instant::now();
-    let r = send(
-        &c,
-        &h,
-        "slow@example.test",
-        Some(&t),
-        &mail("r@example.test"),
-    )
-    .await;
+    let r = send(&c, &h, "slow@example.test", Some(&t), &mail("r@example.test")).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert!(started.elapsed() >= Duration::from_millis(300));
     let started = Instant::now();
-    send(
-        &c,
-        &h,
-        "slow@example.test",
-        Some(&t),
-        &mail("r@example.test"),
-    )
-    .await;
+    send(&c, &h, "slow@example.test", Some(&t), &mail("r@example.test")).await;
     assert!(started.elapsed() < Duration::from_millis(300));
 }
 
@@ -590,26 +375,14 @@ async fn drop_fault_closes_the_connection() {
     let c = Client::new();
     let t = token_for(&c, &h, None).await;
     h.sim.add_faults("drop@example.test", vec![Fault::Drop]);
-    let result = c
-        .post(send_url(&h, "drop@example.test"))
-        .bearer_auth(&t)
-        .json(&mail("r@example.test"))
-        .send()
-        .await;
+    let result = c.post(send_url(&h, "drop@example.test")).bearer_auth(&t).json(&mail("r@example.test")).send().await;
     let err = result.expect_err("a dropped connection, not a response");
     assert!(!err.is_timeout(), "{err:?}");
     let rec = h.sim.received().pop().expect("recorded");
     assert_eq!(rec.status, None);
     assert_eq!(rec.body, mail("r@example.test"));
     // The next request goes through on a fresh connection.
-    let r = send(
-        &c,
-        &h,
-        "drop@example.test",
-        Some(&t),
-        &mail("r@example.test"),
-    )
-    .await;
+    let r = send(&c, &h, "drop@example.test", Some(&t), &mail("r@example.test")).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 }
 
@@ -619,8 +392,7 @@ async fn max_in_flight_counts_concurrency() {
     let c = Client::new();
     let t = token_for(&c, &h, None).await;
     let mb = "Conc@example.test";
-    h.sim
-        .add_scripted_faults(mb, vec![ScriptedFault::times(Fault::Delay { ms: 300 }, 6)]);
+    h.sim.add_scripted_faults(mb, vec![ScriptedFault::times(Fault::Delay { ms: 300 }, 6)]);
     let body = mail("r@example.test");
     let requests = (0..6).map(|_| send(&c, &h, mb, Some(&t), &body));
     let responses = futures::future::join_all(requests).await;
@@ -642,80 +414,26 @@ async fn control_api_over_http() {
         {"kind": "throttle", "retry_after_secs": 2, "times": 2},
         {"kind": "drop"},
     ]});
-    let r = c
-        .post(format!("{base}/sim/faults"))
-        .json(&faults)
-        .send()
-        .await
-        .expect("send");
+    let r = c.post(format!("{base}/sim/faults")).json(&faults).send().await.expect("send");
     assert!(r.status().is_success());
     for _ in 0..2 {
-        assert_eq!(
-            send(&c, &h, "a@example.test", Some(&t), &body)
-                .await
-                .status(),
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        assert_eq!(send(&c, &h, "a@example.test", Some(&t), &body).await.status(), StatusCode::TOO_MANY_REQUESTS);
     }
-    assert!(
-        c.post(send_url(&h, "a@example.test"))
-            .bearer_auth(&t)
-            .json(&body)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(c.post(send_url(&h, "a@example.test")).bearer_auth(&t).json(&body).send().await.is_err());
 
-    let policies =
-        json!([{"app_id": APP_A, "access_right": "RestrictAccess", "scope": ["a@example.test"]}]);
-    let r = c
-        .put(format!("{base}/sim/policies"))
-        .json(&policies)
-        .send()
-        .await
-        .expect("send");
+    let policies = json!([{"app_id": APP_A, "access_right": "RestrictAccess", "scope": ["a@example.test"]}]);
+    let r = c.put(format!("{base}/sim/policies")).json(&policies).send().await.expect("send");
     assert!(r.status().is_success());
-    assert_eq!(
-        send(&c, &h, "b@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
-    let r = c
-        .put(format!("{base}/sim/mailboxes"))
-        .json(&json!(["b@example.test"]))
-        .send()
-        .await
-        .expect("send");
+    assert_eq!(send(&c, &h, "b@example.test", Some(&t), &body).await.status(), StatusCode::FORBIDDEN);
+    let r = c.put(format!("{base}/sim/mailboxes")).json(&json!(["b@example.test"])).send().await.expect("send");
     assert!(r.status().is_success());
-    assert_eq!(
-        send(&c, &h, "a@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    let r = c
-        .put(format!("{base}/sim/mailboxes"))
-        .json(&Value::Null)
-        .send()
-        .await
-        .expect("send");
+    assert_eq!(send(&c, &h, "a@example.test", Some(&t), &body).await.status(), StatusCode::NOT_FOUND);
+    let r = c.put(format!("{base}/sim/mailboxes")).json(&Value::Null).send().await.expect("send");
     assert!(r.status().is_success());
-    assert_eq!(
-        send(&c, &h, "a@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(send(&c, &h, "a@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
 
-    let all: Vec<ReceivedRequest> = c
-        .get(format!("{base}/sim/received"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let all: Vec<ReceivedRequest> =
+        c.get(format!("{base}/sim/received")).send().await.expect("send").json().await.expect("json");
     assert_eq!(all.len(), 6);
     let seqs: Vec<u64> = all.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
@@ -731,60 +449,26 @@ async fn control_api_over_http() {
     assert_eq!(only_b[0].error_code.as_deref(), Some("ErrorAccessDenied"));
     assert_eq!(only_b[0].app_id.as_deref(), Some(APP_A));
 
-    let stats: SimStats = c
-        .get(format!("{base}/sim/stats"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        (stats.token_requests, stats.send_requests, stats.accepted),
-        (1, 6, 1)
-    );
+    let stats: SimStats = c.get(format!("{base}/sim/stats")).send().await.expect("send").json().await.expect("json");
+    assert_eq!((stats.token_requests, stats.send_requests, stats.accepted), (1, 6, 1));
 
-    let r = c
-        .post(format!("{base}/sim/reset"))
-        .send()
-        .await
-        .expect("send");
+    let r = c.post(format!("{base}/sim/reset")).send().await.expect("send");
     assert!(r.status().is_success());
     assert!(h.sim.received().is_empty());
     assert_eq!(h.sim.stats(), SimStats::default());
     // Policies and tokens survive a reset.
-    assert_eq!(
-        send(&c, &h, "b@example.test", Some(&t), &body)
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(send(&c, &h, "b@example.test", Some(&t), &body).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(h.sim.received()[0].seq, 1);
 }
 
 #[test]
 fn scripted_fault_json_shape() {
-    let f = ScriptedFault::once(Fault::Throttle {
-        retry_after_secs: 2,
-    });
-    assert_eq!(
-        serde_json::to_value(&f).expect("json"),
-        json!({"kind": "throttle", "retry_after_secs": 2, "times": 1})
-    );
-    let parsed: ScriptedFault =
-        serde_json::from_value(json!({"kind": "delay", "ms": 5})).expect("parse");
+    let f = ScriptedFault::once(Fault::Throttle { retry_after_secs: 2 });
+    assert_eq!(serde_json::to_value(&f).expect("json"), json!({"kind": "throttle", "retry_after_secs": 2, "times": 1}));
+    let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "delay", "ms": 5})).expect("parse");
     assert_eq!(parsed, ScriptedFault::times(Fault::Delay { ms: 5 }, 1));
-    let parsed: ScriptedFault =
-        serde_json::from_value(json!({"kind": "unavailable", "times": 3})).expect("parse");
-    assert_eq!(
-        parsed,
-        ScriptedFault::times(
-            Fault::Unavailable {
-                retry_after_secs: None
-            },
-            3
-        )
-    );
+    let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "unavailable", "times": 3})).expect("parse");
+    assert_eq!(parsed, ScriptedFault::times(Fault::Unavailable { retry_after_secs: None }, 3));
     let p = policy("*", AccessRight::DenyAccess, &["x@y.test"]);
     assert_eq!(
         serde_json::to_value(&p).expect("json"),
@@ -795,17 +479,13 @@ fn scripted_fault_json_shape() {
 #[tokio::test]
 async fn drop_fault_also_fails_when_router_is_served_plainly() {
     let sim = Sim::new(SimConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = sim.router();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let c = Client::new();
     let token: Value = c
-        .get(format!(
-            "http://{addr}/msi/token?resource=https://graph.microsoft.com"
-        ))
+        .get(format!("http://{addr}/msi/token?resource=https://graph.microsoft.com"))
         .header("X-IDENTITY-HEADER", SECRET)
         .send()
         .await

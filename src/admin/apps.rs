@@ -25,13 +25,8 @@ pub struct AppInput {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// Checks role names; returns them in canonical spelling.
@@ -40,9 +35,7 @@ pub fn parse_roles(roles: &[String]) -> Result<Vec<String>, AdminError> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            r.parse::<Role>()
-                .map(|r| r.as_str().to_owned())
-                .map_err(|e| AdminError::invalid(&format!("roles[{i}]"), e))
+            r.parse::<Role>().map(|r| r.as_str().to_owned()).map_err(|e| AdminError::invalid(&format!("roles[{i}]"), e))
         })
         .collect()
 }
@@ -67,10 +60,7 @@ pub async fn create(pool: &PgPool, input: &AppInput) -> Result<App, AdminError> 
     };
     db::apps::create(pool, &new).await.map_err(|e| {
         if is_unique_violation(&e) {
-            AdminError::Conflict(format!(
-                "an app named `{}` or with the same Entra ids already exists",
-                input.name
-            ))
+            AdminError::Conflict(format!("an app named `{}` or with the same Entra ids already exists", input.name))
         } else {
             e.into()
         }
@@ -78,7 +68,5 @@ pub async fn create(pool: &PgPool, input: &AppInput) -> Result<App, AdminError> 
 }
 
 pub async fn get(pool: &PgPool, name: &str) -> Result<App, AdminError> {
-    db::apps::find(pool, name)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("no app named `{name}`")))
+    db::apps::find(pool, name).await?.ok_or_else(|| AdminError::NotFound(format!("no app named `{name}`")))
 }

@@ -31,19 +31,12 @@ pub struct IssuedKey {
     pub roles: Option<Vec<String>>,
 }
 
-pub async fn issue(
-    pool: &PgPool,
-    app_name: &str,
-    input: &KeyInput,
-) -> Result<IssuedKey, AdminError> {
+pub async fn issue(pool: &PgPool, app_name: &str, input: &KeyInput) -> Result<IssuedKey, AdminError> {
     let app = super::apps::get(pool, app_name).await?;
     if let Some(days) = input.expires_in_days
         && !(1..=3650).contains(&days)
     {
-        return Err(AdminError::invalid(
-            "expires_in_days",
-            "`expires_in_days` must be between 1 and 3650",
-        ));
+        return Err(AdminError::invalid("expires_in_days", "`expires_in_days` must be between 1 and 3650"));
     }
     let roles = input.roles.as_deref().map(parse_roles).transpose()?;
     if let Some(roles) = &roles
@@ -51,32 +44,19 @@ pub async fn issue(
     {
         return Err(AdminError::invalid(
             "roles",
-            format!(
-                "app {} does not hold the role {extra}, so its keys cannot",
-                app.name
-            ),
+            format!("app {} does not hold the role {extra}, so its keys cannot", app.name),
         ));
     }
-    let expires_at = input
-        .expires_in_days
-        .map(|d| OffsetDateTime::now_utc() + time::Duration::days(d.into()));
+    let expires_at = input.expires_in_days.map(|d| OffsetDateTime::now_utc() + time::Duration::days(d.into()));
     let key = ApiKey::generate();
     let id = db::keys::insert(pool, app.id, &key, expires_at, roles.as_deref()).await?;
-    Ok(IssuedKey {
-        id,
-        key: key.reveal().to_owned(),
-        prefix: key.prefix().to_owned(),
-        expires_at,
-        roles,
-    })
+    Ok(IssuedKey { id, key: key.reveal().to_owned(), prefix: key.prefix().to_owned(), expires_at, roles })
 }
 
 /// Revokes at once: every replica checks revocation on each request.
 pub async fn revoke(pool: &PgPool, id_or_prefix: &str) -> Result<(), AdminError> {
     match db::keys::revoke(pool, id_or_prefix).await? {
-        0 => Err(AdminError::NotFound(
-            "no active key with that id or prefix".to_owned(),
-        )),
+        0 => Err(AdminError::NotFound("no active key with that id or prefix".to_owned())),
         _ => Ok(()),
     }
 }

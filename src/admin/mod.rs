@@ -21,10 +21,7 @@ pub enum AdminError {
 
 impl AdminError {
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.to_owned(),
-            detail: detail.into(),
-        }
+        Self::Invalid { field: field.to_owned(), detail: detail.into() }
     }
 }
 

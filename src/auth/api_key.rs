@@ -40,17 +40,10 @@ impl ApiKey {
         let rest = raw.strip_prefix("mg_")?;
         let (prefix, secret) = rest.split_at_checked(PREFIX_LEN)?;
         let secret = secret.strip_prefix('_')?;
-        let ok = prefix
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        let ok = prefix.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             && secret.len() == SECRET_LEN
-            && secret
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self {
-            prefix: prefix.to_owned(),
-            full: raw.to_owned(),
-        })
+            && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self { prefix: prefix.to_owned(), full: raw.to_owned() })
     }
 
     pub fn prefix(&self) -> &str {
@@ -93,9 +86,6 @@ mod tests {
         assert!(ApiKey::parse(&s[..s.len() - 1]).is_none());
         assert!(ApiKey::parse(&s.replacen("mg_", "xx_", 1)).is_none());
         assert!(ApiKey::parse("eyJhbGciOiJSUzI1NiJ9.e30.sig").is_none());
-        assert!(
-            !format!("{key:?}").contains(&s[16..]),
-            "debug shows the secret"
-        );
+        assert!(!format!("{key:?}").contains(&s[16..]), "debug shows the secret");
     }
 }

@@ -4,6 +4,9 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sqlx::PgPool;
 
+use uuid::Uuid;
+
+use super::entra::{EntraValidator, TokenError};
 use super::{ApiKey, Caller, CallerCredential, Role};
 use crate::db;
 
@@ -19,6 +22,10 @@ pub enum AuthFailure {
     Unregistered {
         detail: String,
     },
+    /// 503: the token could not be checked (no signing keys yet).
+    Unavailable {
+        detail: String,
+    },
     Db(sqlx::Error),
 }
 
@@ -29,10 +36,7 @@ impl From<sqlx::Error> for AuthFailure {
 }
 
 fn unauthenticated(reason: &'static str, detail: impl Into<String>) -> AuthFailure {
-    AuthFailure::Unauthenticated {
-        reason,
-        detail: detail.into(),
-    }
+    AuthFailure::Unauthenticated { reason, detail: detail.into() }
 }
 
 /// The bearer credential, if the header has one.
@@ -46,15 +50,10 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthFailure> {
             )
         })?
         .to_str()
-        .map_err(|_| {
-            unauthenticated("malformed", "the Authorization header is not readable text")
-        })?;
+        .map_err(|_| unauthenticated("malformed", "the Authorization header is not readable text"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") || rest.trim().is_empty() {
-        return Err(unauthenticated(
-            "bad_scheme",
-            "the Authorization scheme must be Bearer",
-        ));
+        return Err(unauthenticated("bad_scheme", "the Authorization scheme must be Bearer"));
     }
     Ok(rest.trim())
 }
@@ -72,20 +71,55 @@ pub async fn api_key(pool: &PgPool, key: &ApiKey) -> Result<Caller, AuthFailure>
             })
         }
         // One answer for unknown, revoked and expired keys: it tells nothing about which keys exist.
-        _ => Err(unauthenticated(
-            "unknown_key",
-            "the API key is unknown, revoked or expired",
-        )),
+        _ => Err(unauthenticated("unknown_key", "the API key is unknown, revoked or expired")),
     }
 }
 
-pub async fn authenticate(pool: &PgPool, headers: &HeaderMap) -> Result<Caller, AuthFailure> {
+/// An Entra ID access token: valid, from an allowed tenant, for an app registered here.
+pub async fn entra_token(pool: &PgPool, entra: &EntraValidator, token: &str) -> Result<Caller, AuthFailure> {
+    let identity = entra.validate(token).await.map_err(|e| match e {
+        TokenError::KeysUnavailable => AuthFailure::Unavailable { detail: e.description() },
+        e => unauthenticated(e.reason(), e.description()),
+    })?;
+    let bad_claim =
+        |claim: &'static str| unauthenticated("malformed_token", format!("the token's `{claim}` is not a GUID"));
+    let tenant = Uuid::parse_str(&identity.tenant_id).map_err(|_| bad_claim("tid"))?;
+    let app_id = Uuid::parse_str(&identity.app_id).map_err(|_| bad_claim("appid/azp"))?;
+    let object_id = identity.object_id.as_deref().and_then(|o| Uuid::parse_str(o).ok());
+    let app =
+        db::apps::find_entra(pool, tenant, app_id, object_id).await?.ok_or_else(|| AuthFailure::Unregistered {
+            detail: format!(
+                "the token is valid, but app {app_id} (tenant {tenant}) is not registered with mailgate; \
+             register it with `mailgate apps create NAME --entra-app-id {app_id}`"
+            ),
+        })?;
+    Ok(Caller {
+        app_id: app.id,
+        app_name: app.name,
+        // A token's roles are the app roles Entra granted it, and nothing else.
+        roles: Role::known(&identity.roles),
+        credential: CallerCredential::Entra { app_id: identity.app_id, tenant_id: identity.tenant_id },
+    })
+}
+
+/// Tells keys from tokens by shape (a key has a fixed prefix and length), so neither check runs on the other.
+pub async fn authenticate(
+    pool: &PgPool,
+    entra: Option<&EntraValidator>,
+    headers: &HeaderMap,
+) -> Result<Caller, AuthFailure> {
     let token = bearer(headers)?;
     if let Some(key) = ApiKey::parse(token) {
         return api_key(pool, &key).await;
     }
-    Err(unauthenticated(
-        "not_a_credential",
-        "the bearer credential is not a mailgate API key",
-    ))
+    match entra {
+        Some(entra) if EntraValidator::looks_like_jwt(token) => entra_token(pool, entra, token).await,
+        Some(_) => {
+            Err(unauthenticated("not_a_credential", "the bearer credential is neither a mailgate API key nor a JWT"))
+        }
+        None => Err(unauthenticated(
+            "not_a_credential",
+            "the bearer credential is not a mailgate API key (Entra ID tokens are not enabled here)",
+        )),
+    }
 }

@@ -33,8 +33,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         // Present on every route that declares roles; its absence is a routing bug, not a caller error.
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::internal("handler needs a Caller but its route declares no roles")
-        })
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("handler needs a Caller but its route declares no roles"))
     }
 }

@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod authenticate;
 pub mod caller;
+pub mod entra;
 pub mod roles;
 
 pub use api_key::ApiKey;

@@ -62,12 +62,7 @@ mod tests {
     fn parses_known_roles_and_skips_others() {
         assert_eq!("mail.send".parse::<Role>(), Ok(Role::MailSend));
         assert!("Mail.Read".parse::<Role>().is_err());
-        let got = Role::known(&[
-            "Admin".into(),
-            "Other.Role".into(),
-            "Mail.Send".into(),
-            "Admin".into(),
-        ]);
+        let got = Role::known(&["Admin".into(), "Other.Role".into(), "Mail.Send".into(), "Admin".into()]);
         assert_eq!(got, vec![Role::MailSend, Role::Admin]);
     }
 }

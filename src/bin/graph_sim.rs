@@ -7,10 +7,7 @@ use clap::Parser;
 use mailgate::sim::{Sim, SimConfig, read_json_file, serve, shutdown_signal};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "graph-sim",
-    about = "Microsoft Graph sendMail and managed identity simulator"
-)]
+#[command(name = "graph-sim", about = "Microsoft Graph sendMail and managed identity simulator")]
 struct Cli {
     #[arg(long, env = "GRAPH_SIM_LISTEN", default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
@@ -33,10 +30,7 @@ async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
     let sim = Sim::new(SimConfig {
         identity_header: cli.identity_header,
@@ -52,11 +46,7 @@ async fn main() -> std::io::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let mut stdout = std::io::stdout();
-    writeln!(
-        stdout,
-        "graph-sim listening on http://{}",
-        listener.local_addr()?
-    )?;
+    writeln!(stdout, "graph-sim listening on http://{}", listener.local_addr()?)?;
     stdout.flush()?;
     serve(listener, sim, shutdown_signal()).await
 }

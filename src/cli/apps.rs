@@ -33,42 +33,16 @@ pub enum AppsCommand {
 impl AppsCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
         match self {
-            Self::Create {
-                name,
-                entra_app_id,
-                entra_tenant_id,
-                entra_object_id,
-                roles,
-            } => {
-                let input = AppInput {
-                    name,
-                    entra_app_id,
-                    entra_tenant_id,
-                    entra_object_id,
-                    roles,
-                };
+            Self::Create { name, entra_app_id, entra_tenant_id, entra_object_id, roles } => {
+                let input = AppInput { name, entra_app_id, entra_tenant_id, entra_object_id, roles };
                 let app = apps::create(pool, &input).await?;
-                println!(
-                    "created app {} ({}) with roles {}",
-                    app.name,
-                    app.id,
-                    app.roles.join(",")
-                );
+                println!("created app {} ({}) with roles {}", app.name, app.id, app.roles.join(","));
                 Ok(())
             }
             Self::List => {
                 for app in db::apps::list(pool).await? {
-                    let entra = app
-                        .entra_app_id
-                        .map(|id| id.to_string())
-                        .unwrap_or_else(|| "-".into());
-                    println!(
-                        "{}\t{}\tentra-app-id={}\troles={}",
-                        app.name,
-                        app.id,
-                        entra,
-                        app.roles.join(",")
-                    );
+                    let entra = app.entra_app_id.map(|id| id.to_string()).unwrap_or_else(|| "-".into());
+                    println!("{}\t{}\tentra-app-id={}\troles={}", app.name, app.id, entra, app.roles.join(","));
                 }
                 Ok(())
             }

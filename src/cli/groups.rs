@@ -21,8 +21,7 @@ impl GroupsCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
         match self {
             Self::Create { address } => {
-                let address = EmailAddress::parse(&address)
-                    .map_err(|e| anyhow::anyhow!("group address: {e}"))?;
+                let address = EmailAddress::parse(&address).map_err(|e| anyhow::anyhow!("group address: {e}"))?;
                 anyhow::ensure!(
                     db::groups::find(pool, address.as_str()).await?.is_none(),
                     "group {address} already exists"
@@ -32,8 +31,7 @@ impl GroupsCommand {
                 Ok(())
             }
             Self::AddMember { group, member } => {
-                let group = EmailAddress::parse(&group)
-                    .map_err(|e| anyhow::anyhow!("group address: {e}"))?;
+                let group = EmailAddress::parse(&group).map_err(|e| anyhow::anyhow!("group address: {e}"))?;
                 let member = Mailbox::parse(&member).map_err(|e| anyhow::anyhow!("member: {e}"))?;
                 let mut tx = pool.begin().await?;
                 match db::groups::add_member(&mut tx, group.as_str(), &member.key()).await {
@@ -54,10 +52,7 @@ impl GroupsCommand {
                         match (&m.mailbox, m.member_group_id) {
                             (Some(mb), _) => println!("  {mb}"),
                             (None, Some(child)) => {
-                                let name = groups
-                                    .iter()
-                                    .find(|x| x.id == child)
-                                    .map_or("?", |x| x.address.as_str());
+                                let name = groups.iter().find(|x| x.id == child).map_or("?", |x| x.address.as_str());
                                 println!("  {name} (group)");
                             }
                             _ => {}

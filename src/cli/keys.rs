@@ -28,31 +28,14 @@ pub enum KeysCommand {
 impl KeysCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
         match self {
-            Self::Create {
-                app,
-                expires_in_days,
-                roles,
-            } => {
-                let issued = keys::issue(
-                    pool,
-                    &app,
-                    &KeyInput {
-                        expires_in_days,
-                        roles,
-                    },
-                )
-                .await?;
-                println!(
-                    "key {} for app {app} (prefix {}); it is shown only now:",
-                    issued.id, issued.prefix
-                );
+            Self::Create { app, expires_in_days, roles } => {
+                let issued = keys::issue(pool, &app, &KeyInput { expires_in_days, roles }).await?;
+                println!("key {} for app {app} (prefix {}); it is shown only now:", issued.id, issued.prefix);
                 println!("{}", issued.key);
                 Ok(())
             }
             Self::Revoke { key } => {
-                keys::revoke(pool, &key)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}: `{}`", shorten(&key)))?;
+                keys::revoke(pool, &key).await.map_err(|e| anyhow::anyhow!("{e}: `{}`", shorten(&key)))?;
                 println!("revoked");
                 Ok(())
             }
@@ -77,9 +60,5 @@ impl KeysCommand {
 
 /// Never echo a whole key back into a terminal log.
 fn shorten(key: &str) -> String {
-    if key.starts_with("mg_") && key.len() > 16 {
-        format!("{}…", &key[..16])
-    } else {
-        key.to_owned()
-    }
+    if key.starts_with("mg_") && key.len() > 16 { format!("{}…", &key[..16]) } else { key.to_owned() }
 }

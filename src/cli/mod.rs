@@ -61,10 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => startup::serve(settings).await,
         Command::Migrate => {
             let pool = connect(&settings).await?;
-            db::MIGRATOR
-                .run(&pool)
-                .await
-                .context("applying migrations")?;
+            db::MIGRATOR.run(&pool).await.context("applying migrations")?;
             println!("migrations applied");
             Ok(())
         }
@@ -77,14 +74,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
-    db::connect(&settings.database_url)
-        .await
-        .context("connecting to DATABASE_URL")
+    db::connect(&settings.database_url).await.context("connecting to DATABASE_URL")
 }
 
 /// Finds an app by name or Entra app id, with an error that says which.
 async fn app(pool: &PgPool, name: &str) -> anyhow::Result<db::apps::App> {
-    crate::admin::apps::get(pool, name)
-        .await
-        .context("see `mailgate apps list`")
+    crate::admin::apps::get(pool, name).await.context("see `mailgate apps list`")
 }

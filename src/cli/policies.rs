@@ -42,17 +42,9 @@ pub enum PoliciesCommand {
 impl PoliciesCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
         match self {
-            Self::New {
-                app,
-                scope_group,
-                access_right,
-                description,
-            } => {
+            Self::New { app, scope_group, access_right, description } => {
                 let apps = if app.iter().any(|a| a == "*") {
-                    anyhow::ensure!(
-                        app.len() == 1,
-                        "`*` stands for every app and cannot be combined with named apps"
-                    );
+                    anyhow::ensure!(app.len() == 1, "`*` stands for every app and cannot be combined with named apps");
                     AppSelector::All
                 } else {
                     let mut ids = Vec::new();
@@ -61,44 +53,22 @@ impl PoliciesCommand {
                     }
                     AppSelector::Apps(ids)
                 };
-                let group = EmailAddress::parse(&scope_group)
-                    .map_err(|e| anyhow::anyhow!("--scope-group: {e}"))?;
+                let group = EmailAddress::parse(&scope_group).map_err(|e| anyhow::anyhow!("--scope-group: {e}"))?;
                 let group = db::groups::find(pool, group.as_str())
                     .await?
-                    .with_context(|| {
-                        format!("no group {group} (create it with `mailgate groups create`)")
-                    })?;
-                anyhow::ensure!(
-                    !description.contains(['\r', '\n']),
-                    "--description must be one line"
-                );
+                    .with_context(|| format!("no group {group} (create it with `mailgate groups create`)"))?;
+                anyhow::ensure!(!description.contains(['\r', '\n']), "--description must be one line");
                 let mut tx = pool.begin().await?;
-                let new = NewPolicy {
-                    apps: &apps,
-                    scope_group_id: group.id,
-                    access_right,
-                    description: &description,
-                };
+                let new = NewPolicy { apps: &apps, scope_group_id: group.id, access_right, description: &description };
                 let id = db::policies::create(&mut tx, new).await?;
                 tx.commit().await?;
-                println!(
-                    "created policy {id}: {access_right} on {} for {}",
-                    group.address,
-                    app.join(", ")
-                );
+                println!("created policy {id}: {access_right} on {} for {}", group.address, app.join(", "));
                 Ok(())
             }
             Self::List => {
                 for p in db::policies::list(pool).await? {
-                    let apps = if p.all_apps {
-                        "*".to_owned()
-                    } else {
-                        p.apps.join(",")
-                    };
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        p.id, p.access_right, apps, p.scope_group, p.description
-                    );
+                    let apps = if p.all_apps { "*".to_owned() } else { p.apps.join(",") };
+                    println!("{}\t{}\t{}\t{}\t{}", p.id, p.access_right, apps, p.scope_group, p.description);
                 }
                 Ok(())
             }
@@ -109,18 +79,10 @@ impl PoliciesCommand {
             }
             Self::Test { app, mailbox } => {
                 let app = super::app(pool, &app).await?;
-                let mailbox =
-                    Mailbox::parse(&mailbox).map_err(|e| anyhow::anyhow!("--mailbox: {e}"))?;
+                let mailbox = Mailbox::parse(&mailbox).map_err(|e| anyhow::anyhow!("--mailbox: {e}"))?;
                 let snapshot = db::policies::load_snapshot(pool).await?;
                 let d = decide(&snapshot, app.id, &app.name, &mailbox.key());
-                println!(
-                    "{}",
-                    if d.access == Access::Granted {
-                        "Granted"
-                    } else {
-                        "Denied"
-                    }
-                );
+                println!("{}", if d.access == Access::Granted { "Granted" } else { "Denied" });
                 println!("{}", d.reason);
                 if let Some(id) = d.policy_id {
                     println!("policy: {id}");

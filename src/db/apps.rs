@@ -48,18 +48,13 @@ pub async fn create(db: impl PgExecutor<'_>, app: &NewApp<'_>) -> Result<App, sq
 
 /// Finds an app by its name or its Entra app id.
 #[tracing::instrument(skip(db))]
-pub async fn find(
-    db: impl PgExecutor<'_>,
-    name_or_app_id: &str,
-) -> Result<Option<App>, sqlx::Error> {
+pub async fn find(db: impl PgExecutor<'_>, name_or_app_id: &str) -> Result<Option<App>, sqlx::Error> {
     let as_uuid = Uuid::parse_str(name_or_app_id).ok();
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM apps WHERE name = $1 OR entra_app_id = $2"
-    )))
-    .bind(name_or_app_id)
-    .bind(as_uuid)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM apps WHERE name = $1 OR entra_app_id = $2")))
+        .bind(name_or_app_id)
+        .bind(as_uuid)
+        .fetch_optional(db)
+        .await
 }
 
 /// The app an Entra token speaks for: by its app id within the tenant (or any tenant if none is recorded),
@@ -87,9 +82,5 @@ pub async fn find_entra(
 
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<App>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM apps ORDER BY name"
-    )))
-    .fetch_all(db)
-    .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM apps ORDER BY name"))).fetch_all(db).await
 }

@@ -84,11 +84,7 @@ pub struct NewEvent<'a> {
     pub detail: Option<&'a str>,
 }
 
-pub async fn record(
-    db: impl PgExecutor<'_>,
-    outcome: Outcome,
-    e: NewEvent<'_>,
-) -> Result<(), sqlx::Error> {
+pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, e: NewEvent<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, http_status,
                                    graph_code, graph_request_id, latency_ms, request_id, detail)
@@ -125,10 +121,7 @@ pub struct EventRow {
     pub detail: Option<String>,
 }
 
-pub async fn for_message(
-    db: impl PgExecutor<'_>,
-    message_id: Uuid,
-) -> Result<Vec<EventRow>, sqlx::Error> {
+pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, at, outcome, attempt, http_status, graph_code, graph_request_id, latency_ms, detail
            FROM audit_events WHERE message_id = $1 ORDER BY id",

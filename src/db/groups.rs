@@ -39,34 +39,21 @@ pub async fn create(db: impl PgExecutor<'_>, address: &str) -> Result<GroupRow, 
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: impl PgExecutor<'_>, address: &str) -> Result<Option<GroupRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, address FROM groups WHERE address = $1")
-        .bind(address)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as("SELECT id, address FROM groups WHERE address = $1").bind(address).fetch_optional(db).await
 }
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<GroupRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, address FROM groups ORDER BY address")
-        .fetch_all(db)
-        .await
+    sqlx::query_as("SELECT id, address FROM groups ORDER BY address").fetch_all(db).await
 }
 
 pub async fn members(db: impl PgExecutor<'_>) -> Result<Vec<MemberRow>, sqlx::Error> {
-    sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members")
-        .fetch_all(db)
-        .await
+    sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(db).await
 }
 
 /// Adds a member: another group when `member` names one, otherwise a mailbox. Refuses cycles and duplicates.
 #[tracing::instrument(skip(tx))]
-pub async fn add_member(
-    tx: &mut Transaction<'_, Postgres>,
-    group: &str,
-    member: &str,
-) -> Result<(), MemberError> {
-    let parent = find(&mut **tx, group)
-        .await?
-        .ok_or_else(|| MemberError::NoGroup(group.to_owned()))?;
+pub async fn add_member(tx: &mut Transaction<'_, Postgres>, group: &str, member: &str) -> Result<(), MemberError> {
+    let parent = find(&mut **tx, group).await?.ok_or_else(|| MemberError::NoGroup(group.to_owned()))?;
     let nested = find(&mut **tx, member).await?;
     if let Some(child) = &nested {
         // Is `parent` reachable from `child`? Then the new edge would close a loop.
@@ -83,10 +70,7 @@ pub async fn add_member(
         .fetch_one(&mut **tx)
         .await?;
         if loops {
-            return Err(MemberError::Cycle {
-                group: group.to_owned(),
-                member: member.to_owned(),
-            });
+            return Err(MemberError::Cycle { group: group.to_owned(), member: member.to_owned() });
         }
     }
     let inserted = sqlx::query(
@@ -98,10 +82,7 @@ pub async fn add_member(
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(MemberError::Duplicate {
-            group: group.to_owned(),
-            member: member.to_owned(),
-        });
+        return Err(MemberError::Duplicate { group: group.to_owned(), member: member.to_owned() });
     }
     Ok(())
 }

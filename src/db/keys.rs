@@ -56,10 +56,7 @@ pub async fn insert(
 
 /// The live key with this prefix: not revoked, not expired.
 #[tracing::instrument(skip(db))]
-pub async fn find_active(
-    db: impl PgExecutor<'_>,
-    prefix: &str,
-) -> Result<Option<StoredKey>, sqlx::Error> {
+pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option<StoredKey>, sqlx::Error> {
     sqlx::query_as(
         "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash, a.roles AS app_roles, k.roles AS key_roles
            FROM api_keys k JOIN apps a ON a.id = k.app_id
@@ -97,10 +94,7 @@ pub async fn revoke(db: impl PgExecutor<'_>, id_or_prefix: &str) -> Result<u64, 
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn list(
-    db: impl PgExecutor<'_>,
-    app_id: Option<Uuid>,
-) -> Result<Vec<KeyInfo>, sqlx::Error> {
+pub async fn list(db: impl PgExecutor<'_>, app_id: Option<Uuid>) -> Result<Vec<KeyInfo>, sqlx::Error> {
     sqlx::query_as(
         "SELECT k.id, a.name AS app_name, k.prefix, k.roles, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
            FROM api_keys k JOIN apps a ON a.id = k.app_id

@@ -37,17 +37,9 @@ impl Status {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Queued,
-            Self::Sending,
-            Self::Sent,
-            Self::Denied,
-            Self::Rejected,
-            Self::Failed,
-            Self::Unknown,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        [Self::Queued, Self::Sending, Self::Sent, Self::Denied, Self::Rejected, Self::Failed, Self::Unknown]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 
     pub fn is_final(self) -> bool {
@@ -105,21 +97,14 @@ pub async fn insert(
     .execute(&mut **tx)
     .await?;
     if status == Status::Queued {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(channels::OUTBOX)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query("SELECT pg_notify($1, '')").bind(channels::OUTBOX).execute(&mut **tx).await?;
     }
     Ok(())
 }
 
 /// Hands up to `limit` due messages to the caller, each to exactly one worker across all replicas.
 #[tracing::instrument(skip(db))]
-pub async fn claim_due(
-    db: impl PgExecutor<'_>,
-    limit: i64,
-    lease: Duration,
-) -> Result<Vec<Claimed>, sqlx::Error> {
+pub async fn claim_due(db: impl PgExecutor<'_>, limit: i64, lease: Duration) -> Result<Vec<Claimed>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE messages m
             SET status = 'sending', attempts = m.attempts + 1, updated_at = now(),
@@ -155,11 +140,7 @@ pub async fn finish(
     .bind(last_error)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channels::DONE)
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("SELECT pg_notify($1, $2)").bind(channels::DONE).bind(id.to_string()).execute(&mut **tx).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -186,9 +167,7 @@ pub async fn requeue(
 /// Messages whose worker vanished mid-send (crash, kill). Graph may or may not have them, so they are not
 /// sent again: they become `unknown`. Returns (id, app id, mailbox, attempts) of each.
 #[tracing::instrument(skip(tx))]
-pub async fn expire_leases(
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<Vec<(Uuid, Uuid, String, i32)>, sqlx::Error> {
+pub async fn expire_leases(tx: &mut Transaction<'_, Postgres>) -> Result<Vec<(Uuid, Uuid, String, i32)>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE messages SET status = 'unknown', last_error = 'lease_expired', lease_until = NULL, updated_at = now()
           WHERE status = 'sending' AND lease_until < now()
@@ -210,8 +189,5 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>
 }
 
 pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM messages WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar("SELECT status FROM messages WHERE id = $1").bind(id).fetch_optional(db).await
 }

@@ -38,10 +38,7 @@ pub struct NewPolicy<'a> {
 }
 
 #[tracing::instrument(skip(tx, p))]
-pub async fn create(
-    tx: &mut Transaction<'_, Postgres>,
-    p: NewPolicy<'_>,
-) -> Result<Uuid, sqlx::Error> {
+pub async fn create(tx: &mut Transaction<'_, Postgres>, p: NewPolicy<'_>) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO access_policies (id, all_apps, scope_group_id, access_right, description) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
@@ -52,24 +49,18 @@ pub async fn create(
         .execute(&mut **tx)
         .await?;
     if let AppSelector::Apps(apps) = p.apps {
-        sqlx::query(
-            "INSERT INTO access_policy_apps (policy_id, app_id) SELECT $1, unnest($2::uuid[])",
-        )
-        .bind(id)
-        .bind(apps)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query("INSERT INTO access_policy_apps (policy_id, app_id) SELECT $1, unnest($2::uuid[])")
+            .bind(id)
+            .bind(apps)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(id)
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM access_policies WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() == 1)
+    sqlx::query("DELETE FROM access_policies WHERE id = $1").bind(id).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PolicyView>, sqlx::Error> {
@@ -100,17 +91,10 @@ pub async fn load_snapshot(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     .await?;
     let mut policies = Vec::with_capacity(rows.len());
     for r in rows {
-        let access_right = r
-            .access_right
-            .parse()
-            .map_err(|e: String| sqlx::Error::Decode(e.into()))?;
+        let access_right = r.access_right.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
         policies.push(Policy {
             id: r.id,
-            apps: if r.all_apps {
-                AppSelector::All
-            } else {
-                AppSelector::Apps(r.app_ids)
-            },
+            apps: if r.all_apps { AppSelector::All } else { AppSelector::Apps(r.app_ids) },
             scope_group: r.scope_group_id,
             access_right,
             description: r.description,
@@ -119,15 +103,7 @@ pub async fn load_snapshot(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let mut by_id: HashMap<Uuid, Group> = groups::list(pool)
         .await?
         .into_iter()
-        .map(|g| {
-            (
-                g.id,
-                Group {
-                    address: g.address,
-                    ..Group::default()
-                },
-            )
-        })
+        .map(|g| (g.id, Group { address: g.address, ..Group::default() }))
         .collect();
     for m in groups::members(pool).await? {
         let Some(group) = by_id.get_mut(&m.group_id) else {
@@ -141,8 +117,5 @@ pub async fn load_snapshot(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             (None, None) => {}
         }
     }
-    Ok(Snapshot {
-        policies,
-        directory: Directory { groups: by_id },
-    })
+    Ok(Snapshot { policies, directory: Directory { groups: by_id } })
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_identity::{
-    ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential,
+    ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential,
 };
 
 use crate::config::CredentialKind;
@@ -27,21 +27,11 @@ impl GraphToken {
                 ManagedIdentityCredential::new(Some(options))?
             }
             CredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(None)?,
-            CredentialKind::ClientSecret {
-                tenant_id,
-                client_id,
-                secret,
-            } => ClientSecretCredential::new(
-                tenant_id,
-                client_id.clone(),
-                Secret::new(secret.clone()),
-                None,
-            )?,
+            CredentialKind::ClientSecret { tenant_id, client_id, secret } => {
+                ClientSecretCredential::new(tenant_id, client_id.clone(), Secret::new(secret.clone()), None)?
+            }
         };
-        Ok(Self {
-            credential,
-            scope: scope.to_owned(),
-        })
+        Ok(Self { credential, scope: scope.to_owned() })
     }
 
     /// A bearer token for Graph. The error text comes from the credential and holds no secret.

@@ -21,11 +21,7 @@ pub struct Events {
 
 impl Events {
     pub fn new(policy: Arc<PolicyCache>) -> Self {
-        Self {
-            done: broadcast::channel(1024).0,
-            wake: Arc::new(Notify::new()),
-            policy,
-        }
+        Self { done: broadcast::channel(1024).0, wake: Arc::new(Notify::new()), policy }
     }
 
     /// Runs until the process ends, reconnecting by itself.
@@ -43,9 +39,7 @@ impl Events {
 
     async fn listen_once(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
-        listener
-            .listen_all([channels::POLICY, channels::OUTBOX, channels::DONE])
-            .await?;
+        listener.listen_all([channels::POLICY, channels::OUTBOX, channels::DONE]).await?;
         self.policy.invalidate();
         loop {
             let Some(n) = listener.try_recv().await? else {

@@ -46,21 +46,13 @@ impl GraphClient {
     fn send_mail_url(&self, mailbox: &str) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
-            segments
-                .pop_if_empty()
-                .extend(["v1.0", "users", mailbox, "sendMail"]);
+            segments.pop_if_empty().extend(["v1.0", "users", mailbox, "sendMail"]);
         }
         url
     }
 
     /// `POST {graph}/v1.0/users/{mailbox}/sendMail`, with the message id as `client-request-id`.
-    pub async fn send_mail(
-        &self,
-        token: &str,
-        mailbox: &str,
-        message_id: Uuid,
-        body: &Value,
-    ) -> Attempt {
+    pub async fn send_mail(&self, token: &str, mailbox: &str, message_id: Uuid, body: &Value) -> Attempt {
         let started = Instant::now();
         let response = self
             .http
@@ -72,10 +64,7 @@ impl GraphClient {
             .await;
         let mut attempt = match response {
             Ok(r) => read_response(r).await,
-            Err(e) => Attempt {
-                transport: Some(classify_transport(&e)),
-                ..Attempt::default()
-            },
+            Err(e) => Attempt { transport: Some(classify_transport(&e)), ..Attempt::default() },
         };
         attempt.latency = started.elapsed();
         attempt
@@ -85,11 +74,7 @@ impl GraphClient {
 fn classify_transport(e: &reqwest::Error) -> Transport {
     // Only a failure to connect proves the request was never sent.
     let text = error_chain(e);
-    if e.is_connect() && !e.is_timeout() {
-        Transport::NotSent(text)
-    } else {
-        Transport::MaybeSent(text)
-    }
+    if e.is_connect() && !e.is_timeout() { Transport::NotSent(text) } else { Transport::MaybeSent(text) }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -105,22 +90,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 async fn read_response(r: reqwest::Response) -> Attempt {
     let status = r.status();
-    let header = |name: &str| {
-        r.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let request_id = header("request-id");
-    let retry_after = header(header::RETRY_AFTER.as_str())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let mut attempt = Attempt {
-        status: Some(status.as_u16()),
-        request_id,
-        retry_after,
-        ..Attempt::default()
-    };
+    let retry_after =
+        header(header::RETRY_AFTER.as_str()).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    let mut attempt = Attempt { status: Some(status.as_u16()), request_id, retry_after, ..Attempt::default() };
     if status == StatusCode::ACCEPTED {
         return attempt;
     }
@@ -129,13 +103,9 @@ async fn read_response(r: reqwest::Response) -> Attempt {
             let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let error = &json["error"];
             attempt.code = error["code"].as_str().map(str::to_owned);
-            attempt.message = error["message"]
-                .as_str()
-                .map(|m| m.chars().take(500).collect());
+            attempt.message = error["message"].as_str().map(|m| m.chars().take(500).collect());
             if attempt.request_id.is_none() {
-                attempt.request_id = error["innerError"]["request-id"]
-                    .as_str()
-                    .map(str::to_owned);
+                attempt.request_id = error["innerError"]["request-id"].as_str().map(str::to_owned);
             }
         }
         Err(e) => attempt.message = Some(format!("error body unreadable: {e}")),
@@ -149,14 +119,8 @@ mod tests {
 
     #[test]
     fn mailbox_is_one_escaped_path_segment() {
-        let c = GraphClient::new(
-            Url::parse("http://127.0.0.1:9/base/").expect("url"),
-            Duration::from_secs(1),
-        )
-        .expect("client");
-        assert_eq!(
-            c.send_mail_url("a/b@x.com").as_str(),
-            "http://127.0.0.1:9/base/v1.0/users/a%2Fb@x.com/sendMail"
-        );
+        let c = GraphClient::new(Url::parse("http://127.0.0.1:9/base/").expect("url"), Duration::from_secs(1))
+            .expect("client");
+        assert_eq!(c.send_mail_url("a/b@x.com").as_str(), "http://127.0.0.1:9/base/v1.0/users/a%2Fb@x.com/sendMail");
     }
 }

@@ -17,13 +17,8 @@ impl MailboxLimiter {
     pub async fn acquire(&self, mailbox: &str) -> OwnedSemaphorePermit {
         let sem = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots
-                .entry(mailbox.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(PER_MAILBOX)))
-                .clone()
+            slots.entry(mailbox.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(PER_MAILBOX))).clone()
         };
-        sem.acquire_owned()
-            .await
-            .expect("limiter semaphores are never closed")
+        sem.acquire_owned().await.expect("limiter semaphores are never closed")
     }
 }

@@ -21,10 +21,7 @@ pub fn classify(a: &Attempt, attempt_no: i32, max_attempts: i32) -> (Outcome, Ne
         if attempt_no >= max_attempts {
             (outcome, Next::Done(Status::Failed))
         } else {
-            (
-                outcome,
-                Next::RetryAfter(a.retry_after.unwrap_or_else(|| backoff(attempt_no))),
-            )
+            (outcome, Next::RetryAfter(a.retry_after.unwrap_or_else(|| backoff(attempt_no))))
         }
     };
     match (&a.transport, a.status) {
@@ -37,9 +34,7 @@ pub fn classify(a: &Attempt, attempt_no: i32, max_attempts: i32) -> (Outcome, Ne
         (None, Some(429)) => retry(Outcome::Throttled),
         // 503 is refused before processing. 401 is mailgate's own token at fault, never the caller's message.
         (None, Some(503 | 401)) => retry(Outcome::Unavailable),
-        (None, Some(s)) if (400..500).contains(&s) => {
-            (Outcome::Rejected, Next::Done(Status::Rejected))
-        }
+        (None, Some(s)) if (400..500).contains(&s) => (Outcome::Rejected, Next::Done(Status::Rejected)),
         // 500, 502, 504 and the rest: Graph may have queued the message, so it is not sent again.
         (None, _) => (Outcome::Unknown, Next::Done(Status::Unknown)),
     }
@@ -57,19 +52,12 @@ mod tests {
     use super::*;
 
     fn http(status: u16, code: Option<&str>) -> Attempt {
-        Attempt {
-            status: Some(status),
-            code: code.map(str::to_owned),
-            ..Attempt::default()
-        }
+        Attempt { status: Some(status), code: code.map(str::to_owned), ..Attempt::default() }
     }
 
     #[test]
     fn final_answers() {
-        assert_eq!(
-            classify(&http(202, None), 1, 5),
-            (Outcome::Sent, Next::Done(Status::Sent))
-        );
+        assert_eq!(classify(&http(202, None), 1, 5), (Outcome::Sent, Next::Done(Status::Sent)));
         assert_eq!(
             classify(&http(403, Some("ErrorAccessDenied")), 1, 5),
             (Outcome::ExchangeDenied, Next::Done(Status::Rejected))
@@ -78,24 +66,15 @@ mod tests {
             classify(&http(400, Some("ErrorInvalidRecipients")), 1, 5),
             (Outcome::Rejected, Next::Done(Status::Rejected))
         );
-        assert_eq!(
-            classify(&http(403, Some("ErrorSendAsDenied")), 1, 5).0,
-            Outcome::Rejected
-        );
+        assert_eq!(classify(&http(403, Some("ErrorSendAsDenied")), 1, 5).0, Outcome::Rejected);
     }
 
     #[test]
     fn ambiguous_answers_are_not_retried() {
         for s in [500, 502, 504] {
-            assert_eq!(
-                classify(&http(s, None), 1, 5),
-                (Outcome::Unknown, Next::Done(Status::Unknown))
-            );
+            assert_eq!(classify(&http(s, None), 1, 5), (Outcome::Unknown, Next::Done(Status::Unknown)));
         }
-        let dropped = Attempt {
-            transport: Some(Transport::MaybeSent("reset".into())),
-            ..Attempt::default()
-        };
+        let dropped = Attempt { transport: Some(Transport::MaybeSent("reset".into())), ..Attempt::default() };
         assert_eq!(classify(&dropped, 1, 5).1, Next::Done(Status::Unknown));
     }
 
@@ -103,26 +82,11 @@ mod tests {
     fn retryable_answers_honour_retry_after_and_the_attempt_bound() {
         let mut throttled = http(429, Some("ApplicationThrottled"));
         throttled.retry_after = Some(Duration::from_secs(7));
-        assert_eq!(
-            classify(&throttled, 1, 5),
-            (Outcome::Throttled, Next::RetryAfter(Duration::from_secs(7)))
-        );
-        assert_eq!(
-            classify(&throttled, 5, 5),
-            (Outcome::Throttled, Next::Done(Status::Failed))
-        );
-        let refused = Attempt {
-            transport: Some(Transport::NotSent("refused".into())),
-            ..Attempt::default()
-        };
-        assert!(matches!(
-            classify(&refused, 2, 5),
-            (Outcome::Unavailable, Next::RetryAfter(_))
-        ));
-        assert!(matches!(
-            classify(&http(503, None), 1, 5).1,
-            Next::RetryAfter(_)
-        ));
+        assert_eq!(classify(&throttled, 1, 5), (Outcome::Throttled, Next::RetryAfter(Duration::from_secs(7))));
+        assert_eq!(classify(&throttled, 5, 5), (Outcome::Throttled, Next::Done(Status::Failed)));
+        let refused = Attempt { transport: Some(Transport::NotSent("refused".into())), ..Attempt::default() };
+        assert!(matches!(classify(&refused, 2, 5), (Outcome::Unavailable, Next::RetryAfter(_))));
+        assert!(matches!(classify(&http(503, None), 1, 5).1, Next::RetryAfter(_)));
     }
 
     #[test]

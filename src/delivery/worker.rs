@@ -64,10 +64,7 @@ impl Delivery {
         }
         // Stop claiming; let what is in flight finish. Anything still unfinished keeps its lease.
         let all = u32::try_from(self.workers).unwrap_or(u32::MAX);
-        if tokio::time::timeout(drain, slots.acquire_many(all))
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(drain, slots.acquire_many(all)).await.is_err() {
             tracing::warn!("shutdown deadline passed with sends still in flight");
         }
     }
@@ -103,11 +100,7 @@ impl Delivery {
         let attempt = {
             let _mailbox_slot = self.limiter.acquire(&m.mailbox).await;
             match self.token.get().await {
-                Ok(token) => {
-                    self.graph
-                        .send_mail(&token, &m.mailbox, m.id, &m.payload)
-                        .await
-                }
+                Ok(token) => self.graph.send_mail(&token, &m.mailbox, m.id, &m.payload).await,
                 Err(e) => Attempt {
                     transport: Some(Transport::NotSent(format!("no Graph token: {e}"))),
                     ..Attempt::default()
@@ -116,16 +109,9 @@ impl Delivery {
         };
         let (outcome, next) = classify(&attempt, m.attempts, self.max_attempts);
         tracing::info!(outcome = outcome.as_str(), status = ?attempt.status, code = ?attempt.code, "graph attempt");
-        self.metrics.inc(
-            "mailgate_graph_attempts_total",
-            &[("outcome", outcome.as_str())],
-        );
+        self.metrics.inc("mailgate_graph_attempts_total", &[("outcome", outcome.as_str())]);
         if attempt.transport.is_none() {
-            self.metrics.observe(
-                "mailgate_graph_request_duration_seconds",
-                &[],
-                attempt.latency,
-            );
+            self.metrics.observe("mailgate_graph_request_duration_seconds", &[], attempt.latency);
         }
         // The answer is worth keeping: a short outage of Postgres must not turn a sent message into `unknown`.
         for pause in [1, 2, 4, 8, 0] {
@@ -143,13 +129,7 @@ impl Delivery {
         self.events.wake.notify_one();
     }
 
-    async fn record(
-        &self,
-        m: &Claimed,
-        a: &Attempt,
-        outcome: Outcome,
-        next: &Next,
-    ) -> Result<(), sqlx::Error> {
+    async fn record(&self, m: &Claimed, a: &Attempt, outcome: Outcome, next: &Next) -> Result<(), sqlx::Error> {
         let detail = match &a.transport {
             Some(Transport::NotSent(t) | Transport::MaybeSent(t)) => Some(t.as_str()),
             None => a.message.as_deref(),

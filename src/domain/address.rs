@@ -14,25 +14,13 @@ impl EmailAddress {
         if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("contains whitespace or a control character".into());
         }
-        let (local, domain) = raw
-            .rsplit_once('@')
-            .ok_or_else(|| format!("`{raw}` is not an address: no `@`"))?;
+        let (local, domain) = raw.rsplit_once('@').ok_or_else(|| format!("`{raw}` is not an address: no `@`"))?;
         if local.is_empty() || local.len() > 64 {
-            return Err(format!(
-                "`{raw}` is not an address: the part before `@` must be 1-64 characters"
-            ));
+            return Err(format!("`{raw}` is not an address: the part before `@` must be 1-64 characters"));
         }
-        let atext = |c: char| {
-            c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c) || !c.is_ascii()
-        };
-        if !local.chars().all(atext)
-            || local.starts_with('.')
-            || local.ends_with('.')
-            || local.contains("..")
-        {
-            return Err(format!(
-                "`{raw}` is not an address: invalid characters before `@`"
-            ));
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c) || !c.is_ascii();
+        if !local.chars().all(atext) || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(format!("`{raw}` is not an address: invalid characters before `@`"));
         }
         let labels: Vec<&str> = domain.split('.').collect();
         let label_ok = |l: &&str| {
@@ -43,9 +31,7 @@ impl EmailAddress {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         };
         if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(format!(
-                "`{raw}` is not an address: `{domain}` is not a domain name"
-            ));
+            return Err(format!("`{raw}` is not an address: `{domain}` is not a domain name"));
         }
         Ok(Self(raw.to_lowercase()))
     }
@@ -129,10 +115,7 @@ mod tests {
     fn mailbox_takes_an_object_id_or_an_address() {
         let id = "15ca046b-ee0f-426e-858e-949b5f826596";
         assert_eq!(Mailbox::parse(id).expect("id").key(), id);
-        assert_eq!(
-            Mailbox::parse("Shared@Contoso.test").expect("addr").key(),
-            "shared@contoso.test"
-        );
+        assert_eq!(Mailbox::parse("Shared@Contoso.test").expect("addr").key(), "shared@contoso.test");
         assert!(Mailbox::parse("not a mailbox").is_err());
     }
 }

@@ -57,10 +57,7 @@ pub struct SendRequest {
 #[serde(untagged)]
 pub enum RecipientSchema {
     Address(String),
-    Named {
-        address: String,
-        name: Option<String>,
-    },
+    Named { address: String, name: Option<String> },
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -99,10 +96,7 @@ pub struct Limits {
 
 fn no_line_breaks(field: &str, value: &str) -> Result<(), ApiError> {
     if value.contains(['\r', '\n']) {
-        return Err(ApiError::invalid(
-            field,
-            format!("`{field}` must not contain CR or LF"),
-        ));
+        return Err(ApiError::invalid(field, format!("`{field}` must not contain CR or LF")));
     }
     Ok(())
 }
@@ -118,19 +112,13 @@ fn recipient(field: &str, raw: &Value) -> Result<Value, ApiError> {
                 ));
             }
             let address = map.get("address").and_then(Value::as_str).ok_or_else(|| {
-                ApiError::invalid(
-                    format!("{field}.address"),
-                    format!("`{field}.address` must be a string"),
-                )
+                ApiError::invalid(format!("{field}.address"), format!("`{field}.address` must be a string"))
             })?;
             let name = match map.get("name") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(n)) => Some(n.as_str()),
                 Some(_) => {
-                    return Err(ApiError::invalid(
-                        format!("{field}.name"),
-                        format!("`{field}.name` must be a string"),
-                    ));
+                    return Err(ApiError::invalid(format!("{field}.name"), format!("`{field}.name` must be a string")));
                 }
             };
             (address, name)
@@ -142,13 +130,8 @@ fn recipient(field: &str, raw: &Value) -> Result<Value, ApiError> {
             ));
         }
     };
-    let address_field = if raw.is_string() {
-        field.to_owned()
-    } else {
-        format!("{field}.address")
-    };
-    EmailAddress::parse(address)
-        .map_err(|e| ApiError::invalid(&address_field, format!("`{address_field}`: {e}")))?;
+    let address_field = if raw.is_string() { field.to_owned() } else { format!("{field}.address") };
+    EmailAddress::parse(address).map_err(|e| ApiError::invalid(&address_field, format!("`{address_field}`: {e}")))?;
     let mut email = json!({ "address": address });
     if let Some(name) = name {
         no_line_breaks(&format!("{field}.name"), name)?;
@@ -158,28 +141,18 @@ fn recipient(field: &str, raw: &Value) -> Result<Value, ApiError> {
 }
 
 fn recipients(list_name: &str, list: &[Value]) -> Result<Vec<Value>, ApiError> {
-    list.iter()
-        .enumerate()
-        .map(|(i, r)| recipient(&format!("{list_name}[{i}]"), r))
-        .collect()
+    list.iter().enumerate().map(|(i, r)| recipient(&format!("{list_name}[{i}]"), r)).collect()
 }
 
 fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
     let field = |f: &str| format!("attachments[{i}].{f}");
     if a.name.trim().is_empty() {
-        return Err(ApiError::invalid(
-            field("name"),
-            "an attachment needs a name",
-        ));
+        return Err(ApiError::invalid(field("name"), "an attachment needs a name"));
     }
     no_line_breaks(&field("name"), &a.name)?;
     let ct = &a.content_type;
     let (kind, sub) = ct.split_once('/').unwrap_or(("", ""));
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
-    };
+    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c));
     if !token(kind) || !token(sub.split(';').next().unwrap_or("").trim()) {
         return Err(ApiError::invalid(
             field("content_type"),
@@ -189,9 +162,7 @@ fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
     no_line_breaks(&field("content_type"), ct)?;
     base64::engine::general_purpose::STANDARD
         .decode(a.content_base64.as_bytes())
-        .map_err(|e| {
-            ApiError::invalid(field("content_base64"), format!("not valid base64: {e}"))
-        })?;
+        .map_err(|e| ApiError::invalid(field("content_base64"), format!("not valid base64: {e}")))?;
     let mut out = json!({
         "@odata.type": "#microsoft.graph.fileAttachment",
         "name": a.name,
@@ -203,10 +174,7 @@ fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
         no_line_breaks(&field("content_id"), cid)?;
         out["contentId"] = json!(cid);
     } else if a.inline {
-        return Err(ApiError::invalid(
-            field("content_id"),
-            "an inline attachment needs a `content_id`",
-        ));
+        return Err(ApiError::invalid(field("content_id"), "an inline attachment needs a `content_id`"));
     }
     Ok(out)
 }
@@ -215,10 +183,7 @@ fn headers(headers: &BTreeMap<String, String>) -> Result<Vec<Value>, ApiError> {
     if headers.len() > MAX_HEADERS {
         return Err(ApiError::invalid(
             "headers",
-            format!(
-                "at most {MAX_HEADERS} headers are allowed, got {}",
-                headers.len()
-            ),
+            format!("at most {MAX_HEADERS} headers are allowed, got {}", headers.len()),
         ));
     }
     headers
@@ -227,7 +192,10 @@ fn headers(headers: &BTreeMap<String, String>) -> Result<Vec<Value>, ApiError> {
             let field = format!("headers.{name}");
             let is_token = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !(name.len() > 2 && name[..2].eq_ignore_ascii_case("x-") && is_token) {
-                return Err(ApiError::invalid(&field, format!("header name `{name}` must start with `x-` and hold only letters, digits and `-`")));
+                return Err(ApiError::invalid(
+                    &field,
+                    format!("header name `{name}` must start with `x-` and hold only letters, digits and `-`"),
+                ));
             }
             no_line_breaks(&field, value)?;
             Ok(json!({ "name": name, "value": value }))
@@ -237,26 +205,20 @@ fn headers(headers: &BTreeMap<String, String>) -> Result<Vec<Value>, ApiError> {
 
 impl SendRequest {
     pub fn validate(&self, limits: Limits) -> Result<NewMessage, ApiError> {
-        let mailbox = Mailbox::parse(self.from.trim())
-            .map_err(|e| ApiError::invalid("from", format!("`from`: {e}")))?;
+        let mailbox =
+            Mailbox::parse(self.from.trim()).map_err(|e| ApiError::invalid("from", format!("`from`: {e}")))?;
         let to = recipients("to", &self.to)?;
         let cc = recipients("cc", &self.cc)?;
         let bcc = recipients("bcc", &self.bcc)?;
         let reply_to = recipients("reply_to", &self.reply_to)?;
         let count = to.len() + cc.len() + bcc.len();
         if count == 0 {
-            return Err(ApiError::invalid(
-                "to",
-                "a message needs at least one recipient in `to`, `cc` or `bcc`",
-            ));
+            return Err(ApiError::invalid("to", "a message needs at least one recipient in `to`, `cc` or `bcc`"));
         }
         if count > limits.max_recipients {
             return Err(ApiError::invalid(
                 "to",
-                format!(
-                    "{count} recipients in `to`, `cc` and `bcc`; at most {} are allowed",
-                    limits.max_recipients
-                ),
+                format!("{count} recipients in `to`, `cc` and `bcc`; at most {} are allowed", limits.max_recipients),
             ));
         }
         no_line_breaks("subject", &self.subject)?;
@@ -264,10 +226,7 @@ impl SendRequest {
             (Some(html), _) => json!({ "contentType": "HTML", "content": html }),
             (None, Some(text)) => json!({ "contentType": "Text", "content": text }),
             (None, None) => {
-                return Err(ApiError::invalid(
-                    "text",
-                    "a message needs `text` or `html`",
-                ));
+                return Err(ApiError::invalid("text", "a message needs `text` or `html`"));
             }
         };
         let mut message = json!({
@@ -275,11 +234,7 @@ impl SendRequest {
             "body": body,
             "toRecipients": to,
         });
-        for (key, list) in [
-            ("ccRecipients", cc),
-            ("bccRecipients", bcc),
-            ("replyTo", reply_to),
-        ] {
+        for (key, list) in [("ccRecipients", cc), ("bccRecipients", bcc), ("replyTo", reply_to)] {
             if !list.is_empty() {
                 message[key] = Value::Array(list);
             }
@@ -293,21 +248,15 @@ impl SendRequest {
             message["internetMessageHeaders"] = Value::Array(headers);
         }
         if !self.attachments.is_empty() {
-            let list = self
-                .attachments
-                .iter()
-                .enumerate()
-                .map(|(i, a)| attachment(i, a))
-                .collect::<Result<Vec<_>, _>>()?;
+            let list =
+                self.attachments.iter().enumerate().map(|(i, a)| attachment(i, a)).collect::<Result<Vec<_>, _>>()?;
             message["attachments"] = Value::Array(list);
         }
         let graph_body = json!({
             "message": message,
             "saveToSentItems": self.save_to_sent_items.unwrap_or(true),
         });
-        let size = serde_json::to_vec(&graph_body)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&graph_body).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > GRAPH_MAX_REQUEST_BYTES {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -316,12 +265,7 @@ impl SendRequest {
             )
             .field("attachments"));
         }
-        Ok(NewMessage {
-            mailbox,
-            subject: self.subject.clone(),
-            recipients: count,
-            graph_body,
-        })
+        Ok(NewMessage { mailbox, subject: self.subject.clone(), recipients: count, graph_body })
     }
 }
 
@@ -329,9 +273,7 @@ impl SendRequest {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        max_recipients: 500,
-    };
+    const LIMITS: Limits = Limits { max_recipients: 500 };
 
     fn parse(v: Value) -> Result<NewMessage, ApiError> {
         let req: SendRequest = serde_json::from_value(v).expect("shape");
@@ -359,10 +301,7 @@ mod tests {
         assert_eq!(m.recipients, 3);
         let msg = &m.graph_body["message"];
         assert_eq!(msg["toRecipients"][1]["emailAddress"]["name"], "B");
-        assert_eq!(
-            msg["bccRecipients"][0]["emailAddress"]["address"],
-            "c@example.com"
-        );
+        assert_eq!(msg["bccRecipients"][0]["emailAddress"]["address"], "c@example.com");
         assert_eq!(msg["body"]["contentType"], "Text");
         assert_eq!(msg["importance"], "high");
         assert_eq!(msg["internetMessageHeaders"][0]["name"], "x-job");
@@ -382,47 +321,20 @@ mod tests {
         assert_eq!(field_of(with("from", json!("nope"))), "from");
         assert_eq!(field_of(with("to", json!([]))), "to");
         assert_eq!(field_of(with("to", json!(["ok@x.com", "bad"]))), "to[1]");
-        assert_eq!(
-            field_of(with("cc", json!([{"address": "x@y"}]))),
-            "cc[0].address"
-        );
-        assert_eq!(
-            field_of(with(
-                "to",
-                json!([{"address": "a@b.com", "name": "A\r\nBcc: x"}])
-            )),
-            "to[0].name"
-        );
-        assert_eq!(
-            field_of(with("to", json!([{"adress": "a@b.com"}]))),
-            "to[0].adress"
-        );
-        assert_eq!(
-            field_of(with("subject", json!("hi\nBcc: evil@x.com"))),
-            "subject"
-        );
-        assert_eq!(
-            field_of(with("headers", json!({"Reply-To": "x"}))),
-            "headers.Reply-To"
-        );
-        assert_eq!(
-            field_of(with("headers", json!({"x-a": "1\r\n2"}))),
-            "headers.x-a"
-        );
-        let six: serde_json::Map<String, Value> =
-            (0..6).map(|i| (format!("x-h{i}"), json!("v"))).collect();
+        assert_eq!(field_of(with("cc", json!([{"address": "x@y"}]))), "cc[0].address");
+        assert_eq!(field_of(with("to", json!([{"address": "a@b.com", "name": "A\r\nBcc: x"}]))), "to[0].name");
+        assert_eq!(field_of(with("to", json!([{"adress": "a@b.com"}]))), "to[0].adress");
+        assert_eq!(field_of(with("subject", json!("hi\nBcc: evil@x.com"))), "subject");
+        assert_eq!(field_of(with("headers", json!({"Reply-To": "x"}))), "headers.Reply-To");
+        assert_eq!(field_of(with("headers", json!({"x-a": "1\r\n2"}))), "headers.x-a");
+        let six: serde_json::Map<String, Value> = (0..6).map(|i| (format!("x-h{i}"), json!("v"))).collect();
         assert_eq!(field_of(with("headers", Value::Object(six))), "headers");
         let mut no_body = base();
         no_body.as_object_mut().expect("object").remove("text");
         assert_eq!(field_of(no_body), "text");
         let bad_b64 = json!([{"name": "a", "content_type": "text/plain", "content_base64": "%%%"}]);
-        assert_eq!(
-            field_of(with("attachments", bad_b64)),
-            "attachments[0].content_base64"
-        );
-        let many: Vec<Value> = (0..501)
-            .map(|i| json!(format!("r{i}@example.com")))
-            .collect();
+        assert_eq!(field_of(with("attachments", bad_b64)), "attachments[0].content_base64");
+        let many: Vec<Value> = (0..501).map(|i| json!(format!("r{i}@example.com"))).collect();
         assert_eq!(field_of(with("to", Value::Array(many))), "to");
     }
 
@@ -433,7 +345,7 @@ mod tests {
             "from": "a@contoso.test", "to": ["b@contoso.test"], "text": "t",
             "attachments": [{"name": "big.bin", "content_type": "application/octet-stream", "content_base64": big}]
         }))
-            .expect_err("too large");
+        .expect_err("too large");
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -26,10 +26,7 @@ impl PolicyCache {
     fn fresh(&self) -> Option<Arc<Snapshot>> {
         let generation = self.generation.load(Ordering::SeqCst);
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current
-            .as_ref()
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, s)| s.clone())
+        current.as_ref().filter(|(g, _)| *g == generation).map(|(_, s)| s.clone())
     }
 
     pub async fn get(&self, pool: &PgPool) -> Result<Arc<Snapshot>, sqlx::Error> {
@@ -44,8 +41,7 @@ impl PolicyCache {
         let generation = self.generation.load(Ordering::SeqCst);
         let snapshot = Arc::new(db::policies::load_snapshot(pool).await?);
         // Stored under the generation read before loading: a change during the load leaves it stale.
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((generation, snapshot.clone()));
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some((generation, snapshot.clone()));
         Ok(snapshot)
     }
 }

@@ -39,11 +39,7 @@ pub struct Decision {
 
 pub fn decide(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str) -> Decision {
     let dir = &snapshot.directory;
-    let applicable: Vec<&Policy> = snapshot
-        .policies
-        .iter()
-        .filter(|p| p.apps.includes(app))
-        .collect();
+    let applicable: Vec<&Policy> = snapshot.policies.iter().filter(|p| p.apps.includes(app)).collect();
     let in_scope = |p: &&&Policy| dir.contains(p.scope_group, mailbox);
     let of_right = |right: AccessRight| applicable.iter().filter(move |p| p.access_right == right);
 
@@ -69,38 +65,21 @@ pub fn decide(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str) -> 
             p.id,
             dir.address(p.scope_group)
         );
-        return decision(
-            Access::Granted,
-            Rule::RestrictAccessInScope,
-            Some(p),
-            reason,
-        );
+        return decision(Access::Granted, Rule::RestrictAccessInScope, Some(p), reason);
     }
     let restricting: Vec<&&Policy> = of_right(AccessRight::RestrictAccess).collect();
     if let Some(first) = restricting.first() {
-        let scopes: Vec<&str> = restricting
-            .iter()
-            .map(|p| dir.address(p.scope_group))
-            .collect();
+        let scopes: Vec<&str> = restricting.iter().map(|p| dir.address(p.scope_group)).collect();
         let reason = format!(
             "app {app_name} is restricted by RestrictAccess to the mailboxes in {}, and {mailbox} is in none of them",
             scopes.join(", ")
         );
-        return decision(
-            Access::Denied,
-            Rule::RestrictAccessNotInScope,
-            Some(first),
-            reason,
-        );
+        return decision(Access::Denied, Rule::RestrictAccessNotInScope, Some(first), reason);
     }
     let reason = if applicable.is_empty() {
-        format!(
-            "no access policy applies to app {app_name}, so its tenant-wide Mail.Send grant applies"
-        )
+        format!("no access policy applies to app {app_name}, so its tenant-wide Mail.Send grant applies")
     } else {
-        format!(
-            "app {app_name} has only DenyAccess policies and {mailbox} is in none of their scopes"
-        )
+        format!("app {app_name} has only DenyAccess policies and {mailbox} is in none of their scopes")
     };
     decision(Access::Granted, Rule::NoPolicy, None, reason)
 }
@@ -123,19 +102,10 @@ mod tests {
             subgroups,
         };
         let mut d = Directory::default();
-        d.groups.insert(
-            G_NOTIFY,
-            group("scope@contoso.test", &["notify@contoso.test"], vec![]),
-        );
-        d.groups.insert(
-            G_EXEC,
-            group("exec@contoso.test", &["ceo@contoso.test"], vec![]),
-        );
+        d.groups.insert(G_NOTIFY, group("scope@contoso.test", &["notify@contoso.test"], vec![]));
+        d.groups.insert(G_EXEC, group("exec@contoso.test", &["ceo@contoso.test"], vec![]));
         // Outer holds exec by nesting, and points back at itself through exec's sibling to prove cycles end.
-        d.groups.insert(
-            G_OUTER,
-            group("outer@contoso.test", &[], vec![G_EXEC, G_OUTER]),
-        );
+        d.groups.insert(G_OUTER, group("outer@contoso.test", &[], vec![G_EXEC, G_OUTER]));
         d
     }
 
@@ -150,15 +120,7 @@ mod tests {
     }
 
     fn run(policies: Vec<Policy>, mailbox: &str) -> Decision {
-        decide(
-            &Snapshot {
-                policies,
-                directory: directory(),
-            },
-            APP,
-            "app",
-            mailbox,
-        )
+        decide(&Snapshot { policies, directory: directory() }, APP, "app", mailbox)
     }
 
     use AccessRight::{DenyAccess as Deny, RestrictAccess as Restrict};
@@ -171,120 +133,63 @@ mod tests {
         let d = run(vec![], "anyone@contoso.test");
         assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
         // A policy for another app does not apply.
-        let d = run(
-            vec![policy(
-                1,
-                AppSelector::Apps(vec![OTHER_APP]),
-                G_NOTIFY,
-                Restrict,
-            )],
-            "ceo@contoso.test",
-        );
+        let d = run(vec![policy(1, AppSelector::Apps(vec![OTHER_APP]), G_NOTIFY, Restrict)], "ceo@contoso.test");
         assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
     }
 
     #[test]
     fn rule_3_restrict_grants_inside_scope() {
-        let d = run(
-            vec![policy(1, app(), G_NOTIFY, Restrict)],
-            "notify@contoso.test",
-        );
-        assert_eq!(
-            (d.access, d.rule),
-            (Access::Granted, Rule::RestrictAccessInScope)
-        );
+        let d = run(vec![policy(1, app(), G_NOTIFY, Restrict)], "notify@contoso.test");
+        assert_eq!((d.access, d.rule), (Access::Granted, Rule::RestrictAccessInScope));
         assert_eq!(d.policy_id, Some(Uuid::from_u128(101)));
         assert_eq!(d.scope_group.as_deref(), Some("scope@contoso.test"));
     }
 
     #[test]
     fn rule_4_restrict_denies_outside_every_scope() {
-        let d = run(
-            vec![policy(1, app(), G_NOTIFY, Restrict)],
-            "ceo@contoso.test",
-        );
-        assert_eq!(
-            (d.access, d.rule),
-            (Access::Denied, Rule::RestrictAccessNotInScope)
-        );
+        let d = run(vec![policy(1, app(), G_NOTIFY, Restrict)], "ceo@contoso.test");
+        assert_eq!((d.access, d.rule), (Access::Denied, Rule::RestrictAccessNotInScope));
         assert!(d.reason.contains("scope@contoso.test"), "{}", d.reason);
         // Two RestrictAccess policies: inside either grants.
-        let two = || {
-            vec![
-                policy(1, app(), G_NOTIFY, Restrict),
-                policy(2, app(), G_EXEC, Restrict),
-            ]
-        };
+        let two = || vec![policy(1, app(), G_NOTIFY, Restrict), policy(2, app(), G_EXEC, Restrict)];
         assert_eq!(run(two(), "ceo@contoso.test").access, Access::Granted);
-        assert_eq!(
-            run(two(), "other@contoso.test").rule,
-            Rule::RestrictAccessNotInScope
-        );
+        assert_eq!(run(two(), "other@contoso.test").rule, Rule::RestrictAccessNotInScope);
     }
 
     #[test]
     fn rule_2_deny_denies_inside_scope_and_grants_outside() {
         let deny = || vec![policy(1, app(), G_EXEC, Deny)];
         let d = run(deny(), "ceo@contoso.test");
-        assert_eq!(
-            (d.access, d.rule),
-            (Access::Denied, Rule::DenyAccessInScope)
-        );
+        assert_eq!((d.access, d.rule), (Access::Denied, Rule::DenyAccessInScope));
         let d = run(deny(), "notify@contoso.test");
         assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
     }
 
     #[test]
     fn rule_1_deny_wins_over_restrict_for_the_same_mailbox() {
-        let d = run(
-            vec![
-                policy(1, app(), G_EXEC, Restrict),
-                policy(2, app(), G_EXEC, Deny),
-            ],
-            "ceo@contoso.test",
-        );
-        assert_eq!(
-            (d.access, d.rule),
-            (Access::Denied, Rule::DenyAccessInScope)
-        );
+        let d = run(vec![policy(1, app(), G_EXEC, Restrict), policy(2, app(), G_EXEC, Deny)], "ceo@contoso.test");
+        assert_eq!((d.access, d.rule), (Access::Denied, Rule::DenyAccessInScope));
         assert_eq!(d.policy_id, Some(Uuid::from_u128(102)));
     }
 
     #[test]
     fn deny_elsewhere_does_not_lift_a_restriction() {
         // Restrict to notify, deny exec: a third mailbox is still outside the restriction.
-        let ps = || {
-            vec![
-                policy(1, app(), G_NOTIFY, Restrict),
-                policy(2, app(), G_EXEC, Deny),
-            ]
-        };
-        assert_eq!(
-            run(ps(), "third@contoso.test").rule,
-            Rule::RestrictAccessNotInScope
-        );
+        let ps = || vec![policy(1, app(), G_NOTIFY, Restrict), policy(2, app(), G_EXEC, Deny)];
+        assert_eq!(run(ps(), "third@contoso.test").rule, Rule::RestrictAccessNotInScope);
         assert_eq!(run(ps(), "notify@contoso.test").access, Access::Granted);
         assert_eq!(run(ps(), "ceo@contoso.test").rule, Rule::DenyAccessInScope);
     }
 
     #[test]
     fn star_policies_apply_to_every_app() {
-        let d = run(
-            vec![policy(1, AppSelector::All, G_EXEC, Deny)],
-            "ceo@contoso.test",
-        );
+        let d = run(vec![policy(1, AppSelector::All, G_EXEC, Deny)], "ceo@contoso.test");
         assert_eq!(d.access, Access::Denied);
-        let d = run(
-            vec![policy(1, AppSelector::All, G_NOTIFY, Restrict)],
-            "ceo@contoso.test",
-        );
+        let d = run(vec![policy(1, AppSelector::All, G_NOTIFY, Restrict)], "ceo@contoso.test");
         assert_eq!(d.rule, Rule::RestrictAccessNotInScope);
         // A star DenyAccess beats the app's own RestrictAccess on the same mailbox.
         let d = run(
-            vec![
-                policy(1, app(), G_EXEC, Restrict),
-                policy(2, AppSelector::All, G_EXEC, Deny),
-            ],
+            vec![policy(1, app(), G_EXEC, Restrict), policy(2, AppSelector::All, G_EXEC, Deny)],
             "ceo@contoso.test",
         );
         assert_eq!(d.rule, Rule::DenyAccessInScope);
@@ -292,32 +197,17 @@ mod tests {
 
     #[test]
     fn nested_groups_count_and_cycles_end() {
-        let d = run(
-            vec![policy(1, app(), G_OUTER, Restrict)],
-            "ceo@contoso.test",
-        );
-        assert_eq!(
-            (d.access, d.rule),
-            (Access::Granted, Rule::RestrictAccessInScope)
-        );
+        let d = run(vec![policy(1, app(), G_OUTER, Restrict)], "ceo@contoso.test");
+        assert_eq!((d.access, d.rule), (Access::Granted, Rule::RestrictAccessInScope));
         let d = run(vec![policy(1, app(), G_OUTER, Deny)], "ceo@contoso.test");
         assert_eq!(d.access, Access::Denied);
-        let d = run(
-            vec![policy(1, app(), G_OUTER, Restrict)],
-            "notify@contoso.test",
-        );
+        let d = run(vec![policy(1, app(), G_OUTER, Restrict)], "notify@contoso.test");
         assert_eq!(d.access, Access::Denied);
     }
 
     #[test]
     fn only_deny_policies_and_mailbox_outside_them_grants() {
-        let d = run(
-            vec![
-                policy(1, app(), G_EXEC, Deny),
-                policy(2, app(), G_NOTIFY, Deny),
-            ],
-            "third@contoso.test",
-        );
+        let d = run(vec![policy(1, app(), G_EXEC, Deny), policy(2, app(), G_NOTIFY, Deny)], "third@contoso.test");
         assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
         assert!(d.reason.contains("only DenyAccess"), "{}", d.reason);
     }

@@ -36,9 +36,7 @@ impl FromStr for AccessRight {
         match s {
             "RestrictAccess" => Ok(Self::RestrictAccess),
             "DenyAccess" => Ok(Self::DenyAccess),
-            other => Err(format!(
-                "`{other}` is not an access right; expected RestrictAccess or DenyAccess"
-            )),
+            other => Err(format!("`{other}` is not an access right; expected RestrictAccess or DenyAccess")),
         }
     }
 }
@@ -103,9 +101,7 @@ impl Directory {
     }
 
     pub fn address(&self, group: Uuid) -> &str {
-        self.groups
-            .get(&group)
-            .map_or("(deleted group)", |g| g.address.as_str())
+        self.groups.get(&group).map_or("(deleted group)", |g| g.address.as_str())
     }
 }
 

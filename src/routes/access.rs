@@ -27,19 +27,11 @@ pub struct Endpoint {
 }
 
 const fn roles(method: Method, path: &'static str, roles: &'static [Role]) -> Endpoint {
-    Endpoint {
-        method,
-        path,
-        access: Access::AnyOf(roles),
-    }
+    Endpoint { method, path, access: Access::AnyOf(roles) }
 }
 
 const fn public(method: Method, path: &'static str) -> Endpoint {
-    Endpoint {
-        method,
-        path,
-        access: Access::Public,
-    }
+    Endpoint { method, path, access: Access::Public }
 }
 
 use Role::{Admin, AuditRead, MailSend};
@@ -63,147 +55,82 @@ pub const ENDPOINTS: &[Endpoint] = &[
 ];
 
 pub fn endpoint(method: &Method, path: &str) -> Option<&'static Endpoint> {
-    ENDPOINTS
-        .iter()
-        .find(|e| e.method == method && e.path == path)
+    ENDPOINTS.iter().find(|e| e.method == method && e.path == path)
 }
 
 /// Authenticates and authorizes per the table; records request metrics for every routed request.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let response = match check(&state, &method, &route, &mut request).await {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     };
     let status = response.status().as_u16().to_string();
     let m = &state.metrics;
-    m.inc(
-        "mailgate_http_requests_total",
-        &[
-            ("method", method.as_str()),
-            ("route", &route),
-            ("status", &status),
-        ],
-    );
-    m.observe(
-        "mailgate_http_request_duration_seconds",
-        &[("route", &route)],
-        started.elapsed(),
-    );
+    m.inc("mailgate_http_requests_total", &[("method", method.as_str()), ("route", &route), ("status", &status)]);
+    m.observe("mailgate_http_request_duration_seconds", &[("route", &route)], started.elapsed());
     response
 }
 
-async fn check(
-    state: &AppState,
-    method: &Method,
-    route: &str,
-    request: &mut Request,
-) -> Result<(), ApiError> {
+async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
     // Default deny: a route missing from the table is a bug, and nobody may call it.
-    let endpoint = endpoint(method, route)
-        .ok_or_else(|| ApiError::internal(format!("no access rule for {method} {route}")))?;
+    let endpoint =
+        endpoint(method, route).ok_or_else(|| ApiError::internal(format!("no access rule for {method} {route}")))?;
     let allowed = match endpoint.access {
         Access::Public => return Ok(()),
         Access::AnyOf(allowed) => allowed,
     };
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let caller = match authenticate(state, request.headers()).await {
         Ok(caller) => caller,
         Err(AuthFailure::Db(e)) => return Err(e.into()),
+        Err(AuthFailure::Unavailable { detail }) => {
+            state.metrics.inc("mailgate_auth_failures_total", &[("reason", "keys_unavailable")]);
+            return Err(ApiError::unavailable(detail));
+        }
         Err(AuthFailure::Unauthenticated { reason, detail }) => {
-            state
-                .metrics
-                .inc("mailgate_auth_failures_total", &[("reason", reason)]);
-            record_refusal(
-                state,
-                Outcome::Unauthenticated,
-                None,
-                &request_id,
-                &format!("{method} {route}: {reason}"),
-            )
-            .await;
+            state.metrics.inc("mailgate_auth_failures_total", &[("reason", reason)]);
+            record_refusal(state, Outcome::Unauthenticated, None, &request_id, &format!("{method} {route}: {reason}"))
+                .await;
             return Err(ApiError::unauthorized(detail));
         }
         Err(AuthFailure::Unregistered { detail }) => {
-            state.metrics.inc(
-                "mailgate_auth_failures_total",
-                &[("reason", "unregistered_app")],
-            );
+            state.metrics.inc("mailgate_auth_failures_total", &[("reason", "unregistered_app")]);
             record_refusal(state, Outcome::Unauthenticated, None, &request_id, &detail).await;
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "unregistered_app",
-                detail,
-            ));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "unregistered_app", detail));
         }
     };
     if !allowed.iter().any(|r| caller.has(*r)) {
-        state.metrics.inc(
-            "mailgate_auth_failures_total",
-            &[("reason", "missing_role")],
-        );
+        state.metrics.inc("mailgate_auth_failures_total", &[("reason", "missing_role")]);
         let need: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
         let has: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
         let detail = format!(
             "{method} {route} needs the role {}; app {} has {}",
             need.join(" or "),
             caller.app_name,
-            if has.is_empty() {
-                "none".to_owned()
-            } else {
-                has.join(", ")
-            }
+            if has.is_empty() { "none".to_owned() } else { has.join(", ") }
         );
-        record_refusal(
-            state,
-            Outcome::Forbidden,
-            Some(&caller),
-            &request_id,
-            &detail,
-        )
-        .await;
+        record_refusal(state, Outcome::Forbidden, Some(&caller), &request_id, &detail).await;
         return Err(ApiError::new(StatusCode::FORBIDDEN, "missing_role", detail));
     }
     request.extensions_mut().insert(caller);
     Ok(())
 }
 
-async fn authenticate(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> Result<Caller, AuthFailure> {
-    crate::auth::authenticate::authenticate(&state.pool, headers).await
+async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, AuthFailure> {
+    crate::auth::authenticate::authenticate(&state.pool, state.entra.as_ref(), headers).await
 }
 
 /// Refusals are audited without the credential. A failure to record must not turn a 401 into a 500.
-async fn record_refusal(
-    state: &AppState,
-    outcome: Outcome,
-    caller: Option<&Caller>,
-    request_id: &str,
-    detail: &str,
-) {
+async fn record_refusal(state: &AppState, outcome: Outcome, caller: Option<&Caller>, request_id: &str, detail: &str) {
     let event = NewEvent {
         app_id: caller.map(|c| c.app_id),
         app_name: caller.map(|c| c.app_name.as_str()),
         request_id: Some(request_id),
         detail: Some(detail),
-        http_status: Some(if outcome == Outcome::Forbidden {
-            403
-        } else {
-            401
-        }),
+        http_status: Some(if outcome == Outcome::Forbidden { 403 } else { 401 }),
         ..NewEvent::default()
     };
     if let Err(e) = audit::record(&state.pool, outcome, event).await {
@@ -219,12 +146,7 @@ mod tests {
     fn every_endpoint_is_listed_once() {
         for (i, a) in ENDPOINTS.iter().enumerate() {
             for b in &ENDPOINTS[i + 1..] {
-                assert!(
-                    !(a.method == b.method && a.path == b.path),
-                    "{} {} twice",
-                    a.method,
-                    a.path
-                );
+                assert!(!(a.method == b.method && a.path == b.path), "{} {} twice", a.method, a.path);
             }
         }
     }

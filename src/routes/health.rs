@@ -20,6 +20,9 @@ pub struct Readiness {
     pub status: &'static str,
     pub database: String,
     pub graph_token: String,
+    /// Entra signing keys for callers' tokens; absent when tokens are not enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entra_keys: Option<String>,
 }
 
 /// The process is up.
@@ -28,36 +31,31 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready to take traffic: the database answers and a Graph token can be had.
+/// Ready to take traffic: the database answers, a Graph token can be had, and (with Entra tokens on) signing keys are known.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = match tokio::time::timeout(
-        Duration::from_secs(3),
-        sqlx::query("SELECT 1").execute(&state.pool),
-    )
-    .await
-    {
-        Ok(Ok(_)) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: timed out".to_owned(),
-    };
+    let database =
+        match tokio::time::timeout(Duration::from_secs(3), sqlx::query("SELECT 1").execute(&state.pool)).await {
+            Ok(Ok(_)) => "ok".to_owned(),
+            Ok(Err(e)) => format!("error: {e}"),
+            Err(_) => "error: timed out".to_owned(),
+        };
     let graph_token = match tokio::time::timeout(Duration::from_secs(5), state.token.get()).await {
         Ok(Ok(_)) => "ok".to_owned(),
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => "error: timed out".to_owned(),
     };
-    let ready = database == "ok" && graph_token == "ok";
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(Readiness {
-            status: if ready { "ready" } else { "not_ready" },
-            database,
-            graph_token,
-        }),
-    )
+    // Stale keys still verify tokens, so a failed refresh is reported but only no keys at all is not ready.
+    let entra_keys = state.entra.as_ref().map(|e| {
+        let s = e.status();
+        match (s.keys, s.last_error) {
+            (0, error) => format!("error: no signing keys ({})", error.unwrap_or_else(|| "not fetched yet".into())),
+            (n, None) => format!("ok: {n} keys"),
+            (n, Some(error)) => format!("ok: {n} keys; last refresh failed: {error}"),
+        }
+    });
+    let ready = database == "ok" && graph_token == "ok" && entra_keys.as_ref().is_none_or(|k| k.starts_with("ok"));
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let readiness = Readiness { status: if ready { "ready" } else { "not_ready" }, database, graph_token, entra_keys };
+    (status, Json(readiness))
 }

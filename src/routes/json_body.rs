@@ -9,26 +9,11 @@ use serde_json::error::Category;
 
 use crate::error::ApiError;
 
-pub fn parse<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != "application/json" {
-        let shown = if content_type.is_empty() {
-            "none"
-        } else {
-            content_type
-        };
+        let shown = if content_type.is_empty() { "none" } else { content_type };
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -43,11 +28,7 @@ pub fn parse<T: DeserializeOwned>(
                 "the request body is larger than this server accepts",
             )
         } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                rejection.body_text(),
-            )
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
         }
     })?;
     let mut de = serde_json::Deserializer::from_slice(&bytes);
@@ -61,19 +42,13 @@ pub fn parse<T: DeserializeOwned>(
                 let field = field_name(&path, &inner.to_string());
                 ApiError::invalid(field, strip_position(&inner.to_string()))
             }
-            _ => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("the body is not valid JSON: {inner}"),
-            ),
+            _ => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {inner}"))
+            }
         }
     })?;
     de.end().map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {e}"),
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
     Ok(value)
 }
@@ -92,11 +67,7 @@ fn field_name(path: &str, message: &str) -> String {
 }
 
 fn strip_position(message: &str) -> String {
-    message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_owned()
+    message.split(" at line ").next().unwrap_or(message).to_owned()
 }
 
 #[cfg(test)]
@@ -105,21 +76,9 @@ mod tests {
 
     #[test]
     fn names_unknown_fields() {
-        assert_eq!(
-            field_name(".", "unknown field `tox`, expected one of"),
-            "tox"
-        );
-        assert_eq!(
-            field_name("attachments[0]", "unknown field `nam`, expected"),
-            "attachments[0].nam"
-        );
-        assert_eq!(
-            field_name("attachments[0].nam", "unknown field `nam`, expected"),
-            "attachments[0].nam"
-        );
-        assert_eq!(
-            field_name("importance", "unknown variant `urgent`"),
-            "importance"
-        );
+        assert_eq!(field_name(".", "unknown field `tox`, expected one of"), "tox");
+        assert_eq!(field_name("attachments[0]", "unknown field `nam`, expected"), "attachments[0].nam");
+        assert_eq!(field_name("attachments[0].nam", "unknown field `nam`, expected"), "attachments[0].nam");
+        assert_eq!(field_name("importance", "unknown variant `urgent`"), "importance");
     }
 }

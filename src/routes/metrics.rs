@@ -16,10 +16,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let gauges: Vec<_> = ["queued", "sending"]
         .iter()
         .map(|s| {
-            let n = backlog
-                .iter()
-                .find(|(st, _)| st == s)
-                .map_or(0, |(_, n)| *n);
+            let n = backlog.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n);
             (
                 "mailgate_outbox_messages",
                 "Messages waiting for or in delivery",
@@ -28,8 +25,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             )
         })
         .collect();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&gauges),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges))
 }

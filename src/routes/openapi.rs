@@ -32,7 +32,9 @@ impl Modify for ApiKeyScheme {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An Entra ID access token for mailgate's app registration; roles from its `roles` claim"))
+                    .description(Some(
+                        "An Entra ID access token for mailgate's app registration; roles from its `roles` claim",
+                    ))
                     .build(),
             ),
         );
@@ -64,17 +66,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Writes each operation's roles from the access table, so the document cannot disagree with enforcement.
 pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops: [(&str, &mut Option<Operation>); 4] = [
-            ("GET", &mut item.get),
-            ("POST", &mut item.post),
-            ("PUT", &mut item.put),
-            ("DELETE", &mut item.delete),
-        ];
+        let ops: [(&str, &mut Option<Operation>); 4] =
+            [("GET", &mut item.get), ("POST", &mut item.post), ("PUT", &mut item.put), ("DELETE", &mut item.delete)];
         for (method, op) in ops {
             let Some(op) = op.as_mut() else { continue };
-            let rule = ENDPOINTS
-                .iter()
-                .find(|e| e.method.as_str() == method && e.path == path);
+            let rule = ENDPOINTS.iter().find(|e| e.method.as_str() == method && e.path == path);
             let roles: Vec<&str> = match rule.map(|e| &e.access) {
                 Some(Access::AnyOf(roles)) => roles.iter().map(|r| r.as_str()).collect(),
                 Some(Access::Public) | None => continue,
@@ -93,7 +89,5 @@ pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 pub fn document_json() -> String {
-    document()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    document().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -30,10 +30,7 @@ impl Listener for KillableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (stream, addr) = Listener::accept(&mut self.inner).await;
-        let io = KillableStream {
-            inner: stream,
-            killed: Arc::new(AtomicBool::new(false)),
-        };
+        let io = KillableStream { inner: stream, killed: Arc::new(AtomicBool::new(false)) };
         (io, addr)
     }
 
@@ -50,18 +47,11 @@ pub struct KillableStream {
 }
 
 fn killed_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection dropped by fault",
-    )
+    io::Error::new(io::ErrorKind::ConnectionAborted, "connection dropped by fault")
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.killed.load(Ordering::SeqCst) {
             return Poll::Ready(Err(killed_error()));
         }
@@ -70,11 +60,7 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.killed.load(Ordering::SeqCst) {
             return Poll::Ready(Err(killed_error()));
         }
@@ -125,9 +111,6 @@ impl ConnHandle {
 
 impl Connected<IncomingStream<'_, KillableListener>> for ConnHandle {
     fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        Self {
-            remote_addr: *stream.remote_addr(),
-            killed: Arc::clone(&stream.io().killed),
-        }
+        Self { remote_addr: *stream.remote_addr(), killed: Arc::clone(&stream.io().killed) }
     }
 }

@@ -11,20 +11,14 @@ use super::state::{State, mailbox_key};
 use super::types::{FaultRequest, ReceivedRequest, SimPolicy, SimStats};
 
 /// `POST /sim/faults` — append scripted faults to a mailbox's queue (`"@token"` for the token endpoint).
-pub async fn add_faults(
-    AxState(state): AxState<Arc<State>>,
-    Json(request): Json<FaultRequest>,
-) -> StatusCode {
+pub async fn add_faults(AxState(state): AxState<Arc<State>>, Json(request): Json<FaultRequest>) -> StatusCode {
     tracing::info!(mailbox = %request.mailbox, count = request.faults.len(), "faults added");
     state.add_faults(&request.mailbox, request.faults);
     StatusCode::NO_CONTENT
 }
 
 /// `PUT /sim/policies` — replace the application access policies.
-pub async fn put_policies(
-    AxState(state): AxState<Arc<State>>,
-    Json(policies): Json<Vec<SimPolicy>>,
-) -> StatusCode {
+pub async fn put_policies(AxState(state): AxState<Arc<State>>, Json(policies): Json<Vec<SimPolicy>>) -> StatusCode {
     tracing::info!(count = policies.len(), "policies replaced");
     state.set_policies(policies);
     StatusCode::NO_CONTENT

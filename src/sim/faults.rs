@@ -47,11 +47,7 @@ pub async fn apply(fault: Option<Fault>) -> FaultOutcome {
             )
             .retry_after(retry_after_secs),
         ),
-        Some(Fault::Status {
-            status,
-            code,
-            message,
-        }) => {
+        Some(Fault::Status { status, code, message }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             FaultOutcome::Respond(GraphError::new(status, &code, message))
         }
@@ -69,10 +65,7 @@ pub fn dropped_response(extensions: &Extensions) -> Response {
         conn.kill();
     }
     let failing = futures::stream::once(async {
-        Err::<Bytes, io::Error>(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            "connection dropped by fault",
-        ))
+        Err::<Bytes, io::Error>(io::Error::new(io::ErrorKind::ConnectionAborted, "connection dropped by fault"))
     });
     let mut response = Response::new(Body::from_stream(failing));
     *response.status_mut() = StatusCode::OK;

@@ -38,9 +38,7 @@ pub use conn::{ConnHandle, KillableListener};
 pub use policy::{AccessCheck, decide};
 pub use server::{SimHandle, read_json_file, serve, shutdown_signal};
 pub use state::TOKEN_FAULT_KEY;
-pub use types::{
-    AccessRight, Fault, FaultRequest, ReceivedRequest, ScriptedFault, SimPolicy, SimStats,
-};
+pub use types::{AccessRight, Fault, FaultRequest, ReceivedRequest, ScriptedFault, SimPolicy, SimStats};
 pub use validate::looks_like_address;
 
 /// Simulator settings.
@@ -78,19 +76,14 @@ async fn not_found(request: axum::extract::Request) -> Response {
     response::GraphError::new(
         StatusCode::NOT_FOUND,
         "ResourceNotFound",
-        format!(
-            "Resource not found for the segment '{}'.",
-            request.uri().path()
-        ),
+        format!("Resource not found for the segment '{}'.", request.uri().path()),
     )
     .into_response(&ctx)
 }
 
 impl Sim {
     pub fn new(config: SimConfig) -> Sim {
-        Sim {
-            state: Arc::new(state::State::new(config)),
-        }
+        Sim { state: Arc::new(state::State::new(config)) }
     }
 
     /// The simulator's configuration.
@@ -103,22 +96,14 @@ impl Sim {
     pub fn router(&self) -> Router {
         // sendMail reads its body itself and enforces max_body_bytes; the limit here
         // only bounds the control API's JSON extractors.
-        let limit = self
-            .state
-            .config
-            .max_body_bytes
-            .saturating_mul(2)
-            .max(2 * 1024 * 1024);
+        let limit = self.state.config.max_body_bytes.saturating_mul(2).max(2 * 1024 * 1024);
         let send = post(send_mail::send_mail);
         Router::new()
             .route("/msi/token", get(token::token))
             .route("/v1.0/users/{mailbox}/sendMail", send.clone())
             .route("/v1.0/users/{mailbox}/sendmail", send)
             .route("/sim/faults", post(control::add_faults))
-            .route(
-                "/sim/policies",
-                get(control::get_policies).put(control::put_policies),
-            )
+            .route("/sim/policies", get(control::get_policies).put(control::put_policies))
             .route("/sim/mailboxes", axum::routing::put(control::put_mailboxes))
             .route("/sim/received", get(control::received))
             .route("/sim/stats", get(control::stats))

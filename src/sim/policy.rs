@@ -15,10 +15,7 @@ fn applies_to(policy: &SimPolicy, app_id: &str) -> bool {
 }
 
 fn scope_contains(policy: &SimPolicy, mailbox: &str) -> bool {
-    policy
-        .scope
-        .iter()
-        .any(|m| m.trim().eq_ignore_ascii_case(mailbox.trim()))
+    policy.scope.iter().any(|m| m.trim().eq_ignore_ascii_case(mailbox.trim()))
 }
 
 /// Decide whether `app_id` may reach `mailbox` under `policies`:
@@ -28,16 +25,11 @@ fn scope_contains(policy: &SimPolicy, mailbox: &str) -> bool {
 /// 4. otherwise → Granted.
 pub fn decide(policies: &[SimPolicy], app_id: &str, mailbox: &str) -> AccessCheck {
     let mine: Vec<&SimPolicy> = policies.iter().filter(|p| applies_to(p, app_id)).collect();
-    let denied = mine
-        .iter()
-        .any(|p| p.access_right == AccessRight::DenyAccess && scope_contains(p, mailbox));
+    let denied = mine.iter().any(|p| p.access_right == AccessRight::DenyAccess && scope_contains(p, mailbox));
     if denied {
         return AccessCheck::Denied;
     }
-    let restricts: Vec<&&SimPolicy> = mine
-        .iter()
-        .filter(|p| p.access_right == AccessRight::RestrictAccess)
-        .collect();
+    let restricts: Vec<&&SimPolicy> = mine.iter().filter(|p| p.access_right == AccessRight::RestrictAccess).collect();
     if restricts.iter().any(|p| scope_contains(p, mailbox)) {
         return AccessCheck::Granted;
     }
@@ -55,11 +47,7 @@ mod tests {
     const OTHER: &str = "22222222-2222-2222-2222-222222222222";
 
     fn pol(app: &str, right: AccessRight, scope: &[&str]) -> SimPolicy {
-        SimPolicy {
-            app_id: app.to_string(),
-            access_right: right,
-            scope: scope.iter().map(|s| s.to_string()).collect(),
-        }
+        SimPolicy { app_id: app.to_string(), access_right: right, scope: scope.iter().map(|s| s.to_string()).collect() }
     }
 
     #[test]
@@ -85,10 +73,8 @@ mod tests {
 
     #[test]
     fn deny_wins_over_restrict() {
-        let p = [
-            pol(APP, AccessRight::RestrictAccess, &["a@x.test"]),
-            pol(APP, AccessRight::DenyAccess, &["a@x.test"]),
-        ];
+        let p =
+            [pol(APP, AccessRight::RestrictAccess, &["a@x.test"]), pol(APP, AccessRight::DenyAccess, &["a@x.test"])];
         assert_eq!(decide(&p, APP, "a@x.test"), AccessCheck::Denied);
     }
 
@@ -114,10 +100,8 @@ mod tests {
 
     #[test]
     fn wildcard_deny_beats_app_restrict() {
-        let p = [
-            pol(APP, AccessRight::RestrictAccess, &["a@x.test"]),
-            pol("*", AccessRight::DenyAccess, &["a@x.test"]),
-        ];
+        let p =
+            [pol(APP, AccessRight::RestrictAccess, &["a@x.test"]), pol("*", AccessRight::DenyAccess, &["a@x.test"])];
         assert_eq!(decide(&p, APP, "a@x.test"), AccessCheck::Denied);
     }
 }

@@ -28,27 +28,18 @@ impl ReqCtx {
 
 /// A header's value as a string, when present and valid UTF-8.
 pub fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 /// RFC 3339 timestamp of now (UTC).
 pub fn rfc3339_now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
 /// An IMF-fixdate for the `Date` header.
 fn http_date() -> String {
-    let fmt = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_else(|_| String::from("Thu, 01 Jan 1970 00:00:00 GMT"))
+    let fmt = format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+    OffsetDateTime::now_utc().format(&fmt).unwrap_or_else(|_| String::from("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
 /// Add `request-id`, `client-request-id` (when the client sent one) and `Date`.
@@ -57,11 +48,7 @@ pub fn finish(ctx: &ReqCtx, mut response: Response) -> Response {
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         headers.insert(REQUEST_ID, v);
     }
-    if let Some(v) = ctx
-        .client_request_id
-        .as_deref()
-        .and_then(|c| HeaderValue::from_str(c).ok())
-    {
+    if let Some(v) = ctx.client_request_id.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
         headers.insert(CLIENT_REQUEST_ID, v);
     }
     if let Ok(v) = HeaderValue::from_str(&http_date()) {
@@ -81,12 +68,7 @@ pub struct GraphError {
 
 impl GraphError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code: code.to_string(),
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { status, code: code.to_string(), message: message.into(), retry_after: None }
     }
 
     pub fn retry_after(mut self, secs: Option<u64>) -> Self {
@@ -121,9 +103,7 @@ impl GraphError {
         });
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         finish(ctx, response)
     }

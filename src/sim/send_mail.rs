@@ -51,11 +51,7 @@ enum Outcome {
 }
 
 fn unauthorized(message: &str) -> GraphError {
-    GraphError::new(
-        StatusCode::UNAUTHORIZED,
-        "InvalidAuthenticationToken",
-        message,
-    )
+    GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
 }
 
 async fn decide_outcome(
@@ -72,9 +68,7 @@ async fn decide_outcome(
             return Outcome::Refused(unauthorized("Access token validation failure."));
         }
         TokenCheck::Expired(_) => {
-            return Outcome::Refused(unauthorized(
-                "Lifetime validation failed, the token is expired.",
-            ));
+            return Outcome::Refused(unauthorized("Lifetime validation failed, the token is expired."));
         }
     }
     match faults::apply(state.next_fault(mailbox)).await {
@@ -119,11 +113,7 @@ async fn decide_outcome(
 }
 
 /// The sendMail handler: see the module docs of `sim` for the order of checks.
-pub async fn send_mail(
-    AxState(state): AxState<Arc<State>>,
-    Path(mailbox): Path<String>,
-    request: Request,
-) -> Response {
+pub async fn send_mail(AxState(state): AxState<Arc<State>>, Path(mailbox): Path<String>, request: Request) -> Response {
     let ctx = ReqCtx::from_headers(request.headers());
     let (seq, _in_flight) = state.enter_send(&mailbox);
     let received_at = rfc3339_now();
@@ -133,32 +123,20 @@ pub async fn send_mail(
 
     let (outcome, body_bytes, json) = match read_body(body, state.config.max_body_bytes).await {
         Ok(read) => {
-            let json = read
-                .bytes
-                .as_deref()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+            let json = read.bytes.as_deref().and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
             let outcome = decide_outcome(&state, &mailbox, &token, &read, json.as_ref()).await;
             (outcome, read.total, json)
         }
         Err(err) => {
             tracing::info!(%mailbox, error = %err, "sendMail body could not be read");
-            let err =
-                GraphError::bad_request("RequestBodyRead", "The request body could not be read.");
+            let err = GraphError::bad_request("RequestBodyRead", "The request body could not be read.");
             (Outcome::Refused(err), 0, None)
         }
     };
 
     let (status, error_code, response) = match outcome {
-        Outcome::Accepted => (
-            Some(202),
-            None,
-            finish(&ctx, StatusCode::ACCEPTED.into_response()),
-        ),
-        Outcome::Refused(err) => (
-            Some(err.status.as_u16()),
-            Some(err.code.clone()),
-            err.into_response(&ctx),
-        ),
+        Outcome::Accepted => (Some(202), None, finish(&ctx, StatusCode::ACCEPTED.into_response())),
+        Outcome::Refused(err) => (Some(err.status.as_u16()), Some(err.code.clone()), err.into_response(&ctx)),
         Outcome::Dropped => (None, None, faults::dropped_response(&parts.extensions)),
     };
     tracing::info!(%mailbox, seq, status = ?status, error_code = ?error_code, "sendMail");

@@ -42,12 +42,8 @@ pub async fn serve<F>(listener: TcpListener, sim: Sim, shutdown: F) -> io::Resul
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = sim
-        .router()
-        .into_make_service_with_connect_info::<ConnHandle>();
-    axum::serve(KillableListener::new(listener), app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = sim.router().into_make_service_with_connect_info::<ConnHandle>();
+    axum::serve(KillableListener::new(listener), app).with_graceful_shutdown(shutdown).await
 }
 
 pub(super) async fn spawn(sim: Sim) -> io::Result<SimHandle> {
@@ -93,10 +89,6 @@ pub async fn shutdown_signal() {
 /// Read a JSON file into `T` (policies, mailbox lists).
 pub fn read_json_file<T: DeserializeOwned>(path: &Path) -> io::Result<T> {
     let text = std::fs::read_to_string(path)?;
-    serde_json::from_str(&text).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {e}", path.display()),
-        )
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))
 }

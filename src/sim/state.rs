@@ -54,18 +54,12 @@ pub fn mailbox_key(mailbox: &str) -> String {
 }
 
 pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl State {
     pub fn new(config: SimConfig) -> Self {
-        Self {
-            config,
-            inner: Mutex::new(Inner::default()),
-        }
+        Self { config, inner: Mutex::new(Inner::default()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -82,10 +76,7 @@ impl State {
     pub fn issue_token(&self, app_id: &str) -> (String, u64) {
         let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
         let expires_on = unix_now() + self.config.token_ttl.as_secs();
-        let info = TokenInfo {
-            app_id: app_id.to_string(),
-            expires_on,
-        };
+        let info = TokenInfo { app_id: app_id.to_string(), expires_on };
         self.lock().tokens.insert(token.clone(), info);
         (token, expires_on)
     }
@@ -166,10 +157,7 @@ impl State {
         let max = inner.stats.max_in_flight.entry(key.clone()).or_insert(0);
         *max = (*max).max(now);
         drop(inner);
-        let guard = InFlightGuard {
-            state: Arc::clone(self),
-            key,
-        };
+        let guard = InFlightGuard { state: Arc::clone(self), key };
         (seq, guard)
     }
 
@@ -179,11 +167,7 @@ impl State {
         if request.status == Some(202) {
             inner.stats.accepted += 1;
         }
-        let at = inner
-            .received
-            .iter()
-            .rposition(|r| r.seq < request.seq)
-            .map_or(0, |i| i + 1);
+        let at = inner.received.iter().rposition(|r| r.seq < request.seq).map_or(0, |i| i + 1);
         inner.received.insert(at, request);
     }
 

@@ -28,10 +28,7 @@ pub async fn token(
 
     let secret = header_str(request.headers(), &IDENTITY_HEADER);
     if secret.as_deref() != Some(state.config.identity_header.as_str()) {
-        tracing::info!(
-            status = 401,
-            "token request with a wrong or missing identity header"
-        );
+        tracing::info!(status = 401, "token request with a wrong or missing identity header");
         return GraphError::new(
             StatusCode::UNAUTHORIZED,
             "UnauthorizedIdentityHeader",
@@ -43,10 +40,7 @@ pub async fn token(
     match faults::apply(state.next_fault(TOKEN_FAULT_KEY)).await {
         FaultOutcome::Continue => {}
         FaultOutcome::Respond(err) => {
-            tracing::info!(
-                status = err.status.as_u16(),
-                "token request failed by fault"
-            );
+            tracing::info!(status = err.status.as_u16(), "token request failed by fault");
             return err.into_response(&ctx);
         }
         FaultOutcome::Drop => {
@@ -56,17 +50,11 @@ pub async fn token(
     }
 
     let Some(resource) = query.get("resource").filter(|r| !r.trim().is_empty()) else {
-        return GraphError::bad_request(
-            "InvalidResource",
-            "The request is missing the required 'resource' parameter.",
-        )
-        .into_response(&ctx);
+        return GraphError::bad_request("InvalidResource", "The request is missing the required 'resource' parameter.")
+            .into_response(&ctx);
     };
-    let app_id = query
-        .get("client_id")
-        .filter(|c| !c.trim().is_empty())
-        .cloned()
-        .unwrap_or_else(|| state.config.app_id.clone());
+    let app_id =
+        query.get("client_id").filter(|c| !c.trim().is_empty()).cloned().unwrap_or_else(|| state.config.app_id.clone());
 
     let (access_token, expires_on) = state.issue_token(&app_id);
     tracing::info!(status = 200, app_id = %app_id, resource = %resource, "token issued");

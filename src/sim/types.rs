@@ -18,11 +18,7 @@ pub enum Fault {
         retry_after_secs: Option<u64>,
     },
     /// Any status with a Graph-shaped error body.
-    Status {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Status { status: u16, code: String, message: String },
     /// Sleep this long, then process the request normally.
     Delay { ms: u64 },
     /// Read the request, then close the connection without a response.

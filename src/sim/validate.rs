@@ -40,9 +40,9 @@ fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Vec<Va
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
-        Some(_) => Err(read_error(format!(
-            "An unexpected value was found for property '{key}'; an array was expected."
-        ))),
+        Some(_) => {
+            Err(read_error(format!("An unexpected value was found for property '{key}'; an array was expected.")))
+        }
     }
 }
 
@@ -52,10 +52,7 @@ fn check_recipients(message: &Map<String, Value>, key: &str) -> Result<usize, Gr
         return Ok(0);
     };
     for item in items {
-        let address = item
-            .get("emailAddress")
-            .and_then(|e| e.get("address"))
-            .and_then(Value::as_str);
+        let address = item.get("emailAddress").and_then(|e| e.get("address")).and_then(Value::as_str);
         match address {
             Some(a) if looks_like_address(a) => {}
             Some(a) => {
@@ -79,9 +76,7 @@ fn check_headers(message: &Map<String, Value>) -> Result<(), GraphError> {
         return Ok(());
     };
     if headers.is_empty() {
-        return Err(header_error(
-            "The internet message header collection must not be empty.",
-        ));
+        return Err(header_error("The internet message header collection must not be empty."));
     }
     if headers.len() > MAX_INTERNET_HEADERS {
         return Err(header_error(format!(
@@ -109,16 +104,10 @@ fn check_body_content(message: &Map<String, Value>) -> Result<(), GraphError> {
     };
     match body.get("contentType") {
         None | Some(Value::Null) => Ok(()),
-        Some(Value::String(t))
-            if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("html") =>
-        {
-            Ok(())
-        }
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("html") => Ok(()),
         Some(other) => Err(read_error(format!(
             "Requested value '{}' was not found.",
-            other
-                .as_str()
-                .map_or_else(|| other.to_string(), str::to_string)
+            other.as_str().map_or_else(|| other.to_string(), str::to_string)
         ))),
     }
 }
@@ -139,10 +128,7 @@ pub fn validate_send_mail(body: &Value) -> Result<(), GraphError> {
     let message = match root.get("message") {
         Some(Value::Object(m)) => m,
         None | Some(Value::Null) => {
-            return Err(GraphError::bad_request(
-                "BadRequest",
-                "Required parameter 'message' is missing.",
-            ));
+            return Err(GraphError::bad_request("BadRequest", "Required parameter 'message' is missing."));
         }
         Some(_) => return Err(read_error("The property 'message' must be an object.")),
     };
@@ -151,9 +137,7 @@ pub fn validate_send_mail(body: &Value) -> Result<(), GraphError> {
         + check_recipients(message, "bccRecipients")?;
     check_recipients(message, "replyTo")?;
     if total == 0 {
-        return Err(invalid_recipients(
-            "At least one recipient is not valid., The message has no recipients.",
-        ));
+        return Err(invalid_recipients("At least one recipient is not valid., The message has no recipients."));
     }
     check_headers(message)?;
     check_body_content(message)

@@ -10,21 +10,12 @@ use crate::helpers::{ALLOWED, message, spawn};
 
 async fn assert_401(r: reqwest::Response, needle: &str) {
     assert_eq!(r.status(), 401);
-    let challenge = r.headers()["www-authenticate"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert!(
-        challenge.starts_with("Bearer realm=\"mailgate\", error=\"invalid_token\""),
-        "{challenge}"
-    );
+    let challenge = r.headers()["www-authenticate"].to_str().expect("ascii").to_owned();
+    assert!(challenge.starts_with("Bearer realm=\"mailgate\", error=\"invalid_token\""), "{challenge}");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let problem: Value = r.json().await.expect("json");
     assert_eq!(problem["code"], "unauthorized");
-    assert!(
-        problem["detail"].as_str().expect("detail").contains(needle),
-        "{problem}"
-    );
+    assert!(problem["detail"].as_str().expect("detail").contains(needle), "{problem}");
 }
 
 #[sqlx::test]
@@ -33,48 +24,18 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
     let url = app.url("/v1/messages");
     let body = message(ALLOWED);
 
-    assert_401(
-        app.http.post(&url).json(&body).send().await.expect("send"),
-        "no Authorization header",
-    )
-    .await;
-    let basic = app
-        .http
-        .post(&url)
-        .header("Authorization", "Basic dXNlcjpwdw==")
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
+    assert_401(app.http.post(&url).json(&body).send().await.expect("send"), "no Authorization header").await;
+    let basic =
+        app.http.post(&url).header("Authorization", "Basic dXNlcjpwdw==").json(&body).send().await.expect("send");
     assert_401(basic, "scheme must be Bearer").await;
-    assert_401(
-        app.post_message_as("not-a-key", &body).await,
-        "not a mailgate API key",
-    )
-    .await;
+    assert_401(app.post_message_as("not-a-key", &body).await, "not a mailgate API key").await;
     let unknown = ApiKey::generate();
-    assert_401(
-        app.post_message_as(unknown.reveal(), &body).await,
-        "unknown, revoked or expired",
-    )
-    .await;
+    assert_401(app.post_message_as(unknown.reveal(), &body).await, "unknown, revoked or expired").await;
 
     // The right prefix with a wrong secret is still unknown.
     let real = &app.demo.key;
-    let forged = format!(
-        "{}{}",
-        &real[..real.len() - 4],
-        if real.ends_with("AAAA") {
-            "BBBB"
-        } else {
-            "AAAA"
-        }
-    );
-    assert_401(
-        app.post_message_as(&forged, &body).await,
-        "unknown, revoked or expired",
-    )
-    .await;
+    let forged = format!("{}{}", &real[..real.len() - 4], if real.ends_with("AAAA") { "BBBB" } else { "AAAA" });
+    assert_401(app.post_message_as(&forged, &body).await, "unknown, revoked or expired").await;
 
     // Revoked: refused on the very next request.
     assert_eq!(app.post_message(&body).await.status(), 202);
@@ -84,26 +45,11 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
     // Expired.
     let expired = ApiKey::generate();
     let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);
-    db::keys::insert(&app.pool, app.demo.app_id, &expired, Some(past), None)
-        .await
-        .expect("insert");
-    assert_401(
-        app.post_message_as(expired.reveal(), &body).await,
-        "unknown, revoked or expired",
-    )
-    .await;
+    db::keys::insert(&app.pool, app.demo.app_id, &expired, Some(past), None).await.expect("insert");
+    assert_401(app.post_message_as(expired.reveal(), &body).await, "unknown, revoked or expired").await;
 
-    assert_eq!(
-        app.count("SELECT count(*) FROM messages").await,
-        1,
-        "only the one authenticated send was stored"
-    );
-    let r = app
-        .http
-        .get(app.url("/v1/messages/00000000-0000-0000-0000-000000000000"))
-        .send()
-        .await
-        .expect("get");
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 1, "only the one authenticated send was stored");
+    let r = app.http.get(app.url("/v1/messages/00000000-0000-0000-0000-000000000000")).send().await.expect("get");
     assert_eq!(r.status(), 401);
 }
 
@@ -123,10 +69,7 @@ async fn a_key_is_never_written_to_the_log_or_the_database(pool: PgPool) {
     let secret_part = key[16..].to_owned();
     drop(app.http.get(app.url("/healthz")).send().await);
     let logs = app_logs(&app);
-    assert!(
-        !logs.contains(&secret_part),
-        "the key's secret appeared in the log"
-    );
+    assert!(!logs.contains(&secret_part), "the key's secret appeared in the log");
     assert!(logs.contains("queued"), "the log was captured: {logs}");
 }
 

@@ -24,10 +24,7 @@ fn without(key: &str) -> Value {
 async fn check(app: &TestApp, body: Value, status: u16, code: &str, field: Option<&str>) {
     let r = app.post_message(&body).await;
     let got = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("").to_owned());
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
     let problem: Value = r.json().await.expect("problem json");
     assert_eq!(got, status, "body {body}: {problem}");
     assert_eq!(ct.as_deref(), Some("application/problem+json"));
@@ -44,50 +41,16 @@ async fn each_bad_field_is_named_and_nothing_is_stored_or_sent(pool: PgPool) {
         (with("from", json!("not an address")), "from"),
         (with("from", json!(42)), "from"),
         (with("to", json!([])), "to"),
-        (
-            with(
-                "to",
-                json!(
-                    (0..501)
-                        .map(|i| format!("r{i}@example.com"))
-                        .collect::<Vec<_>>()
-                ),
-            ),
-            "to",
-        ),
-        (
-            with("to", json!(["someone@example.com", "nobody"])),
-            "to[1]",
-        ),
-        (
-            with("cc", json!([{"address": "x@", "name": "X"}])),
-            "cc[0].address",
-        ),
+        (with("to", json!((0..501).map(|i| format!("r{i}@example.com")).collect::<Vec<_>>())), "to"),
+        (with("to", json!(["someone@example.com", "nobody"])), "to[1]"),
+        (with("cc", json!([{"address": "x@", "name": "X"}])), "cc[0].address"),
         (with("bcc", json!(["a@exa mple.com"])), "bcc[0]"),
         (with("reply_to", json!(["@example.com"])), "reply_to[0]"),
-        (
-            with("subject", json!("Hello\r\nBcc: victim@example.com")),
-            "subject",
-        ),
-        (
-            with("to", json!([{"address": "a@example.com", "name": "A\nB"}])),
-            "to[0].name",
-        ),
-        (
-            with("headers", json!({"x-ok": "fine\r\nInjected: yes"})),
-            "headers.x-ok",
-        ),
-        (
-            with("headers", json!({"Reply-To": "x@example.com"})),
-            "headers.Reply-To",
-        ),
-        (
-            with(
-                "headers",
-                json!({"x-1": "a", "x-2": "a", "x-3": "a", "x-4": "a", "x-5": "a", "x-6": "a"}),
-            ),
-            "headers",
-        ),
+        (with("subject", json!("Hello\r\nBcc: victim@example.com")), "subject"),
+        (with("to", json!([{"address": "a@example.com", "name": "A\nB"}])), "to[0].name"),
+        (with("headers", json!({"x-ok": "fine\r\nInjected: yes"})), "headers.x-ok"),
+        (with("headers", json!({"Reply-To": "x@example.com"})), "headers.Reply-To"),
+        (with("headers", json!({"x-1": "a", "x-2": "a", "x-3": "a", "x-4": "a", "x-5": "a", "x-6": "a"})), "headers"),
         (without("text"), "text"),
         (
             with(
@@ -121,10 +84,7 @@ async fn each_bad_field_is_named_and_nothing_is_stored_or_sent(pool: PgPool) {
         .await
         .expect("send");
     assert_eq!(r.status(), 400);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["code"],
-        "malformed_json"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["code"], "malformed_json");
     let r = app
         .http
         .post(app.url("/v1/messages"))
@@ -147,10 +107,7 @@ async fn each_bad_field_is_named_and_nothing_is_stored_or_sent(pool: PgPool) {
         .await
         .expect("send");
     assert_eq!(r.status(), 415);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["code"],
-        "unsupported_media_type"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["code"], "unsupported_media_type");
 
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM audit_events").await, 0);
@@ -159,21 +116,13 @@ async fn each_bad_field_is_named_and_nothing_is_stored_or_sent(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_body_over_the_configured_limit_is_413(pool: PgPool) {
-    let app = spawn()
-        .env("MAILGATE_MAX_BODY_BYTES", "4096")
-        .start(pool)
-        .await;
+    let app = spawn().env("MAILGATE_MAX_BODY_BYTES", "4096").start(pool).await;
     let big = with("text", json!("x".repeat(5000)));
     let r = app.post_message(&big).await;
     assert_eq!(r.status(), 413);
     let problem: Value = r.json().await.expect("json");
     assert_eq!(problem["code"], "body_too_large");
     // Just under the limit passes.
-    assert_eq!(
-        app.post_message(&with("text", json!("x".repeat(3000))))
-            .await
-            .status(),
-        202
-    );
+    assert_eq!(app.post_message(&with("text", json!("x".repeat(3000)))).await.status(), 202);
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 1);
 }

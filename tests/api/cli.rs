@@ -31,36 +31,11 @@ fn ok(db: &str, args: &[&str]) -> String {
 async fn the_seed_scenario_through_the_cli(pool: PgPool) {
     let db = database_url(&pool).await;
     ok(&db, &["migrate"]);
-    ok(
-        &db,
-        &[
-            "apps",
-            "create",
-            "logic-app",
-            "--entra-app-id",
-            "15ca046b-ee0f-426e-858e-949b5f826596",
-        ],
-    );
+    ok(&db, &["apps", "create", "logic-app", "--entra-app-id", "15ca046b-ee0f-426e-858e-949b5f826596"]);
     ok(&db, &["groups", "create", "DL-Graph-Scope@contoso.test"]);
     ok(&db, &["groups", "create", "inner@contoso.test"]);
-    ok(
-        &db,
-        &[
-            "groups",
-            "add-member",
-            "dl-graph-scope@contoso.test",
-            "inner@contoso.test",
-        ],
-    );
-    ok(
-        &db,
-        &[
-            "groups",
-            "add-member",
-            "inner@contoso.test",
-            "notifications@contoso.test",
-        ],
-    );
+    ok(&db, &["groups", "add-member", "dl-graph-scope@contoso.test", "inner@contoso.test"]);
+    ok(&db, &["groups", "add-member", "inner@contoso.test", "notifications@contoso.test"]);
     ok(
         &db,
         &[
@@ -77,65 +52,29 @@ async fn the_seed_scenario_through_the_cli(pool: PgPool) {
         ],
     );
 
-    let granted = ok(
-        &db,
-        &[
-            "policies",
-            "test",
-            "--app",
-            "logic-app",
-            "--mailbox",
-            "notifications@contoso.test",
-        ],
-    );
+    let granted = ok(&db, &["policies", "test", "--app", "logic-app", "--mailbox", "notifications@contoso.test"]);
     assert_eq!(granted.lines().next(), Some("Granted"), "{granted}");
     // The app may also be named by its Entra app id, as Exchange does.
     let denied = ok(
         &db,
-        &[
-            "policies",
-            "test",
-            "--app",
-            "15ca046b-ee0f-426e-858e-949b5f826596",
-            "--mailbox",
-            "ceo@contoso.test",
-        ],
+        &["policies", "test", "--app", "15ca046b-ee0f-426e-858e-949b5f826596", "--mailbox", "ceo@contoso.test"],
     );
     assert_eq!(denied.lines().next(), Some("Denied"), "{denied}");
     assert!(denied.contains("dl-graph-scope@contoso.test"), "{denied}");
 
     let created = ok(&db, &["keys", "create", "logic-app"]);
     let key = created.lines().last().expect("key line");
-    assert!(
-        mailgate::auth::ApiKey::parse(key).is_some(),
-        "last line is the key: {created}"
-    );
+    assert!(mailgate::auth::ApiKey::parse(key).is_some(), "last line is the key: {created}");
     let listed = ok(&db, &["keys", "list"]);
-    assert!(
-        listed.contains("active") && !listed.contains(&key[16..]),
-        "{listed}"
-    );
+    assert!(listed.contains("active") && !listed.contains(&key[16..]), "{listed}");
     ok(&db, &["keys", "revoke", key]);
     assert!(ok(&db, &["keys", "list"]).contains("revoked"));
 
     let policies = ok(&db, &["policies", "list"]);
-    assert!(
-        policies.contains("RestrictAccess") && policies.contains("logic-app"),
-        "{policies}"
-    );
+    assert!(policies.contains("RestrictAccess") && policies.contains("logic-app"), "{policies}");
     let id = policies.split_whitespace().next().expect("id");
     ok(&db, &["policies", "remove", id]);
-    let granted = ok(
-        &db,
-        &[
-            "policies",
-            "test",
-            "--app",
-            "logic-app",
-            "--mailbox",
-            "ceo@contoso.test",
-        ],
-    );
+    let granted = ok(&db, &["policies", "test", "--app", "logic-app", "--mailbox", "ceo@contoso.test"]);
     assert_eq!(granted.lines().next(), Some("Granted"));
 }
 
@@ -151,73 +90,29 @@ async fn the_cli_refuses_bad_input_and_changes_nothing(pool: PgPool) {
     refuse(&["groups", "create", "not-an-address"], "group address");
     ok(&db, &["groups", "create", "a@contoso.test"]);
     ok(&db, &["groups", "create", "b@contoso.test"]);
-    ok(
-        &db,
-        &["groups", "add-member", "a@contoso.test", "b@contoso.test"],
-    );
+    ok(&db, &["groups", "add-member", "a@contoso.test", "b@contoso.test"]);
+    refuse(&["groups", "add-member", "b@contoso.test", "a@contoso.test"], "contain itself");
+    refuse(&["groups", "add-member", "a@contoso.test", "b@contoso.test"], "already a member");
     refuse(
-        &["groups", "add-member", "b@contoso.test", "a@contoso.test"],
-        "contain itself",
-    );
-    refuse(
-        &["groups", "add-member", "a@contoso.test", "b@contoso.test"],
-        "already a member",
-    );
-    refuse(
-        &[
-            "policies",
-            "new",
-            "--app",
-            "ghost",
-            "--scope-group",
-            "a@contoso.test",
-            "--access-right",
-            "DenyAccess",
-        ],
+        &["policies", "new", "--app", "ghost", "--scope-group", "a@contoso.test", "--access-right", "DenyAccess"],
         "no app named `ghost`",
     );
     refuse(
-        &[
-            "policies",
-            "new",
-            "--app",
-            "*",
-            "--scope-group",
-            "a@contoso.test",
-            "--access-right",
-            "Deny",
-        ],
+        &["policies", "new", "--app", "*", "--scope-group", "a@contoso.test", "--access-right", "Deny"],
         "access right",
     );
     refuse(
-        &[
-            "policies",
-            "new",
-            "--app",
-            "*",
-            "--scope-group",
-            "zzz@contoso.test",
-            "--access-right",
-            "DenyAccess",
-        ],
+        &["policies", "new", "--app", "*", "--scope-group", "zzz@contoso.test", "--access-right", "DenyAccess"],
         "no group",
     );
     let (success, _, stderr) = Command::new(env!("CARGO_BIN_EXE_mailgate"))
         .args(["migrate"])
         .env_clear()
         .output()
-        .map(|o| {
-            (
-                o.status.success(),
-                String::new(),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        })
+        .map(|o| (o.status.success(), String::new(), String::from_utf8_lossy(&o.stderr).into_owned()))
         .expect("run");
     assert!(!success && stderr.contains("DATABASE_URL"), "{stderr}");
-    let policies: i64 = sqlx::query_scalar("SELECT count(*) FROM access_policies")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let policies: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM access_policies").fetch_one(&pool).await.expect("count");
     assert_eq!(policies, 0);
 }

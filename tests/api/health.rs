@@ -14,10 +14,7 @@ async fn healthz_and_readyz_report_the_database_and_the_graph_token(pool: PgPool
     let r = app.http.get(app.url("/readyz")).send().await.expect("get");
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");
-    assert_eq!(
-        (body["database"].as_str(), body["graph_token"].as_str()),
-        (Some("ok"), Some("ok"))
-    );
+    assert_eq!((body["database"].as_str(), body["graph_token"].as_str()), (Some("ok"), Some("ok")));
     let r = app.http.get(app.url("/nope")).send().await.expect("get");
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
@@ -26,20 +23,11 @@ async fn healthz_and_readyz_report_the_database_and_the_graph_token(pool: PgPool
 #[sqlx::test]
 async fn readyz_fails_when_no_graph_token_can_be_had(pool: PgPool) {
     // The wrong identity header: the token endpoint refuses mailgate.
-    let app = spawn()
-        .env("IDENTITY_HEADER", "wrong-secret")
-        .start(pool)
-        .await;
+    let app = spawn().env("IDENTITY_HEADER", "wrong-secret").start(pool).await;
     let r = app.http.get(app.url("/readyz")).send().await.expect("get");
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["database"], "ok");
-    assert!(
-        body["graph_token"]
-            .as_str()
-            .expect("text")
-            .starts_with("error"),
-        "{body}"
-    );
+    assert!(body["graph_token"].as_str().expect("text").starts_with("error"), "{body}");
     assert!(!body.to_string().contains("wrong-secret"));
 }

@@ -21,10 +21,7 @@ pub const SCOPE_GROUP: &str = "dl-graph-scope@contoso.test";
 
 /// The URL of the per-test database that `#[sqlx::test]` made, on the server DATABASE_URL names.
 pub async fn database_url(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .expect("db name");
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("db name");
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for tests");
     let mut url = Url::parse(&base).expect("DATABASE_URL is a URL");
     url.set_path(&format!("/{name}"));
@@ -39,24 +36,12 @@ pub struct Demo {
 
 /// The seed article's scenario: `logic-app` restricted to a group that holds the notifications mailbox.
 pub async fn seed_demo(pool: &PgPool) -> Demo {
-    let app = db::apps::create(
-        pool,
-        &db::apps::NewApp {
-            name: "logic-app",
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("app");
+    let app = db::apps::create(pool, &db::apps::NewApp { name: "logic-app", ..Default::default() }).await.expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, app.id, &key, None, None)
-        .await
-        .expect("key");
+    db::keys::insert(pool, app.id, &key, None, None).await.expect("key");
     let group = db::groups::create(pool, SCOPE_GROUP).await.expect("group");
     let mut tx = pool.begin().await.expect("tx");
-    db::groups::add_member(&mut tx, SCOPE_GROUP, ALLOWED)
-        .await
-        .expect("member");
+    db::groups::add_member(&mut tx, SCOPE_GROUP, ALLOWED).await.expect("member");
     let apps = AppSelector::Apps(vec![app.id]);
     let new = NewPolicy {
         apps: &apps,
@@ -66,28 +51,20 @@ pub async fn seed_demo(pool: &PgPool) -> Demo {
     };
     let policy_id = db::policies::create(&mut tx, new).await.expect("policy");
     tx.commit().await.expect("commit");
-    Demo {
-        app_id: app.id,
-        key: key.reveal().to_owned(),
-        policy_id,
-    }
+    Demo { app_id: app.id, key: key.reveal().to_owned(), policy_id }
 }
 
 /// Another app with its own key and no policy.
 pub async fn other_app(pool: &PgPool, name: &str) -> String {
-    let app = db::apps::create(
-        pool,
-        &db::apps::NewApp {
-            name,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("app");
+    app_with_roles(pool, name, &["Mail.Send"]).await
+}
+
+/// An app holding exactly these roles, and a key for it.
+pub async fn app_with_roles(pool: &PgPool, name: &str, roles: &[&str]) -> String {
+    let roles = Some(roles.iter().map(|r| (*r).to_owned()).collect());
+    let app = db::apps::create(pool, &db::apps::NewApp { name, roles, ..Default::default() }).await.expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, app.id, &key, None, None)
-        .await
-        .expect("key");
+    db::keys::insert(pool, app.id, &key, None, None).await.expect("key");
     key.reveal().to_owned()
 }
 
@@ -115,19 +92,8 @@ impl Spawn {
         let demo = seed_demo(&pool).await;
         let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
         let (child, base, logs) = start_mailgate(&database_url(&pool).await, &sim, &self.env);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("client");
-        TestApp {
-            base,
-            sim,
-            pool,
-            demo,
-            http,
-            child,
-            logs,
-        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        TestApp { base, sim, pool, demo, http, child, logs }
     }
 }
 
@@ -179,10 +145,7 @@ pub fn start_mailgate(
         Ok(base) => (child, base, logs),
         Err(_) => {
             let _ = child.kill();
-            panic!(
-                "mailgate did not start; its log:\n{}",
-                logs.lock().expect("logs").join("\n")
-            );
+            panic!("mailgate did not start; its log:\n{}", logs.lock().expect("logs").join("\n"));
         }
     }
 }
@@ -192,10 +155,7 @@ impl Drop for TestApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!(
-                "--- mailgate log ---\n{}",
-                self.logs.lock().map(|l| l.join("\n")).unwrap_or_default()
-            );
+            eprintln!("--- mailgate log ---\n{}", self.logs.lock().map(|l| l.join("\n")).unwrap_or_default());
         }
     }
 }
@@ -223,13 +183,7 @@ impl TestApp {
     }
 
     pub async fn post_message_as(&self, key: &str, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url("/v1/messages"))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.http.post(self.url("/v1/messages")).bearer_auth(key).json(body).send().await.expect("request")
     }
 
     pub async fn get_message(&self, id: &str) -> Value {
@@ -257,10 +211,7 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(&self.pool)
-            .await
-            .expect("count")
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&self.pool).await.expect("count")
     }
 
     pub fn outcomes(view: &Value) -> Vec<String> {

@@ -1,10 +1,14 @@
 //! End-to-end tests: the real binary, a database per test, the Graph simulator on loopback.
 
+mod admin;
+mod audit;
 mod auth;
 mod bad_input;
 mod cli;
 mod delivery;
+mod entra;
 mod health;
 mod helpers;
 mod openapi;
+mod roles;
 mod send;

@@ -7,9 +7,7 @@ use sqlx::PgPool;
 use crate::helpers::{ALLOWED, OUTSIDE, TestApp, message, other_app, spawn};
 
 #[sqlx::test]
-async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_identity_token(
-    pool: PgPool,
-) {
+async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_identity_token(pool: PgPool) {
     let app = spawn().start(pool).await;
     let body = json!({
         "from": ALLOWED,
@@ -24,10 +22,7 @@ async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_id
     });
     let r = app.post_message(&body).await;
     assert_eq!(r.status(), 202);
-    let location = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
+    let location = r.headers()["location"].to_str().expect("location").to_owned();
     let accepted: Value = r.json().await.expect("json");
     let id = accepted["id"].as_str().expect("id").to_owned();
     assert_eq!(accepted["status"], "queued");
@@ -39,12 +34,7 @@ async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_id
     let attempt = &done["events"][1];
     assert_eq!(attempt["http_status"], 202);
     assert_eq!(attempt["attempt"], 1);
-    assert!(
-        attempt["graph_request_id"]
-            .as_str()
-            .is_some_and(|s| !s.is_empty()),
-        "{attempt}"
-    );
+    assert!(attempt["graph_request_id"].as_str().is_some_and(|s| !s.is_empty()), "{attempt}");
     assert!(attempt["latency_ms"].as_i64().is_some());
 
     let received = app.sim.sim.received();
@@ -58,13 +48,7 @@ async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_id
         Some(mailgate::sim::SimConfig::default().app_id.as_str()),
         "token from the managed identity endpoint"
     );
-    assert!(
-        got.authorization
-            .as_deref()
-            .is_some_and(|a| a.starts_with("Bearer sim-")),
-        "{:?}",
-        got.authorization
-    );
+    assert!(got.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer sim-")), "{:?}", got.authorization);
     let expected = json!({
         "message": {
             "subject": "Nightly report",
@@ -98,10 +82,7 @@ async fn the_graph_token_is_fetched_once_and_reused(pool: PgPool) {
     let app = spawn().start(pool).await;
     for _ in 0..3 {
         let r = app.post_message(&message(ALLOWED)).await;
-        let id = r.json::<Value>().await.expect("json")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
         assert_eq!(app.wait_final(&id).await["status"], "sent");
     }
     assert_eq!(app.sim.sim.stats().accepted, 3);
@@ -110,9 +91,7 @@ async fn the_graph_token_is_fetched_once_and_reused(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_local_denial_is_an_immediate_403_naming_the_policy_and_graph_hears_nothing(
-    pool: PgPool,
-) {
+async fn a_local_denial_is_an_immediate_403_naming_the_policy_and_graph_hears_nothing(pool: PgPool) {
     let app = spawn().start(pool).await;
     let r = app.post_message(&message(OUTSIDE)).await;
     assert_eq!(r.status(), 403);
@@ -121,34 +100,17 @@ async fn a_local_denial_is_an_immediate_403_naming_the_policy_and_graph_hears_no
     assert_eq!(problem["code"], "policy_denied");
     assert_eq!(problem["decision"]["access"], "Denied");
     assert_eq!(problem["decision"]["rule"], "restrict_access_not_in_scope");
-    assert_eq!(
-        problem["decision"]["policy_id"],
-        app.demo.policy_id.to_string()
-    );
-    assert!(
-        problem["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("dl-graph-scope@contoso.test"),
-        "{problem}"
-    );
+    assert_eq!(problem["decision"]["policy_id"], app.demo.policy_id.to_string());
+    assert!(problem["detail"].as_str().expect("detail").contains("dl-graph-scope@contoso.test"), "{problem}");
 
     let id = problem["message_id"].as_str().expect("message id");
     let view = app.get_message(id).await;
     assert_eq!(view["status"], "denied");
     assert_eq!(TestApp::outcomes(&view), ["denied"]);
     assert_eq!(view["events"][0]["http_status"], 403);
-    assert_eq!(
-        app.count("SELECT count(*) FROM messages WHERE payload IS NOT NULL")
-            .await,
-        0,
-        "no content kept"
-    );
+    assert_eq!(app.count("SELECT count(*) FROM messages WHERE payload IS NOT NULL").await, 0, "no content kept");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(
-        app.sim.sim.received().is_empty(),
-        "Graph must not be called"
-    );
+    assert!(app.sim.sim.received().is_empty(), "Graph must not be called");
 }
 
 #[sqlx::test]
@@ -163,21 +125,14 @@ async fn an_exchange_denial_rejects_the_message_with_graphs_code(pool: PgPool) {
     }]);
     let r = app.post_message(&message(ALLOWED)).await;
     assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "rejected");
     assert_eq!(done["last_error"], "ErrorAccessDenied");
     assert_eq!(TestApp::outcomes(&done), ["queued", "exchange_denied"]);
     assert_eq!(done["events"][1]["http_status"], 403);
     assert_eq!(done["events"][1]["graph_code"], "ErrorAccessDenied");
-    assert_eq!(
-        app.sim.sim.received().len(),
-        1,
-        "a denial is final: not retried"
-    );
+    assert_eq!(app.sim.sim.received().len(), 1, "a denial is final: not retried");
 }
 
 #[sqlx::test]
@@ -202,9 +157,7 @@ async fn prefer_wait_returns_the_final_outcome(pool: PgPool) {
 #[sqlx::test]
 async fn prefer_wait_gives_up_after_the_wait_and_answers_202(pool: PgPool) {
     let app = spawn().start(pool).await;
-    app.sim
-        .sim
-        .add_faults(ALLOWED, vec![Fault::Delay { ms: 3000 }]);
+    app.sim.sim.add_faults(ALLOWED, vec![Fault::Delay { ms: 3000 }]);
     let r = app
         .http
         .post(app.url("/v1/messages"))
@@ -216,10 +169,7 @@ async fn prefer_wait_gives_up_after_the_wait_and_answers_202(pool: PgPool) {
         .expect("send");
     assert_eq!(r.status(), 202);
     let view: Value = r.json().await.expect("json");
-    assert!(
-        matches!(view["status"].as_str(), Some("queued" | "sending")),
-        "{view}"
-    );
+    assert!(matches!(view["status"].as_str(), Some("queued" | "sending")), "{view}");
     let done = app.wait_final(view["id"].as_str().expect("id")).await;
     assert_eq!(done["status"], "sent");
 }
@@ -229,25 +179,10 @@ async fn a_caller_cannot_read_another_apps_message(pool: PgPool) {
     let app = spawn().start(pool).await;
     let other_key = other_app(&app.pool, "other-app").await;
     let r = app.post_message(&message(ALLOWED)).await;
-    let id = r.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let r = app
-        .http
-        .get(app.url(&format!("/v1/messages/{id}")))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .expect("get");
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let r = app.http.get(app.url(&format!("/v1/messages/{id}"))).bearer_auth(&other_key).send().await.expect("get");
     assert_eq!(r.status(), 404);
-    let r = app
-        .http
-        .get(app.url("/v1/messages/not-a-uuid"))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .expect("get");
+    let r = app.http.get(app.url("/v1/messages/not-a-uuid")).bearer_auth(&other_key).send().await.expect("get");
     assert_eq!(r.status(), 404);
     // An app without any policy falls back to the tenant-wide grant, as Exchange does.
     let r = app.post_message_as(&other_key, &message(OUTSIDE)).await;
@@ -259,9 +194,7 @@ async fn a_policy_change_decides_the_next_request(pool: PgPool) {
     let app = spawn().start(pool).await;
     assert_eq!(app.post_message(&message(OUTSIDE)).await.status(), 403);
     let mut tx = app.pool.begin().await.expect("tx");
-    mailgate::db::groups::add_member(&mut tx, crate::helpers::SCOPE_GROUP, OUTSIDE)
-        .await
-        .expect("add");
+    mailgate::db::groups::add_member(&mut tx, crate::helpers::SCOPE_GROUP, OUTSIDE).await.expect("add");
     tx.commit().await.expect("commit");
     // The running server learns of the change through NOTIFY; allow it a moment.
     let mut status = 0;

@@ -34,10 +34,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
     let input: AppInput = json_body::parse(&headers, body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(apps::create(&state.pool, &input).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(apps::create(&state.pool, &input).await?)))
 }
 
 /// One app, by name or Entra app id.
@@ -46,9 +43,6 @@ pub async fn create(
     params(("name" = String, Path)),
     responses((status = 200, body = App), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn get(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<App>, ApiError> {
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<App>, ApiError> {
     Ok(Json(apps::get(&state.pool, &name).await?))
 }

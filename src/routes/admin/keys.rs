@@ -21,10 +21,7 @@ use crate::startup::AppState;
     params(("name" = String, Path)),
     responses((status = 200, body = Vec<KeyInfo>), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Vec<KeyInfo>>, ApiError> {
+pub async fn list(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Vec<KeyInfo>>, ApiError> {
     let app = apps::get(&state.pool, &name).await?;
     Ok(Json(db::keys::list(&state.pool, Some(app.id)).await?))
 }
@@ -50,10 +47,7 @@ pub async fn issue(
         Ok(b) if b.is_empty() => KeyInput::default(),
         _ => json_body::parse(&headers, body)?,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(keys::issue(&state.pool, &name, &input).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(keys::issue(&state.pool, &name, &input).await?)))
 }
 
 /// Revoke a key. It is refused on the next request, on every replica.
@@ -62,10 +56,7 @@ pub async fn issue(
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn revoke(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("key"))?;
     keys::revoke(&state.pool, &id.to_string()).await?;
     Ok(StatusCode::NO_CONTENT)

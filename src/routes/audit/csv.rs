@@ -2,21 +2,15 @@
 
 use crate::db::audit::AuditRow;
 
-const HEADER: &str = "id,at,outcome,app,mailbox,message_id,attempt,http_status,graph_code,graph_request_id,latency_ms,request_id,detail";
+const HEADER: &str =
+    "id,at,outcome,app,mailbox,message_id,attempt,http_status,graph_code,graph_request_id,latency_ms,request_id,detail";
 
 /// Quotes when needed, and defuses cells a spreadsheet would run as a formula (mailbox and detail text
 /// can come from callers).
 fn cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    let value =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
@@ -27,9 +21,7 @@ pub fn render(rows: &[AuditRow]) -> String {
     let mut out = String::from(HEADER);
     out.push_str("\r\n");
     for r in rows {
-        let at =
-            r.at.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
+        let at = r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         let fields = [
             r.id.to_string(),
             at,

@@ -36,30 +36,18 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let accept_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
+    let accept_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));
     let p = params::parse(query, accept_csv)?;
     // One more than asked tells whether another page exists.
     let mut events = audit::search(&state.pool, &p.filter, p.before, p.limit + 1).await?;
     let more = events.len() as i64 > p.limit;
     events.truncate(p.limit as usize);
-    let next_cursor = more
-        .then(|| events.last().map(|e| encode_cursor(e.id)))
-        .flatten();
+    let next_cursor = more.then(|| events.last().map(|e| encode_cursor(e.id))).flatten();
     if !p.csv {
-        return Ok(Json(AuditPage {
-            events,
-            next_cursor,
-        })
-        .into_response());
+        return Ok(Json(AuditPage { events, next_cursor }).into_response());
     }
-    let mut response = (
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        super::csv::render(&events),
-    )
-        .into_response();
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], super::csv::render(&events)).into_response();
     if let Some(c) = next_cursor
         && let Ok(link) = HeaderValue::from_str(&format!("<?cursor={c}>; rel=\"next\""))
     {

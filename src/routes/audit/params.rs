@@ -47,10 +47,7 @@ fn time(field: &str, value: &Option<String>) -> Result<Option<OffsetDateTime>, A
         .as_deref()
         .map(|v| {
             OffsetDateTime::parse(v, &Rfc3339).map_err(|_| {
-                ApiError::invalid(
-                    field,
-                    format!("`{field}` must be an RFC 3339 time such as 2026-11-26T00:00:00Z"),
-                )
+                ApiError::invalid(field, format!("`{field}` must be an RFC 3339 time such as 2026-11-26T00:00:00Z"))
             })
         })
         .transpose()
@@ -62,17 +59,10 @@ pub fn encode_cursor(id: i64) -> String {
 
 fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("before:")?
-        .parse()
-        .ok()
+    String::from_utf8(bytes).ok()?.strip_prefix("before:")?.parse().ok()
 }
 
-pub fn parse(
-    query: Result<Query<AuditParams>, QueryRejection>,
-    accept_csv: bool,
-) -> Result<Parsed, ApiError> {
+pub fn parse(query: Result<Query<AuditParams>, QueryRejection>, accept_csv: bool) -> Result<Parsed, ApiError> {
     let Query(p) = query.map_err(|e| {
         let text = e.body_text();
         let field = text.split('`').nth(1).unwrap_or("query").to_owned();
@@ -83,46 +73,31 @@ pub fn parse(
         Some("csv") => true,
         Some("json") => false,
         Some(other) => {
-            return Err(ApiError::invalid(
-                "format",
-                format!("`format` must be json or csv, not `{other}`"),
-            ));
+            return Err(ApiError::invalid("format", format!("`format` must be json or csv, not `{other}`")));
         }
     };
     if let Some(o) = &p.outcome
         && Outcome::parse(o).is_none()
     {
         let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
-        return Err(ApiError::invalid(
-            "outcome",
-            format!("`{o}` is not an outcome; one of {}", known.join(", ")),
-        ));
+        return Err(ApiError::invalid("outcome", format!("`{o}` is not an outcome; one of {}", known.join(", "))));
     }
     let mailbox = p
         .mailbox
         .as_deref()
         .map(|m| {
-            Mailbox::parse(m)
-                .map(|m| m.key())
-                .map_err(|e| ApiError::invalid("mailbox", format!("`mailbox`: {e}")))
+            Mailbox::parse(m).map(|m| m.key()).map_err(|e| ApiError::invalid("mailbox", format!("`mailbox`: {e}")))
         })
         .transpose()?;
     let max = if csv { 10_000 } else { 1_000 };
     let limit = p.limit.unwrap_or(100);
     if !(1..=max).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("`limit` must be between 1 and {max}"),
-        ));
+        return Err(ApiError::invalid("limit", format!("`limit` must be between 1 and {max}")));
     }
     let before = p
         .cursor
         .as_deref()
-        .map(|c| {
-            decode_cursor(c).ok_or_else(|| {
-                ApiError::invalid("cursor", "`cursor` is not one this service issued")
-            })
-        })
+        .map(|c| decode_cursor(c).ok_or_else(|| ApiError::invalid("cursor", "`cursor` is not one this service issued")))
         .transpose()?;
     let filter = Filter {
         app: p.app,
@@ -134,17 +109,9 @@ pub fn parse(
     if let (Some(s), Some(u)) = (filter.since, filter.until)
         && s >= u
     {
-        return Err(ApiError::invalid(
-            "until",
-            "`until` must be later than `since`",
-        ));
+        return Err(ApiError::invalid("until", "`until` must be later than `since`"));
     }
-    Ok(Parsed {
-        filter,
-        before,
-        limit,
-        csv,
-    })
+    Ok(Parsed { filter, before, limit, csv })
 }
 
 #[cfg(test)]

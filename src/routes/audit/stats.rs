@@ -25,16 +25,9 @@ pub async fn stats(
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
     let p = params::parse(query, false)?;
-    for (field, set) in [
-        ("limit", p.limit != 100),
-        ("cursor", p.before.is_some()),
-        ("format", p.csv),
-    ] {
+    for (field, set) in [("limit", p.limit != 100), ("cursor", p.before.is_some()), ("format", p.csv)] {
         if set {
-            return Err(ApiError::invalid(
-                field,
-                format!("`{field}` does not apply to statistics"),
-            ));
+            return Err(ApiError::invalid(field, format!("`{field}` does not apply to statistics")));
         }
     }
     Ok(Json(audit::stats(&state.pool, &p.filter).await?))

@@ -28,10 +28,7 @@ pub async fn status(
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("message"))?;
     let row = db::messages::get(&state.pool, id).await?;
     // Someone else's message answers exactly like a missing one, unless the caller audits.
-    let visible =
-        |r: &db::messages::MessageRow| r.app_id == caller.app_id || caller.has(Role::AuditRead);
-    let row = row
-        .filter(visible)
-        .ok_or_else(|| ApiError::not_found("message"))?;
+    let visible = |r: &db::messages::MessageRow| r.app_id == caller.app_id || caller.has(Role::AuditRead);
+    let row = row.filter(visible).ok_or_else(|| ApiError::not_found("message"))?;
     Ok(Json(MessageView::load(&state.pool, row).await?))
 }

@@ -50,27 +50,15 @@ pub async fn send(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: SendRequest = json_body::parse(&headers, body)?;
-    let message = request.validate(Limits {
-        max_recipients: state.settings.max_recipients,
-    })?;
+    let message = request.validate(Limits { max_recipients: state.settings.max_recipients })?;
     let wait = prefer_wait(&headers);
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let mailbox = message.mailbox.key();
 
     let snapshot = state.policy.get(&state.pool).await?;
     let decision = decide(&snapshot, caller.app_id, &caller.app_name, &mailbox);
-    let result = if decision.access == Access::Granted {
-        "granted"
-    } else {
-        "denied"
-    };
-    state
-        .metrics
-        .inc("mailgate_decisions_total", &[("result", result)]);
+    let result = if decision.access == Access::Granted { "granted" } else { "denied" };
+    state.metrics.inc("mailgate_decisions_total", &[("result", result)]);
     let id = Uuid::now_v7();
     let event = NewEvent {
         app_id: Some(caller.app_id),
@@ -84,49 +72,20 @@ pub async fn send(
 
     if decision.access == Access::Denied {
         let mut tx = state.pool.begin().await?;
-        db::messages::insert(
-            &mut tx,
-            id,
-            caller.app_id,
-            &message,
-            Status::Denied,
-            &request_id,
-        )
-        .await?;
-        db::audit::record(
-            &mut *tx,
-            Outcome::Denied,
-            NewEvent {
-                http_status: Some(403),
-                ..event
-            },
-        )
-        .await?;
+        db::messages::insert(&mut tx, id, caller.app_id, &message, Status::Denied, &request_id).await?;
+        db::audit::record(&mut *tx, Outcome::Denied, NewEvent { http_status: Some(403), ..event }).await?;
         tx.commit().await?;
         tracing::info!(%id, app = %caller.app_name, %mailbox, rule = ?decision.rule, "denied by the allowlist");
         let mut extra = serde_json::Map::new();
         extra.insert("message_id".into(), json!(id));
         extra.insert("decision".into(), json!(decision));
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "policy_denied",
-            decision.reason.clone(),
-        )
-        .extra(extra));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "policy_denied", decision.reason.clone()).extra(extra));
     }
 
     // Subscribe before the row exists, so the outcome cannot slip past between insert and wait.
     let done = wait.map(|_| state.events.done.subscribe());
     let mut tx = state.pool.begin().await?;
-    db::messages::insert(
-        &mut tx,
-        id,
-        caller.app_id,
-        &message,
-        Status::Queued,
-        &request_id,
-    )
-    .await?;
+    db::messages::insert(&mut tx, id, caller.app_id, &message, Status::Queued, &request_id).await?;
     db::audit::record(&mut *tx, Outcome::Queued, event).await?;
     tx.commit().await?;
     tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
@@ -137,9 +96,7 @@ pub async fn send(
     {
         status = StatusCode::OK;
     }
-    let row = db::messages::get(&state.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::internal("stored message vanished"))?;
+    let row = db::messages::get(&state.pool, id).await?.ok_or_else(|| ApiError::internal("stored message vanished"))?;
     let view = MessageView::load(&state.pool, row).await?;
     let mut response = (status, Json(view)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/messages/{id}")) {
@@ -173,10 +130,8 @@ async fn wait_for_outcome(
 ) -> Result<bool, sqlx::Error> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let is_final = db::messages::status(&state.pool, id)
-            .await?
-            .and_then(|s| Status::parse(&s))
-            .is_some_and(Status::is_final);
+        let is_final =
+            db::messages::status(&state.pool, id).await?.and_then(|s| Status::parse(&s)).is_some_and(Status::is_final);
         if is_final {
             return Ok(true);
         }

@@ -1,0 +1,131 @@
+//! Every endpoint obeys the access table: each role is refused wherever the table does not allow it.
+
+use mailgate::auth::Role;
+use mailgate::routes::access::{Access, ENDPOINTS};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{ALLOWED, app_with_roles, message, spawn};
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "00000000-0000-0000-0000-000000000000").replace("{name}", "logic-app")
+}
+
+#[sqlx::test]
+async fn every_endpoint_refuses_every_role_it_does_not_allow(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        let name = format!("only-{}", role.as_str().to_lowercase().replace('.', "-"));
+        keys.push((Some(role), app_with_roles(&app.pool, &name, &[role.as_str()]).await));
+    }
+    keys.push((None, app_with_roles(&app.pool, "no-roles", &[]).await));
+
+    let mut checked = 0;
+    for endpoint in ENDPOINTS {
+        let Access::AnyOf(allowed) = endpoint.access else { continue };
+        let method = Method::from_bytes(endpoint.method.as_str().as_bytes()).expect("method");
+        let url = app.url(&concrete(endpoint.path));
+        // Without a credential: always 401.
+        let r = app.http.request(method.clone(), &url).send().await.expect("send");
+        assert_eq!(r.status(), 401, "{} {} without credentials", endpoint.method, endpoint.path);
+        for (role, key) in &keys {
+            let r =
+                app.http.request(method.clone(), &url).bearer_auth(key).json(&json!({})).send().await.expect("send");
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let permitted = role.is_some_and(|r| allowed.contains(&r));
+            if permitted {
+                assert!(
+                    status != 401 && status != 403,
+                    "{} {} refused {role:?}: {status} {body}",
+                    endpoint.method,
+                    endpoint.path
+                );
+            } else {
+                assert_eq!(status, 403, "{} {} let {role:?} through: {body}", endpoint.method, endpoint.path);
+                assert_eq!(body["code"], "missing_role");
+                let detail = body["detail"].as_str().expect("detail");
+                assert!(allowed.iter().all(|r| detail.contains(r.as_str())), "{detail}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} combinations checked");
+    let refused = app.count("SELECT count(*) FROM audit_events WHERE outcome = 'forbidden'").await;
+    assert!(refused > 0, "refusals are audited");
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("mailgate_auth_failures_total{reason=\"missing_role\"}"), "{metrics}");
+    assert!(metrics.contains("mailgate_auth_failures_total{reason=\"missing\"}"), "{metrics}");
+}
+
+#[test]
+fn the_openapi_document_and_the_access_table_agree() {
+    let doc: Value = serde_json::from_str(&mailgate::routes::openapi::document_json()).expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("item") {
+            let rule = ENDPOINTS
+                .iter()
+                .find(|e| e.method.as_str().eq_ignore_ascii_case(method) && e.path == path)
+                .unwrap_or_else(|| panic!("{method} {path} has no access rule"));
+            match rule.access {
+                Access::Public => assert!(op.get("security").is_none(), "{method} {path}"),
+                Access::AnyOf(roles) => {
+                    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                    assert_eq!(op["security"][0]["api_key"], json!(names), "{method} {path}");
+                    assert_eq!(op["security"][1]["entra"], json!(names), "{method} {path}");
+                }
+            }
+        }
+    }
+    for e in ENDPOINTS {
+        if matches!(e.access, Access::AnyOf(_)) {
+            assert!(paths.get(e.path).is_some(), "{} {} is not documented", e.method, e.path);
+        }
+    }
+}
+
+#[sqlx::test]
+async fn an_auditor_reads_any_message_and_a_sender_only_its_own(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
+    let r = app.post_message(&message(ALLOWED)).await;
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let r = app.http.get(app.url(&format!("/v1/messages/{id}"))).bearer_auth(&auditor).send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    // The auditor may not send.
+    assert_eq!(app.post_message_as(&auditor, &message(ALLOWED)).await.status(), 403);
+}
+
+#[sqlx::test]
+async fn a_key_limited_to_fewer_roles_than_its_app_gets_only_those(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let admin = app_with_roles(&app.pool, "ops", &["Admin", "Audit.Read"]).await;
+    let r = app
+        .http
+        .post(app.url("/v1/admin/apps/ops/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"roles": ["Audit.Read"], "expires_in_days": 30}))
+        .send()
+        .await
+        .expect("issue");
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.expect("json");
+    let limited = issued["key"].as_str().expect("key").to_owned();
+    assert!(issued["expires_at"].is_string());
+    assert_eq!(app.http.get(app.url("/v1/audit")).bearer_auth(&limited).send().await.expect("get").status(), 200);
+    assert_eq!(app.http.get(app.url("/v1/admin/apps")).bearer_auth(&limited).send().await.expect("get").status(), 403);
+    // A key cannot hold a role its app lacks.
+    let r = app
+        .http
+        .post(app.url("/v1/admin/apps/ops/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"roles": ["Mail.Send"]}))
+        .send()
+        .await
+        .expect("issue");
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.expect("json")["field"], "roles");
+}

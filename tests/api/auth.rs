@@ -55,7 +55,8 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
 
 #[sqlx::test]
 async fn a_key_is_never_written_to_the_log_or_the_database(pool: PgPool) {
-    let app = spawn().start(pool).await;
+    // Even at the most verbose log level.
+    let app = spawn().env("RUST_LOG", "trace").start(pool).await;
     let key = app.demo.key.clone();
     assert_eq!(app.post_message(&message(ALLOWED)).await.status(), 202);
     let stored: i64 = app

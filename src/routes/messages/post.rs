@@ -90,14 +90,17 @@ pub async fn send(
     tx.commit().await?;
     tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
 
-    let mut status = StatusCode::ACCEPTED;
-    if let (Some(wait), Some(done)) = (wait, done)
-        && wait_for_outcome(&state, id, done, wait).await?
-    {
-        status = StatusCode::OK;
-    }
-    let row = db::messages::get(&state.pool, id).await?.ok_or_else(|| ApiError::internal("stored message vanished"))?;
-    let view = MessageView::load(&state.pool, row).await?;
+    let (status, view) = match (wait, done) {
+        (Some(wait), Some(done)) => {
+            let done = wait_for_outcome(&state, id, done, wait).await?;
+            let row = db::messages::get(&state.pool, id)
+                .await?
+                .ok_or_else(|| ApiError::internal("stored message vanished"))?;
+            (if done { StatusCode::OK } else { StatusCode::ACCEPTED }, MessageView::load(&state.pool, row).await?)
+        }
+        // The answer to a plain send is what was stored; a worker may already be sending it.
+        _ => (StatusCode::ACCEPTED, MessageView::queued(id, &message)),
+    };
     let mut response = (status, Json(view)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/messages/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::audit::EventRow;
-use crate::db::messages::MessageRow;
+use crate::db::messages::{MessageRow, Status};
+use crate::domain::message::NewMessage;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
@@ -28,6 +29,22 @@ pub struct MessageView {
 }
 
 impl MessageView {
+    /// A message just accepted, as stored: queued, no attempts yet.
+    pub fn queued(id: Uuid, message: &NewMessage) -> Self {
+        let now = time::OffsetDateTime::now_utc();
+        Self {
+            id,
+            status: Status::Queued.as_str().to_owned(),
+            from: message.mailbox.key(),
+            subject: message.subject.clone(),
+            recipients: i32::try_from(message.recipients).unwrap_or(i32::MAX),
+            created_at: now,
+            updated_at: now,
+            last_error: None,
+            events: Vec::new(),
+        }
+    }
+
     pub async fn load(pool: &PgPool, row: MessageRow) -> Result<Self, sqlx::Error> {
         let events = db::audit::for_message(pool, row.id).await?;
         Ok(Self {

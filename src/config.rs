@@ -69,6 +69,8 @@ pub struct Settings {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub log_format: LogFormat,
+    /// After Exchange refuses a pair the mirror granted, deny it locally this long (None: off).
+    pub drift_cooldown: Option<Duration>,
     /// Entra ID tokens from callers; None when only API keys are accepted.
     pub entra: Option<EntraSettings>,
 }
@@ -153,6 +155,7 @@ const KEYS: &[&str] = &[
     "lease_secs",
     "poll_interval_ms",
     "log_format",
+    "drift_cooldown_secs",
     "entra_tenant_id",
     "entra_audiences",
     "entra_allowed_tenants",
@@ -237,6 +240,10 @@ impl Settings {
             lease: Duration::from_secs(lease_secs),
             poll_interval: Duration::from_millis(poll_ms),
             log_format,
+            drift_cooldown: match raw.parse::<u64>("drift_cooldown_secs", 0)? {
+                0 => None,
+                secs => Some(Duration::from_secs(secs)),
+            },
             entra: entra(raw)?,
         })
     }

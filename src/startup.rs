@@ -94,6 +94,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         poll_interval: settings.poll_interval,
         limiter: MailboxLimiter::default(),
         metrics: metrics.clone(),
+        drift_cooldown: settings.drift_cooldown,
     });
     let (stop, stopped) = watch::channel(false);
     let drain = settings.graph_timeout + Duration::from_secs(5);

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{AdminError, is_unique_violation};
+use super::{Actor, AdminError, is_unique_violation};
 use crate::auth::Role;
 use crate::db;
 use crate::db::apps::{App, NewApp};
@@ -40,7 +40,7 @@ pub fn parse_roles(roles: &[String]) -> Result<Vec<String>, AdminError> {
         .collect()
 }
 
-pub async fn create(pool: &PgPool, input: &AppInput) -> Result<App, AdminError> {
+pub async fn create(pool: &PgPool, actor: &Actor, input: &AppInput) -> Result<App, AdminError> {
     if !valid_name(&input.name) {
         return Err(AdminError::invalid(
             "name",
@@ -58,13 +58,49 @@ pub async fn create(pool: &PgPool, input: &AppInput) -> Result<App, AdminError> 
         entra_object_id: input.entra_object_id,
         roles,
     };
-    db::apps::create(pool, &new).await.map_err(|e| {
+    let mut tx = actor.begin(pool).await?;
+    let app = db::apps::create(&mut *tx, &new).await.map_err(|e| {
         if is_unique_violation(&e) {
             AdminError::Conflict(format!("an app named `{}` or with the same Entra ids already exists", input.name))
         } else {
             e.into()
         }
-    })
+    })?;
+    tx.commit().await?;
+    Ok(app)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppChange {
+    pub entra_app_id: Option<Uuid>,
+    pub entra_tenant_id: Option<Uuid>,
+    pub entra_object_id: Option<Uuid>,
+    pub roles: Option<Vec<String>>,
+    /// Whether the app still holds the tenant-wide Entra Mail.Send grant (which access policies constrain).
+    pub entra_mail_send: Option<bool>,
+}
+
+/// Changes the given fields; the others stay.
+pub async fn change(pool: &PgPool, actor: &Actor, name: &str, c: &AppChange) -> Result<App, AdminError> {
+    let app = get(pool, name).await?;
+    let roles = c.roles.as_deref().map(parse_roles).transpose()?;
+    let mut tx = actor.begin(pool).await?;
+    let changed = db::apps::change(
+        &mut *tx,
+        app.id,
+        c.entra_app_id,
+        c.entra_tenant_id,
+        c.entra_object_id,
+        roles.as_deref(),
+        c.entra_mail_send,
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) { AdminError::Conflict("another app has those Entra ids".into()) } else { e.into() }
+    })?;
+    tx.commit().await?;
+    Ok(changed)
 }
 
 pub async fn get(pool: &PgPool, name: &str) -> Result<App, AdminError> {

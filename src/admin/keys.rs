@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::AdminError;
 use super::apps::parse_roles;
+use super::{Actor, AdminError};
 use crate::auth::ApiKey;
 use crate::db;
 
@@ -31,7 +31,7 @@ pub struct IssuedKey {
     pub roles: Option<Vec<String>>,
 }
 
-pub async fn issue(pool: &PgPool, app_name: &str, input: &KeyInput) -> Result<IssuedKey, AdminError> {
+pub async fn issue(pool: &PgPool, actor: &Actor, app_name: &str, input: &KeyInput) -> Result<IssuedKey, AdminError> {
     let app = super::apps::get(pool, app_name).await?;
     if let Some(days) = input.expires_in_days
         && !(1..=3650).contains(&days)
@@ -49,14 +49,18 @@ pub async fn issue(pool: &PgPool, app_name: &str, input: &KeyInput) -> Result<Is
     }
     let expires_at = input.expires_in_days.map(|d| OffsetDateTime::now_utc() + time::Duration::days(d.into()));
     let key = ApiKey::generate();
-    let id = db::keys::insert(pool, app.id, &key, expires_at, roles.as_deref()).await?;
+    let mut tx = actor.begin(pool).await?;
+    let id = db::keys::insert(&mut *tx, app.id, &key, expires_at, roles.as_deref()).await?;
+    tx.commit().await?;
     Ok(IssuedKey { id, key: key.reveal().to_owned(), prefix: key.prefix().to_owned(), expires_at, roles })
 }
 
 /// Revokes at once: every replica checks revocation on each request.
-pub async fn revoke(pool: &PgPool, id_or_prefix: &str) -> Result<(), AdminError> {
-    match db::keys::revoke(pool, id_or_prefix).await? {
-        0 => Err(AdminError::NotFound("no active key with that id or prefix".to_owned())),
-        _ => Ok(()),
+pub async fn revoke(pool: &PgPool, actor: &Actor, id_or_prefix: &str) -> Result<(), AdminError> {
+    let mut tx = actor.begin(pool).await?;
+    if db::keys::revoke(&mut *tx, id_or_prefix).await? == 0 {
+        return Err(AdminError::NotFound("no active key with that id or prefix".to_owned()));
     }
+    tx.commit().await?;
+    Ok(())
 }

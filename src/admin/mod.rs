@@ -1,7 +1,14 @@
 //! Admin operations shared by the CLI and the `/v1/admin` API: one place validates and applies each change.
 
+pub mod actor;
 pub mod apps;
+pub mod groups;
 pub mod keys;
+pub mod policies;
+pub mod rbac;
+pub mod recipients;
+
+pub use actor::Actor;
 
 use axum::http::StatusCode;
 
@@ -37,6 +44,6 @@ impl From<AdminError> for ApiError {
 }
 
 /// Whether a database error is a unique-constraint violation (a concurrent duplicate).
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }

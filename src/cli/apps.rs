@@ -35,7 +35,7 @@ impl AppsCommand {
         match self {
             Self::Create { name, entra_app_id, entra_tenant_id, entra_object_id, roles } => {
                 let input = AppInput { name, entra_app_id, entra_tenant_id, entra_object_id, roles };
-                let app = apps::create(pool, &input).await?;
+                let app = apps::create(pool, &crate::admin::Actor::cli(), &input).await?;
                 println!("created app {} ({}) with roles {}", app.name, app.id, app.roles.join(","));
                 Ok(())
             }

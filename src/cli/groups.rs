@@ -3,64 +3,61 @@
 use clap::Subcommand;
 use sqlx::PgPool;
 
+use crate::admin::Actor;
+use crate::admin::groups::{self, GroupInput};
 use crate::db;
-use crate::db::groups::MemberError;
-use crate::domain::{EmailAddress, Mailbox};
 
 #[derive(Debug, Subcommand)]
 pub enum GroupsCommand {
     /// Mirror a mail-enabled security group.
-    Create { address: String },
+    Create {
+        address: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
     /// Add a member: a mailbox (address or object id) or another group.
     AddMember { group: String, member: String },
+    /// Remove a member.
+    RemoveMember { group: String, member: String },
+    /// Remove a group (refused while a policy is scoped to it).
+    Remove { address: String },
     /// List groups and their direct members.
     List,
 }
 
 impl GroupsCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
+        let actor = Actor::cli();
         match self {
-            Self::Create { address } => {
-                let address = EmailAddress::parse(&address).map_err(|e| anyhow::anyhow!("group address: {e}"))?;
-                anyhow::ensure!(
-                    db::groups::find(pool, address.as_str()).await?.is_none(),
-                    "group {address} already exists"
-                );
-                let g = db::groups::create(pool, address.as_str()).await?;
+            Self::Create { address, display_name } => {
+                let g = groups::create(pool, &actor, &GroupInput { address, display_name, object_id: None }).await?;
                 println!("created group {} ({})", g.address, g.id);
-                Ok(())
             }
             Self::AddMember { group, member } => {
-                let group = EmailAddress::parse(&group).map_err(|e| anyhow::anyhow!("group address: {e}"))?;
-                let member = Mailbox::parse(&member).map_err(|e| anyhow::anyhow!("member: {e}"))?;
-                let mut tx = pool.begin().await?;
-                match db::groups::add_member(&mut tx, group.as_str(), &member.key()).await {
-                    Ok(()) => {}
-                    Err(MemberError::Db(e)) => return Err(e.into()),
-                    Err(e) => anyhow::bail!("{e}"),
-                }
-                tx.commit().await?;
+                groups::add_member(pool, &actor, &group, &member).await?;
                 println!("added {member} to {group}");
-                Ok(())
+            }
+            Self::RemoveMember { group, member } => {
+                groups::remove_member(pool, &actor, &group, &member).await?;
+                println!("removed {member} from {group}");
+            }
+            Self::Remove { address } => {
+                groups::remove(pool, &actor, &address).await?;
+                println!("removed group {address}");
             }
             Self::List => {
-                let groups = db::groups::list(pool).await?;
-                let members = db::groups::members(pool).await?;
-                for g in &groups {
+                for g in db::groups::list(pool).await? {
                     println!("{}", g.address);
-                    for m in members.iter().filter(|m| m.group_id == g.id) {
-                        match (&m.mailbox, m.member_group_id) {
-                            (Some(mb), _) => println!("  {mb}"),
-                            (None, Some(child)) => {
-                                let name = groups.iter().find(|x| x.id == child).map_or("?", |x| x.address.as_str());
-                                println!("  {name} (group)");
-                            }
-                            _ => {}
-                        }
+                    let (mailboxes, nested) = db::groups::direct_members(pool, g.id).await?;
+                    for m in mailboxes {
+                        println!("  {m}");
+                    }
+                    for n in nested {
+                        println!("  {n} (group)");
                     }
                 }
-                Ok(())
             }
         }
+        Ok(())
     }
 }

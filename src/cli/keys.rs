@@ -29,13 +29,16 @@ impl KeysCommand {
     pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
         match self {
             Self::Create { app, expires_in_days, roles } => {
-                let issued = keys::issue(pool, &app, &KeyInput { expires_in_days, roles }).await?;
+                let issued =
+                    keys::issue(pool, &crate::admin::Actor::cli(), &app, &KeyInput { expires_in_days, roles }).await?;
                 println!("key {} for app {app} (prefix {}); it is shown only now:", issued.id, issued.prefix);
                 println!("{}", issued.key);
                 Ok(())
             }
             Self::Revoke { key } => {
-                keys::revoke(pool, &key).await.map_err(|e| anyhow::anyhow!("{e}: `{}`", shorten(&key)))?;
+                keys::revoke(pool, &crate::admin::Actor::cli(), &key)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}: `{}`", shorten(&key)))?;
                 println!("revoked");
                 Ok(())
             }

@@ -14,11 +14,13 @@ pub struct App {
     /// The service principal's object id (`oid` in tokens).
     pub entra_object_id: Option<Uuid>,
     pub roles: Vec<String>,
+    /// Holds the tenant-wide Entra Mail.Send grant, which access policies constrain.
+    pub entra_mail_send: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, created_at";
+const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, created_at";
 
 #[derive(Debug, Default)]
 pub struct NewApp<'a> {
@@ -83,4 +85,30 @@ pub async fn find_entra(
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<App>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM apps ORDER BY name"))).fetch_all(db).await
+}
+
+/// Sets the given fields, leaving the others.
+pub async fn change(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    entra_app_id: Option<Uuid>,
+    entra_tenant_id: Option<Uuid>,
+    entra_object_id: Option<Uuid>,
+    roles: Option<&[String]>,
+    entra_mail_send: Option<bool>,
+) -> Result<App, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE apps SET entra_app_id = COALESCE($2, entra_app_id), entra_tenant_id = COALESCE($3, entra_tenant_id),
+                entra_object_id = COALESCE($4, entra_object_id), roles = COALESCE($5, roles),
+                entra_mail_send = COALESCE($6, entra_mail_send)
+          WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(entra_app_id)
+    .bind(entra_tenant_id)
+    .bind(entra_object_id)
+    .bind(roles)
+    .bind(entra_mail_send)
+    .fetch_one(db)
+    .await
 }

@@ -3,10 +3,12 @@
 use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct GroupRow {
     pub id: Uuid,
     pub address: String,
+    pub display_name: String,
+    pub object_id: Option<Uuid>,
 }
 
 #[derive(Debug, FromRow)]
@@ -24,30 +26,64 @@ pub enum MemberError {
     Cycle { group: String, member: String },
     #[error("{member} is already a member of {group}")]
     Duplicate { group: String, member: String },
+    #[error("{member} is not a member of {group}")]
+    NotMember { group: String, member: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
+const COLUMNS: &str = "id, address, display_name, object_id";
+
 #[tracing::instrument(skip(db))]
-pub async fn create(db: impl PgExecutor<'_>, address: &str) -> Result<GroupRow, sqlx::Error> {
-    sqlx::query_as("INSERT INTO groups (id, address) VALUES ($1, $2) RETURNING id, address")
-        .bind(Uuid::now_v7())
-        .bind(address)
-        .fetch_one(db)
-        .await
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    address: &str,
+    display_name: &str,
+    object_id: Option<Uuid>,
+) -> Result<GroupRow, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO groups (id, address, display_name, object_id) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(address)
+    .bind(display_name)
+    .bind(object_id)
+    .fetch_one(db)
+    .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: impl PgExecutor<'_>, address: &str) -> Result<Option<GroupRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, address FROM groups WHERE address = $1").bind(address).fetch_optional(db).await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM groups WHERE address = $1")))
+        .bind(address)
+        .fetch_optional(db)
+        .await
 }
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<GroupRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, address FROM groups ORDER BY address").fetch_all(db).await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM groups ORDER BY address"))).fetch_all(db).await
+}
+
+pub async fn remove(db: impl PgExecutor<'_>, address: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM groups WHERE address = $1").bind(address).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 pub async fn members(db: impl PgExecutor<'_>) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(db).await
+}
+
+/// A group's direct members: (mailboxes, nested group addresses).
+pub async fn direct_members(db: impl PgExecutor<'_>, group: Uuid) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
+    let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT m.mailbox, g.address FROM group_members m LEFT JOIN groups g ON g.id = m.member_group_id
+          WHERE m.group_id = $1 ORDER BY m.mailbox, g.address",
+    )
+    .bind(group)
+    .fetch_all(db)
+    .await?;
+    let mailboxes = rows.iter().filter_map(|(m, _)| m.clone()).collect();
+    let groups = rows.into_iter().filter_map(|(_, g)| g).collect();
+    Ok((mailboxes, groups))
 }
 
 /// Adds a member: another group when `member` names one, otherwise a mailbox. Refuses cycles and duplicates.
@@ -83,6 +119,23 @@ pub async fn add_member(tx: &mut Transaction<'_, Postgres>, group: &str, member:
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(MemberError::Duplicate { group: group.to_owned(), member: member.to_owned() });
+    }
+    Ok(())
+}
+
+pub async fn remove_member(tx: &mut Transaction<'_, Postgres>, group: &str, member: &str) -> Result<(), MemberError> {
+    let parent = find(&mut **tx, group).await?.ok_or_else(|| MemberError::NoGroup(group.to_owned()))?;
+    let removed = sqlx::query(
+        "DELETE FROM group_members m USING (SELECT $2::text AS key) k
+          WHERE m.group_id = $1
+            AND (m.mailbox = k.key OR m.member_group_id = (SELECT id FROM groups WHERE address = k.key))",
+    )
+    .bind(parent.id)
+    .bind(member)
+    .execute(&mut **tx)
+    .await?;
+    if removed.rows_affected() == 0 {
+        return Err(MemberError::NotMember { group: group.to_owned(), member: member.to_owned() });
     }
     Ok(())
 }

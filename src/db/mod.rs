@@ -2,10 +2,15 @@
 
 pub mod apps;
 pub mod audit;
+pub mod changes;
+pub mod drift;
 pub mod groups;
 pub mod keys;
 pub mod messages;
 pub mod policies;
+pub mod rbac;
+pub mod recipients;
+pub mod snapshot;
 
 use std::time::Duration;
 

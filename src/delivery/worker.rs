@@ -11,6 +11,7 @@ use super::limiter::MailboxLimiter;
 use super::outcome::{Next, classify};
 use super::{Events, GraphClient, GraphToken};
 use crate::db::audit::{self, NewEvent, Outcome};
+use crate::db::drift::{self, NewDrift};
 use crate::db::messages::{self, Claimed, Status};
 use crate::metrics::Metrics;
 
@@ -25,6 +26,8 @@ pub struct Delivery {
     pub poll_interval: Duration,
     pub limiter: MailboxLimiter,
     pub metrics: Arc<Metrics>,
+    /// Deny a drifted pair locally for this long; None: only record the drift.
+    pub drift_cooldown: Option<Duration>,
 }
 
 impl Delivery {
@@ -110,6 +113,9 @@ impl Delivery {
         let (outcome, next) = classify(&attempt, m.attempts, self.max_attempts);
         tracing::info!(outcome = outcome.as_str(), status = ?attempt.status, code = ?attempt.code, "graph attempt");
         self.metrics.inc("mailgate_graph_attempts_total", &[("outcome", outcome.as_str())]);
+        if outcome == Outcome::ExchangeDenied {
+            self.metrics.inc("mailgate_drift_total", &[]);
+        }
         if attempt.transport.is_none() {
             self.metrics.observe("mailgate_graph_request_duration_seconds", &[], attempt.latency);
         }
@@ -150,6 +156,21 @@ impl Delivery {
         };
         let mut tx = self.pool.begin().await?;
         audit::record(&mut *tx, outcome, event(Some(m.attempts))).await?;
+        if outcome == Outcome::ExchangeDenied {
+            // The mirror granted this pair when the message was accepted; Exchange disagrees.
+            let drift = NewDrift {
+                app_id: m.app_id,
+                app_name: &m.app_name,
+                mailbox: &m.mailbox,
+                message_id: m.id,
+                graph_code: a.code.as_deref(),
+                graph_request_id: a.request_id.as_deref(),
+            };
+            drift::record(&mut *tx, &drift).await?;
+            if let Some(cooldown) = self.drift_cooldown {
+                drift::cool_down(&mut *tx, m.app_id, &m.mailbox, cooldown.as_secs_f64()).await?;
+            }
+        }
         match next {
             Next::Done(status) => {
                 if *status == Status::Failed {

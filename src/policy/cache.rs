@@ -39,7 +39,7 @@ impl PolicyCache {
             return Ok(s);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let snapshot = Arc::new(db::policies::load_snapshot(pool).await?);
+        let snapshot = Arc::new(db::snapshot::load(pool).await?);
         // Stored under the generation read before loading: a change during the load leaves it stale.
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some((generation, snapshot.clone()));
         Ok(snapshot)

@@ -1,14 +1,15 @@
-//! Decides one (app, mailbox) pair exactly as Exchange documents for Application Access Policies:
-//! 1. DenyAccess wins over RestrictAccess;
-//! 2. a DenyAccess policy whose scope holds the mailbox denies;
-//! 3. a RestrictAccess policy whose scope holds the mailbox grants;
-//! 4. an app with any RestrictAccess policy is denied every mailbox outside them;
-//! 5. otherwise the tenant-wide Graph grant applies: granted.
+//! The combined decision for one (app, mailbox), as Exchange makes it:
+//! RBAC for Applications grants add to the tenant-wide Entra Mail.Send grant, and Application Access Policies
+//! constrain only the Entra grant. So: granted when a sending role assignment covers the mailbox; otherwise,
+//! when the app holds the Entra grant, the access policies decide; otherwise denied.
+//! Sources: docs/policy-model.md.
 
 use serde::Serialize;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::model::{AccessRight, Policy, Snapshot};
+use super::model::{Policy, RoleAssignment, Snapshot};
+use super::{access_policy, rbac};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Access {
@@ -16,199 +17,145 @@ pub enum Access {
     Denied,
 }
 
-/// Which step of the evaluation order decided.
+/// Which step of the evaluation decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
+    /// A role assignment with a sending role covers the mailbox.
+    RbacAssignment,
     DenyAccessInScope,
     RestrictAccessInScope,
     RestrictAccessNotInScope,
+    /// No access policy constrains the app's Entra grant.
     NoPolicy,
+    /// Neither an Entra grant nor a covering role assignment.
+    NoGrant,
+    /// Exchange refused this pair recently although the mirror allowed it; denied locally for a while.
+    DriftCooldown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsideredKind {
+    AccessPolicy,
+    RoleAssignment,
+    EntraGrant,
+    Cooldown,
+}
+
+/// One policy, assignment or grant that was looked at, and what it said about this pair.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Consideration {
+    pub kind: ConsideredKind,
+    pub id: Option<Uuid>,
+    pub name: String,
+    /// Whether it applies to this mailbox (a policy's scope holds it; an assignment grants it; the app holds the grant).
+    pub matched: bool,
+    pub why: String,
+}
+
+impl Consideration {
+    pub fn policy(p: &Policy, scope: &str, inside: bool) -> Self {
+        let place = if inside { "holds" } else { "does not hold" };
+        Consideration {
+            kind: ConsideredKind::AccessPolicy,
+            id: Some(p.id),
+            name: format!("{} on {scope}", p.access_right),
+            matched: inside,
+            why: format!("its scope {scope} {place} the mailbox"),
+        }
+    }
+
+    pub fn assignment(a: &RoleAssignment, grants: bool, why: String) -> Self {
+        Consideration {
+            kind: ConsideredKind::RoleAssignment,
+            id: Some(a.id),
+            name: a.name.clone(),
+            matched: grants,
+            why,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     pub access: Access,
     pub rule: Rule,
-    /// The deciding policy; for `restrict_access_not_in_scope`, the first of the app's RestrictAccess policies.
+    /// The deciding access policy; for `restrict_access_not_in_scope`, the first of the app's RestrictAccess policies.
     pub policy_id: Option<Uuid>,
+    /// The deciding role assignment.
+    pub assignment_id: Option<Uuid>,
     pub scope_group: Option<String>,
     /// The decision in words.
     pub reason: String,
+    /// Everything looked at, in order: cooldown, role assignments, the Entra grant, access policies.
+    pub considered: Vec<Consideration>,
 }
 
 pub fn decide(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str) -> Decision {
-    let dir = &snapshot.directory;
-    let applicable: Vec<&Policy> = snapshot.policies.iter().filter(|p| p.apps.includes(app)).collect();
-    let in_scope = |p: &&&Policy| dir.contains(p.scope_group, mailbox);
-    let of_right = |right: AccessRight| applicable.iter().filter(move |p| p.access_right == right);
-
-    let decision = |access, rule, policy: Option<&Policy>, reason: String| Decision {
-        access,
-        rule,
-        policy_id: policy.map(|p| p.id),
-        scope_group: policy.map(|p| dir.address(p.scope_group).to_owned()),
-        reason,
-    };
-
-    if let Some(p) = of_right(AccessRight::DenyAccess).find(in_scope) {
-        let reason = format!(
-            "DenyAccess policy {} denies app {app_name} every mailbox in {}, and {mailbox} is in it",
-            p.id,
-            dir.address(p.scope_group)
-        );
-        return decision(Access::Denied, Rule::DenyAccessInScope, Some(p), reason);
-    }
-    if let Some(p) = of_right(AccessRight::RestrictAccess).find(in_scope) {
-        let reason = format!(
-            "RestrictAccess policy {} allows app {app_name} the mailboxes in {}, and {mailbox} is in it",
-            p.id,
-            dir.address(p.scope_group)
-        );
-        return decision(Access::Granted, Rule::RestrictAccessInScope, Some(p), reason);
-    }
-    let restricting: Vec<&&Policy> = of_right(AccessRight::RestrictAccess).collect();
-    if let Some(first) = restricting.first() {
-        let scopes: Vec<&str> = restricting.iter().map(|p| dir.address(p.scope_group)).collect();
-        let reason = format!(
-            "app {app_name} is restricted by RestrictAccess to the mailboxes in {}, and {mailbox} is in none of them",
-            scopes.join(", ")
-        );
-        return decision(Access::Denied, Rule::RestrictAccessNotInScope, Some(first), reason);
-    }
-    let reason = if applicable.is_empty() {
-        format!("no access policy applies to app {app_name}, so its tenant-wide Mail.Send grant applies")
-    } else {
-        format!("app {app_name} has only DenyAccess policies and {mailbox} is in none of their scopes")
-    };
-    decision(Access::Granted, Rule::NoPolicy, None, reason)
+    decide_at(snapshot, app, app_name, mailbox, OffsetDateTime::now_utc())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::model::{AppSelector, Directory, Group};
+pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str, now: OffsetDateTime) -> Decision {
+    let keys = snapshot.directory.keys(mailbox);
+    let mut considered = Vec::new();
+    let decision = |access, rule, reason: String, considered| Decision {
+        access,
+        rule,
+        policy_id: None,
+        assignment_id: None,
+        scope_group: None,
+        reason,
+        considered,
+    };
 
-    const APP: Uuid = Uuid::from_u128(1);
-    const OTHER_APP: Uuid = Uuid::from_u128(2);
-    const G_NOTIFY: Uuid = Uuid::from_u128(10);
-    const G_EXEC: Uuid = Uuid::from_u128(11);
-    const G_OUTER: Uuid = Uuid::from_u128(12);
-
-    fn directory() -> Directory {
-        let group = |address: &str, mailboxes: &[&str], subgroups: Vec<Uuid>| Group {
-            address: address.into(),
-            mailboxes: mailboxes.iter().map(|m| (*m).to_owned()).collect(),
-            subgroups,
-        };
-        let mut d = Directory::default();
-        d.groups.insert(G_NOTIFY, group("scope@contoso.test", &["notify@contoso.test"], vec![]));
-        d.groups.insert(G_EXEC, group("exec@contoso.test", &["ceo@contoso.test"], vec![]));
-        // Outer holds exec by nesting, and points back at itself through exec's sibling to prove cycles end.
-        d.groups.insert(G_OUTER, group("outer@contoso.test", &[], vec![G_EXEC, G_OUTER]));
-        d
+    if let Some((until, why)) =
+        keys.iter().find_map(|k| snapshot.cooldowns.get(&(app, k.clone()))).filter(|(u, _)| *u > now)
+    {
+        considered.push(Consideration {
+            kind: ConsideredKind::Cooldown,
+            id: None,
+            name: "drift cool-down".into(),
+            matched: true,
+            why: why.clone(),
+        });
+        let reason =
+            format!("Exchange recently refused app {app_name} for {mailbox} ({why}); denied locally until {until}");
+        return decision(Access::Denied, Rule::DriftCooldown, reason, considered);
     }
 
-    fn policy(n: u128, apps: AppSelector, scope: Uuid, right: AccessRight) -> Policy {
-        Policy {
-            id: Uuid::from_u128(100 + n),
-            apps,
-            scope_group: scope,
-            access_right: right,
-            description: String::new(),
-        }
+    let grants = snapshot.apps.get(&app).cloned().unwrap_or_default();
+    let assignments = rbac::evaluate(snapshot, grants.entra_app_id, mailbox, &keys);
+    let granting = assignments.iter().find(|(_, _, g)| *g).map(|(a, _, _)| a.clone());
+    considered.extend(assignments.into_iter().map(|(_, c, _)| c));
+    if let Some(a) = granting {
+        let reason = format!("role assignment {} ({}) lets app {app_name} send as {mailbox}", a.name, a.role);
+        let mut d = decision(Access::Granted, Rule::RbacAssignment, reason, considered);
+        d.assignment_id = Some(a.id);
+        return d;
     }
 
-    fn run(policies: Vec<Policy>, mailbox: &str) -> Decision {
-        decide(&Snapshot { policies, directory: directory() }, APP, "app", mailbox)
-    }
-
-    use AccessRight::{DenyAccess as Deny, RestrictAccess as Restrict};
-    fn app() -> AppSelector {
-        AppSelector::Apps(vec![APP])
-    }
-
-    #[test]
-    fn rule_5_no_policy_grants() {
-        let d = run(vec![], "anyone@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
-        // A policy for another app does not apply.
-        let d = run(vec![policy(1, AppSelector::Apps(vec![OTHER_APP]), G_NOTIFY, Restrict)], "ceo@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
-    }
-
-    #[test]
-    fn rule_3_restrict_grants_inside_scope() {
-        let d = run(vec![policy(1, app(), G_NOTIFY, Restrict)], "notify@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Granted, Rule::RestrictAccessInScope));
-        assert_eq!(d.policy_id, Some(Uuid::from_u128(101)));
-        assert_eq!(d.scope_group.as_deref(), Some("scope@contoso.test"));
-    }
-
-    #[test]
-    fn rule_4_restrict_denies_outside_every_scope() {
-        let d = run(vec![policy(1, app(), G_NOTIFY, Restrict)], "ceo@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Denied, Rule::RestrictAccessNotInScope));
-        assert!(d.reason.contains("scope@contoso.test"), "{}", d.reason);
-        // Two RestrictAccess policies: inside either grants.
-        let two = || vec![policy(1, app(), G_NOTIFY, Restrict), policy(2, app(), G_EXEC, Restrict)];
-        assert_eq!(run(two(), "ceo@contoso.test").access, Access::Granted);
-        assert_eq!(run(two(), "other@contoso.test").rule, Rule::RestrictAccessNotInScope);
-    }
-
-    #[test]
-    fn rule_2_deny_denies_inside_scope_and_grants_outside() {
-        let deny = || vec![policy(1, app(), G_EXEC, Deny)];
-        let d = run(deny(), "ceo@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Denied, Rule::DenyAccessInScope));
-        let d = run(deny(), "notify@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
-    }
-
-    #[test]
-    fn rule_1_deny_wins_over_restrict_for_the_same_mailbox() {
-        let d = run(vec![policy(1, app(), G_EXEC, Restrict), policy(2, app(), G_EXEC, Deny)], "ceo@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Denied, Rule::DenyAccessInScope));
-        assert_eq!(d.policy_id, Some(Uuid::from_u128(102)));
-    }
-
-    #[test]
-    fn deny_elsewhere_does_not_lift_a_restriction() {
-        // Restrict to notify, deny exec: a third mailbox is still outside the restriction.
-        let ps = || vec![policy(1, app(), G_NOTIFY, Restrict), policy(2, app(), G_EXEC, Deny)];
-        assert_eq!(run(ps(), "third@contoso.test").rule, Rule::RestrictAccessNotInScope);
-        assert_eq!(run(ps(), "notify@contoso.test").access, Access::Granted);
-        assert_eq!(run(ps(), "ceo@contoso.test").rule, Rule::DenyAccessInScope);
-    }
-
-    #[test]
-    fn star_policies_apply_to_every_app() {
-        let d = run(vec![policy(1, AppSelector::All, G_EXEC, Deny)], "ceo@contoso.test");
-        assert_eq!(d.access, Access::Denied);
-        let d = run(vec![policy(1, AppSelector::All, G_NOTIFY, Restrict)], "ceo@contoso.test");
-        assert_eq!(d.rule, Rule::RestrictAccessNotInScope);
-        // A star DenyAccess beats the app's own RestrictAccess on the same mailbox.
-        let d = run(
-            vec![policy(1, app(), G_EXEC, Restrict), policy(2, AppSelector::All, G_EXEC, Deny)],
-            "ceo@contoso.test",
+    considered.push(Consideration {
+        kind: ConsideredKind::EntraGrant,
+        id: None,
+        name: "tenant-wide Entra Mail.Send".into(),
+        matched: grants.entra_mail_send,
+        why: if grants.entra_mail_send {
+            "the app holds it; access policies constrain it".into()
+        } else {
+            "the app does not hold it".into()
+        },
+    });
+    if !grants.entra_mail_send {
+        let reason = format!(
+            "app {app_name} holds no tenant-wide Mail.Send grant, and no role assignment lets it send as {mailbox}"
         );
-        assert_eq!(d.rule, Rule::DenyAccessInScope);
+        return decision(Access::Denied, Rule::NoGrant, reason, considered);
     }
-
-    #[test]
-    fn nested_groups_count_and_cycles_end() {
-        let d = run(vec![policy(1, app(), G_OUTER, Restrict)], "ceo@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Granted, Rule::RestrictAccessInScope));
-        let d = run(vec![policy(1, app(), G_OUTER, Deny)], "ceo@contoso.test");
-        assert_eq!(d.access, Access::Denied);
-        let d = run(vec![policy(1, app(), G_OUTER, Restrict)], "notify@contoso.test");
-        assert_eq!(d.access, Access::Denied);
-    }
-
-    #[test]
-    fn only_deny_policies_and_mailbox_outside_them_grants() {
-        let d = run(vec![policy(1, app(), G_EXEC, Deny), policy(2, app(), G_NOTIFY, Deny)], "third@contoso.test");
-        assert_eq!((d.access, d.rule), (Access::Granted, Rule::NoPolicy));
-        assert!(d.reason.contains("only DenyAccess"), "{}", d.reason);
-    }
+    let v = access_policy::evaluate(snapshot, app, app_name, mailbox, &keys);
+    considered.extend(v.considered);
+    let mut d = decision(v.access, v.rule, v.reason, considered);
+    d.policy_id = v.policy;
+    d.scope_group = v.scope;
+    d
 }

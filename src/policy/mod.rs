@@ -1,9 +1,16 @@
-//! The allowlist: a local mirror of Exchange Online's Application Access Policies, and how it decides.
+//! The allowlist: a local mirror of Exchange Online's two models — Application Access Policies and RBAC for
+//! Applications — and the decision they make together.
 
+pub mod access_policy;
 pub mod cache;
 pub mod decide;
 pub mod model;
+pub mod opath;
+pub mod rbac;
+
+#[cfg(test)]
+mod tests;
 
 pub use cache::PolicyCache;
 pub use decide::{Access, Decision, Rule, decide};
-pub use model::{AccessRight, AppSelector, Directory, Policy, Snapshot};
+pub use model::{AccessRight, AppSelector, Directory, Policy, PolicyScope, Snapshot};

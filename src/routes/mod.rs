@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod allowlist;
 pub mod audit;
 pub mod health;
 pub mod json_body;
@@ -22,9 +23,26 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list::list))
         .routes(routes!(audit::stats::stats))
         .routes(routes!(admin::apps::list, admin::apps::create))
-        .routes(routes!(admin::apps::get))
+        .routes(routes!(admin::apps::get, admin::apps::change))
         .routes(routes!(admin::keys::list, admin::keys::issue))
         .routes(routes!(admin::keys::revoke))
+        .routes(routes!(admin::groups::list, admin::groups::create))
+        .routes(routes!(admin::groups::get, admin::groups::remove))
+        .routes(routes!(admin::groups::add_member))
+        .routes(routes!(admin::groups::remove_member))
+        .routes(routes!(admin::policies::list, admin::policies::create))
+        .routes(routes!(admin::policies::get, admin::policies::change, admin::policies::remove))
+        .routes(routes!(admin::mailboxes::list))
+        .routes(routes!(admin::mailboxes::get, admin::mailboxes::put, admin::mailboxes::remove))
+        .routes(routes!(admin::rbac::list_principals, admin::rbac::create_principal))
+        .routes(routes!(admin::rbac::remove_principal))
+        .routes(routes!(admin::rbac::list_scopes, admin::rbac::create_scope))
+        .routes(routes!(admin::rbac::change_scope, admin::rbac::remove_scope))
+        .routes(routes!(admin::rbac::list_assignments, admin::rbac::create_assignment))
+        .routes(routes!(admin::rbac::remove_assignment))
+        .routes(routes!(allowlist::test))
+        .routes(routes!(allowlist::drift))
+        .routes(routes!(audit::changes::changes))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -66,8 +66,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Writes each operation's roles from the access table, so the document cannot disagree with enforcement.
 pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops: [(&str, &mut Option<Operation>); 4] =
-            [("GET", &mut item.get), ("POST", &mut item.post), ("PUT", &mut item.put), ("DELETE", &mut item.delete)];
+        let ops: [(&str, &mut Option<Operation>); 5] = [
+            ("GET", &mut item.get),
+            ("POST", &mut item.post),
+            ("PUT", &mut item.put),
+            ("PATCH", &mut item.patch),
+            ("DELETE", &mut item.delete),
+        ];
         for (method, op) in ops {
             let Some(op) = op.as_mut() else { continue };
             let rule = ENDPOINTS.iter().find(|e| e.method.as_str() == method && e.path == path);

@@ -87,7 +87,7 @@ async fn the_cli_refuses_bad_input_and_changes_nothing(pool: PgPool) {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     };
     refuse(&["apps", "create", "Bad Name"], "app name");
-    refuse(&["groups", "create", "not-an-address"], "group address");
+    refuse(&["groups", "create", "not-an-address"], "not an address");
     ok(&db, &["groups", "create", "a@contoso.test"]);
     ok(&db, &["groups", "create", "b@contoso.test"]);
     ok(&db, &["groups", "add-member", "a@contoso.test", "b@contoso.test"]);

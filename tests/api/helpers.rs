@@ -8,7 +8,7 @@ use std::time::Duration;
 use mailgate::auth::ApiKey;
 use mailgate::db;
 use mailgate::db::policies::NewPolicy;
-use mailgate::policy::{AccessRight, AppSelector};
+use mailgate::policy::{AccessRight, AppSelector, PolicyScope};
 use mailgate::sim::{Sim, SimConfig, SimHandle};
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -39,13 +39,13 @@ pub async fn seed_demo(pool: &PgPool) -> Demo {
     let app = db::apps::create(pool, &db::apps::NewApp { name: "logic-app", ..Default::default() }).await.expect("app");
     let key = ApiKey::generate();
     db::keys::insert(pool, app.id, &key, None, None).await.expect("key");
-    let group = db::groups::create(pool, SCOPE_GROUP).await.expect("group");
+    let group = db::groups::create(pool, SCOPE_GROUP, "", None).await.expect("group");
     let mut tx = pool.begin().await.expect("tx");
     db::groups::add_member(&mut tx, SCOPE_GROUP, ALLOWED).await.expect("member");
     let apps = AppSelector::Apps(vec![app.id]);
     let new = NewPolicy {
         apps: &apps,
-        scope_group_id: group.id,
+        scope: &PolicyScope::Group(group.id),
         access_right: AccessRight::RestrictAccess,
         description: "demo",
     };
@@ -70,6 +70,8 @@ pub async fn app_with_roles(pool: &PgPool, name: &str, roles: &[&str]) -> String
 
 pub struct TestApp {
     pub base: String,
+    pub db_url: String,
+    env: Vec<(String, String)>,
     pub sim: SimHandle,
     pub pool: PgPool,
     pub demo: Demo,
@@ -91,9 +93,34 @@ impl Spawn {
     pub async fn start(self, pool: PgPool) -> TestApp {
         let demo = seed_demo(&pool).await;
         let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
-        let (child, base, logs) = start_mailgate(&database_url(&pool).await, &sim, &self.env);
+        let db_url = database_url(&pool).await;
+        let (child, base, logs) = start_mailgate(&db_url, &sim, &self.env);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        TestApp { base, sim, pool, demo, http, child, logs }
+        TestApp { base, db_url, env: self.env, sim, pool, demo, http, child, logs }
+    }
+}
+
+/// Another `mailgate serve` process on the same database and simulator, as a second replica.
+pub struct Replica {
+    pub base: String,
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- replica log ---\n{}", self.logs.lock().map(|l| l.join("\n")).unwrap_or_default());
+        }
+    }
+}
+
+impl TestApp {
+    pub fn replica(&self) -> Replica {
+        let (child, base, logs) = start_mailgate(&self.db_url, &self.sim, &self.env);
+        Replica { base, child, logs }
     }
 }
 

@@ -6,7 +6,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
-use crate::admin::apps::{self, AppInput};
+use crate::admin::Actor;
+use crate::admin::apps::{self, AppChange, AppInput};
+use crate::auth::Caller;
 use crate::db;
 use crate::db::apps::App;
 use crate::error::{ApiError, Problem};
@@ -30,11 +32,12 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<App>>, ApiEr
 )]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
     let input: AppInput = json_body::parse(&headers, body)?;
-    Ok((StatusCode::CREATED, Json(apps::create(&state.pool, &input).await?)))
+    Ok((StatusCode::CREATED, Json(apps::create(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
 /// One app, by name or Entra app id.
@@ -45,4 +48,26 @@ pub async fn create(
 )]
 pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<App>, ApiError> {
     Ok(Json(apps::get(&state.pool, &name).await?))
+}
+
+/// Change an app's Entra ids, roles, or whether it holds the tenant-wide Entra Mail.Send grant.
+#[utoipa::path(
+    patch, path = "/v1/admin/apps/{name}", tag = "admin",
+    params(("name" = String, Path)), request_body = AppChange,
+    responses(
+        (status = 200, body = App),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<App>, ApiError> {
+    let input: AppChange = json_body::parse(&headers, body)?;
+    Ok(Json(apps::change(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }

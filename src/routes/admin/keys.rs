@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
-use crate::admin::apps;
 use crate::admin::keys::{self, IssuedKey, KeyInput};
+use crate::admin::{Actor, apps};
+use crate::auth::Caller;
 use crate::db;
 use crate::db::keys::KeyInfo;
 use crate::error::{ApiError, Problem};
@@ -38,6 +39,7 @@ pub async fn list(State(state): State<AppState>, Path(name): Path<String>) -> Re
 )]
 pub async fn issue(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -47,7 +49,7 @@ pub async fn issue(
         Ok(b) if b.is_empty() => KeyInput::default(),
         _ => json_body::parse(&headers, body)?,
     };
-    Ok((StatusCode::CREATED, Json(keys::issue(&state.pool, &name, &input).await?)))
+    Ok((StatusCode::CREATED, Json(keys::issue(&state.pool, &Actor::http(&caller), &name, &input).await?)))
 }
 
 /// Revoke a key. It is refused on the next request, on every replica.
@@ -56,8 +58,12 @@ pub async fn issue(
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("key"))?;
-    keys::revoke(&state.pool, &id.to_string()).await?;
+    keys::revoke(&state.pool, &Actor::http(&caller), &id.to_string()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,6 @@
 //! `/v1/audit`: the audit log for operators — filtered, paginated by cursor, as JSON or CSV — and its statistics.
 
+pub mod changes;
 pub mod csv;
 pub mod list;
 pub mod params;

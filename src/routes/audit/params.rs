@@ -57,7 +57,7 @@ pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("before:{id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Option<i64> {
+pub fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     String::from_utf8(bytes).ok()?.strip_prefix("before:")?.parse().ok()
 }

@@ -1,0 +1,194 @@
+//! RBAC for Applications: New-ServicePrincipal, New-ManagementScope, New-ManagementRoleAssignment and their removal.
+
+use serde::Deserialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Actor, AdminError, is_unique_violation};
+use crate::db;
+use crate::db::rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
+use crate::policy::opath::Filter;
+
+/// The roles RBAC for Applications defines.
+pub const ROLES: [&str; 13] = [
+    "Application Mail.Send",
+    "Application Mail.Read",
+    "Application Mail.ReadBasic",
+    "Application Mail.ReadWrite",
+    "Application Mail Full Access",
+    "Application Exchange Full Access",
+    "Application MailboxSettings.Read",
+    "Application MailboxSettings.ReadWrite",
+    "Application Calendars.Read",
+    "Application Calendars.ReadWrite",
+    "Application Contacts.Read",
+    "Application Contacts.ReadWrite",
+    "Application EWS.AccessAsApp",
+];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalInput {
+    pub app_id: Uuid,
+    pub object_id: Uuid,
+    #[serde(default)]
+    pub display_name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeInput {
+    pub name: String,
+    /// An OPATH recipient filter, e.g. `CustomAttribute1 -eq 'mailgate'`.
+    pub recipient_restriction_filter: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeChange {
+    pub recipient_restriction_filter: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentInput {
+    pub name: String,
+    /// The service principal's app id or object id.
+    pub app: Uuid,
+    pub role: String,
+    /// A management scope's name; absent for organisation-wide.
+    pub scope: Option<String>,
+}
+
+fn conflict(what: String) -> impl FnOnce(sqlx::Error) -> AdminError {
+    move |e| if is_unique_violation(&e) { AdminError::Conflict(what) } else { e.into() }
+}
+
+fn name(field: &str, value: &str) -> Result<(), AdminError> {
+    if value.trim().is_empty() || value.len() > 256 || value.contains(['\r', '\n']) {
+        return Err(AdminError::invalid(
+            field,
+            format!("`{field}` must be one non-empty line of at most 256 characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a filter, or says where and what is wrong.
+pub fn filter(field: &str, text: &str) -> Result<Filter, AdminError> {
+    Filter::parse(text).map_err(|e| {
+        AdminError::invalid(field, format!("the filter is invalid at position {}: {}", e.position, e.message))
+    })
+}
+
+pub async fn create_principal(
+    pool: &PgPool,
+    actor: &Actor,
+    input: &PrincipalInput,
+) -> Result<ServicePrincipalRow, AdminError> {
+    let mut tx = actor.begin(pool).await?;
+    let sp = db::rbac::create_principal(&mut *tx, input.app_id, input.object_id, &input.display_name).await.map_err(
+        conflict(format!("a service principal for app {} or object {} exists", input.app_id, input.object_id)),
+    )?;
+    tx.commit().await?;
+    Ok(sp)
+}
+
+pub async fn remove_principal(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<(), AdminError> {
+    let sp = db::rbac::find_principal(pool, id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no service principal {id}")))?;
+    let mut tx = actor.begin(pool).await?;
+    db::rbac::remove_principal(&mut *tx, sp.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn create_scope(pool: &PgPool, actor: &Actor, input: &ScopeInput) -> Result<ScopeRow, AdminError> {
+    name("name", &input.name)?;
+    let parsed = filter("recipient_restriction_filter", &input.recipient_restriction_filter)?;
+    let mut tx = actor.begin(pool).await?;
+    let scope = db::rbac::create_scope(&mut *tx, &input.name, &parsed.to_string())
+        .await
+        .map_err(conflict(format!("a management scope named `{}` exists", input.name)))?;
+    tx.commit().await?;
+    Ok(scope)
+}
+
+pub async fn change_scope(
+    pool: &PgPool,
+    actor: &Actor,
+    scope: &str,
+    change: &ScopeChange,
+) -> Result<ScopeRow, AdminError> {
+    let parsed = filter("recipient_restriction_filter", &change.recipient_restriction_filter)?;
+    let mut tx = actor.begin(pool).await?;
+    if !db::rbac::set_scope_filter(&mut *tx, scope, &parsed.to_string()).await? {
+        return Err(AdminError::NotFound(format!("no management scope `{scope}`")));
+    }
+    tx.commit().await?;
+    db::rbac::find_scope(pool, scope)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no management scope `{scope}`")))
+}
+
+pub async fn remove_scope(pool: &PgPool, actor: &Actor, scope: &str) -> Result<(), AdminError> {
+    let mut tx = actor.begin(pool).await?;
+    match db::rbac::remove_scope(&mut *tx, scope).await {
+        Ok(true) => {}
+        Ok(false) => return Err(AdminError::NotFound(format!("no management scope `{scope}`"))),
+        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23503") => {
+            return Err(AdminError::Conflict(format!(
+                "scope `{scope}` is used by a role assignment; remove that first"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn create_assignment(
+    pool: &PgPool,
+    actor: &Actor,
+    input: &AssignmentInput,
+) -> Result<AssignmentRow, AdminError> {
+    name("name", &input.name)?;
+    if !ROLES.contains(&input.role.as_str()) {
+        return Err(AdminError::invalid(
+            "role",
+            format!("`{}` is not an RBAC for Applications role; one of {}", input.role, ROLES.join(", ")),
+        ));
+    }
+    let sp = db::rbac::find_principal(pool, input.app).await?.ok_or_else(|| {
+        AdminError::invalid(
+            "app",
+            format!("no service principal for {} (create it first, as New-ServicePrincipal)", input.app),
+        )
+    })?;
+    let scope = match &input.scope {
+        None => None,
+        Some(s) => Some(
+            db::rbac::find_scope(pool, s)
+                .await?
+                .ok_or_else(|| AdminError::invalid("scope", format!("no management scope `{s}`")))?
+                .id,
+        ),
+    };
+    let mut tx = actor.begin(pool).await?;
+    db::rbac::create_assignment(&mut *tx, &input.name, sp.id, &input.role, scope)
+        .await
+        .map_err(conflict(format!("a role assignment named `{}` exists", input.name)))?;
+    tx.commit().await?;
+    db::rbac::find_assignment(pool, &input.name).await?.ok_or_else(|| AdminError::NotFound(input.name.clone()))
+}
+
+pub async fn remove_assignment(pool: &PgPool, actor: &Actor, assignment: &str) -> Result<(), AdminError> {
+    let mut tx = actor.begin(pool).await?;
+    if !db::rbac::remove_assignment(&mut *tx, assignment).await? {
+        return Err(AdminError::NotFound(format!("no role assignment `{assignment}`")));
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The mailbox directory that recipient filters and policy scopes are checked against.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::groups::address;
+use super::{Actor, AdminError};
+use crate::db;
+use crate::db::recipients::RecipientRow;
+use crate::policy::opath::Property;
+
+/// RecipientTypeDetails values the mirror knows (as Get-Recipient prints them).
+pub const KNOWN_TYPES: [&str; 9] = [
+    "UserMailbox",
+    "SharedMailbox",
+    "RoomMailbox",
+    "EquipmentMailbox",
+    "MailUser",
+    "MailContact",
+    "GroupMailbox",
+    "MailUniversalDistributionGroup",
+    "DynamicDistributionGroup",
+];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxInput {
+    pub object_id: Option<Uuid>,
+    /// Default UserMailbox.
+    pub recipient_type_details: Option<String>,
+    #[serde(default)]
+    pub display_name: String,
+    /// Filterable properties by their OPATH names: Department, City, CountryOrRegion, CustomAttribute1…15, …
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    #[serde(default)]
+    pub email_addresses: Vec<String>,
+}
+
+fn recipient_type(details: &str) -> &'static str {
+    match details {
+        "MailUser" => "MailUser",
+        "MailContact" => "MailContact",
+        "MailUniversalDistributionGroup" => "MailUniversalDistributionGroup",
+        "DynamicDistributionGroup" => "DynamicDistributionGroup",
+        "GroupMailbox" => "MailUniversalDistributionGroup",
+        _ => "UserMailbox",
+    }
+}
+
+/// Creates or replaces a directory entry. Returns the entry and whether it was new.
+pub async fn put(
+    pool: &PgPool,
+    actor: &Actor,
+    raw: &str,
+    input: MailboxInput,
+) -> Result<(RecipientRow, bool), AdminError> {
+    let addr = address("address", raw)?;
+    let details = input.recipient_type_details.unwrap_or_else(|| "UserMailbox".into());
+    if !KNOWN_TYPES.contains(&details.as_str()) {
+        return Err(AdminError::invalid(
+            "recipient_type_details",
+            format!("`{details}` is not a recipient type the mirror knows; one of {}", KNOWN_TYPES.join(", ")),
+        ));
+    }
+    let mut properties = BTreeMap::new();
+    for (name, value) in input.properties {
+        let field = format!("properties.{name}");
+        let property = Property::parse(&name)
+            .ok_or_else(|| AdminError::invalid(&field, format!("`{name}` is not a filterable property")))?;
+        if matches!(
+            property,
+            Property::MemberOfGroup
+                | Property::EmailAddresses
+                | Property::PrimarySmtpAddress
+                | Property::RecipientType
+                | Property::RecipientTypeDetails
+                | Property::DisplayName
+        ) {
+            return Err(AdminError::invalid(
+                &field,
+                format!("`{name}` is set through its own field, not `properties`"),
+            ));
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(AdminError::invalid(&field, "values must be one line"));
+        }
+        properties.insert(property.name(), value);
+    }
+    let row = RecipientRow {
+        address: addr.as_str().to_owned(),
+        object_id: input.object_id,
+        recipient_type: recipient_type(&details).to_owned(),
+        recipient_type_details: details,
+        display_name: input.display_name,
+        properties: Json(properties),
+        email_addresses: input.email_addresses,
+    };
+    let mut tx = actor.begin(pool).await?;
+    let created = db::recipients::upsert(&mut *tx, &row).await.map_err(|e| {
+        if super::is_unique_violation(&e) {
+            AdminError::Conflict("another mailbox has that object id".into())
+        } else {
+            e.into()
+        }
+    })?;
+    tx.commit().await?;
+    Ok((row, created))
+}
+
+pub async fn get(pool: &PgPool, raw: &str) -> Result<RecipientRow, AdminError> {
+    db::recipients::find(pool, &raw.to_lowercase())
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no mailbox {raw} in the directory")))
+}
+
+pub async fn remove(pool: &PgPool, actor: &Actor, raw: &str) -> Result<(), AdminError> {
+    let addr = address("address", raw)?;
+    let mut tx = actor.begin(pool).await?;
+    if !db::recipients::remove(&mut *tx, addr.as_str()).await? {
+        return Err(AdminError::NotFound(format!("no mailbox {addr} in the directory")));
+    }
+    tx.commit().await?;
+    Ok(())
+}

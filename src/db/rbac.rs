@@ -1,0 +1,153 @@
+//! RBAC for Applications: service principals, management scopes and role assignments.
+
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct ServicePrincipalRow {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub object_id: Uuid,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct ScopeRow {
+    pub id: Uuid,
+    pub name: String,
+    pub recipient_filter: String,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AssignmentRow {
+    pub id: Uuid,
+    pub name: String,
+    /// The service principal's app id.
+    pub app_id: Uuid,
+    pub role: String,
+    /// None: organisation-wide.
+    pub scope: Option<String>,
+}
+
+pub async fn create_principal(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+    object_id: Uuid,
+    display_name: &str,
+) -> Result<ServicePrincipalRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO service_principals (id, app_id, object_id, display_name) VALUES ($1, $2, $3, $4)
+         RETURNING id, app_id, object_id, display_name",
+    )
+    .bind(Uuid::now_v7())
+    .bind(app_id)
+    .bind(object_id)
+    .bind(display_name)
+    .fetch_one(db)
+    .await
+}
+
+/// By app id or object id.
+pub async fn find_principal(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<ServicePrincipalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, app_id, object_id, display_name FROM service_principals WHERE app_id = $1 OR object_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list_principals(db: impl PgExecutor<'_>) -> Result<Vec<ServicePrincipalRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, app_id, object_id, display_name FROM service_principals ORDER BY display_name, app_id")
+        .fetch_all(db)
+        .await
+}
+
+pub async fn remove_principal(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM service_principals WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+pub async fn create_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<ScopeRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO management_scopes (id, name, recipient_filter) VALUES ($1, $2, $3) RETURNING id, name, recipient_filter",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(filter)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find_scope(db: impl PgExecutor<'_>, name: &str) -> Result<Option<ScopeRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, recipient_filter FROM management_scopes WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn list_scopes(db: impl PgExecutor<'_>) -> Result<Vec<ScopeRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, recipient_filter FROM management_scopes ORDER BY name").fetch_all(db).await
+}
+
+pub async fn set_scope_filter(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("UPDATE management_scopes SET recipient_filter = $2 WHERE name = $1")
+        .bind(name)
+        .bind(filter)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+pub async fn remove_scope(db: impl PgExecutor<'_>, name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM management_scopes WHERE name = $1")
+        .bind(name)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+pub async fn create_assignment(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    principal: Uuid,
+    role: &str,
+    scope: Option<Uuid>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO role_assignments (id, name, service_principal_id, role, scope_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(principal)
+    .bind(role)
+    .bind(scope)
+    .fetch_one(db)
+    .await
+}
+
+const ASSIGNMENT_VIEW: &str = "SELECT a.id, a.name, sp.app_id, a.role, s.name AS scope
+       FROM role_assignments a JOIN service_principals sp ON sp.id = a.service_principal_id
+       LEFT JOIN management_scopes s ON s.id = a.scope_id";
+
+pub async fn list_assignments(db: impl PgExecutor<'_>) -> Result<Vec<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{ASSIGNMENT_VIEW} ORDER BY a.name"))).fetch_all(db).await
+}
+
+pub async fn find_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<Option<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{ASSIGNMENT_VIEW} WHERE a.name = $1")))
+        .bind(name)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn remove_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM role_assignments WHERE name = $1")
+        .bind(name)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}

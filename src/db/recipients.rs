@@ -1,0 +1,71 @@
+//! The mailbox directory: mailboxes and mail users with the properties recipient filters read.
+
+use std::collections::BTreeMap;
+
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct RecipientRow {
+    pub address: String,
+    pub object_id: Option<Uuid>,
+    pub recipient_type: String,
+    pub recipient_type_details: String,
+    pub display_name: String,
+    /// OPATH property name → value (Department, City, CustomAttribute1…).
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub properties: Json<BTreeMap<String, String>>,
+    pub email_addresses: Vec<String>,
+}
+
+const COLUMNS: &str =
+    "address, object_id, recipient_type, recipient_type_details, display_name, properties, email_addresses";
+
+pub async fn find(db: impl PgExecutor<'_>, address_or_id: &str) -> Result<Option<RecipientRow>, sqlx::Error> {
+    let id = Uuid::parse_str(address_or_id).ok();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM recipients WHERE address = $1 OR object_id = $2"
+    )))
+    .bind(address_or_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<RecipientRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM recipients ORDER BY address")))
+        .fetch_all(db)
+        .await
+}
+
+/// Creates or replaces the entry for `r.address`. Returns true when it was new.
+pub async fn upsert(db: impl PgExecutor<'_>, r: &RecipientRow) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO recipients (id, address, object_id, recipient_type, recipient_type_details, display_name,
+                                 properties, email_addresses)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (address) DO UPDATE SET object_id = EXCLUDED.object_id, recipient_type = EXCLUDED.recipient_type,
+             recipient_type_details = EXCLUDED.recipient_type_details, display_name = EXCLUDED.display_name,
+             properties = EXCLUDED.properties, email_addresses = EXCLUDED.email_addresses, updated_at = now()
+         RETURNING (xmax = 0)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&r.address)
+    .bind(r.object_id)
+    .bind(&r.recipient_type)
+    .bind(&r.recipient_type_details)
+    .bind(&r.display_name)
+    .bind(&r.properties)
+    .bind(&r.email_addresses)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn remove(db: impl PgExecutor<'_>, address: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM recipients WHERE address = $1")
+        .bind(address)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}

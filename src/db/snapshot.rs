@@ -1,0 +1,176 @@
+//! Reads the whole mirror as one decision snapshot. A handful of queries over small tables
+//! (Exchange allows a few hundred policies); run only when the mirror changes.
+
+use std::collections::HashMap;
+
+use sqlx::types::Json;
+use sqlx::{FromRow, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::policy::model::{AppGrants, Group, ManagementScope, RecipientEntry, RoleAssignment, ServicePrincipal};
+use crate::policy::opath::Filter;
+use crate::policy::{AppSelector, Directory, Policy, PolicyScope, Snapshot};
+
+#[derive(FromRow)]
+struct PolicyRow {
+    id: Uuid,
+    all_apps: bool,
+    scope_group_id: Option<Uuid>,
+    scope_mailbox: Option<String>,
+    access_right: String,
+    description: String,
+    app_ids: Vec<Uuid>,
+}
+
+#[derive(FromRow)]
+struct GroupRow {
+    id: Uuid,
+    address: String,
+    display_name: String,
+    object_id: Option<Uuid>,
+}
+
+#[derive(FromRow)]
+struct RecipientRow {
+    address: String,
+    object_id: Option<Uuid>,
+    recipient_type: String,
+    recipient_type_details: String,
+    display_name: String,
+    properties: Json<HashMap<String, String>>,
+    email_addresses: Vec<String>,
+}
+
+fn decode(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> sqlx::Error {
+    sqlx::Error::Decode(e.into())
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
+    let rows: Vec<PolicyRow> = sqlx::query_as(
+        "SELECT p.id, p.all_apps, p.scope_group_id, p.scope_mailbox, p.access_right, p.description,
+                COALESCE(array_agg(pa.app_id) FILTER (WHERE pa.app_id IS NOT NULL), '{}') AS app_ids
+           FROM access_policies p LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
+          GROUP BY p.id ORDER BY p.created_at, p.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut policies = Vec::with_capacity(rows.len());
+    for r in rows {
+        let scope = match (r.scope_group_id, r.scope_mailbox) {
+            (Some(g), _) => PolicyScope::Group(g),
+            (None, Some(m)) => PolicyScope::Mailbox(m),
+            (None, None) => return Err(decode("access policy without a scope")),
+        };
+        policies.push(Policy {
+            id: r.id,
+            apps: if r.all_apps { AppSelector::All } else { AppSelector::Apps(r.app_ids) },
+            scope,
+            access_right: r.access_right.parse().map_err(decode)?,
+            description: r.description,
+        });
+    }
+
+    let mut groups: HashMap<Uuid, Group> =
+        sqlx::query_as::<_, GroupRow>("SELECT id, address, display_name, object_id FROM groups")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|g| {
+                (
+                    g.id,
+                    Group {
+                        address: g.address,
+                        display_name: g.display_name,
+                        object_id: g.object_id,
+                        ..Group::default()
+                    },
+                )
+            })
+            .collect();
+    let members: Vec<(Uuid, Option<String>, Option<Uuid>)> =
+        sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(pool).await?;
+    for (group_id, mailbox, child) in members {
+        let Some(group) = groups.get_mut(&group_id) else { continue };
+        match (mailbox, child) {
+            (Some(m), _) => {
+                group.mailboxes.insert(m);
+            }
+            (None, Some(c)) => group.subgroups.push(c),
+            (None, None) => {}
+        }
+    }
+    let recipients = sqlx::query_as::<_, RecipientRow>(
+        "SELECT address, object_id, recipient_type, recipient_type_details, display_name, properties, email_addresses
+           FROM recipients",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| RecipientEntry {
+        address: r.address,
+        object_id: r.object_id,
+        recipient_type: r.recipient_type,
+        recipient_type_details: r.recipient_type_details,
+        display_name: r.display_name,
+        properties: r.properties.0,
+        email_addresses: r.email_addresses,
+    })
+    .collect();
+
+    let apps = sqlx::query_as::<_, (Uuid, Option<Uuid>, bool)>("SELECT id, entra_app_id, entra_mail_send FROM apps")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(id, entra_app_id, entra_mail_send)| (id, AppGrants { entra_app_id, entra_mail_send }))
+        .collect();
+    let service_principals = sqlx::query_as::<_, (Uuid, Uuid, Uuid, String)>(
+        "SELECT id, app_id, object_id, display_name FROM service_principals",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(id, app_id, object_id, display_name)| ServicePrincipal { id, app_id, object_id, display_name })
+    .collect();
+    let mut scopes = HashMap::new();
+    for (id, name, filter) in
+        sqlx::query_as::<_, (Uuid, String, String)>("SELECT id, name, recipient_filter FROM management_scopes")
+            .fetch_all(pool)
+            .await?
+    {
+        // Filters are checked when stored; one that no longer parses matches nothing rather than everything.
+        match Filter::parse(&filter) {
+            Ok(filter) => {
+                scopes.insert(id, ManagementScope { id, name, filter });
+            }
+            Err(e) => tracing::error!(scope = %name, error = %e, "stored recipient filter does not parse"),
+        }
+    }
+    let assignments = sqlx::query_as::<_, (Uuid, String, Uuid, String, Option<Uuid>)>(
+        "SELECT id, name, service_principal_id, role, scope_id FROM role_assignments ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(id, name, service_principal, role, scope)| RoleAssignment { id, name, service_principal, role, scope })
+    .collect();
+    let cooldowns = sqlx::query_as::<_, (Uuid, String, OffsetDateTime, String)>(
+        "SELECT app_id, mailbox, until, reason FROM access_cooldowns WHERE until > now()",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(app, mailbox, until, reason)| ((app, mailbox), (until, reason)))
+    .collect();
+
+    Ok(Snapshot {
+        policies,
+        directory: Directory { groups, recipients },
+        apps,
+        service_principals,
+        scopes,
+        assignments,
+        cooldowns,
+    })
+}

@@ -1,0 +1,80 @@
+//! `/v1/admin/groups`: mail-enabled security groups and their members.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::admin::Actor;
+use crate::admin::groups::{self, GroupInput, GroupView, MemberInput};
+use crate::auth::Caller;
+use crate::db;
+use crate::db::groups::GroupRow;
+use crate::error::{ApiError, Problem};
+use crate::routes::json_body;
+use crate::startup::AppState;
+
+#[utoipa::path(get, path = "/v1/admin/groups", tag = "admin", responses((status = 200, body = Vec<GroupRow>)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupRow>>, ApiError> {
+    Ok(Json(db::groups::list(&state.pool).await?))
+}
+
+/// Mirror a mail-enabled security group.
+#[utoipa::path(post, path = "/v1/admin/groups", tag = "admin", request_body = GroupInput,
+    responses((status = 201, body = GroupRow), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<GroupRow>), ApiError> {
+    let input: GroupInput = json_body::parse(&headers, body)?;
+    Ok((StatusCode::CREATED, Json(groups::create(&state.pool, &Actor::http(&caller), &input).await?)))
+}
+
+#[utoipa::path(get, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path)),
+    responses((status = 200, body = GroupView), (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, Path(address): Path<String>) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(groups::get(&state.pool, &address).await?))
+}
+
+/// Remove a group; refused while a policy is scoped to it.
+#[utoipa::path(delete, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    groups::remove(&state.pool, &Actor::http(&caller), &address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add a member: a mailbox (address or object id) or another group.
+#[utoipa::path(post, path = "/v1/admin/groups/{address}/members", tag = "admin", params(("address" = String, Path)),
+    request_body = MemberInput,
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let input: MemberInput = json_body::parse(&headers, body)?;
+    groups::add_member(&state.pool, &Actor::http(&caller), &address, &input.member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/v1/admin/groups/{address}/members/{member}", tag = "admin",
+    params(("address" = String, Path), ("member" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((address, member)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    groups::remove_member(&state.pool, &Actor::http(&caller), &address, &member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

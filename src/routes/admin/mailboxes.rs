@@ -1,0 +1,54 @@
+//! `/v1/admin/mailboxes`: the mailbox directory that filters and scopes are checked against.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::admin::Actor;
+use crate::admin::recipients::{self, MailboxInput};
+use crate::auth::Caller;
+use crate::db;
+use crate::db::recipients::RecipientRow;
+use crate::error::{ApiError, Problem};
+use crate::routes::json_body;
+use crate::startup::AppState;
+
+#[utoipa::path(get, path = "/v1/admin/mailboxes", tag = "admin", responses((status = 200, body = Vec<RecipientRow>)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RecipientRow>>, ApiError> {
+    Ok(Json(db::recipients::list(&state.pool).await?))
+}
+
+#[utoipa::path(get, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path)),
+    responses((status = 200, body = RecipientRow), (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, Path(address): Path<String>) -> Result<Json<RecipientRow>, ApiError> {
+    Ok(Json(recipients::get(&state.pool, &address).await?))
+}
+
+/// Create or replace a directory entry.
+#[utoipa::path(put, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path)),
+    request_body = MailboxInput,
+    responses((status = 201, body = RecipientRow), (status = 200, body = RecipientRow), (status = 422, body = Problem)))]
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<RecipientRow>), ApiError> {
+    let input: MailboxInput = json_body::parse(&headers, body)?;
+    let (row, created) = recipients::put(&state.pool, &Actor::http(&caller), &address, input).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(row)))
+}
+
+#[utoipa::path(delete, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    recipients::remove(&state.pool, &Actor::http(&caller), &address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

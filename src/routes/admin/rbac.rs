@@ -1,0 +1,120 @@
+//! `/v1/admin/service-principals`, `/v1/admin/scopes`, `/v1/admin/role-assignments`: RBAC for Applications.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use uuid::Uuid;
+
+use crate::admin::Actor;
+use crate::admin::rbac::{self, AssignmentInput, PrincipalInput, ScopeChange, ScopeInput};
+use crate::auth::Caller;
+use crate::db;
+use crate::db::rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
+use crate::error::{ApiError, Problem};
+use crate::routes::json_body;
+use crate::startup::AppState;
+
+#[utoipa::path(get, path = "/v1/admin/service-principals", tag = "admin", responses((status = 200, body = Vec<ServicePrincipalRow>)))]
+pub async fn list_principals(State(state): State<AppState>) -> Result<Json<Vec<ServicePrincipalRow>>, ApiError> {
+    Ok(Json(db::rbac::list_principals(&state.pool).await?))
+}
+
+/// New-ServicePrincipal.
+#[utoipa::path(post, path = "/v1/admin/service-principals", tag = "admin", request_body = PrincipalInput,
+    responses((status = 201, body = ServicePrincipalRow), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_principal(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ServicePrincipalRow>), ApiError> {
+    let input: PrincipalInput = json_body::parse(&headers, body)?;
+    Ok((StatusCode::CREATED, Json(rbac::create_principal(&state.pool, &Actor::http(&caller), &input).await?)))
+}
+
+/// Remove a service principal (by app id or object id) and its role assignments.
+#[utoipa::path(delete, path = "/v1/admin/service-principals/{id}", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn remove_principal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(&raw).map_err(|_| ApiError::not_found("service principal"))?;
+    rbac::remove_principal(&state.pool, &Actor::http(&caller), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/admin/scopes", tag = "admin", responses((status = 200, body = Vec<ScopeRow>)))]
+pub async fn list_scopes(State(state): State<AppState>) -> Result<Json<Vec<ScopeRow>>, ApiError> {
+    Ok(Json(db::rbac::list_scopes(&state.pool).await?))
+}
+
+/// New-ManagementScope with a RecipientRestrictionFilter; a bad filter is refused with its position.
+#[utoipa::path(post, path = "/v1/admin/scopes", tag = "admin", request_body = ScopeInput,
+    responses((status = 201, body = ScopeRow), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_scope(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ScopeRow>), ApiError> {
+    let input: ScopeInput = json_body::parse(&headers, body)?;
+    Ok((StatusCode::CREATED, Json(rbac::create_scope(&state.pool, &Actor::http(&caller), &input).await?)))
+}
+
+/// Set-ManagementScope: a new filter.
+#[utoipa::path(patch, path = "/v1/admin/scopes/{name}", tag = "admin", params(("name" = String, Path)), request_body = ScopeChange,
+    responses((status = 200, body = ScopeRow), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_scope(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ScopeRow>, ApiError> {
+    let input: ScopeChange = json_body::parse(&headers, body)?;
+    Ok(Json(rbac::change_scope(&state.pool, &Actor::http(&caller), &name, &input).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/admin/scopes/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn remove_scope(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    rbac::remove_scope(&state.pool, &Actor::http(&caller), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/admin/role-assignments", tag = "admin", responses((status = 200, body = Vec<AssignmentRow>)))]
+pub async fn list_assignments(State(state): State<AppState>) -> Result<Json<Vec<AssignmentRow>>, ApiError> {
+    Ok(Json(db::rbac::list_assignments(&state.pool).await?))
+}
+
+/// New-ManagementRoleAssignment -App … -Role … [-CustomResourceScope …].
+#[utoipa::path(post, path = "/v1/admin/role-assignments", tag = "admin", request_body = AssignmentInput,
+    responses((status = 201, body = AssignmentRow), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_assignment(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<AssignmentRow>), ApiError> {
+    let input: AssignmentInput = json_body::parse(&headers, body)?;
+    Ok((StatusCode::CREATED, Json(rbac::create_assignment(&state.pool, &Actor::http(&caller), &input).await?)))
+}
+
+#[utoipa::path(delete, path = "/v1/admin/role-assignments/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn remove_assignment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    rbac::remove_assignment(&state.pool, &Actor::http(&caller), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,96 @@
+//! `/v1/access`: ask the allowlist "may app X send as mailbox Y, and why?", and see where it drifted from Exchange.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::admin::apps;
+use crate::db;
+use crate::db::drift::DriftEvent;
+use crate::domain::Mailbox;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Decision, decide};
+use crate::routes::json_body;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTest {
+    /// An app name or Entra app id.
+    pub app: String,
+    /// A mailbox address or object id.
+    pub mailbox: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessTestResult {
+    pub app: String,
+    pub mailbox: String,
+    /// `Granted` or `Denied`, as Test-ApplicationAccessPolicy's AccessCheckResult.
+    pub access_check_result: String,
+    pub decision: Decision,
+}
+
+/// Decide one app and mailbox as Exchange would — both Test cmdlets in one — with every policy and assignment considered.
+#[utoipa::path(post, path = "/v1/access/test", tag = "access", request_body = AccessTest,
+    responses((status = 200, body = AccessTestResult), (status = 422, body = Problem)))]
+pub async fn test(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<AccessTestResult>, ApiError> {
+    let input: AccessTest = json_body::parse(&headers, body)?;
+    let app = apps::get(&state.pool, &input.app)
+        .await
+        .map_err(|_| ApiError::invalid("app", format!("no app named `{}`", input.app)))?;
+    let mailbox =
+        Mailbox::parse(&input.mailbox).map_err(|e| ApiError::invalid("mailbox", format!("`mailbox`: {e}")))?;
+    let snapshot = state.policy.get(&state.pool).await?;
+    let decision = decide(&snapshot, app.id, &app.name, &mailbox.key());
+    Ok(Json(AccessTestResult {
+        app: app.name,
+        mailbox: mailbox.key(),
+        access_check_result: format!("{:?}", decision.access),
+        decision,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DriftParams {
+    /// RFC 3339; events at or after.
+    pub since: Option<String>,
+    /// 1-1000, default 100.
+    pub limit: Option<i64>,
+}
+
+/// Pairs the mirror granted but Exchange refused (403 ErrorAccessDenied), newest first.
+#[utoipa::path(get, path = "/v1/access/drift", tag = "access", params(DriftParams),
+    responses((status = 200, body = Vec<DriftEvent>), (status = 422, body = Problem)))]
+pub async fn drift(
+    State(state): State<AppState>,
+    query: Result<Query<DriftParams>, QueryRejection>,
+) -> Result<Json<Vec<DriftEvent>>, ApiError> {
+    let Query(p) = query
+        .map_err(|e| ApiError::invalid(e.body_text().split('`').nth(1).unwrap_or("query").to_owned(), e.body_text()))?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "`limit` must be between 1 and 1000"));
+    }
+    let since = p
+        .since
+        .as_deref()
+        .map(|s| {
+            OffsetDateTime::parse(s, &Rfc3339)
+                .map_err(|_| ApiError::invalid("since", "`since` must be an RFC 3339 time"))
+        })
+        .transpose()?;
+    Ok(Json(db::drift::list(&state.pool, since, limit).await?))
+}

@@ -103,7 +103,7 @@ async fn the_cli_refuses_bad_input_and_changes_nothing(pool: PgPool) {
     );
     refuse(
         &["policies", "new", "--app", "*", "--scope-group", "zzz@contoso.test", "--access-right", "DenyAccess"],
-        "no group",
+        "neither a group",
     );
     let (success, _, stderr) = Command::new(env!("CARGO_BIN_EXE_mailgate"))
         .args(["migrate"])

@@ -52,6 +52,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     roles(Method::GET, "/v1/admin/apps/{name}/keys", &[Admin]),
     roles(Method::POST, "/v1/admin/apps/{name}/keys", &[Admin]),
     roles(Method::DELETE, "/v1/admin/keys/{id}", &[Admin]),
+    roles(Method::POST, "/v1/admin/import", &[Admin]),
+    roles(Method::GET, "/v1/admin/export", &[Admin]),
 ];
 
 pub fn endpoint(method: &Method, path: &str) -> Option<&'static Endpoint> {

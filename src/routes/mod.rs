@@ -25,6 +25,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::apps::get))
         .routes(routes!(admin::keys::list, admin::keys::issue))
         .routes(routes!(admin::keys::revoke))
+        .routes(routes!(admin::sync::import))
+        .routes(routes!(admin::sync::export))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -12,3 +12,4 @@ mod helpers;
 mod openapi;
 mod roles;
 mod send;
+mod sync;

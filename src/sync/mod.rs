@@ -8,6 +8,7 @@ pub mod current;
 pub mod diff;
 pub mod export;
 pub mod normalize;
+mod policy_scope;
 pub mod report;
 pub mod state;
 

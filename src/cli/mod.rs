@@ -4,6 +4,7 @@ mod apps;
 mod groups;
 mod keys;
 mod policies;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,9 @@ pub enum Command {
     /// Application access policies.
     #[command(subcommand)]
     Policies(policies::PoliciesCommand),
+    /// Import the mirror from Exchange Online's output, or export it as PowerShell.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => c.run(&connect(&settings).await?).await,
         Command::Groups(c) => c.run(&connect(&settings).await?).await,
         Command::Policies(c) => c.run(&connect(&settings).await?).await,
+        Command::Sync(c) => c.run(&connect(&settings).await?).await,
     }
 }
 

@@ -82,6 +82,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     roles(Method::POST, "/v1/access/test", &[Admin, AuditRead]),
     roles(Method::GET, "/v1/access/drift", &[Admin, AuditRead]),
     roles(Method::GET, "/v1/audit/changes", &[AuditRead]),
+    roles(Method::POST, "/v1/admin/import", &[Admin]),
+    roles(Method::GET, "/v1/admin/export", &[Admin]),
 ];
 
 pub fn endpoint(method: &Method, path: &str) -> Option<&'static Endpoint> {

@@ -43,6 +43,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(allowlist::test))
         .routes(routes!(allowlist::drift))
         .routes(routes!(audit::changes::changes))
+        .routes(routes!(admin::sync::import))
+        .routes(routes!(admin::sync::export))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

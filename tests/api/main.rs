@@ -13,3 +13,4 @@ mod mirror;
 mod openapi;
 mod roles;
 mod send;
+mod sync;

@@ -6,3 +6,4 @@ pub mod keys;
 pub mod mailboxes;
 pub mod policies;
 pub mod rbac;
+pub mod sync;

@@ -1,0 +1,61 @@
+//! `/v1/admin/import` and `/v1/admin/export`: the mirror from and to Exchange Online.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::routes::json_body;
+use crate::startup::AppState;
+use crate::sync::{self, Bundle, Report};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    /// Make the changes; without it (or with false) the diff is only reported.
+    #[serde(default)]
+    pub apply: bool,
+}
+
+/// Compare a bundle from `Export-MailgateBundle.ps1` with the mirror, and with `apply=true` make the mirror match
+/// it in one transaction. Import is a full mirror: objects missing from the bundle are removed (apps and keys never).
+#[utoipa::path(
+    post, path = "/v1/admin/import", tag = "admin", params(ImportParams),
+    request_body(content = Object, description = "The bundle: each key one cmdlet's ConvertTo-Json output"),
+    responses(
+        (status = 200, body = Report),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The bundle holds what Exchange would not; `field` names it"),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Report>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("apply", format!("apply must be true or false: {e}")))?;
+    let bundle: Bundle = json_body::parse(&headers, body)?;
+    let desired = sync::normalize(&bundle)?;
+    let actor = format!("import:http:{}", caller.app_name);
+    Ok(Json(sync::import(&state.pool, &desired, &actor, params.apply).await?))
+}
+
+/// The PowerShell that would create the mirror's groups, policies and RBAC assignments in Exchange Online.
+#[utoipa::path(
+    get, path = "/v1/admin/export", tag = "admin",
+    responses((status = 200, body = String, content_type = "text/plain"))
+)]
+pub async fn export(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let script = sync::export(&state.pool).await?;
+    let mut response = script.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
+}

@@ -47,6 +47,27 @@ impl std::fmt::Debug for CredentialKind {
     }
 }
 
+/// What to do when Graph may or may not have accepted a message (timeout, dropped connection, 500/502/504).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Mark it `unknown` and never resend: no duplicates, possibly a lost message. The default.
+    AtMostOnce,
+    /// Send it again: never lost, possibly delivered twice.
+    AtLeastOnce,
+}
+
+/// Limits on sending, enforced before Graph would enforce them.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Sends in flight per mailbox across all replicas (Exchange allows 4).
+    pub mailbox_concurrency: i64,
+    /// Messages started per mailbox per minute (Exchange's sending limit is 30).
+    pub mailbox_per_minute: i64,
+    /// Per-app quotas at the API; 0 = none. Apps may override them.
+    pub app_messages_per_minute: i64,
+    pub app_recipients_per_day: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -69,6 +90,15 @@ pub struct Settings {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub log_format: LogFormat,
+    pub guarantee: Guarantee,
+    /// A message not delivered within this time after acceptance fails.
+    pub message_ttl: Duration,
+    pub limits: Limits,
+    pub idempotency_ttl: Duration,
+    /// How long a message's body is kept after its final status (0: purged at once).
+    pub body_retention: Duration,
+    /// How long SIGTERM waits for sends in flight.
+    pub shutdown_grace: Duration,
     /// After Exchange refuses a pair the mirror granted, deny it locally this long (None: off).
     pub drift_cooldown: Option<Duration>,
     /// Entra ID tokens from callers; None when only API keys are accepted.
@@ -156,6 +186,15 @@ const KEYS: &[&str] = &[
     "poll_interval_ms",
     "log_format",
     "drift_cooldown_secs",
+    "delivery_guarantee",
+    "message_ttl_secs",
+    "mailbox_concurrency",
+    "mailbox_messages_per_minute",
+    "app_messages_per_minute",
+    "app_recipients_per_day",
+    "idempotency_ttl_secs",
+    "body_retention_secs",
+    "shutdown_grace_secs",
     "entra_tenant_id",
     "entra_audiences",
     "entra_allowed_tenants",
@@ -240,6 +279,21 @@ impl Settings {
             lease: Duration::from_secs(lease_secs),
             poll_interval: Duration::from_millis(poll_ms),
             log_format,
+            guarantee: match raw.get("delivery_guarantee").unwrap_or("at-most-once") {
+                "at-most-once" => Guarantee::AtMostOnce,
+                "at-least-once" => Guarantee::AtLeastOnce,
+                other => {
+                    return Err(invalid(
+                        "delivery_guarantee",
+                        format!("`{other}`: expected at-most-once or at-least-once"),
+                    ));
+                }
+            },
+            message_ttl: Duration::from_secs(positive(raw, "message_ttl_secs", 86_400)?),
+            limits: limits(raw)?,
+            idempotency_ttl: Duration::from_secs(positive(raw, "idempotency_ttl_secs", 86_400)?),
+            body_retention: Duration::from_secs(raw.parse("body_retention_secs", 0)?),
+            shutdown_grace: Duration::from_secs(raw.parse("shutdown_grace_secs", graph_timeout + 5)?),
             drift_cooldown: match raw.parse::<u64>("drift_cooldown_secs", 0)? {
                 0 => None,
                 secs => Some(Duration::from_secs(secs)),
@@ -247,6 +301,33 @@ impl Settings {
             entra: entra(raw)?,
         })
     }
+}
+
+fn positive(raw: &Raw, key: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match raw.parse(key, default)? {
+        0 => Err(invalid(key, "must be above 0")),
+        v => Ok(v),
+    }
+}
+
+fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
+    let mailbox_concurrency: i64 = raw.parse("mailbox_concurrency", 4)?;
+    if !(1..=4).contains(&mailbox_concurrency) {
+        return Err(invalid(
+            "mailbox_concurrency",
+            "must be between 1 and 4 (Exchange allows 4 concurrent requests per mailbox)",
+        ));
+    }
+    let mailbox_per_minute: i64 = raw.parse("mailbox_messages_per_minute", 30)?;
+    if mailbox_per_minute < 1 {
+        return Err(invalid("mailbox_messages_per_minute", "must be at least 1"));
+    }
+    let app_messages_per_minute: i64 = raw.parse("app_messages_per_minute", 600)?;
+    let app_recipients_per_day: i64 = raw.parse("app_recipients_per_day", 10_000)?;
+    if app_messages_per_minute < 0 || app_recipients_per_day < 0 {
+        return Err(invalid("app_messages_per_minute", "quotas must be 0 (none) or more"));
+    }
+    Ok(Limits { mailbox_concurrency, mailbox_per_minute, app_messages_per_minute, app_recipients_per_day })
 }
 
 fn list(raw: &Raw, key: &str) -> Vec<String> {

@@ -18,7 +18,6 @@ use tower_http::trace::TraceLayer;
 use crate::auth::entra::{EntraConfig, EntraValidator};
 use crate::config::{EntraSettings, Settings};
 use crate::db;
-use crate::delivery::limiter::MailboxLimiter;
 use crate::delivery::worker::Delivery;
 use crate::delivery::{Events, GraphClient, GraphToken};
 use crate::error::ApiError;
@@ -83,28 +82,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let events = Events::new(policy.clone());
     tokio::spawn(events.clone().listen(pool.clone()));
 
+    let settings = Arc::new(settings);
     let delivery = Arc::new(Delivery {
         pool: pool.clone(),
         graph,
         token: token.clone(),
         events: events.clone(),
-        workers: settings.workers,
-        max_attempts: settings.max_attempts,
-        lease: settings.lease,
-        poll_interval: settings.poll_interval,
-        limiter: MailboxLimiter::default(),
         metrics: metrics.clone(),
-        drift_cooldown: settings.drift_cooldown,
+        settings: settings.clone(),
     });
     let (stop, stopped) = watch::channel(false);
-    let drain = settings.graph_timeout + Duration::from_secs(5);
-    let workers = tokio::spawn(delivery.run(stopped, drain));
+    let workers = tokio::spawn(delivery.run(stopped));
 
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState { pool, settings: Arc::new(settings), policy, events, token, metrics, entra };
+    let state = AppState { pool, settings, policy, events, token, metrics, entra };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
     tracing::info!(%addr, "listening");

@@ -4,7 +4,6 @@
 pub mod credential;
 pub mod events;
 pub mod graph;
-pub mod limiter;
 pub mod outcome;
 pub mod worker;
 

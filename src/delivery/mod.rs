@@ -6,6 +6,7 @@ pub mod events;
 pub mod graph;
 pub mod limiter;
 pub mod outcome;
+pub mod upload;
 pub mod worker;
 
 pub use credential::GraphToken;

@@ -85,6 +85,8 @@ pub struct Settings {
     pub migrate_on_start: bool,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// Decoded size of a message (its body plus attachments) above which it is refused.
+    pub max_message_bytes: usize,
     pub max_recipients: usize,
     pub max_attempts: i32,
     pub lease: Duration,
@@ -125,6 +127,7 @@ impl std::fmt::Debug for Settings {
             .field("credential", &self.credential)
             .field("workers", &self.workers)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_message_bytes", &self.max_message_bytes)
             .field("max_recipients", &self.max_recipients)
             .field("max_attempts", &self.max_attempts)
             .field("entra", &self.entra)
@@ -180,6 +183,7 @@ const KEYS: &[&str] = &[
     "migrate_on_start",
     "workers",
     "max_body_bytes",
+    "max_message_bytes",
     "max_recipients",
     "max_attempts",
     "lease_secs",
@@ -241,7 +245,12 @@ impl Settings {
         if !(1..=100).contains(&max_attempts) {
             return Err(invalid("max_attempts", "must be between 1 and 100"));
         }
-        let max_body_bytes: usize = raw.parse("max_body_bytes", 4 * 1024 * 1024)?;
+        let max_message_bytes: usize = raw.parse("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)?;
+        if !(1024..=MAX_UPLOAD_MESSAGE_BYTES).contains(&max_message_bytes) {
+            return Err(invalid("max_message_bytes", "must be between 1024 and 157286400 (Graph's 150 MB)"));
+        }
+        // Unless set, the request body limit holds the largest message in base64 JSON, with room for the rest.
+        let max_body_bytes: usize = raw.parse("max_body_bytes", max_message_bytes.div_ceil(3) * 4 + 1024 * 1024)?;
         if max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -274,6 +283,7 @@ impl Settings {
             migrate_on_start: raw.parse("migrate_on_start", true)?,
             workers,
             max_body_bytes,
+            max_message_bytes,
             max_recipients,
             max_attempts,
             lease: Duration::from_secs(lease_secs),
@@ -381,6 +391,11 @@ fn entra(raw: &Raw) -> Result<Option<EntraSettings>, ConfigError> {
     }))
 }
 
+/// Exchange Online's default maximum message size, 35 MB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 35 * 1024 * 1024;
+/// Graph takes attachments up to 150 MB through upload sessions.
+const MAX_UPLOAD_MESSAGE_BYTES: usize = 150 * 1024 * 1024;
+
 const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
@@ -442,6 +457,25 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.graph_url.as_str(), "https://graph.microsoft.com/");
         assert_eq!(s.credential, CredentialKind::ManagedIdentity { client_id: None });
+        assert_eq!(s.max_message_bytes, 36_700_160);
+        assert!(s.max_body_bytes >= 36_700_160 / 3 * 4 + 1024 * 1024, "{}", s.max_body_bytes);
+    }
+
+    #[test]
+    fn the_body_limit_follows_the_message_limit_unless_set() {
+        let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", "3000000")]).expect("loads");
+        assert_eq!(s.max_body_bytes, 4_000_000 + 1024 * 1024);
+        let s = load(&[
+            ("DATABASE_URL", "x"),
+            ("MAILGATE_MAX_MESSAGE_BYTES", "3000000"),
+            ("MAILGATE_MAX_BODY_BYTES", "5000"),
+        ])
+        .expect("loads");
+        assert_eq!(s.max_body_bytes, 5000);
+        for bad in ["12", "200000000", "lots"] {
+            let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("MAILGATE_MAX_MESSAGE_BYTES"), "{err}");
+        }
     }
 
     #[test]

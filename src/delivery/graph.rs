@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct GraphClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     base: Url,
 }
 
@@ -44,15 +44,24 @@ impl GraphClient {
     }
 
     fn send_mail_url(&self, mailbox: &str) -> Url {
+        self.user_url(mailbox, &["sendMail"])
+    }
+
+    /// `{graph}/v1.0/users/{mailbox}/{tail...}`, each part one escaped path segment.
+    pub(super) fn user_url(&self, mailbox: &str, tail: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend(["v1.0", "users", mailbox, "sendMail"]);
+            segments.pop_if_empty().extend(["v1.0", "users", mailbox]).extend(tail);
         }
         url
     }
 
     /// `POST {graph}/v1.0/users/{mailbox}/sendMail`, with the message id as `client-request-id`.
+    /// A body over Graph's 4 MB request limit goes through a draft and upload sessions instead (`upload.rs`).
     pub async fn send_mail(&self, token: &str, mailbox: &str, message_id: Uuid, body: &Value) -> Attempt {
+        if super::upload::needs_upload(body) {
+            return super::upload::send_large(self, token, mailbox, message_id, body).await;
+        }
         let started = Instant::now();
         let response = self
             .http
@@ -71,7 +80,7 @@ impl GraphClient {
     }
 }
 
-fn classify_transport(e: &reqwest::Error) -> Transport {
+pub(super) fn classify_transport(e: &reqwest::Error) -> Transport {
     // Only a failure to connect proves the request was never sent.
     let text = error_chain(e);
     if e.is_connect() && !e.is_timeout() { Transport::NotSent(text) } else { Transport::MaybeSent(text) }
@@ -88,7 +97,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-async fn read_response(r: reqwest::Response) -> Attempt {
+pub(super) async fn read_response(r: reqwest::Response) -> Attempt {
     let status = r.status();
     let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let request_id = header("request-id");

@@ -5,6 +5,7 @@ pub mod credential;
 pub mod events;
 pub mod graph;
 pub mod outcome;
+pub mod upload;
 pub mod worker;
 
 pub use credential::GraphToken;

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use super::{EmailAddress, Mailbox};
 use crate::error::ApiError;
 
-/// Graph refuses request bodies above about 4 MB.
+/// Graph refuses request bodies above about 4 MB. Larger messages go through a draft and upload sessions
+/// (`delivery::upload`), but the message without its attachments must still fit one request.
 pub const GRAPH_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Graph refuses more than five custom internet message headers.
 pub const MAX_HEADERS: usize = 5;
@@ -92,6 +93,12 @@ pub struct NewMessage {
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_recipients: usize,
+    /// Decoded size of the body sent plus every attachment.
+    pub max_message_bytes: usize,
+}
+
+fn too_large(field: &str, detail: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", detail).field(field)
 }
 
 fn no_line_breaks(field: &str, value: &str) -> Result<(), ApiError> {
@@ -144,7 +151,8 @@ fn recipients(list_name: &str, list: &[Value]) -> Result<Vec<Value>, ApiError> {
     list.iter().enumerate().map(|(i, r)| recipient(&format!("{list_name}[{i}]"), r)).collect()
 }
 
-fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
+/// The Graph `fileAttachment` and the decoded size of its content.
+fn attachment(i: usize, a: &AttachmentInput) -> Result<(Value, usize), ApiError> {
     let field = |f: &str| format!("attachments[{i}].{f}");
     if a.name.trim().is_empty() {
         return Err(ApiError::invalid(field("name"), "an attachment needs a name"));
@@ -160,9 +168,10 @@ fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
         ));
     }
     no_line_breaks(&field("content_type"), ct)?;
-    base64::engine::general_purpose::STANDARD
+    let size = base64::engine::general_purpose::STANDARD
         .decode(a.content_base64.as_bytes())
-        .map_err(|e| ApiError::invalid(field("content_base64"), format!("not valid base64: {e}")))?;
+        .map_err(|e| ApiError::invalid(field("content_base64"), format!("not valid base64: {e}")))?
+        .len();
     let mut out = json!({
         "@odata.type": "#microsoft.graph.fileAttachment",
         "name": a.name,
@@ -176,7 +185,7 @@ fn attachment(i: usize, a: &AttachmentInput) -> Result<Value, ApiError> {
     } else if a.inline {
         return Err(ApiError::invalid(field("content_id"), "an inline attachment needs a `content_id`"));
     }
-    Ok(out)
+    Ok((out, size))
 }
 
 fn headers(headers: &BTreeMap<String, String>) -> Result<Vec<Value>, ApiError> {
@@ -222,9 +231,9 @@ impl SendRequest {
             ));
         }
         no_line_breaks("subject", &self.subject)?;
-        let body = match (&self.html, &self.text) {
-            (Some(html), _) => json!({ "contentType": "HTML", "content": html }),
-            (None, Some(text)) => json!({ "contentType": "Text", "content": text }),
+        let (body, body_field, body_len) = match (&self.html, &self.text) {
+            (Some(html), _) => (json!({ "contentType": "HTML", "content": html }), "html", html.len()),
+            (None, Some(text)) => (json!({ "contentType": "Text", "content": text }), "text", text.len()),
             (None, None) => {
                 return Err(ApiError::invalid("text", "a message needs `text` or `html`"));
             }
@@ -247,24 +256,40 @@ impl SendRequest {
         if !headers.is_empty() {
             message["internetMessageHeaders"] = Value::Array(headers);
         }
+        // Everything but the attachments travels in one Graph request (sendMail, or the draft), so must fit it.
+        let bare = serde_json::to_vec(&message).map(|v| v.len()).unwrap_or(usize::MAX);
+        if bare > GRAPH_MAX_REQUEST_BYTES - 64 * 1024 {
+            return Err(too_large(
+                body_field,
+                format!("the message without attachments encodes to {bare} bytes; Graph takes about 4 MB for it"),
+            ));
+        }
+        let mut size = body_len;
         if !self.attachments.is_empty() {
-            let list =
-                self.attachments.iter().enumerate().map(|(i, a)| attachment(i, a)).collect::<Result<Vec<_>, _>>()?;
+            let (list, sizes): (Vec<_>, Vec<_>) = self
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(i, a)| attachment(i, a))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .unzip();
+            size += sizes.iter().sum::<usize>();
             message["attachments"] = Value::Array(list);
+        }
+        if size > limits.max_message_bytes {
+            return Err(too_large(
+                "attachments",
+                format!(
+                    "the message is {size} bytes (body and decoded attachments), above the limit of {}",
+                    limits.max_message_bytes
+                ),
+            ));
         }
         let graph_body = json!({
             "message": message,
             "saveToSentItems": self.save_to_sent_items.unwrap_or(true),
         });
-        let size = serde_json::to_vec(&graph_body).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size > GRAPH_MAX_REQUEST_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "message_too_large",
-                format!("the message encodes to {size} bytes for Graph, above its limit of {GRAPH_MAX_REQUEST_BYTES}"),
-            )
-            .field("attachments"));
-        }
         Ok(NewMessage { mailbox, subject: self.subject.clone(), recipients: count, graph_body })
     }
 }
@@ -273,7 +298,7 @@ impl SendRequest {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_recipients: 500 };
+    const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024 };
 
     fn parse(v: Value) -> Result<NewMessage, ApiError> {
         let req: SendRequest = serde_json::from_value(v).expect("shape");
@@ -338,14 +363,25 @@ mod tests {
         assert_eq!(field_of(with("to", Value::Array(many))), "to");
     }
 
-    #[test]
-    fn refuses_a_message_graph_would_refuse_for_size() {
-        let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 3_200_000]);
-        let err = parse(json!({
+    fn with_attachment(len: usize) -> Value {
+        let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; len]);
+        json!({
             "from": "a@contoso.test", "to": ["b@contoso.test"], "text": "t",
             "attachments": [{"name": "big.bin", "content_type": "application/octet-stream", "content_base64": big}]
-        }))
-        .expect_err("too large");
-        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        })
+    }
+
+    #[test]
+    fn refuses_a_message_over_the_size_limit_and_not_one_over_graphs_request_limit() {
+        // Over Graph's 4 MB request limit: accepted, delivery goes through upload sessions.
+        assert!(parse(with_attachment(3_200_000)).is_ok());
+        let req: SendRequest = serde_json::from_value(with_attachment(3_200_000)).expect("shape");
+        let err = req.validate(Limits { max_message_bytes: 3_000_000, ..LIMITS }).expect_err("too large");
+        assert_eq!((err.status, err.code), (StatusCode::PAYLOAD_TOO_LARGE, "message_too_large"));
+        // The body itself must fit one Graph request.
+        let mut huge_text = with_attachment(10);
+        huge_text["text"] = json!("x".repeat(GRAPH_MAX_REQUEST_BYTES));
+        let err = parse(huge_text).expect_err("body too large");
+        assert_eq!((err.status, err.field.as_deref()), (StatusCode::PAYLOAD_TOO_LARGE, Some("text")));
     }
 }

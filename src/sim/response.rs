@@ -64,15 +64,22 @@ pub struct GraphError {
     pub code: String,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// Extra top-level members of the body, next to `error` (an upload's `nextExpectedRanges`).
+    pub extra: Vec<(String, serde_json::Value)>,
 }
 
 impl GraphError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, code: code.to_string(), message: message.into(), retry_after: None }
+        Self { status, code: code.to_string(), message: message.into(), retry_after: None, extra: Vec::new() }
     }
 
     pub fn retry_after(mut self, secs: Option<u64>) -> Self {
         self.retry_after = secs;
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra.push((key.to_string(), value));
         self
     }
 
@@ -87,7 +94,7 @@ impl GraphError {
             .ok()
             .and_then(|d| d.format(&Rfc3339).ok())
             .unwrap_or_else(rfc3339_now);
-        let body = json!({
+        let mut body = json!({
             "error": {
                 "code": self.code,
                 "message": self.message,
@@ -101,6 +108,9 @@ impl GraphError {
                 }
             }
         });
+        for (key, value) in self.extra {
+            body[key] = value;
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -9,21 +9,21 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use super::faults::{self, FaultOutcome};
-use super::policy::{AccessCheck, decide};
+use super::gate;
 use super::response::{GraphError, ReqCtx, finish, header_str, rfc3339_now};
 use super::state::{State, TokenCheck};
 use super::types::ReceivedRequest;
 use super::validate::validate_send_mail;
 
 /// A request body as read: the bytes (when within the limit) and the total size.
-struct ReadBody {
-    bytes: Option<Vec<u8>>,
-    total: usize,
+pub struct ReadBody {
+    pub bytes: Option<Vec<u8>>,
+    pub total: usize,
 }
 
 /// Read the whole body, keeping at most `limit` bytes. Bodies far beyond the
 /// limit are abandoned part-way; the size then reports what was read.
-async fn read_body(body: Body, limit: usize) -> Result<ReadBody, axum::Error> {
+pub async fn read_body(body: Body, limit: usize) -> Result<ReadBody, axum::Error> {
     let give_up = limit.saturating_mul(4).saturating_add(1 << 20);
     let mut stream = body.into_data_stream();
     let mut kept = Vec::new();
@@ -50,10 +50,6 @@ enum Outcome {
     Dropped,
 }
 
-fn unauthorized(message: &str) -> GraphError {
-    GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
-}
-
 async fn decide_outcome(
     state: &State,
     mailbox: &str,
@@ -61,15 +57,8 @@ async fn decide_outcome(
     body: &ReadBody,
     json: Option<&serde_json::Value>,
 ) -> Outcome {
-    match token {
-        TokenCheck::Valid(_) => {}
-        TokenCheck::Missing => return Outcome::Refused(unauthorized("Access token is empty.")),
-        TokenCheck::Unknown => {
-            return Outcome::Refused(unauthorized("Access token validation failure."));
-        }
-        TokenCheck::Expired(_) => {
-            return Outcome::Refused(unauthorized("Lifetime validation failed, the token is expired."));
-        }
+    if let Err(err) = gate::token(token) {
+        return Outcome::Refused(err);
     }
     match faults::apply(state.next_fault(mailbox)).await {
         FaultOutcome::Continue => {}
@@ -77,39 +66,27 @@ async fn decide_outcome(
         FaultOutcome::Drop => return Outcome::Dropped,
     }
     if body.total > state.config.max_body_bytes {
-        return Outcome::Refused(GraphError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestBodyTooLarge",
-            "The maximum request length supported is 4MB.",
-        ));
+        return Outcome::Refused(gate::too_large());
     }
     let Some(json) = json else {
-        return Outcome::Refused(GraphError::bad_request(
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set \
-             and payload is of valid JSON format.",
-        ));
+        return Outcome::Refused(unreadable_json());
     };
     if let Err(err) = validate_send_mail(json) {
         return Outcome::Refused(err);
     }
-    if !state.mailbox_exists(mailbox) {
-        return Outcome::Refused(GraphError::new(
-            StatusCode::NOT_FOUND,
-            "ErrorInvalidUser",
-            format!("The requested user '{mailbox}' is invalid."),
-        ));
+    match gate::mailbox(state, mailbox, token) {
+        Ok(()) => Outcome::Accepted,
+        Err(err) => Outcome::Refused(err),
     }
-    if let TokenCheck::Valid(app_id) = token
-        && decide(&state.policies(), app_id, mailbox) == AccessCheck::Denied
-    {
-        return Outcome::Refused(GraphError::new(
-            StatusCode::FORBIDDEN,
-            "ErrorAccessDenied",
-            "Access to OData is disabled.",
-        ));
-    }
-    Outcome::Accepted
+}
+
+/// Graph's answer to a body that is not JSON.
+pub fn unreadable_json() -> GraphError {
+    GraphError::bad_request(
+        "BadRequest",
+        "Unable to read JSON request payload. Please ensure Content-Type header is set \
+         and payload is of valid JSON format.",
+    )
 }
 
 /// The sendMail handler: see the module docs of `sim` for the order of checks.
@@ -157,6 +134,7 @@ pub async fn send_mail(AxState(state): AxState<Arc<State>>, Path(mailbox): Path<
         error_code,
         request_id: ctx.request_id.clone(),
         received_at,
+        draft: None,
     });
     response
 }

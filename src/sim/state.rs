@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SimConfig;
+use super::draft_store::DraftStore;
 use super::types::{Fault, ReceivedRequest, ScriptedFault, SimPolicy, SimStats};
 
 /// Mailbox key that routes faults to the token endpoint.
@@ -46,6 +47,8 @@ struct Inner {
 pub struct State {
     pub config: SimConfig,
     inner: Mutex<Inner>,
+    /// Drafts, upload sessions and the log of draft requests.
+    pub drafts: DraftStore,
 }
 
 /// Normalised key for a mailbox: trimmed and lower-cased.
@@ -59,7 +62,7 @@ pub fn unix_now() -> u64 {
 
 impl State {
     pub fn new(config: SimConfig) -> Self {
-        Self { config, inner: Mutex::new(Inner::default()) }
+        Self { config, inner: Mutex::new(Inner::default()), drafts: DraftStore::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -141,14 +144,25 @@ impl State {
         }
     }
 
-    /// Register a sendMail request: counts it, assigns its sequence number and
+    /// Register a sendMail (or draft `send`) request: counts it, assigns its sequence number and
     /// tracks in-flight concurrency until the returned guard is dropped.
     pub fn enter_send(self: &Arc<Self>, mailbox: &str) -> (u64, InFlightGuard) {
-        let key = mailbox_key(mailbox);
         let mut inner = self.lock();
         inner.next_seq += 1;
         let seq = inner.next_seq;
         inner.stats.send_requests += 1;
+        (seq, self.track(inner, mailbox))
+    }
+
+    /// Register a request to a draft endpoint other than `send`; tracked like sendMail for concurrency.
+    pub fn enter_draft_step(self: &Arc<Self>, mailbox: &str) -> InFlightGuard {
+        let mut inner = self.lock();
+        inner.stats.draft_requests += 1;
+        self.track(inner, mailbox)
+    }
+
+    fn track(self: &Arc<Self>, mut inner: MutexGuard<'_, Inner>, mailbox: &str) -> InFlightGuard {
+        let key = mailbox_key(mailbox);
         let now = {
             let n = inner.in_flight.entry(key.clone()).or_insert(0);
             *n += 1;
@@ -157,8 +171,7 @@ impl State {
         let max = inner.stats.max_in_flight.entry(key.clone()).or_insert(0);
         *max = (*max).max(now);
         drop(inner);
-        let guard = InFlightGuard { state: Arc::clone(self), key };
-        (seq, guard)
+        InFlightGuard { state: Arc::clone(self), key }
     }
 
     /// Store the record of a finished sendMail request.
@@ -179,7 +192,7 @@ impl State {
         self.lock().stats.clone()
     }
 
-    /// Clear the request log, scripted faults, counters and sequence numbers.
+    /// Clear the request log, scripted faults, counters, sequence numbers, drafts and upload sessions.
     /// Policies, the mailbox directory and issued tokens are kept.
     pub fn reset(&self) {
         let mut inner = self.lock();
@@ -187,6 +200,8 @@ impl State {
         inner.faults.clear();
         inner.stats = SimStats::default();
         inner.next_seq = 0;
+        drop(inner);
+        self.drafts.clear();
     }
 }
 

@@ -95,6 +95,60 @@ pub struct ReceivedRequest {
     pub request_id: String,
     /// RFC 3339.
     pub received_at: String,
+    /// Set when the message came through a draft (`POST .../messages/{id}/send`) rather than sendMail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<DraftRecord>,
+}
+
+/// What a draft held when it was sent.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub struct DraftRecord {
+    pub draft_id: String,
+    /// Decoded bytes of every attachment, inline in the draft, posted or uploaded.
+    pub attachment_bytes: u64,
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+/// One attachment of a sent draft.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub struct AttachmentRecord {
+    pub name: String,
+    pub size: u64,
+    pub content_type: Option<String>,
+    /// `draft` (in the created message), `post` (`POST .../attachments`) or `session` (an upload session).
+    pub via: String,
+    /// Hex SHA-256 of the decoded (or reassembled) bytes.
+    pub sha256: String,
+    /// The byte ranges as uploaded, in order; empty unless `via` is `session`.
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// One accepted `PUT` to an upload URL: `Content-Range: bytes start-end/total`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRecord {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// One request to a draft endpoint (create, attach, createUploadSession, upload, send), whatever its outcome.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub struct DraftStep {
+    /// `create`, `attach`, `session`, `upload` or `send`.
+    pub step: String,
+    pub mailbox: String,
+    pub draft_id: Option<String>,
+    pub client_request_id: Option<String>,
+    /// Whether an `Authorization` header came with it (never wanted on `upload`).
+    pub had_authorization: bool,
+    /// `Content-Range` of an upload, as sent.
+    pub content_range: Option<String>,
+    pub body_bytes: usize,
+    /// The status sent back; `None` when the connection was dropped.
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
 }
 
 /// Counters since start or the last reset.
@@ -104,6 +158,9 @@ pub struct SimStats {
     pub token_requests: u64,
     pub send_requests: u64,
     pub accepted: u64,
+    /// Requests to the draft endpoints other than `send` (which counts in `send_requests`).
+    #[serde(default)]
+    pub draft_requests: u64,
     /// Highest number of concurrent sendMail requests seen, per lower-cased mailbox.
     pub max_in_flight: BTreeMap<String, u32>,
 }

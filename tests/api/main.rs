@@ -9,6 +9,7 @@ mod delivery;
 mod entra;
 mod health;
 mod helpers;
+mod large;
 mod mirror;
 mod openapi;
 mod roles;

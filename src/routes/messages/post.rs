@@ -50,7 +50,9 @@ pub async fn send(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: SendRequest = json_body::parse(&headers, body)?;
-    let message = request.validate(Limits { max_recipients: state.settings.max_recipients })?;
+    let limits =
+        Limits { max_recipients: state.settings.max_recipients, max_message_bytes: state.settings.max_message_bytes };
+    let message = request.validate(limits)?;
     let wait = prefer_wait(&headers);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let mailbox = message.mailbox.key();

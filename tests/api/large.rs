@@ -1,0 +1,96 @@
+//! Messages over Graph's 4 MB request limit: accepted up to MAILGATE_MAX_MESSAGE_BYTES, delivered through a
+//! draft and upload sessions.
+
+use base64::Engine;
+use mailgate::sim::{Fault, MAX_CHUNK_BYTES};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::helpers::{ALLOWED, TestApp, message, spawn};
+
+fn content(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
+fn with_attachment(bytes: &[u8]) -> Value {
+    let mut m = message(ALLOWED);
+    m["attachments"] = json!([
+        {"name": "note.txt", "content_type": "text/plain", "content_base64": "aGVsbG8="},
+        {"name": "scan.pdf", "content_type": "application/pdf",
+         "content_base64": base64::engine::general_purpose::STANDARD.encode(bytes)}
+    ]);
+    m
+}
+
+fn hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn accepted(app: &TestApp, body: &Value) -> String {
+    let r = app.post_message(body).await;
+    assert_eq!(r.status(), 202);
+    r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+}
+
+#[sqlx::test]
+async fn a_9_mb_attachment_is_delivered_through_a_draft_and_upload_sessions(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let bytes = content(9 * 1024 * 1024);
+    let id = accepted(&app, &with_attachment(&bytes)).await;
+    let done = app.wait_final(&id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(TestApp::outcomes(&done), ["queued", "sent"]);
+
+    let received = app.sim.sim.received();
+    assert_eq!(received.len(), 1, "one send, no sendMail");
+    let draft = received[0].draft.as_ref().expect("sent through a draft");
+    assert_eq!(received[0].client_request_id.as_deref(), Some(id.as_str()));
+    let vias: Vec<_> = draft.attachments.iter().map(|a| (a.name.as_str(), a.via.as_str())).collect();
+    assert_eq!(vias, [("note.txt", "draft"), ("scan.pdf", "session")]);
+    let scan = &draft.attachments[1];
+    assert_eq!((scan.size, scan.sha256.clone()), (bytes.len() as u64, hex(&bytes)));
+    let mut next = 0;
+    for chunk in &scan.chunks {
+        assert_eq!(chunk.start, next, "contiguous");
+        assert!(chunk.end - chunk.start < MAX_CHUNK_BYTES as u64, "{chunk:?}");
+        next = chunk.end + 1;
+    }
+    assert_eq!(next, bytes.len() as u64);
+
+    let steps = app.sim.sim.draft_steps();
+    assert!(steps.iter().all(|s| s.client_request_id.as_deref() == Some(id.as_str())), "{steps:?}");
+    assert!(steps.iter().all(|s| s.had_authorization == (s.step != "upload")), "{steps:?}");
+}
+
+#[sqlx::test]
+async fn a_message_over_the_size_limit_is_413_and_nothing_is_stored(pool: PgPool) {
+    let app = spawn().env("MAILGATE_MAX_MESSAGE_BYTES", "5000000").start(pool).await;
+    let r = app.post_message(&with_attachment(&content(5_000_000))).await;
+    assert_eq!(r.status(), 413);
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(problem["code"], "message_too_large", "{problem}");
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
+    assert!(app.sim.sim.received().is_empty());
+}
+
+#[sqlx::test]
+async fn a_429_on_a_chunk_is_retried_with_a_new_draft_and_sent(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    // Faults are consumed in order by each step: the draft and the session pass, the first chunk is throttled.
+    let pass = Fault::Delay { ms: 0 };
+    app.sim.sim.add_faults(ALLOWED, vec![pass.clone(), pass, Fault::Throttle { retry_after_secs: 1 }]);
+    let bytes = content(3_500_000);
+    let id = accepted(&app, &with_attachment(&bytes)).await;
+    let done = app.wait_final(&id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(TestApp::outcomes(&done), ["queued", "throttled", "sent"]);
+    assert_eq!(done["events"][1]["http_status"], 429);
+
+    let steps: Vec<_> = app.sim.sim.draft_steps().into_iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(steps.iter().filter(|(s, _)| s == "create").count(), 2, "the retry starts with a new draft");
+    assert!(steps.contains(&("upload".to_owned(), Some(429))), "{steps:?}");
+    let received = app.sim.sim.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].draft.as_ref().expect("draft").attachments[1].sha256, hex(&bytes));
+}

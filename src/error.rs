@@ -107,6 +107,21 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The problem document this error answers with.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:mailgate:problem:{}", self.code),
+            title: self.title(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            field: self.field.clone(),
+            extra: self.extra.clone().map(|b| *b),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = Problem {

@@ -31,6 +31,7 @@ const DESCRIPTIONS: &[(&str, &str, &str)] = &[
     ("mailgate_decisions_total", "counter", "Allowlist decisions by result"),
     ("mailgate_graph_attempts_total", "counter", "Graph sendMail attempts by outcome"),
     ("mailgate_graph_request_duration_seconds", "histogram", "Graph sendMail latency"),
+    ("mailgate_quota_refusals_total", "counter", "Sends refused at the API by a per-app quota"),
     ("mailgate_drift_total", "counter", "Graph refused (ErrorAccessDenied) a pair the mirror granted"),
 ];
 

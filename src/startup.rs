@@ -1,6 +1,7 @@
 //! Building the application: shared state, the router with its middleware, and the served process.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub token: Arc<GraphToken>,
     pub metrics: Arc<Metrics>,
     pub entra: Option<EntraValidator>,
+    /// Set on SIGTERM: new work is refused with 503 while sends in flight finish.
+    pub draining: Arc<AtomicBool>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -98,11 +101,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState { pool, settings, policy, events, token, metrics, entra };
+    let draining = Arc::new(AtomicBool::new(false));
+    let state = AppState { pool, settings, policy, events, token, metrics, entra, draining: draining.clone() };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let drain_flag = draining.clone();
+    let stopping = async move {
+        shutdown_signal().await;
+        // From here /readyz says not ready and new requests get 503, while axum stops accepting connections.
+        drain_flag.store(true, Ordering::SeqCst);
+        tracing::info!("SIGTERM: refusing new work, finishing sends in flight");
+    };
+    axum::serve(listener, router(state)).with_graceful_shutdown(stopping).await?;
     tracing::info!("stopping: finishing sends in flight");
     let _ = stop.send(true);
     let _ = workers.await;

@@ -107,6 +107,14 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 }
 
 async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "this instance is shutting down; retry",
+        )
+        .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
+    }
     // Default deny: a route missing from the table is a bug, and nobody may call it.
     let endpoint =
         endpoint(method, route).ok_or_else(|| ApiError::internal(format!("no access rule for {method} {route}")))?;

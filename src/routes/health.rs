@@ -54,8 +54,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             (n, Some(error)) => format!("ok: {n} keys; last refresh failed: {error}"),
         }
     });
-    let ready = database == "ok" && graph_token == "ok" && entra_keys.as_ref().is_none_or(|k| k.starts_with("ok"));
+    let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
+    let ready =
+        !draining && database == "ok" && graph_token == "ok" && entra_keys.as_ref().is_none_or(|k| k.starts_with("ok"));
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let readiness = Readiness { status: if ready { "ready" } else { "not_ready" }, database, graph_token, entra_keys };
+    let label = match (ready, draining) {
+        (true, _) => "ready",
+        (false, true) => "draining",
+        (false, false) => "not_ready",
+    };
+    let readiness = Readiness { status: label, database, graph_token, entra_keys };
     (status, Json(readiness))
 }

@@ -10,6 +10,11 @@ use serde_json::error::Category;
 use crate::error::ApiError;
 
 pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    decode(&read(headers, body)?)
+}
+
+/// The body's bytes, if it is JSON and within the size limit.
+pub fn read(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != "application/json" {
@@ -20,7 +25,7 @@ pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, Bytes
             format!("the body must be application/json; Content-Type was {shown}"),
         ));
     }
-    let bytes = body.map_err(|rejection| {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -30,13 +35,17 @@ pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, Bytes
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
         }
-    })?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    })
+}
+
+/// Decodes JSON bytes into `T`, naming the field at fault.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         // A shape error found before a syntax error later on is still malformed JSON; look at the whole body.
-        let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         match inner.classify() {
             Category::Data if syntax_ok => {
                 let field = field_name(&path, &inner.to_string());

@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn app_names_follow_the_apps_rule() {
-        let id = Uuid::parse_str("15ca046b-ee0f-426e-858e-949b5f826596").unwrap();
+        let id = Uuid::parse_str("15ca046b-ee0f-426e-858e-949b5f826596").expect("test value");
         assert_eq!(app_name(id, Some(&"Logic App: Notifications!".to_owned())), "logic-app-notifications");
         assert_eq!(app_name(id, Some(&"--__".to_owned())), "app-15ca046b");
         assert_eq!(app_name(id, None), "app-15ca046b");

@@ -74,8 +74,8 @@ fn nesting_is_capped() {
     assert_eq!(err(&nots).position, MAX_DEPTH * 5);
     // `-not (` counts once, so the canonical form of a deep filter still parses.
     let not_parens = format!("{}Alias -eq x{}", "-not (".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
-    let f = Filter::parse(&not_parens).unwrap();
-    assert_eq!(Filter::parse(&f.to_string()).unwrap(), f);
+    let f = Filter::parse(&not_parens).expect("test value");
+    assert_eq!(Filter::parse(&f.to_string()).expect("test value"), f);
 
     // A huge unparenthesised chain is fine: it is a loop, not recursion.
     let chain = vec!["City -eq x"; 1000].join(" -or ");
@@ -107,8 +107,8 @@ fn new_refuses_what_text_cannot_say() {
     for _ in 0..MAX_DEPTH {
         e = Expr::Not(Box::new(e));
     }
-    let f = Filter::new(e.clone()).unwrap();
-    assert_eq!(Filter::parse(&f.to_string()).unwrap(), f);
+    let f = Filter::new(e.clone()).expect("test value");
+    assert_eq!(Filter::parse(&f.to_string()).expect("test value"), f);
     assert!(Filter::new(Expr::Not(Box::new(e))).is_err());
 }
 
@@ -136,8 +136,8 @@ fn odd_inputs_do_not_panic() {
     ] {
         let _ = Filter::parse(input);
     }
-    assert_eq!(Filter::parse("Alias -eq -5").unwrap().to_string(), "Alias -eq '-5'");
-    assert!(Filter::parse("Alias -like *").unwrap().matches(&MapRecipient::new().with(Property::Alias, "z")));
+    assert_eq!(Filter::parse("Alias -eq -5").expect("test value").to_string(), "Alias -eq '-5'");
+    assert!(Filter::parse("Alias -like *").expect("test value").matches(&MapRecipient::new().with(Property::Alias, "z")));
 }
 
 #[test]
@@ -145,10 +145,10 @@ fn serde_uses_text() {
     use serde::de::IntoDeserializer;
     use serde::de::value::{Error, StrDeserializer};
     let d: StrDeserializer<'_, Error> = "department -eq finance".into_deserializer();
-    let f = <Filter as serde::Deserialize>::deserialize(d).unwrap();
+    let f = <Filter as serde::Deserialize>::deserialize(d).expect("test value");
     assert_eq!(f.to_string(), "Department -eq 'finance'");
     let bad: StrDeserializer<'_, Error> = "department -gt 1".into_deserializer();
     assert!(<Filter as serde::Deserialize>::deserialize(bad).is_err());
     let p: StrDeserializer<'_, Error> = "customattribute3".into_deserializer();
-    assert_eq!(<Property as serde::Deserialize>::deserialize(p).unwrap(), Property::CustomAttribute(3));
+    assert_eq!(<Property as serde::Deserialize>::deserialize(p).expect("test value"), Property::CustomAttribute(3));
 }

@@ -83,12 +83,12 @@ fn precedence_and_parentheses() {
     for (f, want) in table {
         check(f, &a, *want);
     }
-    let tree = Filter::parse("Alias -eq a -or Alias -eq b -and Alias -eq c").unwrap();
+    let tree = Filter::parse("Alias -eq a -or Alias -eq b -and Alias -eq c").expect("test value");
     assert!(matches!(tree.expr(), Expr::Or(_, r) if matches!(**r, Expr::And(..))));
-    let left = Filter::parse("Alias -eq a -and Alias -eq b -and Alias -eq c").unwrap();
+    let left = Filter::parse("Alias -eq a -and Alias -eq b -and Alias -eq c").expect("test value");
     assert!(matches!(left.expr(), Expr::And(l, _) if matches!(**l, Expr::And(..))));
     assert_eq!(left.to_string(), "Alias -eq 'a' -and Alias -eq 'b' -and Alias -eq 'c'");
-    let right = Filter::parse("Alias -eq a -and (Alias -eq b -and Alias -eq c)").unwrap();
+    let right = Filter::parse("Alias -eq a -and (Alias -eq b -and Alias -eq c)").expect("test value");
     assert_eq!(right.to_string(), "Alias -eq 'a' -and (Alias -eq 'b' -and Alias -eq 'c')");
     assert_ne!(left, right);
 }
@@ -110,13 +110,13 @@ fn quoting_and_escapes() {
     for (f, want) in table {
         check(f, &a, *want);
     }
-    let f = Filter::parse("Alias -eq \"say \"\"hi\"\"\"").unwrap();
+    let f = Filter::parse("Alias -eq \"say \"\"hi\"\"\"").expect("test value");
     let want = Expr::compare(Property::Alias, CompareOp::Eq, Value::Str("say \"hi\"".into()));
     assert_eq!(f.expr(), &want);
-    assert_eq!(Filter::parse("Alias -eq 'it''s'").unwrap().to_string(), "Alias -eq 'it''s'");
+    assert_eq!(Filter::parse("Alias -eq 'it''s'").expect("test value").to_string(), "Alias -eq 'it''s'");
     // A quoted '$true' is text, a bare $true is the literal.
-    let quoted = Filter::parse("Company -eq '$true'").unwrap();
-    assert_ne!(quoted, Filter::parse("Company -eq $true").unwrap());
+    let quoted = Filter::parse("Company -eq '$true'").expect("test value");
+    assert_ne!(quoted, Filter::parse("Company -eq $true").expect("test value"));
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn custom_attribute_bounds() {
     let a = alice();
     for n in 1..=15u8 {
         let text = format!("CustomAttribute{n} -eq 'x'");
-        let f = Filter::parse(&text).unwrap();
+        let f = Filter::parse(&text).expect("test value");
         assert_eq!(f.properties(), vec![Property::CustomAttribute(n)]);
         assert_eq!(Property::CustomAttribute(n).name(), format!("CustomAttribute{n}"));
     }
@@ -94,13 +94,13 @@ fn custom_attribute_bounds() {
 fn properties_and_names() {
     let f =
         Filter::parse("Department -eq 'Finance' -and (City -eq x -or department -ne y) -and -not MemberOfGroup -eq g")
-            .unwrap();
+            .expect("test value");
     assert_eq!(f.properties(), vec![Property::Department, Property::City, Property::MemberOfGroup]);
     for p in Property::all() {
         assert_eq!(Property::parse(&p.name()), Some(p));
         assert_eq!(Property::parse(&p.name().to_uppercase()), Some(p));
     }
     assert_eq!(Property::all().len(), 29);
-    let parsed: Filter = "alias -EQ bob".parse().unwrap();
+    let parsed: Filter = "alias -EQ bob".parse().expect("test value");
     assert_eq!(parsed.to_string(), "Alias -eq 'bob'");
 }

@@ -8,24 +8,8 @@ use uuid::Uuid;
 use super::{Actor, AdminError, is_unique_violation};
 use crate::db;
 use crate::db::rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
+use crate::policy::model::RBAC_ROLES as ROLES;
 use crate::policy::opath::Filter;
-
-/// The roles RBAC for Applications defines.
-pub const ROLES: [&str; 13] = [
-    "Application Mail.Send",
-    "Application Mail.Read",
-    "Application Mail.ReadBasic",
-    "Application Mail.ReadWrite",
-    "Application Mail Full Access",
-    "Application Exchange Full Access",
-    "Application MailboxSettings.Read",
-    "Application MailboxSettings.ReadWrite",
-    "Application Calendars.Read",
-    "Application Calendars.ReadWrite",
-    "Application Contacts.Read",
-    "Application Contacts.ReadWrite",
-    "Application EWS.AccessAsApp",
-];
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

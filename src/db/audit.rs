@@ -107,29 +107,15 @@ pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, e: NewEvent<'_>) 
     .map(drop)
 }
 
-#[derive(Debug, FromRow, Serialize, utoipa::ToSchema)]
-pub struct EventRow {
-    pub id: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    pub outcome: String,
-    pub attempt: Option<i32>,
-    pub http_status: Option<i32>,
-    pub graph_code: Option<String>,
-    pub graph_request_id: Option<String>,
-    pub latency_ms: Option<i32>,
-    pub detail: Option<String>,
+pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ROW} FROM audit_events WHERE message_id = $1 ORDER BY id")))
+        .bind(message_id)
+        .fetch_all(db)
+        .await
 }
 
-pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, at, outcome, attempt, http_status, graph_code, graph_request_id, latency_ms, detail
-           FROM audit_events WHERE message_id = $1 ORDER BY id",
-    )
-    .bind(message_id)
-    .fetch_all(db)
-    .await
-}
+const ROW: &str = "id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
+                   latency_ms, request_id, detail";
 
 /// Filters shared by the audit list, its CSV export and its statistics.
 #[derive(Debug, Default, Clone)]
@@ -174,8 +160,7 @@ pub async fn search(
     limit: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
-                latency_ms, request_id, detail
+        "SELECT {ROW}
            FROM audit_events
           WHERE {FILTER_SQL} AND ($6::bigint IS NULL OR id < $6)
           ORDER BY id DESC LIMIT $7"

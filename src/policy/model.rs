@@ -173,6 +173,23 @@ pub struct RoleAssignment {
     pub scope: Option<Uuid>,
 }
 
+/// The roles RBAC for Applications defines (the schema's `role_assignments.role` check lists the same).
+pub const RBAC_ROLES: [&str; 13] = [
+    "Application Mail.Send",
+    "Application Mail.Read",
+    "Application Mail.ReadBasic",
+    "Application Mail.ReadWrite",
+    "Application Mail Full Access",
+    "Application Exchange Full Access",
+    "Application MailboxSettings.Read",
+    "Application MailboxSettings.ReadWrite",
+    "Application Calendars.Read",
+    "Application Calendars.ReadWrite",
+    "Application Contacts.Read",
+    "Application Contacts.ReadWrite",
+    "Application EWS.AccessAsApp",
+];
+
 /// The roles of RBAC for Applications that let an app send as a mailbox.
 pub const SENDING_ROLES: [&str; 3] =
     ["Application Mail.Send", "Application Mail Full Access", "Application Exchange Full Access"];

@@ -7,22 +7,8 @@ use std::fmt;
 use serde::Serialize;
 use uuid::Uuid;
 
-/// The RBAC for Applications roles Exchange knows (the `role_assignments.role` check in the schema).
-pub const ROLES: &[&str] = &[
-    "Application Mail.Send",
-    "Application Mail.Read",
-    "Application Mail.ReadBasic",
-    "Application Mail.ReadWrite",
-    "Application Mail Full Access",
-    "Application Exchange Full Access",
-    "Application MailboxSettings.Read",
-    "Application MailboxSettings.ReadWrite",
-    "Application Calendars.Read",
-    "Application Calendars.ReadWrite",
-    "Application Contacts.Read",
-    "Application Contacts.ReadWrite",
-    "Application EWS.AccessAsApp",
-];
+/// The RBAC for Applications roles Exchange knows.
+pub use crate::policy::model::RBAC_ROLES as ROLES;
 
 pub const SECURITY_GROUP: &str = "MailUniversalSecurityGroup";
 

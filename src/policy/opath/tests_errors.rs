@@ -137,7 +137,9 @@ fn odd_inputs_do_not_panic() {
         let _ = Filter::parse(input);
     }
     assert_eq!(Filter::parse("Alias -eq -5").expect("test value").to_string(), "Alias -eq '-5'");
-    assert!(Filter::parse("Alias -like *").expect("test value").matches(&MapRecipient::new().with(Property::Alias, "z")));
+    assert!(
+        Filter::parse("Alias -like *").expect("test value").matches(&MapRecipient::new().with(Property::Alias, "z"))
+    );
 }
 
 #[test]

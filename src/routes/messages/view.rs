@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::audit::EventRow;
+use crate::db::audit::AuditRow;
 use crate::db::messages::{MessageRow, Status};
 use crate::domain::message::NewMessage;
 
@@ -25,7 +25,7 @@ pub struct MessageView {
     /// Graph's error code or the transport fault of the latest failed attempt.
     pub last_error: Option<String>,
     /// Every recorded event for this message: acceptance, each Graph attempt, and the end.
-    pub events: Vec<EventRow>,
+    pub events: Vec<AuditRow>,
 }
 
 impl MessageView {

@@ -77,6 +77,7 @@ pub enum LogFormat {
 #[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
+    pub db_max_connections: u32,
     pub listen: SocketAddr,
     pub graph_url: Url,
     pub graph_scope: String,
@@ -171,6 +172,7 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
 
 const KEYS: &[&str] = &[
     "database_url",
+    "db_max_connections",
     "listen",
     "graph_url",
     "graph_scope",
@@ -275,6 +277,10 @@ impl Settings {
         };
         Ok(Settings {
             database_url: raw.required("database_url")?,
+            db_max_connections: match raw.parse("db_max_connections", 10)? {
+                n @ 2..=500 => n,
+                _ => return Err(invalid("db_max_connections", "must be between 2 and 500")),
+            },
             listen: raw.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             graph_url,
             graph_scope: raw.get("graph_scope").unwrap_or("https://graph.microsoft.com/.default").to_owned(),

@@ -66,7 +66,8 @@ pub fn router(state: AppState) -> Router {
 
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let pool = db::connect(&settings.database_url).await.context("connecting to DATABASE_URL")?;
+    let pool =
+        db::connect(&settings.database_url, settings.db_max_connections).await.context("connecting to DATABASE_URL")?;
     if settings.migrate_on_start {
         db::MIGRATOR.run(&pool).await.context("applying migrations")?;
     }

@@ -79,7 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
-    db::connect(&settings.database_url).await.context("connecting to DATABASE_URL")
+    db::connect(&settings.database_url, settings.db_max_connections).await.context("connecting to DATABASE_URL")
 }
 
 /// Finds an app by name or Entra app id, with an error that says which.

@@ -142,6 +142,7 @@ pub fn start_mailgate(
         .env("MAILGATE_LISTEN", "127.0.0.1:0")
         .env("MAILGATE_GRAPH_URL", sim.base_url())
         .env("MAILGATE_POLL_INTERVAL_MS", "100")
+        .env("MAILGATE_DB_MAX_CONNECTIONS", "6")
         .env("IDENTITY_ENDPOINT", sim.identity_endpoint())
         .env("IDENTITY_HEADER", "sim-identity-secret")
         .env("RUST_LOG", "info,sqlx=warn")

@@ -42,6 +42,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     public(Method::GET, "/metrics"),
     public(Method::GET, "/openapi.json"),
     roles(Method::POST, "/v1/messages", &[MailSend]),
+    roles(Method::POST, "/v1.0/users/{mailbox}/sendMail", &[MailSend]),
     // Senders see their own messages; auditors see every message.
     roles(Method::GET, "/v1/messages/{id}", &[MailSend, AuditRead]),
     roles(Method::GET, "/v1/audit", &[AuditRead]),
@@ -95,8 +96,11 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let response = match check(&state, &method, &route, &mut request).await {
         Ok(()) => next.run(request).await,
+        // Callers of the Graph-shaped endpoint parse Graph's error shape.
+        Err(e) if route.starts_with("/v1.0/") => crate::routes::graph::error::respond(e, &request_id),
         Err(e) => e.into_response(),
     };
     let status = response.status().as_u16().to_string();
@@ -108,6 +112,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 
 async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
+        // Both /v1/… and the Graph-shaped /v1.0/… are refused while draining.
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",

@@ -4,6 +4,7 @@ pub mod access;
 pub mod admin;
 pub mod allowlist;
 pub mod audit;
+pub mod graph;
 pub mod health;
 pub mod json_body;
 pub mod messages;
@@ -20,6 +21,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(messages::post::send))
         .routes(routes!(messages::get::status))
+        .routes(routes!(graph::send_mail::send_mail))
         .routes(routes!(audit::list::list))
         .routes(routes!(audit::stats::stats))
         .routes(routes!(admin::apps::list, admin::apps::create))

@@ -15,6 +15,7 @@ use crate::error::Problem;
     tags(
         (name = "messages", description = "Sending mail and reading its outcome"),
         (name = "audit", description = "The audit log and its statistics"),
+        (name = "graph", description = "Graph-compatible sendMail for apps already written against Graph"),
         (name = "admin", description = "Apps and keys (role Admin)"),
         (name = "health", description = "Liveness and readiness"),
     )

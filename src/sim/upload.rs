@@ -52,26 +52,31 @@ async fn decide(
     query: &HashMap<String, String>,
     body: axum::body::Body,
 ) -> (Decided, usize) {
+    // Read the whole chunk before answering anything: an early answer while the client is still writing
+    // makes it see a reset connection instead of the answer, which real Graph does not do.
+    let read = match read_body(body, MAX_CHUNK_BYTES).await {
+        Ok(read) => read,
+        Err(_) => return (Decided::Refused(GraphError::bad_request("RequestBodyRead", "Unreadable body.")), 0),
+    };
     if parts.headers.contains_key(header::AUTHORIZATION) {
         let m = "The upload URL is pre-authenticated; an Authorization header is not accepted.";
-        return (Decided::Refused(GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m)), 0);
+        return (
+            Decided::Refused(GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m)),
+            read.total,
+        );
     }
     match faults::apply(state.next_fault(mailbox)).await {
         FaultOutcome::Continue => {}
-        FaultOutcome::Respond(err) => return (Decided::Refused(err), 0),
-        FaultOutcome::Drop => return (Decided::Dropped, 0),
+        FaultOutcome::Respond(err) => return (Decided::Refused(err), read.total),
+        FaultOutcome::Drop => return (Decided::Dropped, read.total),
     }
     let range = header_str(&parts.headers, &header::CONTENT_RANGE);
     let Some((start, end, total)) = range.as_deref().and_then(parse_content_range) else {
         return (Decided::Refused(bad_range("Content-Range must be 'bytes start-end/total'.")), 0);
     };
     if end - start + 1 > MAX_CHUNK_BYTES as u64 {
-        return (Decided::Refused(gate::too_large()), 0);
+        return (Decided::Refused(gate::too_large()), read.total);
     }
-    let read = match read_body(body, MAX_CHUNK_BYTES).await {
-        Ok(read) => read,
-        Err(_) => return (Decided::Refused(GraphError::bad_request("RequestBodyRead", "Unreadable body.")), 0),
-    };
     let Some(bytes) = read.bytes else {
         return (Decided::Refused(gate::too_large()), read.total);
     };

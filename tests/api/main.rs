@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod delivery;
 mod entra;
+mod graph_compat;
 mod guarantees;
 mod health;
 mod helpers;

@@ -1,5 +1,6 @@
 //! `/v1/messages`: send a message, and read what became of it.
 
+pub mod accept;
 pub mod get;
 pub mod idempotent;
 pub mod post;

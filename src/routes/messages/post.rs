@@ -7,18 +7,14 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use uuid::Uuid;
 
+use super::accept::{Accepted, accept};
 use super::view::MessageView;
-use super::{idempotent, quota, wait};
+use super::{idempotent, wait};
 use crate::auth::Caller;
 use crate::db;
-use crate::db::audit::{NewEvent, Outcome};
-use crate::db::messages::Status;
 use crate::domain::message::{Limits, SendRequest};
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, decide};
 use crate::routes::json_body;
 use crate::startup::AppState;
 
@@ -55,67 +51,14 @@ pub async fn send(
     let message =
         request.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
     let key = idempotent::key(&headers, &bytes)?;
-    if let Some(k) = &key
-        && let Some(stored) = db::idempotency::find(&state.pool, caller.app_id, &k.key, s.idempotency_ttl).await?
-    {
-        return idempotent::replay(stored, k);
-    }
-    quota::check(&state, &caller, message.recipients).await?;
     let wait = wait::prefer_wait(&headers);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let mailbox = message.mailbox.key();
-
-    let snapshot = state.policy.get(&state.pool).await?;
-    let decision = decide(&snapshot, caller.app_id, &caller.app_name, &mailbox);
-    let result = if decision.access == Access::Granted { "granted" } else { "denied" };
-    state.metrics.inc("mailgate_decisions_total", &[("result", result)]);
-    let id = Uuid::now_v7();
-    let event = NewEvent {
-        app_id: Some(caller.app_id),
-        app_name: Some(&caller.app_name),
-        mailbox: Some(&mailbox),
-        message_id: Some(id),
-        request_id: Some(&request_id),
-        detail: Some(&decision.reason),
-        ..NewEvent::default()
-    };
-
-    // Subscribe before the row exists, so the outcome cannot slip past between insert and wait.
-    let done = wait.map(|_| state.events.done.subscribe());
-    let mut tx = state.pool.begin().await?;
-    if let Some(k) = &key
-        && !db::idempotency::claim(&mut tx, caller.app_id, &k.key, &k.hash, id, s.idempotency_ttl).await?
-    {
-        // A concurrent request with this key committed first (we waited for it): answer as it was answered.
-        drop(tx);
-        let stored = db::idempotency::find(&state.pool, caller.app_id, &k.key, s.idempotency_ttl).await?;
-        return idempotent::replay(stored.ok_or_else(|| ApiError::internal("idempotency key vanished"))?, k);
-    }
-
-    if decision.access == Access::Denied {
-        db::messages::insert(&mut tx, id, caller.app_id, &message, Status::Denied, &request_id).await?;
-        db::audit::record(&mut *tx, Outcome::Denied, NewEvent { http_status: Some(403), ..event }).await?;
-        let mut extra = serde_json::Map::new();
-        extra.insert("message_id".into(), json!(id));
-        extra.insert("decision".into(), json!(decision));
-        let refusal = ApiError::new(StatusCode::FORBIDDEN, "policy_denied", decision.reason.clone()).extra(extra);
-        if let Some(k) = &key {
-            db::idempotency::save_response(&mut tx, caller.app_id, &k.key, 403, &json!(refusal.problem())).await?;
+    let (id, accepted, done) = match accept(&state, &caller, &message, key.as_ref(), &request_id, wait).await? {
+        Accepted::Replay(stored) => {
+            return idempotent::replay(stored, key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?);
         }
-        tx.commit().await?;
-        tracing::info!(%id, app = %caller.app_name, %mailbox, rule = ?decision.rule, "denied by the allowlist");
-        return Err(refusal);
-    }
-
-    db::messages::insert(&mut tx, id, caller.app_id, &message, Status::Queued, &request_id).await?;
-    db::audit::record(&mut *tx, Outcome::Queued, event).await?;
-    let accepted = MessageView::queued(id, &message);
-    if let Some(k) = &key {
-        db::idempotency::save_response(&mut tx, caller.app_id, &k.key, 202, &json!(accepted)).await?;
-    }
-    tx.commit().await?;
-    tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
-
+        Accepted::Queued { id, view, done } => (id, view, done),
+    };
     let (status, view) = match (wait, done) {
         (Some(wait), Some(done)) => {
             let done = wait::for_outcome(&state, id, done, wait).await?;

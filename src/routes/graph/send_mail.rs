@@ -1,0 +1,106 @@
+//! The Graph-shaped send.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::domain::graph_request::to_send_request;
+use crate::domain::message::Limits;
+use crate::error::ApiError;
+use crate::routes::json_body;
+use crate::routes::messages::accept::{Accepted, accept};
+use crate::routes::messages::idempotent;
+use crate::startup::AppState;
+
+/// Graph's `sendMail`, through mailgate's allowlist and outbox. 202 with an empty body, as Graph answers;
+/// `Location` names mailgate's record of the message.
+#[utoipa::path(
+    post, path = "/v1.0/users/{mailbox}/sendMail", tag = "graph",
+    params(
+        ("mailbox" = String, Path, description = "The mailbox to send as: address or object id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "As on /v1/messages"),
+    ),
+    request_body(content = Object, description = "Graph's body: `{\"message\": {...}, \"saveToSentItems\": bool}`"),
+    responses(
+        (status = 202, description = "Stored durably and queued"),
+        (status = 400, description = "Graph's error shape: ErrorInvalidRecipients, InvalidInternetMessageHeader, BadRequest"),
+        (status = 401, description = "InvalidAuthenticationToken"),
+        (status = 403, description = "ErrorAccessDenied (\"Access to OData is disabled.\") when the allowlist denies"),
+        (status = 413, description = "RequestBodyTooLarge"),
+        (status = 429, description = "ApplicationThrottled: over the app's quota"),
+    )
+)]
+pub async fn send_mail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(mailbox): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    match handle(&state, &caller, &mailbox, &headers, body, &request_id).await {
+        Ok(response) => response,
+        Err(e) => super::error::respond(e, &request_id),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    caller: &Caller,
+    mailbox: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    let bytes = json_body::read(headers, body)?;
+    let graph_body: Value = json_body::decode(&bytes)?;
+    let request = to_send_request(mailbox, &graph_body)?;
+    let s = &state.settings;
+    let mut message =
+        request.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
+    // Send what the caller wrote, with any Graph fields mailgate does not model; only saveToSentItems is made explicit.
+    let mut original = graph_body;
+    original["saveToSentItems"] = Value::Bool(message.graph_body["saveToSentItems"].as_bool().unwrap_or(true));
+    message.graph_body = original;
+    let key = idempotent::key(headers, &bytes)?;
+    let id = match accept(state, caller, &message, key.as_ref(), request_id, None).await? {
+        Accepted::Queued { id, .. } => id,
+        Accepted::Replay(stored) => {
+            let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
+            let replayed = idempotent::replay(stored, key)?;
+            if !replayed.status().is_success() {
+                // The original was a denial: say it again in Graph's words.
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "policy_denied",
+                    "denied by the allowlist (replayed)",
+                ));
+            }
+            return Ok(replayed_empty(replayed));
+        }
+    };
+    let mut response = StatusCode::ACCEPTED.into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/messages/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if let Some(client) = headers.get("client-request-id") {
+        response.headers_mut().insert("client-request-id", client.clone());
+    }
+    Ok(response)
+}
+
+/// Graph's 202 has no body; keep the replay's headers.
+fn replayed_empty(replayed: Response) -> Response {
+    let (parts, _) = replayed.into_parts();
+    let mut response = StatusCode::ACCEPTED.into_response();
+    for name in [header::LOCATION.as_str(), "idempotency-replayed"] {
+        if let Some(v) = parts.headers.get(name) {
+            response.headers_mut().insert(name, v.clone());
+        }
+    }
+    response
+}

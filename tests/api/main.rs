@@ -16,4 +16,5 @@ mod openapi;
 mod process;
 mod roles;
 mod send;
+mod shutdown;
 mod sync;

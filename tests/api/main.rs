@@ -14,6 +14,7 @@ mod large;
 mod mirror;
 mod openapi;
 mod process;
+mod replicas;
 mod roles;
 mod send;
 mod shutdown;

@@ -19,3 +19,4 @@ mod roles;
 mod send;
 mod shutdown;
 mod sync;
+mod throttle;

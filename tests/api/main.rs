@@ -13,6 +13,7 @@ mod helpers;
 mod large;
 mod mirror;
 mod openapi;
+mod pg_restart;
 mod process;
 mod replicas;
 mod roles;

@@ -119,7 +119,6 @@ pub struct Posted {
     /// The problem's `code` of an error answer, or the transport error.
     pub error: Option<String>,
     pub content_type: Option<String>,
-    pub took: Duration,
 }
 
 impl Posted {
@@ -130,18 +129,11 @@ impl Posted {
 
 /// Posts one message to `base`, never panicking on a transport error.
 pub async fn post_once(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> Posted {
-    let started = Instant::now();
     let sent = http.post(format!("{base}/v1/messages")).bearer_auth(key).json(body).send().await;
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
-            return Posted {
-                status: None,
-                id: None,
-                error: Some(e.to_string()),
-                content_type: None,
-                took: started.elapsed(),
-            };
+            return Posted { status: None, id: None, error: Some(e.to_string()), content_type: None };
         }
     };
     let status = response.status().as_u16();
@@ -153,7 +145,7 @@ pub async fn post_once(http: &reqwest::Client, base: &str, key: &str, body: &Val
     } else {
         (None, Some(json["code"].as_str().unwrap_or("").to_owned()))
     };
-    Posted { status: Some(status), id, error, content_type, took: started.elapsed() }
+    Posted { status: Some(status), id, error, content_type }
 }
 
 /// Posts `n` messages (`body(i)`) with at most `concurrency` requests at a time, spread round-robin over `bases`;

@@ -97,12 +97,11 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         // A store we cannot reach is a 503 the caller may retry; anything else is a bug.
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::unavailable("the message store is unavailable; retry later")
-            }
-            _ => ApiError::internal(err),
+        if store_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::unavailable("the message store is unavailable; retry later")
+        } else {
+            ApiError::internal(err)
         }
     }
 }
@@ -120,6 +119,21 @@ impl ApiError {
             extra: self.extra.clone().map(|b| *b),
         }
     }
+}
+
+/// Whether the store is unreachable or going away (a restart, a failover), rather than the query being wrong.
+fn store_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        // A server shutting down ends its sessions with an error (57P01 on a fast shutdown) before the socket closes.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATE class 08 (connection exception) and 57P (the server shutting down, crashed, or not yet accepting).
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P")
 }
 
 impl IntoResponse for ApiError {
@@ -141,5 +155,21 @@ impl IntoResponse for ApiError {
             headers.insert(name, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_sqlstate;
+
+    #[test]
+    fn shutdown_and_connection_sqlstates_mean_unavailable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "08003"] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        // A cancelled statement, a unique violation, a syntax error: not an outage.
+        for code in ["57014", "23505", "42601"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
+        }
     }
 }

@@ -1,8 +1,6 @@
 //! Spawns the real `mailgate serve` binary against its own database and a Graph simulator on loopback.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use mailgate::auth::ApiKey;
@@ -14,6 +12,8 @@ use reqwest::Url;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::process::Mailgate;
 
 pub const ALLOWED: &str = "notifications@contoso.test";
 pub const OUTSIDE: &str = "ceo@contoso.test";
@@ -76,8 +76,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub demo: Demo,
     pub http: reqwest::Client,
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
+    /// The `mailgate serve` process `base` points at.
+    pub process: Mailgate,
 }
 
 pub struct Spawn {
@@ -90,102 +90,38 @@ impl Spawn {
         self
     }
 
+    /// Seeds the demo into the per-test database `pool` belongs to and starts mailgate on it.
     pub async fn start(self, pool: PgPool) -> TestApp {
+        let db_url = database_url(&pool).await;
+        self.start_on(pool, db_url).await
+    }
+
+    /// Seeds the demo through `pool` and starts mailgate on `db_url`, the same database (e.g. on a private server).
+    pub async fn start_on(self, pool: PgPool, db_url: String) -> TestApp {
         let demo = seed_demo(&pool).await;
         let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
-        let db_url = database_url(&pool).await;
-        let (child, base, logs) = start_mailgate(&db_url, &sim, &self.env);
+        let process = Mailgate::start(&db_url, &sim, &self.env);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        TestApp { base, db_url, env: self.env, sim, pool, demo, http, child, logs }
-    }
-}
-
-/// Another `mailgate serve` process on the same database and simulator, as a second replica.
-pub struct Replica {
-    pub base: String,
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- replica log ---\n{}", self.logs.lock().map(|l| l.join("\n")).unwrap_or_default());
-        }
+        TestApp { base: process.base.clone(), db_url, env: self.env, sim, pool, demo, http, process }
     }
 }
 
 impl TestApp {
-    pub fn replica(&self) -> Replica {
-        let (child, base, logs) = start_mailgate(&self.db_url, &self.sim, &self.env);
-        Replica { base, child, logs }
+    /// Another `mailgate serve` process on the same database and simulator, as a second replica.
+    pub fn replica(&self) -> Mailgate {
+        Mailgate::start(&self.db_url, &self.sim, &self.env)
+    }
+
+    /// Starts a new `mailgate serve` on the same database, simulator and settings in place of the current process,
+    /// which must have exited (or been killed) already.
+    pub fn restart(&mut self) {
+        self.process = Mailgate::start(&self.db_url, &self.sim, &self.env);
+        self.base = self.process.base.clone();
     }
 }
 
 pub fn spawn() -> Spawn {
     Spawn { env: Vec::new() }
-}
-
-/// Starts `mailgate serve` as its own process (the managed identity reads its environment, as in production).
-pub fn start_mailgate(
-    db_url: &str,
-    sim: &SimHandle,
-    extra: &[(String, String)],
-) -> (Child, String, Arc<Mutex<Vec<String>>>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailgate"));
-    cmd.arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db_url)
-        .env("MAILGATE_LISTEN", "127.0.0.1:0")
-        .env("MAILGATE_GRAPH_URL", sim.base_url())
-        .env("MAILGATE_POLL_INTERVAL_MS", "100")
-        .env("MAILGATE_DB_MAX_CONNECTIONS", "6")
-        .env("IDENTITY_ENDPOINT", sim.identity_endpoint())
-        .env("IDENTITY_HEADER", "sim-identity-secret")
-        .env("RUST_LOG", "info,sqlx=warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn mailgate");
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let stderr = child.stderr.take().expect("stderr");
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().expect("logs").push(line);
-        }
-    });
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("mailgate listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(base) => (child, base, logs),
-        Err(_) => {
-            let _ = child.kill();
-            panic!("mailgate did not start; its log:\n{}", logs.lock().expect("logs").join("\n"));
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- mailgate log ---\n{}", self.logs.lock().map(|l| l.join("\n")).unwrap_or_default());
-        }
-    }
 }
 
 pub fn message(from: &str) -> Value {
@@ -199,7 +135,7 @@ pub fn message(from: &str) -> Value {
 
 impl TestApp {
     pub fn logs(&self) -> String {
-        self.logs.lock().map(|l| l.join("\n")).unwrap_or_default()
+        self.process.logs()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -250,4 +186,66 @@ impl TestApp {
             .map(|e| e["outcome"].as_str().unwrap_or("").to_owned())
             .collect()
     }
+}
+
+impl TestApp {
+    /// Waits until no message is `queued` or `sending`.
+    pub async fn wait_settled(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let pending = self.count("SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')").await;
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pending} messages still queued or sending after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every message's status, by id.
+    pub async fn statuses(&self) -> BTreeMap<String, String> {
+        sqlx::query_as::<_, (String, String)>("SELECT id::text, status FROM messages")
+            .fetch_all(&self.pool)
+            .await
+            .expect("statuses")
+            .into_iter()
+            .collect()
+    }
+}
+
+/// The statuses the simulator answered, per `client-request-id` (mailgate sends the message id), in arrival order.
+pub fn received_by_message(sim: &SimHandle) -> BTreeMap<String, Vec<Option<u16>>> {
+    let mut out: BTreeMap<String, Vec<Option<u16>>> = BTreeMap::new();
+    for r in sim.sim.received() {
+        out.entry(r.client_request_id.clone().unwrap_or_default()).or_default().push(r.status);
+    }
+    out
+}
+
+/// The delivery invariants every fault test ends on, from the simulator's record and the database:
+/// the simulator saw no id twice and no id that was not acknowledged; every acknowledged message has a final
+/// status in `allowed`, and each `sent` one was received exactly once, answered 202.
+/// Returns the statuses of the acknowledged messages.
+pub async fn assert_delivered_at_most_once(app: &TestApp, acknowledged: &[String], allowed: &[&str]) -> Vec<String> {
+    let statuses = app.statuses().await;
+    let received = received_by_message(&app.sim);
+    let ours: BTreeSet<&str> = acknowledged.iter().map(String::as_str).collect();
+    assert_eq!(ours.len(), acknowledged.len(), "an id was acknowledged twice");
+    for (id, answers) in &received {
+        assert!(ours.contains(id.as_str()), "the simulator received {id:?}, which was never acknowledged");
+        assert_eq!(answers.len(), 1, "message {id} reached Graph {} times: {answers:?}", answers.len());
+    }
+    let mut out = Vec::with_capacity(acknowledged.len());
+    for id in acknowledged {
+        let status = statuses.get(id).unwrap_or_else(|| panic!("acknowledged message {id} is not in the database"));
+        assert!(allowed.contains(&status.as_str()), "message {id} ended {status}, expected one of {allowed:?}");
+        if status == "sent" {
+            assert_eq!(received.get(id), Some(&vec![Some(202)]), "sent message {id} was not received once with 202");
+        }
+        out.push(status.clone());
+    }
+    out
 }

@@ -1,0 +1,198 @@
+//! `mailgate serve` as a child process that tests may kill, stop or start again, and a concurrent sender.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailgate::sim::SimHandle;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+/// One running `mailgate serve`; killed (SIGKILL) when dropped, its log printed if the test is failing.
+pub struct Mailgate {
+    pub base: String,
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Mailgate {
+    /// Starts `mailgate serve` as its own process (the managed identity reads its environment, as in production)
+    /// and waits until it listens.
+    pub fn start(db_url: &str, sim: &SimHandle, extra: &[(String, String)]) -> Mailgate {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailgate"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db_url)
+            .env("MAILGATE_LISTEN", "127.0.0.1:0")
+            .env("MAILGATE_GRAPH_URL", sim.base_url())
+            .env("MAILGATE_POLL_INTERVAL_MS", "100")
+            .env("MAILGATE_DB_MAX_CONNECTIONS", "6")
+            .env("IDENTITY_ENDPOINT", sim.identity_endpoint())
+            .env("IDENTITY_HEADER", "sim-identity-secret")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn mailgate");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("logs").push(line);
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("mailgate listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => Mailgate { base, child, logs },
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mailgate did not start; its log:\n{}", logs.lock().expect("logs").join("\n"));
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would: nothing runs after it. Waits for the process to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL mailgate");
+        self.child.wait().expect("reap mailgate");
+    }
+
+    /// SIGTERM, as an orchestrator stopping a pod: the process should drain and exit by itself.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed: {status}", self.pid());
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; None if it is still running.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Mailgate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- mailgate {} log ---\n{}", self.base, self.logs());
+        }
+    }
+}
+
+/// What one `POST /v1/messages` got back.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The HTTP status; None when no answer came (refused or dropped connection, timeout).
+    pub status: Option<u16>,
+    /// The message id of a 202.
+    pub id: Option<String>,
+    /// The problem's `code` of an error answer, or the transport error.
+    pub error: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl Posted {
+    pub fn acknowledged(&self) -> bool {
+        self.status == Some(202)
+    }
+}
+
+/// Posts one message to `base`, never panicking on a transport error.
+pub async fn post_once(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> Posted {
+    let sent = http.post(format!("{base}/v1/messages")).bearer_auth(key).json(body).send().await;
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return Posted { status: None, id: None, error: Some(e.to_string()), content_type: None };
+        }
+    };
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let json: Value = response.json().await.unwrap_or(Value::Null);
+    let (id, error) = if status == 202 {
+        (json["id"].as_str().map(str::to_owned), None)
+    } else {
+        (None, Some(json["code"].as_str().unwrap_or("").to_owned()))
+    };
+    Posted { status: Some(status), id, error, content_type }
+}
+
+/// Posts `n` messages (`body(i)`) with at most `concurrency` requests at a time, spread round-robin over `bases`;
+/// returns every answer, in the order of `i`.
+pub async fn post_concurrently(
+    http: &reqwest::Client,
+    bases: &[String],
+    key: &str,
+    n: usize,
+    concurrency: usize,
+    body: impl Fn(usize) -> Value,
+) -> Vec<Posted> {
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = gate.clone().acquire_owned().await.expect("semaphore");
+        let (http, base, key, body) = (http.clone(), bases[i % bases.len()].clone(), key.to_owned(), body(i));
+        tasks.push(tokio::spawn(async move {
+            let posted = post_once(&http, &base, &key, &body).await;
+            drop(permit);
+            posted
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for task in tasks {
+        out.push(task.await.expect("sender task"));
+    }
+    out
+}
+
+/// The ids of the 202s; panics if any answer was something else, since these senders expect all to be accepted.
+pub fn all_acknowledged(posted: &[Posted]) -> Vec<String> {
+    let refused: Vec<&Posted> = posted.iter().filter(|p| !p.acknowledged()).collect();
+    assert!(refused.is_empty(), "{} of {} posts were not accepted, e.g. {:?}", refused.len(), posted.len(), refused[0]);
+    posted.iter().map(|p| p.id.clone().expect("a 202 has an id")).collect()
+}
+
+/// Polls `check` every 50 ms until it holds; panics with `what` after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,59 @@
+//! A Graph 429 pauses its mailbox for every worker of every replica until Retry-After has passed.
+
+use std::time::Duration;
+
+use mailgate::sim::Fault;
+use serde_json::Value;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::helpers::{ALLOWED, message, received_by_message, spawn};
+use crate::process::{all_acknowledged, post_concurrently, wait_until};
+
+const MORE: usize = 6;
+
+#[sqlx::test]
+async fn a_429_pauses_the_mailbox_for_every_replica(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let other = app.replica();
+    app.sim.sim.add_faults(ALLOWED, vec![Fault::Throttle { retry_after_secs: 2 }]);
+
+    let r = app.post_message(&message(ALLOWED)).await;
+    assert_eq!(r.status(), 202);
+    let first = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let paused = format!(
+        "SELECT count(*) FROM mailbox_state WHERE mailbox = '{ALLOWED}' AND paused_until > now() + interval '1 second'"
+    );
+    wait_until("the 429 has paused the mailbox", Duration::from_secs(10), || async { app.count(&paused).await == 1 })
+        .await;
+
+    // More mail for the paused mailbox, through both replicas: every idle worker is woken, none may send yet.
+    let bases = [app.base.clone(), other.base.clone()];
+    let posted = post_concurrently(&app.http, &bases, &app.demo.key, MORE, MORE, |_| message(ALLOWED)).await;
+    let mut ids = all_acknowledged(&posted);
+    ids.push(first.clone());
+    app.wait_settled(Duration::from_secs(30)).await;
+
+    let at = |s: &str| OffsetDateTime::parse(s, &Rfc3339).expect("rfc3339");
+    let received = app.sim.sim.received();
+    let throttled: Vec<_> = received.iter().filter(|r| r.status == Some(429)).collect();
+    assert_eq!(throttled.len(), 1, "{received:?}");
+    assert_eq!(throttled[0].client_request_id.as_deref(), Some(first.as_str()));
+    let resume = at(&throttled[0].received_at) + time::Duration::seconds(2);
+    // The pause starts when mailgate records the 429, a little after Graph received the request.
+    let tolerance = time::Duration::milliseconds(100);
+    for r in received.iter().filter(|r| r.status != Some(429)) {
+        let gap = at(&r.received_at) - at(&throttled[0].received_at);
+        assert!(at(&r.received_at) >= resume - tolerance, "a request for {} came {gap} after the 429", r.mailbox);
+    }
+
+    let by_message = received_by_message(&app.sim);
+    for id in &ids {
+        let view = app.get_message(id).await;
+        assert_eq!(view["status"], "sent", "{view}");
+        let want = if *id == first { vec![Some(429), Some(202)] } else { vec![Some(202)] };
+        assert_eq!(by_message.get(id), Some(&want), "message {id}");
+    }
+    assert_eq!(by_message.len(), MORE + 1);
+}

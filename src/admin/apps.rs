@@ -106,3 +106,22 @@ pub async fn change(pool: &PgPool, actor: &Actor, name: &str, c: &AppChange) -> 
 pub async fn get(pool: &PgPool, name: &str) -> Result<App, AdminError> {
     db::apps::find(pool, name).await?.ok_or_else(|| AdminError::NotFound(format!("no app named `{name}`")))
 }
+
+/// Deletes an app with its keys and policy memberships. An app that has sent keeps its messages and audit trail,
+/// so it cannot be deleted: revoke its keys instead.
+pub async fn remove(pool: &PgPool, actor: &Actor, name: &str) -> Result<(), AdminError> {
+    let app = get(pool, name).await?;
+    let mut tx = actor.begin(pool).await?;
+    match db::apps::remove(&mut *tx, app.id).await {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23503") => {
+            return Err(AdminError::Conflict(format!(
+                "app {} has messages, which keep it in the audit trail; revoke its keys instead",
+                app.name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -106,3 +106,22 @@ pub async fn remove_member(pool: &PgPool, actor: &Actor, group: &str, member: &s
     tx.commit().await?;
     Ok(())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupChange {
+    pub display_name: String,
+}
+
+pub async fn change(pool: &PgPool, actor: &Actor, raw: &str, change: &GroupChange) -> Result<GroupView, AdminError> {
+    let addr = address("address", raw)?;
+    if change.display_name.contains(['\r', '\n']) {
+        return Err(AdminError::invalid("display_name", "`display_name` must be one line"));
+    }
+    let mut tx = actor.begin(pool).await?;
+    if !db::groups::set_display_name(&mut *tx, addr.as_str(), &change.display_name).await? {
+        return Err(AdminError::NotFound(format!("no group {addr}")));
+    }
+    tx.commit().await?;
+    get(pool, raw).await
+}

@@ -176,3 +176,47 @@ pub async fn remove_assignment(pool: &PgPool, actor: &Actor, assignment: &str) -
     tx.commit().await?;
     Ok(())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentChange {
+    /// A management scope's name, or null for organisation-wide (Set-ManagementRoleAssignment -CustomResourceScope).
+    pub scope: Option<String>,
+}
+
+pub async fn get_principal(pool: &PgPool, id: Uuid) -> Result<ServicePrincipalRow, AdminError> {
+    db::rbac::find_principal(pool, id).await?.ok_or_else(|| AdminError::NotFound(format!("no service principal {id}")))
+}
+
+pub async fn get_scope(pool: &PgPool, name: &str) -> Result<ScopeRow, AdminError> {
+    db::rbac::find_scope(pool, name).await?.ok_or_else(|| AdminError::NotFound(format!("no management scope `{name}`")))
+}
+
+pub async fn get_assignment(pool: &PgPool, name: &str) -> Result<AssignmentRow, AdminError> {
+    db::rbac::find_assignment(pool, name)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no role assignment `{name}`")))
+}
+
+pub async fn change_assignment(
+    pool: &PgPool,
+    actor: &Actor,
+    name: &str,
+    change: &AssignmentChange,
+) -> Result<AssignmentRow, AdminError> {
+    let scope = match &change.scope {
+        None => None,
+        Some(s) => Some(
+            get_scope(pool, s)
+                .await
+                .map_err(|_| AdminError::invalid("scope", format!("no management scope `{s}`")))?
+                .id,
+        ),
+    };
+    let mut tx = actor.begin(pool).await?;
+    if !db::rbac::set_assignment_scope(&mut *tx, name, scope).await? {
+        return Err(AdminError::NotFound(format!("no role assignment `{name}`")));
+    }
+    tx.commit().await?;
+    get_assignment(pool, name).await
+}

@@ -112,3 +112,8 @@ pub async fn change(
     .fetch_one(db)
     .await
 }
+
+/// Removes an app that never sent: one with messages keeps them, and its audit trail, so it stays.
+pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(db).await.map(|r| r.rows_affected() == 1)
+}

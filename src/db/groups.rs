@@ -139,3 +139,12 @@ pub async fn remove_member(tx: &mut Transaction<'_, Postgres>, group: &str, memb
     }
     Ok(())
 }
+
+pub async fn set_display_name(db: impl PgExecutor<'_>, address: &str, display_name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("UPDATE groups SET display_name = $2 WHERE address = $1")
+        .bind(address)
+        .bind(display_name)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}

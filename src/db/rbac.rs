@@ -151,3 +151,16 @@ pub async fn remove_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<bo
         .await
         .map(|r| r.rows_affected() == 1)
 }
+
+pub async fn set_assignment_scope(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    scope: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("UPDATE role_assignments SET scope_id = $2 WHERE name = $1")
+        .bind(name)
+        .bind(scope)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}

@@ -259,3 +259,55 @@ async fn a_change_on_one_replica_decides_on_another_within_a_second(pool: PgPool
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+#[sqlx::test]
+async fn every_mirrored_object_can_be_read_changed_and_deleted(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let admin = admin(&app).await;
+    let entra_app = "6a4b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d";
+    let patch = |path: &'static str, body: Value| admin.send(reqwest::Method::PATCH, path, Some(body));
+
+    let (s, group) =
+        patch("/v1/admin/groups/dl-graph-scope@contoso.test", json!({"display_name": "DL Graph Scope"})).await;
+    assert_eq!((s, group["display_name"].as_str()), (200, Some("DL Graph Scope")));
+
+    admin
+        .post(
+            "/v1/admin/service-principals",
+            json!({"app_id": entra_app, "object_id": "0f0e0d0c-0b0a-4909-8807-060504030201"}),
+        )
+        .await;
+    let (s, sp) = admin.send(reqwest::Method::GET, &format!("/v1/admin/service-principals/{entra_app}"), None).await;
+    assert_eq!((s, sp["object_id"].as_str()), (200, Some("0f0e0d0c-0b0a-4909-8807-060504030201")));
+
+    admin
+        .post(
+            "/v1/admin/scopes",
+            json!({"name": "finance", "recipient_restriction_filter": "Department -eq 'Finance'"}),
+        )
+        .await;
+    let (s, scope) = admin.send(reqwest::Method::GET, "/v1/admin/scopes/finance", None).await;
+    assert_eq!((s, scope["recipient_filter"].as_str()), (200, Some("Department -eq 'Finance'")));
+
+    let (s, _) = admin
+        .post("/v1/admin/role-assignments", json!({"name": "a1", "app": entra_app, "role": "Application Mail.Send"}))
+        .await;
+    assert_eq!(s, 201);
+    let (s, moved) = patch("/v1/admin/role-assignments/a1", json!({"scope": "finance"})).await;
+    assert_eq!((s, moved["scope"].as_str()), (200, Some("finance")));
+    let (s, _) = patch("/v1/admin/role-assignments/a1", json!({"scope": "nowhere"})).await;
+    assert_eq!(s, 422);
+    let (s, a) = admin.send(reqwest::Method::GET, "/v1/admin/role-assignments/a1", None).await;
+    assert_eq!((s, a["scope"].as_str()), (200, Some("finance")), "a refused change changes nothing");
+
+    // An app that never sent can go; one that has sent stays for its audit trail.
+    admin.post("/v1/admin/apps", json!({"name": "short-lived"})).await;
+    let (s, _) = admin.send(reqwest::Method::DELETE, "/v1/admin/apps/short-lived", None).await;
+    assert_eq!(s, 204);
+    assert_eq!(app.post_message(&message(ALLOWED)).await.status(), 202);
+    let (s, problem) = admin.send(reqwest::Method::DELETE, "/v1/admin/apps/logic-app", None).await;
+    assert_eq!(s, 409, "{problem}");
+    let deletes =
+        app.count("SELECT count(*) FROM change_events WHERE object_type = 'apps' AND action = 'delete'").await;
+    assert_eq!(deletes, 1);
+}

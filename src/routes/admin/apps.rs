@@ -71,3 +71,22 @@ pub async fn change(
     let input: AppChange = json_body::parse(&headers, body)?;
     Ok(Json(apps::change(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }
+
+/// Delete an app that has never sent (its keys go with it); one with messages is kept for the audit trail.
+#[utoipa::path(
+    delete, path = "/v1/admin/apps/{name}", tag = "admin",
+    params(("name" = String, Path)),
+    responses(
+        (status = 204),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    apps::remove(&state.pool, &Actor::http(&caller), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

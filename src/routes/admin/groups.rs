@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use crate::admin::Actor;
-use crate::admin::groups::{self, GroupInput, GroupView, MemberInput};
+use crate::admin::groups::{self, GroupChange, GroupInput, GroupView, MemberInput};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::groups::GroupRow;
@@ -77,4 +77,19 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     groups::remove_member(&state.pool, &Actor::http(&caller), &address, &member).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change a group's display name (what `MemberOfGroup` filters may also name it by).
+#[utoipa::path(patch, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path)),
+    request_body = GroupChange,
+    responses((status = 200, body = GroupView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<GroupView>, ApiError> {
+    let input: GroupChange = json_body::parse(&headers, body)?;
+    Ok(Json(groups::change(&state.pool, &Actor::http(&caller), &address, &input).await?))
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
 use crate::admin::Actor;
-use crate::admin::rbac::{self, AssignmentInput, PrincipalInput, ScopeChange, ScopeInput};
+use crate::admin::rbac::{self, AssignmentChange, AssignmentInput, PrincipalInput, ScopeChange, ScopeInput};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
@@ -117,4 +117,44 @@ pub async fn remove_assignment(
 ) -> Result<StatusCode, ApiError> {
     rbac::remove_assignment(&state.pool, &Actor::http(&caller), &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/admin/service-principals/{id}", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ServicePrincipalRow), (status = 404, body = Problem)))]
+pub async fn get_principal(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<ServicePrincipalRow>, ApiError> {
+    let id = Uuid::parse_str(&raw).map_err(|_| ApiError::not_found("service principal"))?;
+    Ok(Json(rbac::get_principal(&state.pool, id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/admin/scopes/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 200, body = ScopeRow), (status = 404, body = Problem)))]
+pub async fn get_scope(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ScopeRow>, ApiError> {
+    Ok(Json(rbac::get_scope(&state.pool, &name).await?))
+}
+
+#[utoipa::path(get, path = "/v1/admin/role-assignments/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 200, body = AssignmentRow), (status = 404, body = Problem)))]
+pub async fn get_assignment(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<AssignmentRow>, ApiError> {
+    Ok(Json(rbac::get_assignment(&state.pool, &name).await?))
+}
+
+/// Set-ManagementRoleAssignment: move the assignment to another scope, or organisation-wide.
+#[utoipa::path(patch, path = "/v1/admin/role-assignments/{name}", tag = "admin", params(("name" = String, Path)),
+    request_body = AssignmentChange,
+    responses((status = 200, body = AssignmentRow), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_assignment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<AssignmentRow>, ApiError> {
+    let input: AssignmentChange = json_body::parse(&headers, body)?;
+    Ok(Json(rbac::change_assignment(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }

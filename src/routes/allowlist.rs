@@ -78,8 +78,7 @@ pub async fn drift(
     State(state): State<AppState>,
     query: Result<Query<DriftParams>, QueryRejection>,
 ) -> Result<Json<Vec<DriftEvent>>, ApiError> {
-    let Query(p) = query
-        .map_err(|e| ApiError::invalid(e.body_text().split('`').nth(1).unwrap_or("query").to_owned(), e.body_text()))?;
+    let Query(p) = query.map_err(|e| json_body::query_error(&e))?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 1000"));

@@ -62,6 +62,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A query string that does not fit its parameters: 422 naming the parameter (serde quotes it in backticks).
+pub fn query_error(e: &axum::extract::rejection::QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let field = text.split('`').nth(1).unwrap_or("query").to_owned();
+    ApiError::invalid(field, text)
+}
+
 /// serde reports an unknown or missing field at its parent's path; name the field itself.
 fn field_name(path: &str, message: &str) -> String {
     let unknown = ["unknown field `", "missing field `"]

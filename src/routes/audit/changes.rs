@@ -10,6 +10,7 @@ use super::params::encode_cursor;
 use crate::db;
 use crate::db::changes::ChangeEvent;
 use crate::error::{ApiError, Problem};
+use crate::routes::json_body;
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,8 +51,7 @@ pub async fn changes(
     State(state): State<AppState>,
     query: Result<Query<ChangeParams>, QueryRejection>,
 ) -> Result<Json<ChangePage>, ApiError> {
-    let Query(p) = query
-        .map_err(|e| ApiError::invalid(e.body_text().split('`').nth(1).unwrap_or("query").to_owned(), e.body_text()))?;
+    let Query(p) = query.map_err(|e| json_body::query_error(&e))?;
     if let Some(t) = &p.object_type
         && !TYPES.contains(&t.as_str())
     {

@@ -63,11 +63,7 @@ pub fn decode_cursor(cursor: &str) -> Option<i64> {
 }
 
 pub fn parse(query: Result<Query<AuditParams>, QueryRejection>, accept_csv: bool) -> Result<Parsed, ApiError> {
-    let Query(p) = query.map_err(|e| {
-        let text = e.body_text();
-        let field = text.split('`').nth(1).unwrap_or("query").to_owned();
-        ApiError::invalid(field, text)
-    })?;
+    let Query(p) = query.map_err(|e| crate::routes::json_body::query_error(&e))?;
     let csv = match p.format.as_deref() {
         None => accept_csv,
         Some("csv") => true,

@@ -19,55 +19,6 @@ pub enum ConfigError {
     File { path: String, reason: String },
 }
 
-/// How mailgate obtains its own Graph token.
-#[derive(Clone, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// System- or user-assigned managed identity (IMDS, or App Service's `IDENTITY_ENDPOINT`).
-    ManagedIdentity { client_id: Option<String> },
-    /// AKS workload identity, from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
-    WorkloadIdentity,
-    /// An app registration's client secret; meant for local use only.
-    ClientSecret { tenant_id: String, client_id: String, secret: String },
-}
-
-impl std::fmt::Debug for CredentialKind {
-    // Hand-written so that a client secret can never reach a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::ManagedIdentity { client_id } => {
-                f.debug_struct("ManagedIdentity").field("client_id", client_id).finish()
-            }
-            Self::WorkloadIdentity => f.write_str("WorkloadIdentity"),
-            Self::ClientSecret { tenant_id, client_id, .. } => f
-                .debug_struct("ClientSecret")
-                .field("tenant_id", tenant_id)
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// What to do when Graph may or may not have accepted a message (timeout, dropped connection, 500/502/504).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Guarantee {
-    /// Mark it `unknown` and never resend: no duplicates, possibly a lost message. The default.
-    AtMostOnce,
-    /// Send it again: never lost, possibly delivered twice.
-    AtLeastOnce,
-}
-
-/// Limits on sending, enforced before Graph would enforce them.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Sends in flight per mailbox across all replicas (Exchange allows 4).
-    pub mailbox_concurrency: i64,
-    /// Messages started per mailbox per minute (Exchange's sending limit is 30).
-    pub mailbox_per_minute: i64,
-    /// Per-app quotas at the API; 0 = none. Apps may override them.
-    pub app_messages_per_minute: i64,
-    pub app_recipients_per_day: i64,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -319,82 +270,10 @@ impl Settings {
     }
 }
 
-fn positive(raw: &Raw, key: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match raw.parse(key, default)? {
-        0 => Err(invalid(key, "must be above 0")),
-        v => Ok(v),
-    }
-}
-
-fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
-    let mailbox_concurrency: i64 = raw.parse("mailbox_concurrency", 4)?;
-    if !(1..=4).contains(&mailbox_concurrency) {
-        return Err(invalid(
-            "mailbox_concurrency",
-            "must be between 1 and 4 (Exchange allows 4 concurrent requests per mailbox)",
-        ));
-    }
-    let mailbox_per_minute: i64 = raw.parse("mailbox_messages_per_minute", 30)?;
-    if mailbox_per_minute < 1 {
-        return Err(invalid("mailbox_messages_per_minute", "must be at least 1"));
-    }
-    let app_messages_per_minute: i64 = raw.parse("app_messages_per_minute", 600)?;
-    let app_recipients_per_day: i64 = raw.parse("app_recipients_per_day", 10_000)?;
-    if app_messages_per_minute < 0 || app_recipients_per_day < 0 {
-        return Err(invalid("app_messages_per_minute", "quotas must be 0 (none) or more"));
-    }
-    Ok(Limits { mailbox_concurrency, mailbox_per_minute, app_messages_per_minute, app_recipients_per_day })
-}
-
 fn list(raw: &Raw, key: &str) -> Vec<String> {
     raw.get(key)
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default()
-}
-
-/// Token authentication is on when a tenant is set; it then needs at least one audience.
-fn entra(raw: &Raw) -> Result<Option<EntraSettings>, ConfigError> {
-    let Some(tenant_id) = raw.get("entra_tenant_id") else {
-        return Ok(None);
-    };
-    let is_guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
-    if !is_guid(tenant_id) {
-        return Err(invalid("entra_tenant_id", "must be the tenant's GUID"));
-    }
-    let audiences = list(raw, "entra_audiences");
-    if audiences.is_empty() {
-        return Err(ConfigError::Missing { key: "entra_audiences", env: env_name("entra_audiences") });
-    }
-    let mut allowed_tenants = list(raw, "entra_allowed_tenants");
-    if let Some(bad) = allowed_tenants.iter().find(|t| !is_guid(t)) {
-        return Err(invalid("entra_allowed_tenants", format!("`{bad}` is not a tenant GUID")));
-    }
-    if allowed_tenants.is_empty() {
-        allowed_tenants.push(tenant_id.to_owned());
-    }
-    let authority_host: Url =
-        raw.parse("entra_authority_host", Url::parse("https://login.microsoftonline.com").expect("valid"))?;
-    if !matches!(authority_host.scheme(), "http" | "https") {
-        return Err(invalid("entra_authority_host", "must be an http(s) URL"));
-    }
-    let leeway: u64 = raw.parse("entra_leeway_secs", 60)?;
-    if leeway > 600 {
-        return Err(invalid("entra_leeway_secs", "must be at most 600"));
-    }
-    let refresh: u64 = raw.parse("entra_refresh_secs", 3600)?;
-    let refetch: u64 = raw.parse("entra_min_refetch_secs", 30)?;
-    if refresh == 0 || refetch == 0 {
-        return Err(invalid("entra_refresh_secs", "refresh intervals must be above 0"));
-    }
-    Ok(Some(EntraSettings {
-        tenant_id: tenant_id.to_owned(),
-        allowed_tenants,
-        audiences,
-        authority_host,
-        leeway: Duration::from_secs(leeway),
-        refresh_interval: Duration::from_secs(refresh),
-        min_refetch_interval: Duration::from_secs(refetch),
-    }))
 }
 
 /// Exchange Online's default maximum message size, 35 MB.
@@ -403,24 +282,6 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 35 * 1024 * 1024;
 const MAX_UPLOAD_MESSAGE_BYTES: usize = 150 * 1024 * 1024;
 
 const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
-
-fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
-    match raw.get("credential").unwrap_or("managed-identity") {
-        "managed-identity" => {
-            Ok(CredentialKind::ManagedIdentity { client_id: raw.get("managed_identity_client_id").map(str::to_owned) })
-        }
-        "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
-        "client-secret" => Ok(CredentialKind::ClientSecret {
-            tenant_id: raw.required("tenant_id")?,
-            client_id: raw.required("client_id")?,
-            secret: raw.required("client_secret")?,
-        }),
-        other => Err(invalid(
-            "credential",
-            format!("`{other}`: expected managed-identity, workload-identity or client-secret"),
-        )),
-    }
-}
 
 /// Reads a flat TOML table whose keys are the setting keys (`listen = "0.0.0.0:8080"`).
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
@@ -448,102 +309,14 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(out)
 }
 
+mod credential;
+mod delivery;
+mod entra;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Settings::from_sources(None, |name| map.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_need_only_the_database() {
-        let s = load(&[("DATABASE_URL", "postgres://x/y")]).expect("loads");
-        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.graph_url.as_str(), "https://graph.microsoft.com/");
-        assert_eq!(s.credential, CredentialKind::ManagedIdentity { client_id: None });
-        assert_eq!(s.max_message_bytes, 36_700_160);
-        assert!(s.max_body_bytes >= 36_700_160 / 3 * 4 + 1024 * 1024, "{}", s.max_body_bytes);
-    }
-
-    #[test]
-    fn the_body_limit_follows_the_message_limit_unless_set() {
-        let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", "3000000")]).expect("loads");
-        assert_eq!(s.max_body_bytes, 4_000_000 + 1024 * 1024);
-        let s = load(&[
-            ("DATABASE_URL", "x"),
-            ("MAILGATE_MAX_MESSAGE_BYTES", "3000000"),
-            ("MAILGATE_MAX_BODY_BYTES", "5000"),
-        ])
-        .expect("loads");
-        assert_eq!(s.max_body_bytes, 5000);
-        for bad in ["12", "200000000", "lots"] {
-            let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", bad)]).expect_err(bad);
-            assert!(err.to_string().contains("MAILGATE_MAX_MESSAGE_BYTES"), "{err}");
-        }
-    }
-
-    #[test]
-    fn errors_name_the_setting() {
-        let err = load(&[]).expect_err("missing database");
-        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTEN", "nope")]).expect_err("bad listen");
-        assert!(err.to_string().contains("MAILGATE_LISTEN"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "password")]).expect_err("bad credential");
-        assert!(err.to_string().contains("MAILGATE_CREDENTIAL"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "client-secret")])
-            .expect_err("client secret needs a tenant");
-        assert!(err.to_string().contains("MAILGATE_TENANT_ID"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_URL", "ftp://graph")]).expect_err("bad scheme");
-        assert!(err.to_string().contains("MAILGATE_GRAPH_URL"), "{err}");
-    }
-
-    #[test]
-    fn entra_needs_a_guid_tenant_and_an_audience() {
-        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-        assert!(load(&[("DATABASE_URL", "x")]).expect("loads").entra.is_none());
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_ENTRA_TENANT_ID", tenant)]).expect_err("audience");
-        assert!(err.to_string().contains("MAILGATE_ENTRA_AUDIENCES"), "{err}");
-        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_ENTRA_TENANT_ID", "contoso")]).expect_err("guid");
-        assert!(err.to_string().contains("MAILGATE_ENTRA_TENANT_ID"), "{err}");
-        let s = load(&[
-            ("DATABASE_URL", "x"),
-            ("MAILGATE_ENTRA_TENANT_ID", tenant),
-            ("MAILGATE_ENTRA_AUDIENCES", "api://mailgate, 11111111-2222-3333-4444-555555555555"),
-        ])
-        .expect("loads");
-        let e = s.entra.expect("entra");
-        assert_eq!(e.audiences.len(), 2);
-        assert_eq!(e.allowed_tenants, vec![tenant.to_owned()]);
-    }
-
-    #[test]
-    fn file_values_are_overridden_by_the_environment() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("mailgate.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nworkers = 3\ndatabase_url = \"postgres://f/f\"\n")
-            .expect("write");
-        let s = Settings::from_sources(Some(&path), |name| (name == "MAILGATE_WORKERS").then(|| "5".to_owned()))
-            .expect("loads");
-        assert_eq!(s.listen.port(), 9000);
-        assert_eq!(s.workers, 5);
-        std::fs::write(&path, "lisen = \"x\"\n").expect("write");
-        let err = Settings::from_sources(Some(&path), |_| None).expect_err("typo refused");
-        assert!(err.to_string().contains("lisen"), "{err}");
-    }
-
-    #[test]
-    fn debug_never_shows_the_client_secret() {
-        let s = load(&[
-            ("DATABASE_URL", "postgres://u:pw@h/d"),
-            ("MAILGATE_CREDENTIAL", "client-secret"),
-            ("MAILGATE_TENANT_ID", "t"),
-            ("MAILGATE_CLIENT_ID", "c"),
-            ("MAILGATE_CLIENT_SECRET", "hunter2"),
-        ])
-        .expect("loads");
-        let shown = format!("{s:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
-    }
-}
+pub use credential::CredentialKind;
+use credential::credential;
+pub use delivery::{Guarantee, Limits};
+use delivery::{limits, positive};
+use entra::entra;

@@ -1,0 +1,51 @@
+//! Delivery settings: the guarantee for ambiguous answers, and the limits enforced before Graph's.
+
+use super::{ConfigError, Raw, invalid};
+
+/// What to do when Graph may or may not have accepted a message (timeout, dropped connection, 500/502/504).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Mark it `unknown` and never resend: no duplicates, possibly a lost message. The default.
+    AtMostOnce,
+    /// Send it again: never lost, possibly delivered twice.
+    AtLeastOnce,
+}
+
+/// Limits on sending, enforced before Graph would enforce them.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Sends in flight per mailbox across all replicas (Exchange allows 4).
+    pub mailbox_concurrency: i64,
+    /// Messages started per mailbox per minute (Exchange's sending limit is 30).
+    pub mailbox_per_minute: i64,
+    /// Per-app quotas at the API; 0 = none. Apps may override them.
+    pub app_messages_per_minute: i64,
+    pub app_recipients_per_day: i64,
+}
+
+pub(super) fn positive(raw: &Raw, key: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match raw.parse(key, default)? {
+        0 => Err(invalid(key, "must be above 0")),
+        v => Ok(v),
+    }
+}
+
+pub(super) fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
+    let mailbox_concurrency: i64 = raw.parse("mailbox_concurrency", 4)?;
+    if !(1..=4).contains(&mailbox_concurrency) {
+        return Err(invalid(
+            "mailbox_concurrency",
+            "must be between 1 and 4 (Exchange allows 4 concurrent requests per mailbox)",
+        ));
+    }
+    let mailbox_per_minute: i64 = raw.parse("mailbox_messages_per_minute", 30)?;
+    if mailbox_per_minute < 1 {
+        return Err(invalid("mailbox_messages_per_minute", "must be at least 1"));
+    }
+    let app_messages_per_minute: i64 = raw.parse("app_messages_per_minute", 600)?;
+    let app_recipients_per_day: i64 = raw.parse("app_recipients_per_day", 10_000)?;
+    if app_messages_per_minute < 0 || app_recipients_per_day < 0 {
+        return Err(invalid("app_messages_per_minute", "quotas must be 0 (none) or more"));
+    }
+    Ok(Limits { mailbox_concurrency, mailbox_per_minute, app_messages_per_minute, app_recipients_per_day })
+}

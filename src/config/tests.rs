@@ -1,0 +1,94 @@
+//! Loading settings: defaults, the file, the environment, and errors that name the setting.
+use super::*;
+
+fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    Settings::from_sources(None, |name| map.get(name).cloned())
+}
+
+#[test]
+fn defaults_need_only_the_database() {
+    let s = load(&[("DATABASE_URL", "postgres://x/y")]).expect("loads");
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.graph_url.as_str(), "https://graph.microsoft.com/");
+    assert_eq!(s.credential, CredentialKind::ManagedIdentity { client_id: None });
+    assert_eq!(s.max_message_bytes, 36_700_160);
+    assert!(s.max_body_bytes >= 36_700_160 / 3 * 4 + 1024 * 1024, "{}", s.max_body_bytes);
+}
+
+#[test]
+fn the_body_limit_follows_the_message_limit_unless_set() {
+    let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", "3000000")]).expect("loads");
+    assert_eq!(s.max_body_bytes, 4_000_000 + 1024 * 1024);
+    let s =
+        load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", "3000000"), ("MAILGATE_MAX_BODY_BYTES", "5000")])
+            .expect("loads");
+    assert_eq!(s.max_body_bytes, 5000);
+    for bad in ["12", "200000000", "lots"] {
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", bad)]).expect_err(bad);
+        assert!(err.to_string().contains("MAILGATE_MAX_MESSAGE_BYTES"), "{err}");
+    }
+}
+
+#[test]
+fn errors_name_the_setting() {
+    let err = load(&[]).expect_err("missing database");
+    assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTEN", "nope")]).expect_err("bad listen");
+    assert!(err.to_string().contains("MAILGATE_LISTEN"), "{err}");
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "password")]).expect_err("bad credential");
+    assert!(err.to_string().contains("MAILGATE_CREDENTIAL"), "{err}");
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CREDENTIAL", "client-secret")])
+        .expect_err("client secret needs a tenant");
+    assert!(err.to_string().contains("MAILGATE_TENANT_ID"), "{err}");
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_URL", "ftp://graph")]).expect_err("bad scheme");
+    assert!(err.to_string().contains("MAILGATE_GRAPH_URL"), "{err}");
+}
+
+#[test]
+fn entra_needs_a_guid_tenant_and_an_audience() {
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    assert!(load(&[("DATABASE_URL", "x")]).expect("loads").entra.is_none());
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_ENTRA_TENANT_ID", tenant)]).expect_err("audience");
+    assert!(err.to_string().contains("MAILGATE_ENTRA_AUDIENCES"), "{err}");
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_ENTRA_TENANT_ID", "contoso")]).expect_err("guid");
+    assert!(err.to_string().contains("MAILGATE_ENTRA_TENANT_ID"), "{err}");
+    let s = load(&[
+        ("DATABASE_URL", "x"),
+        ("MAILGATE_ENTRA_TENANT_ID", tenant),
+        ("MAILGATE_ENTRA_AUDIENCES", "api://mailgate, 11111111-2222-3333-4444-555555555555"),
+    ])
+    .expect("loads");
+    let e = s.entra.expect("entra");
+    assert_eq!(e.audiences.len(), 2);
+    assert_eq!(e.allowed_tenants, vec![tenant.to_owned()]);
+}
+
+#[test]
+fn file_values_are_overridden_by_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mailgate.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nworkers = 3\ndatabase_url = \"postgres://f/f\"\n")
+        .expect("write");
+    let s = Settings::from_sources(Some(&path), |name| (name == "MAILGATE_WORKERS").then(|| "5".to_owned()))
+        .expect("loads");
+    assert_eq!(s.listen.port(), 9000);
+    assert_eq!(s.workers, 5);
+    std::fs::write(&path, "lisen = \"x\"\n").expect("write");
+    let err = Settings::from_sources(Some(&path), |_| None).expect_err("typo refused");
+    assert!(err.to_string().contains("lisen"), "{err}");
+}
+
+#[test]
+fn debug_never_shows_the_client_secret() {
+    let s = load(&[
+        ("DATABASE_URL", "postgres://u:pw@h/d"),
+        ("MAILGATE_CREDENTIAL", "client-secret"),
+        ("MAILGATE_TENANT_ID", "t"),
+        ("MAILGATE_CLIENT_ID", "c"),
+        ("MAILGATE_CLIENT_SECRET", "hunter2"),
+    ])
+    .expect("loads");
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
+}

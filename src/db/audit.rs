@@ -165,16 +165,7 @@ pub async fn search(
           WHERE {FILTER_SQL} AND ($6::bigint IS NULL OR id < $6)
           ORDER BY id DESC LIMIT $7"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&f.app)
-        .bind(&f.mailbox)
-        .bind(&f.outcome)
-        .bind(f.since)
-        .bind(f.until)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(db)
-        .await
+    filtered(sqlx::query_as(sqlx::AssertSqlSafe(sql)), f).bind(before).bind(limit).fetch_all(db).await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -205,17 +196,23 @@ pub struct Latency {
     pub p99: Option<f64>,
 }
 
+/// Binds the filter to `$1`…`$5`, as FILTER_SQL expects.
+fn filtered<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    f: &'q Filter,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    q.bind(&f.app).bind(&f.mailbox).bind(&f.outcome).bind(f.since).bind(f.until)
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> {
     let q = |sql: String| sqlx::AssertSqlSafe(sql);
-    let by_outcome: Vec<(String, i64)> = sqlx::query_as(q(format!(
-        "SELECT outcome, count(*) FROM audit_events WHERE {FILTER_SQL} GROUP BY outcome ORDER BY outcome"
-    )))
-    .bind(&f.app)
-    .bind(&f.mailbox)
-    .bind(&f.outcome)
-    .bind(f.since)
-    .bind(f.until)
+    let by_outcome: Vec<(String, i64)> = filtered(
+        sqlx::query_as(q(format!(
+            "SELECT outcome, count(*) FROM audit_events WHERE {FILTER_SQL} GROUP BY outcome ORDER BY outcome"
+        ))),
+        f,
+    )
     .fetch_all(db)
     .await?;
     let grouped = |column: &str| {
@@ -230,28 +227,19 @@ pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> 
     };
     let mut by_group = Vec::new();
     for column in ["app_name", "mailbox"] {
-        let rows: Vec<GroupCount> = sqlx::query_as(q(grouped(column)))
-            .bind(&f.app)
-            .bind(&f.mailbox)
-            .bind(&f.outcome)
-            .bind(f.since)
-            .bind(f.until)
-            .fetch_all(db)
-            .await?;
+        let rows: Vec<GroupCount> = filtered(sqlx::query_as(q(grouped(column))), f).fetch_all(db).await?;
         by_group.push(rows);
     }
-    let graph_latency_ms: Latency = sqlx::query_as(q(format!(
-        "SELECT count(*) AS count,
+    let graph_latency_ms: Latency = filtered(
+        sqlx::query_as(q(format!(
+            "SELECT count(*) AS count,
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50,
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95,
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
            FROM audit_events WHERE {FILTER_SQL} AND latency_ms IS NOT NULL AND http_status IS NOT NULL"
-    )))
-    .bind(&f.app)
-    .bind(&f.mailbox)
-    .bind(&f.outcome)
-    .bind(f.since)
-    .bind(f.until)
+        ))),
+        f,
+    )
     .fetch_one(db)
     .await?;
     let by_mailbox = by_group.pop().unwrap_or_default();

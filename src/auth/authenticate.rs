@@ -61,7 +61,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthFailure> {
 pub async fn api_key(pool: &PgPool, key: &ApiKey) -> Result<Caller, AuthFailure> {
     match db::keys::find_active(pool, key.prefix()).await? {
         Some(stored) if key.matches(&stored.secret_hash) => {
-            db::keys::touch(pool, stored.id).await?;
+            if stored.stale_use {
+                db::keys::touch(pool, stored.id).await?;
+            }
             let names = stored.key_roles.as_ref().unwrap_or(&stored.app_roles);
             Ok(Caller {
                 app_id: stored.app_id,

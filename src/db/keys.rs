@@ -14,6 +14,8 @@ pub struct StoredKey {
     pub secret_hash: Vec<u8>,
     pub app_roles: Vec<String>,
     pub key_roles: Option<Vec<String>>,
+    /// Whether last use was recorded over a minute ago (or never), so it is worth recording again.
+    pub stale_use: bool,
 }
 
 #[derive(Debug, FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -58,7 +60,8 @@ pub async fn insert(
 #[tracing::instrument(skip(db))]
 pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option<StoredKey>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash, a.roles AS app_roles, k.roles AS key_roles
+        "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash, a.roles AS app_roles, k.roles AS key_roles,
+                (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale_use
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
     )
@@ -67,7 +70,7 @@ pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option
     .await
 }
 
-/// Records use at most once a minute per key, so authentication does not write on every request.
+/// Records use. Callers do it at most once a minute per key, so authentication does not write on every request.
 pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE api_keys SET last_used_at = now()

@@ -32,8 +32,9 @@ async fn a_kill_9_under_load_loses_no_message_and_sends_none_twice(pool: PgPool)
         .start(pool)
         .await;
     for i in 0..MAILBOXES {
-        // Every send takes a while, so that several are always in flight.
-        app.sim.sim.add_scripted_faults(&mailbox(i), vec![ScriptedFault::times(Fault::Delay { ms: 30 }, 1_000_000)]);
+        // Every send takes a while, so that several are always in flight and the kill lands mid-load even when
+        // posting is slow on a busy machine.
+        app.sim.sim.add_scripted_faults(&mailbox(i), vec![ScriptedFault::times(Fault::Delay { ms: 80 }, 1_000_000)]);
     }
 
     let bases = [app.base.clone()];

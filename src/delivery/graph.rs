@@ -59,18 +59,21 @@ impl GraphClient {
     /// `POST {graph}/v1.0/users/{mailbox}/sendMail`, with the message id as `client-request-id`.
     /// A body over Graph's 4 MB request limit goes through a draft and upload sessions instead (`upload.rs`).
     pub async fn send_mail(&self, token: &str, mailbox: &str, message_id: Uuid, body: &Value) -> Attempt {
-        if super::upload::needs_upload(body) {
+        if body.get("mime").is_none() && super::upload::needs_upload(body) {
             return super::upload::send_large(self, token, mailbox, message_id, body).await;
         }
         let started = Instant::now();
-        let response = self
+        let request = self
             .http
             .post(self.send_mail_url(mailbox))
             .bearer_auth(token)
-            .header("client-request-id", message_id.to_string())
-            .json(body)
-            .send()
-            .await;
+            .header("client-request-id", message_id.to_string());
+        // A message with both bodies is stored as base64 MIME, which sendMail takes as text/plain.
+        let request = match body.get("mime").and_then(Value::as_str) {
+            Some(mime) => request.header(header::CONTENT_TYPE, "text/plain").body(mime.to_owned()),
+            None => request.json(body),
+        };
+        let response = request.send().await;
         let mut attempt = match response {
             Ok(r) => read_response(r).await,
             Err(e) => Attempt { transport: Some(classify_transport(&e)), ..Attempt::default() },

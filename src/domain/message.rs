@@ -39,7 +39,7 @@ pub struct SendRequest {
     pub reply_to: Vec<Value>,
     #[serde(default)]
     pub subject: String,
-    /// Plain-text body. When `html` is also given, Graph's JSON form carries only the HTML body.
+    /// Plain-text body. With `html` too, both are sent as multipart/alternative MIME (then at most 4 MB in all).
     pub text: Option<String>,
     pub html: Option<String>,
     #[serde(default)]
@@ -231,6 +231,13 @@ impl SendRequest {
             ));
         }
         no_line_breaks("subject", &self.subject)?;
+        if self.text.is_some() && self.html.is_some() && self.save_to_sent_items == Some(false) {
+            return Err(ApiError::invalid(
+                "save_to_sent_items",
+                "a message with both `text` and `html` is sent as MIME, which Graph always keeps in Sent Items; \
+                 send one body, or leave `save_to_sent_items` out",
+            ));
+        }
         let (body, body_field, body_len) = match (&self.html, &self.text) {
             (Some(html), _) => (json!({ "contentType": "HTML", "content": html }), "html", html.len()),
             (None, Some(text)) => (json!({ "contentType": "Text", "content": text }), "text", text.len()),
@@ -264,7 +271,7 @@ impl SendRequest {
                 format!("the message without attachments encodes to {bare} bytes; Graph takes about 4 MB for it"),
             ));
         }
-        let mut size = body_len;
+        let mut size = body_len + if self.html.is_some() { self.text.as_ref().map_or(0, String::len) } else { 0 };
         if !self.attachments.is_empty() {
             let (list, sizes): (Vec<_>, Vec<_>) = self
                 .attachments
@@ -290,6 +297,26 @@ impl SendRequest {
             "message": message,
             "saveToSentItems": self.save_to_sent_items.unwrap_or(true),
         });
+        // Graph's JSON takes one body; both go as multipart/alternative MIME, which must fit one request.
+        let graph_body = match (&self.text, &self.html) {
+            (Some(text), Some(html)) => {
+                let boundary = format!("=_mg{}", uuid::Uuid::new_v4().simple());
+                let mime = super::mime::build(&mailbox, &graph_body["message"], text, html, &boundary);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(mime);
+                if encoded.len() > GRAPH_MAX_REQUEST_BYTES {
+                    return Err(too_large(
+                        "attachments",
+                        format!(
+                            "with both `text` and `html` the message goes as one MIME request of {} bytes, above \
+                             Graph's 4 MB; send one body to use the large-message path",
+                            encoded.len()
+                        ),
+                    ));
+                }
+                json!({ "mime": encoded })
+            }
+            _ => graph_body,
+        };
         Ok(NewMessage { mailbox, subject: self.subject.clone(), recipients: count, graph_body })
     }
 }
@@ -333,6 +360,20 @@ mod tests {
         assert_eq!(msg["attachments"][0]["contentBytes"], "aGk=");
         assert!(msg.get("ccRecipients").is_none());
         assert_eq!(m.graph_body["saveToSentItems"], false);
+    }
+
+    #[test]
+    fn both_bodies_go_as_mime_and_cannot_skip_sent_items() {
+        let both = json!({"from": "a@contoso.test", "to": ["b@contoso.test"], "text": "plain", "html": "<p>rich</p>"});
+        let m = parse(both.clone()).expect("valid");
+        let mime = base64::engine::general_purpose::STANDARD
+            .decode(m.graph_body["mime"].as_str().expect("mime"))
+            .expect("b64");
+        let mime = String::from_utf8(mime).expect("utf-8");
+        assert!(mime.contains("multipart/alternative") && mime.contains("To: b@contoso.test"), "{mime}");
+        let mut no_copy = both;
+        no_copy["save_to_sent_items"] = json!(false);
+        assert_eq!(field_of(no_copy), "save_to_sent_items");
     }
 
     #[test]

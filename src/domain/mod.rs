@@ -3,5 +3,6 @@
 pub mod address;
 pub mod graph_request;
 pub mod message;
+pub mod mime;
 
 pub use address::{EmailAddress, Mailbox};

@@ -23,6 +23,7 @@ mod draft;
 mod draft_store;
 mod faults;
 mod gate;
+mod mime;
 mod policy;
 mod response;
 mod send_mail;

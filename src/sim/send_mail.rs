@@ -56,6 +56,7 @@ async fn decide_outcome(
     token: &TokenCheck,
     body: &ReadBody,
     json: Option<&serde_json::Value>,
+    mime: Option<&Result<serde_json::Value, GraphError>>,
 ) -> Outcome {
     if let Err(err) = gate::token(token) {
         return Outcome::Refused(err);
@@ -68,11 +69,17 @@ async fn decide_outcome(
     if body.total > state.config.max_body_bytes {
         return Outcome::Refused(gate::too_large());
     }
-    let Some(json) = json else {
-        return Outcome::Refused(unreadable_json());
-    };
-    if let Err(err) = validate_send_mail(json) {
-        return Outcome::Refused(err);
+    match mime {
+        Some(Err(err)) => return Outcome::Refused(err.clone()),
+        Some(Ok(_)) => {}
+        None => {
+            let Some(json) = json else {
+                return Outcome::Refused(unreadable_json());
+            };
+            if let Err(err) = validate_send_mail(json) {
+                return Outcome::Refused(err);
+            }
+        }
     }
     match gate::mailbox(state, mailbox, token) {
         Ok(()) => Outcome::Accepted,
@@ -98,10 +105,15 @@ pub async fn send_mail(AxState(state): AxState<Arc<State>>, Path(mailbox): Path<
     let authorization = header_str(&parts.headers, &header::AUTHORIZATION);
     let token = state.check_token(authorization.as_deref());
 
+    let is_mime = header_str(&parts.headers, &header::CONTENT_TYPE).is_some_and(|c| c.starts_with("text/plain"));
     let (outcome, body_bytes, json) = match read_body(body, state.config.max_body_bytes).await {
         Ok(read) => {
-            let json = read.bytes.as_deref().and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
-            let outcome = decide_outcome(&state, &mailbox, &token, &read, json.as_ref()).await;
+            let mime = is_mime.then(|| super::mime::read(read.bytes.as_deref().unwrap_or_default()));
+            let json = match &mime {
+                Some(m) => m.as_ref().ok().cloned(),
+                None => read.bytes.as_deref().and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()),
+            };
+            let outcome = decide_outcome(&state, &mailbox, &token, &read, json.as_ref(), mime.as_ref()).await;
             (outcome, read.total, json)
         }
         Err(err) => {

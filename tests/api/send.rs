@@ -207,3 +207,20 @@ async fn a_policy_change_decides_the_next_request(pool: PgPool) {
     }
     assert_eq!(status, 202);
 }
+
+#[sqlx::test]
+async fn text_and_html_together_reach_graph_as_multipart_alternative(pool: PgPool) {
+    use base64::Engine;
+    let app = spawn().start(pool).await;
+    let body = json!({"from": ALLOWED, "to": ["someone@example.com"], "subject": "Both", "text": "plain words", "html": "<p>rich words</p>"});
+    let r = app.post_message(&body).await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.wait_final(&id).await["status"], "sent");
+    let received = app.sim.sim.received();
+    let mime = received[0].body["mime"].as_str().expect("sent as MIME");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    assert!(mime.contains("Content-Type: multipart/alternative"), "{mime}");
+    assert!(mime.contains(&b64("plain words")) && mime.contains(&b64("<p>rich words</p>")), "{mime}");
+    assert!(mime.contains("From: notifications@contoso.test\r\nTo: someone@example.com\r\n"), "{mime}");
+}

@@ -120,9 +120,17 @@ pub async fn claim_due(
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
     let claimed: Vec<Claimed> = sqlx::query_as(
-        "WITH due AS (
+        "WITH blocked AS (
+             -- Mailboxes that cannot start a send now, so their backlog never crowds out the others' messages.
+             SELECT mailbox FROM mailbox_state
+              WHERE paused_until > now()
+                 OR (window_start > now() - interval '1 minute' AND sent_in_window >= $4)
+             UNION
+             SELECT mailbox FROM messages WHERE status = 'sending' GROUP BY mailbox HAVING count(*) >= $3),
+         due AS (
              SELECT id, mailbox, next_attempt_at FROM messages
               WHERE status = 'queued' AND next_attempt_at <= now()
+                AND mailbox NOT IN (SELECT mailbox FROM blocked)
               ORDER BY next_attempt_at, id
               LIMIT 2000
                 FOR UPDATE SKIP LOCKED),

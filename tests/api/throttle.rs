@@ -57,3 +57,46 @@ async fn a_429_pauses_the_mailbox_for_every_replica(pool: PgPool) {
     }
     assert_eq!(by_message.len(), MORE + 1);
 }
+
+#[sqlx::test]
+async fn a_paused_mailbox_with_a_large_backlog_does_not_hold_up_the_others(pool: PgPool) {
+    let key = crate::helpers::other_app(&pool, "bulk").await;
+    let app = spawn().env("MAILGATE_APP_MESSAGES_PER_MINUTE", "0").start(pool).await;
+    let busy = "bulk-busy@contoso.test";
+    app.sim.sim.add_faults(busy, vec![Fault::Throttle { retry_after_secs: 60 }]);
+    let mut first = message(busy);
+    let r = app.post_message_as(&key, &first).await;
+    assert_eq!(r.status(), 202);
+    let paused = format!("SELECT count(*) FROM mailbox_state WHERE mailbox = '{busy}' AND paused_until > now()");
+    wait_until("the 429 has paused the mailbox", Duration::from_secs(10), || async { app.count(&paused).await == 1 })
+        .await;
+    // A backlog larger than one claim looks at, all due, all for the paused mailbox.
+    first["subject"] = serde_json::json!("backlog");
+    sqlx::query(
+        "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload)
+         SELECT gen_random_uuid(), a.id, $1, 'backlog', 1, 'queued', m.payload
+           FROM apps a, generate_series(1, 2500), (SELECT payload FROM messages WHERE payload IS NOT NULL LIMIT 1) m
+          WHERE a.name = 'bulk'",
+    )
+    .bind(busy)
+    .execute(&app.pool)
+    .await
+    .expect("backlog");
+
+    // Another mailbox's message is claimed and sent at once, not after the pause.
+    let r = app
+        .http
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .header("Prefer", "wait=20")
+        .json(&message("bulk-quiet@contoso.test"))
+        .send()
+        .await
+        .expect("send");
+    let view: Value = r.json().await.expect("json");
+    assert_eq!(view["status"], "sent", "{view}");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM messages WHERE mailbox = '{busy}' AND status = 'sent'")).await,
+        0
+    );
+}

@@ -6,7 +6,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RecipientRow {
     pub address: String,
     pub object_id: Option<Uuid>,
@@ -22,21 +22,58 @@ pub struct RecipientRow {
 const COLUMNS: &str =
     "address, object_id, recipient_type, recipient_type_details, display_name, properties, email_addresses";
 
+/// As stored: the schema only requires `properties` to be an object, so values written by other means may not be
+/// strings; they are read as their JSON text rather than failing the whole read.
+#[derive(FromRow)]
+struct Stored {
+    address: String,
+    object_id: Option<Uuid>,
+    recipient_type: String,
+    recipient_type_details: String,
+    display_name: String,
+    properties: Json<BTreeMap<String, serde_json::Value>>,
+    email_addresses: Vec<String>,
+}
+
+impl From<Stored> for RecipientRow {
+    fn from(r: Stored) -> Self {
+        let properties = r
+            .properties
+            .0
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
+        RecipientRow {
+            address: r.address,
+            object_id: r.object_id,
+            recipient_type: r.recipient_type,
+            recipient_type_details: r.recipient_type_details,
+            display_name: r.display_name,
+            properties: Json(properties),
+            email_addresses: r.email_addresses,
+        }
+    }
+}
+
 pub async fn find(db: impl PgExecutor<'_>, address_or_id: &str) -> Result<Option<RecipientRow>, sqlx::Error> {
     let id = Uuid::parse_str(address_or_id).ok();
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM recipients WHERE address = $1 OR object_id = $2"
     )))
     .bind(address_or_id)
     .bind(id)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(RecipientRow::from))
 }
 
+/// The whole directory, read by the admin API, the decision snapshot and the import's diff.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<RecipientRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM recipients ORDER BY address")))
-        .fetch_all(db)
-        .await
+    let rows: Vec<Stored> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM recipients ORDER BY address")))
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(RecipientRow::from).collect())
 }
 
 /// Creates or replaces the entry for `r.address`. Returns true when it was new.

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -29,17 +28,6 @@ struct GroupRow {
     address: String,
     display_name: String,
     object_id: Option<Uuid>,
-}
-
-#[derive(FromRow)]
-struct RecipientRow {
-    address: String,
-    object_id: Option<Uuid>,
-    recipient_type: String,
-    recipient_type_details: String,
-    display_name: String,
-    properties: Json<HashMap<String, String>>,
-    email_addresses: Vec<String>,
 }
 
 fn decode(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> sqlx::Error {
@@ -101,23 +89,19 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             (None, None) => {}
         }
     }
-    let recipients = sqlx::query_as::<_, RecipientRow>(
-        "SELECT address, object_id, recipient_type, recipient_type_details, display_name, properties, email_addresses
-           FROM recipients",
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| RecipientEntry {
-        address: r.address,
-        object_id: r.object_id,
-        recipient_type: r.recipient_type,
-        recipient_type_details: r.recipient_type_details,
-        display_name: r.display_name,
-        properties: r.properties.0,
-        email_addresses: r.email_addresses,
-    })
-    .collect();
+    let recipients = super::recipients::list(pool)
+        .await?
+        .into_iter()
+        .map(|r| RecipientEntry {
+            address: r.address,
+            object_id: r.object_id,
+            recipient_type: r.recipient_type,
+            recipient_type_details: r.recipient_type_details,
+            display_name: r.display_name,
+            properties: r.properties.0.into_iter().collect(),
+            email_addresses: r.email_addresses,
+        })
+        .collect();
 
     let apps = sqlx::query_as::<_, (Uuid, Option<Uuid>, bool)>("SELECT id, entra_app_id, entra_mail_send FROM apps")
         .fetch_all(pool)

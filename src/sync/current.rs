@@ -25,17 +25,6 @@ pub struct Current {
 }
 
 #[derive(FromRow)]
-struct RecipientRow {
-    address: String,
-    object_id: Option<Uuid>,
-    recipient_type: String,
-    recipient_type_details: String,
-    display_name: String,
-    properties: sqlx::types::Json<BTreeMap<String, serde_json::Value>>,
-    email_addresses: Vec<String>,
-}
-
-#[derive(FromRow)]
 struct PolicyRow {
     id: Uuid,
     all_apps: bool,
@@ -56,22 +45,13 @@ pub async fn load(db: &mut PgConnection) -> Result<Current, sqlx::Error> {
     };
     let m = &mut c.mirror;
 
-    let rows: Vec<RecipientRow> = sqlx::query_as(
-        "SELECT address, object_id, recipient_type, recipient_type_details, display_name, properties, email_addresses
-           FROM recipients",
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    for r in rows {
-        // Non-string values (written by other means) are shown as JSON so that they differ visibly.
-        let properties =
-            r.properties.0.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)));
+    for r in crate::db::recipients::list(&mut *db).await? {
         let state = RecipientState {
             object_id: r.object_id,
             recipient_type: r.recipient_type,
             recipient_type_details: r.recipient_type_details,
             display_name: r.display_name,
-            properties: properties.collect(),
+            properties: r.properties.0,
             email_addresses: r.email_addresses,
         };
         m.recipients.insert(r.address, state);

@@ -311,3 +311,19 @@ async fn every_mirrored_object_can_be_read_changed_and_deleted(pool: PgPool) {
         app.count("SELECT count(*) FROM change_events WHERE object_type = 'apps' AND action = 'delete'").await;
     assert_eq!(deletes, 1);
 }
+
+#[sqlx::test]
+async fn a_directory_value_written_by_other_means_does_not_stop_decisions(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let admin = admin(&app).await;
+    admin.put("/v1/admin/mailboxes/ceo@contoso.test", json!({"properties": {"Department": "Board"}})).await;
+    // The schema allows any JSON object; a number put there directly must not break reading the directory.
+    sqlx::query("UPDATE recipients SET properties = '{\"CustomAttribute1\": 5}' WHERE address = 'ceo@contoso.test'")
+        .execute(&app.pool)
+        .await
+        .expect("update");
+    let (s, entry) = admin.send(reqwest::Method::GET, "/v1/admin/mailboxes/ceo@contoso.test", None).await;
+    assert_eq!((s, entry["properties"]["CustomAttribute1"].as_str()), (200, Some("5")));
+    assert_eq!(admin.test("logic-app", ALLOWED).await["access_check_result"], "Granted");
+    assert_eq!(app.post_message(&message(ALLOWED)).await.status(), 202);
+}

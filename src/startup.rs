@@ -81,7 +81,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Some(e) => Some(entra_validator(e).await?),
         None => None,
     };
-    let policy = Arc::new(PolicyCache::default());
+    let policy = Arc::new(PolicyCache::new(settings.allow_unknown_mailboxes));
     let metrics = Arc::new(Metrics::default());
     let events = Events::new(policy.clone());
     tokio::spawn(events.clone().listen(pool.clone()));

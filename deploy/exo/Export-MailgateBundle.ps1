@@ -46,6 +46,19 @@ $recipientFields = @(
 $recipients = Get-Recipient -ResultSize Unlimited | Select-Object -Property $recipientFields |
     ForEach-Object { $_.Guid = "$($_.Guid)"; $_ }
 
+# Get-Recipient has no UserPrincipalName, and a mailbox answers to its UPN too (Graph's /users/{upn}), which may
+# differ from its primary address: take it from Get-Mailbox and Get-MailUser, by ExternalDirectoryObjectId.
+$upnByObjectId = @{}
+foreach ($m in @(Get-Mailbox -ResultSize Unlimited) + @(Get-MailUser -ResultSize Unlimited)) {
+    if ($m.ExternalDirectoryObjectId -and $m.UserPrincipalName) {
+        $upnByObjectId["$($m.ExternalDirectoryObjectId)"] = "$($m.UserPrincipalName)"
+    }
+}
+$recipients = $recipients | ForEach-Object {
+    $upn = $upnByObjectId["$($_.ExternalDirectoryObjectId)"]
+    $_ | Add-Member -NotePropertyName UserPrincipalName -NotePropertyValue $upn -PassThru
+}
+
 $memberFields = 'PrimarySmtpAddress', 'ExternalDirectoryObjectId', 'RecipientType', 'RecipientTypeDetails'
 $groupMembers = [ordered]@{}
 foreach ($group in $recipients | Where-Object RecipientTypeDetails -eq 'MailUniversalSecurityGroup') {

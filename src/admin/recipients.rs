@@ -12,6 +12,7 @@ use super::groups::address;
 use super::{Actor, AdminError};
 use crate::db;
 use crate::db::recipients::RecipientRow;
+use crate::domain::EmailAddress;
 use crate::policy::opath::Property;
 
 /// RecipientTypeDetails values the mirror knows (as Get-Recipient prints them).
@@ -38,8 +39,12 @@ pub struct MailboxInput {
     /// Filterable properties by their OPATH names: Department, City, CountryOrRegion, CustomAttribute1…15, …
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Exchange's `EmailAddresses`: `SMTP:primary`, `smtp:alias`, and other kinds, which are kept but are not
+    /// names to send as.
     #[serde(default)]
     pub email_addresses: Vec<String>,
+    /// The mailbox's user principal name, when it differs from its primary address.
+    pub user_principal_name: Option<String>,
 }
 
 fn recipient_type(details: &str) -> &'static str {
@@ -92,24 +97,38 @@ pub async fn put(
         }
         properties.insert(property.name(), value);
     }
+    let user_principal_name = match input.user_principal_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(upn) => Some(
+            EmailAddress::parse(upn)
+                .map_err(|e| AdminError::invalid("user_principal_name", format!("`user_principal_name`: {e}")))?
+                .to_string(),
+        ),
+    };
     let row = RecipientRow {
         address: addr.as_str().to_owned(),
         object_id: input.object_id,
+        user_principal_name,
         recipient_type: recipient_type(&details).to_owned(),
         recipient_type_details: details,
         display_name: input.display_name,
         properties: Json(properties),
         email_addresses: input.email_addresses,
     };
-    let mut tx = actor.begin(pool).await?;
-    let created = db::recipients::upsert(&mut *tx, &row).await.map_err(|e| {
+    // Each address, UPN and object id names one mailbox only; the names table checks that when the change commits.
+    let clash = |e: sqlx::Error| {
         if super::is_unique_violation(&e) {
-            AdminError::Conflict("another mailbox has that object id".into())
+            AdminError::Conflict(format!(
+                "another mailbox already answers to one of {}'s names (an address, user principal name or object id)",
+                row.address
+            ))
         } else {
             e.into()
         }
-    })?;
-    tx.commit().await?;
+    };
+    let mut tx = actor.begin(pool).await?;
+    let created = db::recipients::upsert(&mut *tx, &row).await.map_err(clash)?;
+    tx.commit().await.map_err(clash)?;
     Ok((row, created))
 }
 

@@ -73,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(c) => c.run(&connect(&settings).await?).await,
         Command::Keys(c) => c.run(&connect(&settings).await?).await,
         Command::Groups(c) => c.run(&connect(&settings).await?).await,
-        Command::Policies(c) => c.run(&connect(&settings).await?).await,
+        Command::Policies(c) => c.run(&connect(&settings).await?, settings.allow_unknown_mailboxes).await,
         Command::Sync(c) => c.run(&connect(&settings).await?).await,
     }
 }

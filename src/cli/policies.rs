@@ -9,7 +9,7 @@ use crate::admin::Actor;
 use crate::admin::policies::{self, PolicyInput};
 use crate::db;
 use crate::domain::Mailbox;
-use crate::policy::{Access, decide};
+use crate::policy::{Access, PolicyCache, decide};
 
 #[derive(Debug, Subcommand)]
 pub enum PoliciesCommand {
@@ -41,7 +41,7 @@ pub enum PoliciesCommand {
 }
 
 impl PoliciesCommand {
-    pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
+    pub async fn run(self, pool: &PgPool, allow_unknown_mailboxes: bool) -> anyhow::Result<()> {
         let actor = Actor::cli();
         match self {
             Self::New { app, scope_group, access_right, description } => {
@@ -63,7 +63,8 @@ impl PoliciesCommand {
             Self::Test { app, mailbox } => {
                 let app = super::app(pool, &app).await?;
                 let mailbox = Mailbox::parse(&mailbox).map_err(|e| anyhow::anyhow!("--mailbox: {e}"))?;
-                let snapshot = db::snapshot::load(pool).await?;
+                // Decided as `serve` decides, with the same reading of unknown mailboxes.
+                let snapshot = PolicyCache::new(allow_unknown_mailboxes).get(pool).await?;
                 let d = decide(&snapshot, app.id, &app.name, &mailbox.key());
                 println!("{}", if d.access == Access::Granted { "Granted" } else { "Denied" });
                 println!("{}", d.reason);

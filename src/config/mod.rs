@@ -55,6 +55,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// After Exchange refuses a pair the mirror granted, deny it locally this long (None: off).
     pub drift_cooldown: Option<Duration>,
+    /// Whether a `from` the directory does not know may be sent as when the directory lists mailboxes.
+    pub allow_unknown_mailboxes: bool,
     /// Entra ID tokens from callers; None when only API keys are accepted.
     pub entra: Option<EntraSettings>,
 }
@@ -143,6 +145,7 @@ const KEYS: &[&str] = &[
     "poll_interval_ms",
     "log_format",
     "drift_cooldown_secs",
+    "allow_unknown_mailboxes",
     "delivery_guarantee",
     "message_ttl_secs",
     "mailbox_concurrency",
@@ -265,6 +268,7 @@ impl Settings {
                 0 => None,
                 secs => Some(Duration::from_secs(secs)),
             },
+            allow_unknown_mailboxes: raw.parse("allow_unknown_mailboxes", false)?,
             entra: entra(raw)?,
         })
     }

@@ -78,6 +78,7 @@ pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
     app_id: Uuid,
+    mailbox: &str,
     msg: &NewMessage,
     status: Status,
     request_id: &str,
@@ -90,7 +91,7 @@ pub async fn insert(
     )
     .bind(id)
     .bind(app_id)
-    .bind(msg.mailbox.key())
+    .bind(mailbox)
     .bind(&msg.subject)
     .bind(i32::try_from(msg.recipients).unwrap_or(i32::MAX))
     .bind(status.as_str())

@@ -6,10 +6,14 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
+use crate::policy::directory::name_key;
+
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RecipientRow {
     pub address: String,
     pub object_id: Option<Uuid>,
+    /// The user principal name, lower-cased; Graph's `/users/{upn}` takes it.
+    pub user_principal_name: Option<String>,
     pub recipient_type: String,
     pub recipient_type_details: String,
     pub display_name: String,
@@ -19,8 +23,8 @@ pub struct RecipientRow {
     pub email_addresses: Vec<String>,
 }
 
-const COLUMNS: &str =
-    "address, object_id, recipient_type, recipient_type_details, display_name, properties, email_addresses";
+const COLUMNS: &str = "address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name, \
+                       properties, email_addresses";
 
 /// As stored: the schema only requires `properties` to be an object, so values written by other means may not be
 /// strings; they are read as their JSON text rather than failing the whole read.
@@ -28,6 +32,7 @@ const COLUMNS: &str =
 struct Stored {
     address: String,
     object_id: Option<Uuid>,
+    user_principal_name: Option<String>,
     recipient_type: String,
     recipient_type_details: String,
     display_name: String,
@@ -46,6 +51,7 @@ impl From<Stored> for RecipientRow {
         RecipientRow {
             address: r.address,
             object_id: r.object_id,
+            user_principal_name: r.user_principal_name,
             recipient_type: r.recipient_type,
             recipient_type_details: r.recipient_type_details,
             display_name: r.display_name,
@@ -55,13 +61,12 @@ impl From<Stored> for RecipientRow {
     }
 }
 
-pub async fn find(db: impl PgExecutor<'_>, address_or_id: &str) -> Result<Option<RecipientRow>, sqlx::Error> {
-    let id = Uuid::parse_str(address_or_id).ok();
+/// The mailbox that answers to `name`: any of its addresses, its user principal name or its object id.
+pub async fn find(db: impl PgExecutor<'_>, name: &str) -> Result<Option<RecipientRow>, sqlx::Error> {
     let row: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recipients WHERE address = $1 OR object_id = $2"
+        "SELECT {COLUMNS} FROM recipients WHERE id = (SELECT recipient_id FROM recipient_names WHERE name = $1)"
     )))
-    .bind(address_or_id)
-    .bind(id)
+    .bind(name_key(name))
     .fetch_optional(db)
     .await?;
     Ok(row.map(RecipientRow::from))
@@ -80,9 +85,10 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<RecipientRow>, sqlx::Er
 pub async fn upsert(db: impl PgExecutor<'_>, r: &RecipientRow) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO recipients (id, address, object_id, recipient_type, recipient_type_details, display_name,
-                                 properties, email_addresses)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 properties, email_addresses, user_principal_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (address) DO UPDATE SET object_id = EXCLUDED.object_id, recipient_type = EXCLUDED.recipient_type,
+             user_principal_name = EXCLUDED.user_principal_name,
              recipient_type_details = EXCLUDED.recipient_type_details, display_name = EXCLUDED.display_name,
              properties = EXCLUDED.properties, email_addresses = EXCLUDED.email_addresses, updated_at = now()
          RETURNING (xmax = 0)",
@@ -95,6 +101,7 @@ pub async fn upsert(db: impl PgExecutor<'_>, r: &RecipientRow) -> Result<bool, s
     .bind(&r.display_name)
     .bind(&r.properties)
     .bind(&r.email_addresses)
+    .bind(&r.user_principal_name)
     .fetch_one(db)
     .await
 }

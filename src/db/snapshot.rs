@@ -95,6 +95,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         .map(|r| RecipientEntry {
             address: r.address,
             object_id: r.object_id,
+            user_principal_name: r.user_principal_name,
             recipient_type: r.recipient_type,
             recipient_type_details: r.recipient_type_details,
             display_name: r.display_name,
@@ -150,11 +151,12 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
 
     Ok(Snapshot {
         policies,
-        directory: Directory { groups, recipients },
+        directory: Directory::new(groups, recipients),
         apps,
         service_principals,
         scopes,
         assignments,
         cooldowns,
+        allow_unknown_mailboxes: false,
     })
 }

@@ -8,6 +8,7 @@
 use uuid::Uuid;
 
 use super::decide::{Access, Consideration, Rule};
+use super::directory::{Identity, name_key};
 use super::model::{AccessRight, Policy, PolicyScope, Snapshot};
 
 pub struct Verdict {
@@ -26,16 +27,17 @@ fn scope_name(snapshot: &Snapshot, p: &Policy) -> String {
     }
 }
 
-fn in_scope(snapshot: &Snapshot, p: &Policy, keys: &[String]) -> bool {
+fn in_scope(p: &Policy, who: &Identity) -> bool {
     match &p.scope {
-        PolicyScope::Group(g) => snapshot.directory.contains(*g, keys),
-        PolicyScope::Mailbox(m) => keys.contains(m),
+        PolicyScope::Group(g) => who.groups.contains(g),
+        PolicyScope::Mailbox(m) => who.names.contains(&name_key(m)),
     }
 }
 
-pub fn evaluate(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str, keys: &[String]) -> Verdict {
+pub fn evaluate(snapshot: &Snapshot, app: Uuid, app_name: &str, who: &Identity) -> Verdict {
+    let mailbox = &who.canonical;
     let applicable: Vec<(&Policy, bool)> =
-        snapshot.policies.iter().filter(|p| p.apps.includes(app)).map(|p| (p, in_scope(snapshot, p, keys))).collect();
+        snapshot.policies.iter().filter(|p| p.apps.includes(app)).map(|p| (p, in_scope(p, who))).collect();
     let considered =
         applicable.iter().map(|(p, inside)| Consideration::policy(p, &scope_name(snapshot, p), *inside)).collect();
     let verdict = |access, rule, policy: Option<&Policy>, reason| Verdict {

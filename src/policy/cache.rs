@@ -12,12 +12,18 @@ use crate::db;
 
 #[derive(Default)]
 pub struct PolicyCache {
+    /// `MAILGATE_ALLOW_UNKNOWN_MAILBOXES`, stamped on every snapshot so every decision reads it the same way.
+    allow_unknown_mailboxes: bool,
     generation: AtomicU64,
     current: RwLock<Option<(u64, Arc<Snapshot>)>>,
     loading: tokio::sync::Mutex<()>,
 }
 
 impl PolicyCache {
+    pub fn new(allow_unknown_mailboxes: bool) -> Self {
+        Self { allow_unknown_mailboxes, ..Self::default() }
+    }
+
     /// Marks the snapshot stale; called on every change notification and whenever notifications may have been lost.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -39,7 +45,9 @@ impl PolicyCache {
             return Ok(s);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let snapshot = Arc::new(db::snapshot::load(pool).await?);
+        let mut snapshot = db::snapshot::load(pool).await?;
+        snapshot.allow_unknown_mailboxes = self.allow_unknown_mailboxes;
+        let snapshot = Arc::new(snapshot);
         // Stored under the generation read before loading: a change during the load leaves it stale.
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some((generation, snapshot.clone()));
         Ok(snapshot)

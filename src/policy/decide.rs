@@ -32,6 +32,8 @@ pub enum Rule {
     NoGrant,
     /// Exchange refused this pair recently although the mirror allowed it; denied locally for a while.
     DriftCooldown,
+    /// The directory lists mailboxes and this name is none of theirs (`MAILGATE_ALLOW_UNKNOWN_MAILBOXES` is off).
+    UnknownMailbox,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -80,6 +82,9 @@ impl Consideration {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     pub access: Access,
+    /// The mailbox decided on: the primary address of the mailbox the name resolved to (or the name itself,
+    /// lower-cased, when the directory does not know it). Limits, audit rows and the Graph call use it.
+    pub mailbox: String,
     pub rule: Rule,
     /// The deciding access policy; for `restrict_access_not_in_scope`, the first of the app's RestrictAccess policies.
     pub policy_id: Option<Uuid>,
@@ -96,12 +101,14 @@ pub fn decide(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str) -> 
     decide_at(snapshot, app, app_name, mailbox, OffsetDateTime::now_utc())
 }
 
-pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str, now: OffsetDateTime) -> Decision {
-    let keys = snapshot.directory.keys(mailbox);
+pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, name: &str, now: OffsetDateTime) -> Decision {
+    let who = snapshot.directory.identify(name);
+    let mailbox = who.canonical.clone();
     let mut considered = Vec::new();
     let decision = |access, rule, reason: String, considered| Decision {
         access,
         rule,
+        mailbox: mailbox.clone(),
         policy_id: None,
         assignment_id: None,
         scope_group: None,
@@ -109,8 +116,16 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str, 
         considered,
     };
 
+    if !who.is_known() && snapshot.directory.has_recipients() && !snapshot.allow_unknown_mailboxes {
+        let reason = format!(
+            "{name} is not a name of any mailbox in the directory (primary or proxy address, user principal name \
+             or object id); import the recipient, or set MAILGATE_ALLOW_UNKNOWN_MAILBOXES=true"
+        );
+        return decision(Access::Denied, Rule::UnknownMailbox, reason, considered);
+    }
+
     if let Some((until, why)) =
-        keys.iter().find_map(|k| snapshot.cooldowns.get(&(app, k.clone()))).filter(|(u, _)| *u > now)
+        who.names.iter().find_map(|k| snapshot.cooldowns.get(&(app, k.clone()))).filter(|(u, _)| *u > now)
     {
         considered.push(Consideration {
             kind: ConsideredKind::Cooldown,
@@ -125,7 +140,7 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str, 
     }
 
     let grants = snapshot.apps.get(&app).cloned().unwrap_or_default();
-    let assignments = rbac::evaluate(snapshot, grants.entra_app_id, mailbox, &keys);
+    let assignments = rbac::evaluate(snapshot, grants.entra_app_id, &who);
     let granting = assignments.iter().find(|(_, _, g)| *g).map(|(a, _, _)| a.clone());
     considered.extend(assignments.into_iter().map(|(_, c, _)| c));
     if let Some(a) = granting {
@@ -152,7 +167,7 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, mailbox: &str, 
         );
         return decision(Access::Denied, Rule::NoGrant, reason, considered);
     }
-    let v = access_policy::evaluate(snapshot, app, app_name, mailbox, &keys);
+    let v = access_policy::evaluate(snapshot, app, app_name, &who);
     considered.extend(v.considered);
     let mut d = decision(v.access, v.rule, v.reason, considered);
     d.policy_id = v.policy;

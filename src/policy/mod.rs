@@ -4,6 +4,7 @@
 pub mod access_policy;
 pub mod cache;
 pub mod decide;
+pub mod directory;
 pub mod model;
 pub mod opath;
 pub mod rbac;

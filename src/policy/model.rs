@@ -1,6 +1,6 @@
 //! The mirrored objects: access policies and their scopes, the recipient directory, and RBAC for Applications.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use super::directory::{Directory, Group, RecipientEntry};
 use super::opath::Filter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -76,77 +77,6 @@ pub struct Policy {
     pub description: String,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Group {
-    pub address: String,
-    pub display_name: String,
-    pub object_id: Option<Uuid>,
-    pub mailboxes: HashSet<String>,
-    pub subgroups: Vec<Uuid>,
-}
-
-/// A mailbox or mail user from the directory, with the properties recipient filters read.
-#[derive(Clone, Debug, Default)]
-pub struct RecipientEntry {
-    pub address: String,
-    pub object_id: Option<Uuid>,
-    pub recipient_type: String,
-    pub recipient_type_details: String,
-    pub display_name: String,
-    /// OPATH property name → value.
-    pub properties: HashMap<String, String>,
-    pub email_addresses: Vec<String>,
-}
-
-/// Groups and recipients. Group membership is transitive, as Exchange counts members of nested groups.
-#[derive(Clone, Debug, Default)]
-pub struct Directory {
-    pub groups: HashMap<Uuid, Group>,
-    pub recipients: Vec<RecipientEntry>,
-}
-
-impl Directory {
-    /// Whether any of `keys` (a mailbox's address and object id) is in `group`, directly or through nested
-    /// groups. A cycle cannot loop: each group is visited once.
-    pub fn contains(&self, group: Uuid, keys: &[String]) -> bool {
-        let mut seen = HashSet::new();
-        let mut stack = vec![group];
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            let Some(g) = self.groups.get(&id) else { continue };
-            if keys.iter().any(|k| g.mailboxes.contains(k)) {
-                return true;
-            }
-            stack.extend(g.subgroups.iter().copied());
-        }
-        false
-    }
-
-    pub fn address(&self, group: Uuid) -> &str {
-        self.groups.get(&group).map_or("(deleted group)", |g| g.address.as_str())
-    }
-
-    /// The directory entry for a mailbox named by address or object id.
-    pub fn recipient(&self, key: &str) -> Option<&RecipientEntry> {
-        let id = Uuid::parse_str(key).ok();
-        self.recipients.iter().find(|r| r.address == key || (id.is_some() && r.object_id == id))
-    }
-
-    /// Every name a mailbox goes by here: the key it was given, plus its address and object id when known.
-    pub fn keys(&self, mailbox: &str) -> Vec<String> {
-        let mut keys = vec![mailbox.to_owned()];
-        if let Some(r) = self.recipient(mailbox) {
-            keys.push(r.address.clone());
-            keys.extend(r.object_id.map(|id| id.to_string()));
-        }
-        keys.sort();
-        keys.dedup();
-        keys
-    }
-}
-
 /// Exchange's pointer to an Entra service principal (`New-ServicePrincipal`).
 #[derive(Clone, Debug)]
 pub struct ServicePrincipal {
@@ -213,4 +143,7 @@ pub struct Snapshot {
     pub assignments: Vec<RoleAssignment>,
     /// (app, mailbox) pairs denied locally after Exchange refused them, until the given time.
     pub cooldowns: HashMap<(Uuid, String), (OffsetDateTime, String)>,
+    /// When the directory lists mailboxes, whether a name it does not know may still be sent as
+    /// (`MAILGATE_ALLOW_UNKNOWN_MAILBOXES`). With an empty directory every name is taken as given.
+    pub allow_unknown_mailboxes: bool,
 }

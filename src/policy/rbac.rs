@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use super::decide::Consideration;
+use super::directory::Identity;
 use super::model::{RoleAssignment, SENDING_ROLES, Snapshot};
 use super::opath::{MapRecipient, Property};
 
@@ -11,16 +12,16 @@ use super::opath::{MapRecipient, Property};
 pub fn evaluate(
     snapshot: &Snapshot,
     entra_app_id: Option<Uuid>,
-    mailbox: &str,
-    keys: &[String],
+    who: &Identity,
 ) -> Vec<(RoleAssignment, Consideration, bool)> {
+    let mailbox = &who.canonical;
     let Some(app_id) = entra_app_id else { return Vec::new() };
     let principals: Vec<Uuid> =
         snapshot.service_principals.iter().filter(|sp| sp.app_id == app_id).map(|sp| sp.id).collect();
     if principals.is_empty() {
         return Vec::new();
     }
-    let target = filter_view(snapshot, mailbox, keys);
+    let target = filter_view(snapshot, who);
     snapshot
         .assignments
         .iter()
@@ -44,10 +45,11 @@ pub fn evaluate(
 }
 
 /// The mailbox as a recipient filter sees it: its directory properties and every group that holds it.
-fn filter_view(snapshot: &Snapshot, mailbox: &str, keys: &[String]) -> MapRecipient {
+fn filter_view(snapshot: &Snapshot, who: &Identity) -> MapRecipient {
     let dir = &snapshot.directory;
+    let mailbox = who.canonical.as_str();
     let mut r = MapRecipient::new();
-    match dir.recipient(mailbox) {
+    match who.entry {
         Some(entry) => {
             r = r
                 .with(Property::PrimarySmtpAddress, entry.address.clone())
@@ -67,12 +69,10 @@ fn filter_view(snapshot: &Snapshot, mailbox: &str, keys: &[String]) -> MapRecipi
         None if mailbox.contains('@') => r = r.with(Property::PrimarySmtpAddress, mailbox),
         None => {}
     }
-    for (id, g) in &dir.groups {
-        if dir.contains(*id, keys) {
-            r = r.in_group(&g.address).in_group(&g.display_name);
-            if let Some(oid) = g.object_id {
-                r = r.in_group(&oid.to_string());
-            }
+    for g in who.groups.iter().filter_map(|id| dir.groups().get(id)) {
+        r = r.in_group(&g.address).in_group(&g.display_name);
+        if let Some(oid) = g.object_id {
+            r = r.in_group(&oid.to_string());
         }
     }
     r

@@ -39,6 +39,7 @@ fn directory() -> Directory {
         recipient_type: "UserMailbox".into(),
         recipient_type_details: details.into(),
         display_name: address.into(),
+        user_principal_name: None,
         properties: props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         email_addresses: vec![format!("SMTP:{address}")],
     };
@@ -47,7 +48,7 @@ fn directory() -> Directory {
         recipient("ceo@contoso.test", None, "UserMailbox", &[("Department", "Board")]),
         recipient("payroll@contoso.test", None, "SharedMailbox", &[("Department", "Finance")]),
     ];
-    Directory { groups, recipients }
+    Directory::new(groups, recipients)
 }
 
 fn policy(n: u128, apps: AppSelector, scope: PolicyScope, right: AccessRight) -> Policy {
@@ -70,7 +71,9 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let mut snapshot = Snapshot { directory: directory(), ..Snapshot::default() };
+        // These tables are about the policies' semantics, so mailboxes outside the directory are decided too;
+        // `unknown_names_and_aliases` covers the directory's own refusal.
+        let mut snapshot = Snapshot { directory: directory(), allow_unknown_mailboxes: true, ..Snapshot::default() };
         snapshot.apps.insert(APP, AppGrants { entra_app_id: Some(ENTRA_APP), entra_mail_send: true });
         snapshot.apps.insert(OTHER_APP, AppGrants { entra_app_id: None, entra_mail_send: true });
         Self { snapshot }
@@ -353,4 +356,29 @@ fn every_thing_considered_is_explained() {
     assert!(d.considered[0].why.contains("does not allow sending"), "{:?}", d.considered[0]);
     assert!(d.considered[1].why.contains("outside scope mailgate-scope"), "{:?}", d.considered[1]);
     assert!(d.reason.contains("DenyAccess"), "{}", d.reason);
+}
+
+#[test]
+fn unknown_names_and_aliases() {
+    let mut w = World::new().policies(vec![policy(1, app(), group(G_EXEC), Deny)]);
+    // A proxy address, in another case, or the object id: the same mailbox, the same denial.
+    w.snapshot.directory = {
+        let mut d = directory();
+        let mut recipients = d.recipients().to_vec();
+        recipients[1].email_addresses.push("smtp:Jane.Doe@Contoso.test".into());
+        d = Directory::new(d.groups().clone(), recipients);
+        d
+    };
+    assert_eq!(w.decide("JANE.DOE@contoso.test"), (Denied, Rule::DenyAccessInScope));
+    let d = decide_at(&w.snapshot, APP, "app", "jane.doe@contoso.test", OffsetDateTime::now_utc());
+    assert_eq!(d.mailbox, "ceo@contoso.test");
+    assert_eq!(w.decide("00000000-0000-0000-0000-000000000ABC"), (Granted, Rule::NoPolicy));
+    // Unknown names: refused while the directory lists mailboxes, unless allowed; an empty directory takes any.
+    assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy));
+    w.snapshot.allow_unknown_mailboxes = false;
+    assert_eq!(w.decide("third@contoso.test"), (Denied, Rule::UnknownMailbox));
+    assert_eq!(w.decide("notify@contoso.test"), (Granted, Rule::NoPolicy));
+    w.snapshot.directory = Directory::new(directory().groups().clone(), Vec::new());
+    assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy));
+    assert_eq!(w.decide("ceo@contoso.test"), (Denied, Rule::DenyAccessInScope));
 }

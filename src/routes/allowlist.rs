@@ -55,7 +55,7 @@ pub async fn test(
     let decision = decide(&snapshot, app.id, &app.name, &mailbox.key());
     Ok(Json(AccessTestResult {
         app: app.name,
-        mailbox: mailbox.key(),
+        mailbox: decision.mailbox.clone(),
         access_check_result: format!("{:?}", decision.access),
         decision,
     }))

@@ -81,25 +81,17 @@ async fn execute(db: &mut PgConnection, d: &Diff) -> Result<(), sqlx::Error> {
     }
 
     for (address, r) in d.recipients.upserts() {
-        sqlx::query(
-            "INSERT INTO recipients (id, address, object_id, recipient_type, recipient_type_details, display_name,
-                                     properties, email_addresses)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (address) DO UPDATE SET object_id = EXCLUDED.object_id,
-                    recipient_type = EXCLUDED.recipient_type, recipient_type_details = EXCLUDED.recipient_type_details,
-                    display_name = EXCLUDED.display_name, properties = EXCLUDED.properties,
-                    email_addresses = EXCLUDED.email_addresses, updated_at = now()",
-        )
-        .bind(Uuid::now_v7())
-        .bind(address)
-        .bind(r.object_id)
-        .bind(&r.recipient_type)
-        .bind(&r.recipient_type_details)
-        .bind(&r.display_name)
-        .bind(sqlx::types::Json(&r.properties))
-        .bind(&r.email_addresses)
-        .execute(&mut *db)
-        .await?;
+        let row = crate::db::recipients::RecipientRow {
+            address: address.clone(),
+            object_id: r.object_id,
+            user_principal_name: r.user_principal_name.clone(),
+            recipient_type: r.recipient_type.clone(),
+            recipient_type_details: r.recipient_type_details.clone(),
+            display_name: r.display_name.clone(),
+            properties: sqlx::types::Json(r.properties.clone()),
+            email_addresses: r.email_addresses.clone(),
+        };
+        crate::db::recipients::upsert(&mut *db, &row).await?;
     }
     for (address, g) in d.groups.upserts() {
         sqlx::query(

@@ -75,6 +75,10 @@ pub struct Recipient {
     pub recipient_type: Option<String>,
     #[serde(default)]
     pub recipient_type_details: Option<String>,
+    /// Added from Get-Mailbox / Get-MailUser by the export script: a mailbox's sign-in name, which Graph's
+    /// `/users/{upn}` takes and which may differ from its primary address.
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
     #[serde(default, deserialize_with = "strings")]
     pub email_addresses: Vec<String>,
     #[serde(flatten)]

@@ -48,6 +48,7 @@ pub async fn load(db: &mut PgConnection) -> Result<Current, sqlx::Error> {
     for r in crate::db::recipients::list(&mut *db).await? {
         let state = RecipientState {
             object_id: r.object_id,
+            user_principal_name: r.user_principal_name,
             recipient_type: r.recipient_type,
             recipient_type_details: r.recipient_type_details,
             display_name: r.display_name,

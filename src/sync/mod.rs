@@ -69,6 +69,24 @@ mod tests {
     }
 
     #[test]
+    fn every_name_of_a_mailbox_is_kept_and_one_name_on_two_mailboxes_is_refused() {
+        let d = normalize(&parse_bundle(&fixture("bundle.json")).expect("parse")).expect("normalize");
+        let ceo = &d.mirror.recipients["ceo@contoso.test"];
+        assert_eq!(ceo.user_principal_name.as_deref(), Some("megan.bowen@contoso.onmicrosoft.com"));
+
+        let mut v: serde_json::Value = serde_json::from_slice(&fixture("bundle.json")).expect("json");
+        let recipients = v["Recipients"].as_array_mut().expect("recipients");
+        let cfo = recipients.iter().position(|r| r["PrimarySmtpAddress"] == "cfo@contoso.test").expect("cfo");
+        // The CFO claiming the CEO's alias, in another case.
+        recipients[cfo]["EmailAddresses"] =
+            serde_json::json!(["SMTP:cfo@contoso.test", "smtp:MEGANB@contoso.onmicrosoft.com"]);
+        let err = normalize(&parse_bundle(v.to_string().as_bytes()).expect("parse")).expect_err("refused");
+        let crate::admin::AdminError::Invalid { field, detail } = err else { panic!("{err:?}") };
+        assert_eq!(field, format!("Recipients[{cfo}].EmailAddresses"));
+        assert!(detail.contains("meganb@contoso.onmicrosoft.com"), "{detail}");
+    }
+
+    #[test]
     fn shape_errors_name_their_path() {
         let mut v: serde_json::Value = serde_json::from_slice(&fixture("bundle.json")).expect("json");
         v["ManagementRoleAssignments"][1]["Role"] = serde_json::json!(["x"]);

@@ -9,6 +9,7 @@ use super::policy_scope::{Known, policy};
 use super::state::*;
 use crate::admin::AdminError;
 use crate::domain::EmailAddress;
+use crate::policy::directory::mailbox_names;
 
 /// Recipient properties kept for recipient filters, by their OPATH names.
 const PROPERTIES: &[&str] = &[
@@ -51,6 +52,8 @@ pub(super) fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str
 pub fn normalize(b: &Bundle) -> Result<Desired, AdminError> {
     let mut d = Desired::default();
     let mut known = Vec::new();
+    // Every address, UPN and object id of a mailbox → that mailbox, to refuse one name on two mailboxes.
+    let mut names_taken: BTreeMap<String, String> = BTreeMap::new();
     for (i, r) in b.recipients.iter().enumerate() {
         let f = |name: &str| format!("Recipients[{i}].{name}");
         let raw = required(&f("PrimarySmtpAddress"), &r.primary_smtp_address)?;
@@ -61,6 +64,14 @@ pub fn normalize(b: &Bundle) -> Result<Desired, AdminError> {
             .filter(|s| !s.is_empty())
             .map(|s| guid(&f("ExternalDirectoryObjectId"), s))
             .transpose()?;
+        let user_principal_name = r
+            .user_principal_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| EmailAddress::parse(s).map_err(|e| invalid(&f("UserPrincipalName"), e)))
+            .transpose()?
+            .map(|upn| upn.to_string());
         let details = required(&f("RecipientTypeDetails"), &r.recipient_type_details)?.to_owned();
         let display_name = r.display_name.clone().unwrap_or_default();
         if d.mirror.recipients.contains_key(&address) || d.mirror.groups.contains_key(&address) {
@@ -103,12 +114,21 @@ pub fn normalize(b: &Bundle) -> Result<Desired, AdminError> {
         let email_addresses = r.email_addresses.clone();
         let state = RecipientState {
             object_id,
+            user_principal_name,
             recipient_type,
             recipient_type_details: details,
             display_name,
             properties,
             email_addresses,
         };
+        for name in mailbox_names(&address, &state.email_addresses, state.user_principal_name.as_deref(), object_id) {
+            if let Some(other) = names_taken.insert(name.clone(), address.clone()) {
+                return Err(invalid(
+                    &f("EmailAddresses"),
+                    format!("{name} names both {other} and {address}; a name can belong to one mailbox only"),
+                ));
+            }
+        }
         d.mirror.recipients.insert(address, state);
     }
 

@@ -97,6 +97,8 @@ impl fmt::Display for MemberKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RecipientState {
     pub object_id: Option<Uuid>,
+    /// Lower-cased; from Get-Mailbox / Get-MailUser (Get-Recipient has none).
+    pub user_principal_name: Option<String>,
     pub recipient_type: String,
     pub recipient_type_details: String,
     pub display_name: String,

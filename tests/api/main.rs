@@ -12,6 +12,7 @@ mod graph_compat;
 mod guarantees;
 mod health;
 mod helpers;
+mod identity;
 mod large;
 mod mirror;
 mod openapi;

@@ -317,6 +317,8 @@ async fn a_directory_value_written_by_other_means_does_not_stop_decisions(pool: 
     let app = spawn().start(pool).await;
     let admin = admin(&app).await;
     admin.put("/v1/admin/mailboxes/ceo@contoso.test", json!({"properties": {"Department": "Board"}})).await;
+    // A directory that lists mailboxes refuses names it does not know, so the demo's mailbox is listed too.
+    admin.put(&format!("/v1/admin/mailboxes/{ALLOWED}"), json!({"recipient_type_details": "SharedMailbox"})).await;
     // The schema allows any JSON object; a number put there directly must not break reading the directory.
     sqlx::query("UPDATE recipients SET properties = '{\"CustomAttribute1\": 5}' WHERE address = 'ceo@contoso.test'")
         .execute(&app.pool)

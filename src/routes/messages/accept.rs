@@ -17,7 +17,7 @@ use crate::db::idempotency::Stored;
 use crate::db::messages::Status;
 use crate::domain::message::NewMessage;
 use crate::error::ApiError;
-use crate::policy::{Access, decide};
+use crate::policy::{Access, Rule, decide};
 use crate::startup::AppState;
 
 pub enum Accepted {
@@ -25,6 +25,14 @@ pub enum Accepted {
     Queued { id: Uuid, view: MessageView, done: Option<broadcast::Receiver<Uuid>> },
     /// A retry of an earlier request with the same Idempotency-Key and body.
     Replay(Stored),
+}
+
+/// The primary address of the mailbox `from` names, when the directory knows that name. Senders resolve `from`
+/// with it before validating, so that the message itself (its MIME `From:`) names the mailbox as Graph is called
+/// with it, never the caller's spelling.
+pub async fn known_sender(state: &AppState, from: &str) -> Result<Option<String>, ApiError> {
+    let snapshot = state.policy.get(&state.pool).await?;
+    Ok(snapshot.directory.recipient(from).map(|r| r.address.clone()))
 }
 
 /// A local denial is `Err(ApiError)` with code `policy_denied`, after it has been recorded.
@@ -43,9 +51,11 @@ pub async fn accept(
         return Ok(Accepted::Replay(stored));
     }
     quota::check(state, caller, message.recipients).await?;
-    let mailbox = message.mailbox.key();
     let snapshot = state.policy.get(&state.pool).await?;
-    let decision = decide(&snapshot, caller.app_id, &caller.app_name, &mailbox);
+    let decision = decide(&snapshot, caller.app_id, &caller.app_name, &message.mailbox.key());
+    // From here on the mailbox is the canonical one, whatever name the caller used: the audit row, the outbox
+    // row (and so pacing and the Graph call) all carry it.
+    let mailbox = decision.mailbox.clone();
     let result = if decision.access == Access::Granted { "granted" } else { "denied" };
     state.metrics.inc("mailgate_decisions_total", &[("result", result)]);
     let id = Uuid::now_v7();
@@ -72,13 +82,14 @@ pub async fn accept(
     }
 
     if decision.access == Access::Denied {
-        db::messages::insert(&mut tx, id, caller.app_id, message, Status::Denied, request_id).await?;
+        db::messages::insert(&mut tx, id, caller.app_id, &mailbox, message, Status::Denied, request_id).await?;
         db::audit::record(&mut *tx, Outcome::Denied, NewEvent { http_status: Some(403), ..event }).await?;
         let mut extra = serde_json::Map::new();
         extra.insert("message_id".into(), json!(id));
         extra.insert("decision".into(), json!(decision));
         let status = axum::http::StatusCode::FORBIDDEN;
-        let refusal = ApiError::new(status, "policy_denied", decision.reason.clone()).extra(extra);
+        let code = if decision.rule == Rule::UnknownMailbox { "unknown_mailbox" } else { "policy_denied" };
+        let refusal = ApiError::new(status, code, decision.reason.clone()).extra(extra);
         if let Some(k) = key {
             db::idempotency::save_response(&mut tx, caller.app_id, &k.key, 403, &json!(refusal.problem())).await?;
         }
@@ -87,9 +98,9 @@ pub async fn accept(
         return Err(refusal);
     }
 
-    db::messages::insert(&mut tx, id, caller.app_id, message, Status::Queued, request_id).await?;
+    db::messages::insert(&mut tx, id, caller.app_id, &mailbox, message, Status::Queued, request_id).await?;
     db::audit::record(&mut *tx, Outcome::Queued, event).await?;
-    let view = MessageView::queued(id, message);
+    let view = MessageView::queued(id, &mailbox, message);
     if let Some(k) = key {
         db::idempotency::save_response(&mut tx, caller.app_id, &k.key, 202, &json!(view)).await?;
     }

@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::accept::{Accepted, accept};
+use super::accept::{Accepted, accept, known_sender};
 use super::view::MessageView;
 use super::{idempotent, wait};
 use crate::auth::Caller;
@@ -46,7 +46,10 @@ pub async fn send(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let bytes = json_body::read(&headers, body)?;
-    let request: SendRequest = json_body::decode(&bytes)?;
+    let mut request: SendRequest = json_body::decode(&bytes)?;
+    if let Some(canonical) = known_sender(&state, &request.from).await? {
+        request.from = canonical;
+    }
     let s = &state.settings;
     let message =
         request.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;

@@ -30,12 +30,12 @@ pub struct MessageView {
 
 impl MessageView {
     /// A message just accepted, as stored: queued, no attempts yet.
-    pub fn queued(id: Uuid, message: &NewMessage) -> Self {
+    pub fn queued(id: Uuid, mailbox: &str, message: &NewMessage) -> Self {
         let now = time::OffsetDateTime::now_utc();
         Self {
             id,
             status: Status::Queued.as_str().to_owned(),
-            from: message.mailbox.key(),
+            from: mailbox.to_owned(),
             subject: message.subject.clone(),
             recipients: i32::try_from(message.recipients).unwrap_or(i32::MAX),
             created_at: now,

@@ -79,3 +79,33 @@ pub fn replay(stored: Stored, key: &Key) -> Result<Response, ApiError> {
 fn body_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HEADER, HeaderValue::from_static("k-1"));
+        h
+    }
+
+    fn hash(mailbox: &[&str], body: &[u8]) -> Vec<u8> {
+        let names: Vec<String> = mailbox.iter().map(|n| (*n).to_owned()).collect();
+        key_for_mailbox(&headers(), &names, body).expect("valid").expect("present").hash
+    }
+
+    #[test]
+    fn the_graph_fingerprint_tells_mailboxes_apart_and_a_plain_one_is_the_bodys_hash() {
+        let body = br#"{"message":{}}"#;
+        assert_eq!(hash(&["a@contoso.test", "a-id"], body), hash(&["a@contoso.test", "a-id"], body));
+        assert_ne!(hash(&["a@contoso.test"], body), hash(&["b@contoso.test"], body));
+        // Length prefixes: moving bytes between names, or from a name into the body, is another request.
+        assert_ne!(hash(&["ab", "c"], body), hash(&["a", "bc"], body));
+        assert_ne!(hash(&["a"], b"bc"), hash(&["ab"], b"c"));
+        let plain = key(&headers(), body).expect("valid").expect("present").hash;
+        assert_eq!(plain, Sha256::digest(body).to_vec());
+        assert_ne!(plain, hash(&[], body));
+        assert!(key(&HeaderMap::new(), body).expect("valid").is_none());
+    }
+}

@@ -1,166 +1,260 @@
 //! Graph's own `sendMail` body, read into mailgate's send request so that one validation serves both endpoints.
+//! Read as Graph reads it (property names in any letter case, OData annotations, enum values in any case), so
+//! that Graph's SDKs work unchanged; only what mailgate models is read, and only what it validated is forwarded.
+
+mod props;
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::message::{AttachmentInput, Importance, SendRequest};
+use self::props::{Props, join};
+use super::EmailAddress;
+use super::message::{AttachmentInput, Importance, Limits, NewMessage, SendRequest};
 use crate::error::ApiError;
 
 fn invalid(field: &str, detail: impl Into<String>) -> ApiError {
     ApiError::invalid(field, detail)
 }
 
-fn recipients(message: &Value, key: &str) -> Result<Vec<Value>, ApiError> {
-    let Some(list) = message.get(key) else { return Ok(Vec::new()) };
-    let list =
-        list.as_array().ok_or_else(|| invalid(&format!("message.{key}"), format!("`{key}` must be an array")))?;
-    list.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let field = format!("message.{key}[{i}]");
-            let email = r.get("emailAddress").filter(|e| e.is_object()).ok_or_else(|| {
-                invalid(&field, format!("`{field}` must be {{\"emailAddress\": {{\"address\": …}}}}"))
-            })?;
-            let mut out = json!({ "address": email.get("address").cloned().unwrap_or(Value::Null) });
-            if let Some(name) = email.get("name").filter(|n| !n.is_null()) {
-                out["name"] = name.clone();
-            }
-            Ok(out)
-        })
-        .collect()
+const BODY: &[&str] = &["message", "saveToSentItems"];
+const MESSAGE: &[&str] = &[
+    "subject",
+    "body",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "replyTo",
+    "importance",
+    "internetMessageHeaders",
+    "attachments",
+    "from",
+    "sender",
+    "isDeliveryReceiptRequested",
+    "isReadReceiptRequested",
+];
+const RECIPIENT: &[&str] = &["emailAddress"];
+const EMAIL_ADDRESS: &[&str] = &["address", "name"];
+const ITEM_BODY: &[&str] = &["contentType", "content"];
+const HEADER: &[&str] = &["name", "value"];
+const FILE_ATTACHMENT: &[&str] = &["name", "contentType", "contentBytes", "isInline", "contentId"];
+/// Message flags forwarded as given once they are booleans.
+const FLAGS: [&str; 2] = ["isDeliveryReceiptRequested", "isReadReceiptRequested"];
+
+/// A mailbox the message says it is from (`from`) or sent by (`sender`), which Graph checks against the path's
+/// Send As and Send on Behalf rights, and mailgate against its allowlist.
+#[derive(Debug)]
+pub struct SendAs {
+    pub field: &'static str,
+    pub address: EmailAddress,
 }
 
-fn attachment(i: usize, a: &Value) -> Result<AttachmentInput, ApiError> {
-    let field = |f: &str| format!("message.attachments[{i}].{f}");
-    let kind = a.get("@odata.type").and_then(Value::as_str).unwrap_or("#microsoft.graph.fileAttachment");
-    if kind != "#microsoft.graph.fileAttachment" {
-        return Err(invalid(
-            &field("@odata.type"),
-            format!("only file attachments can be sent through mailgate, not {kind}"),
-        ));
+/// A Graph `sendMail` body, read: mailgate's request plus the Graph-only parts it checked.
+#[derive(Debug)]
+pub struct GraphSend {
+    pub request: SendRequest,
+    /// `from` and `sender`, when set.
+    pub send_as: Vec<SendAs>,
+    /// Validated message properties `SendRequest` does not carry (`from`, `sender`, receipt flags).
+    extra: Map<String, Value>,
+}
+
+impl GraphSend {
+    /// Validates as `/v1/messages` does; the body Graph receives is built from validated fields only.
+    pub fn validate(&self, limits: Limits) -> Result<NewMessage, ApiError> {
+        let mut message = self.request.validate(limits).map_err(|mut e| {
+            e.field = e.field.as_deref().map(graph_field);
+            e
+        })?;
+        let Some(body) = message.graph_body.get_mut("message").and_then(Value::as_object_mut) else {
+            // Only a message with two bodies goes as MIME, and Graph's body has one.
+            return Err(ApiError::internal("a Graph-shaped send was built as MIME"));
+        };
+        body.extend(self.extra.clone());
+        Ok(message)
     }
-    let text = |f: &str| a.get(f).and_then(Value::as_str).map(str::to_owned);
+}
+
+/// A field of `/v1/messages` that validation named, in the Graph body's spelling (`to[1].address` →
+/// `message.toRecipients[1].emailAddress.address`), so a Graph caller finds it in what it sent.
+fn graph_field(field: &str) -> String {
+    let end = field.find(['[', '.']).unwrap_or(field.len());
+    let (head, rest) = field.split_at(end);
+    let head = match head {
+        "to" => "message.toRecipients",
+        "cc" => "message.ccRecipients",
+        "bcc" => "message.bccRecipients",
+        "reply_to" => "message.replyTo",
+        "subject" => "message.subject",
+        "text" | "html" => "message.body.content",
+        "attachments" => "message.attachments",
+        "from" => "mailbox",
+        "save_to_sent_items" => "saveToSentItems",
+        _ => return field.to_owned(),
+    };
+    let rest = if head.ends_with("Recipients") || head.ends_with("replyTo") {
+        rest.replacen(".address", ".emailAddress.address", 1).replacen(".name", ".emailAddress.name", 1)
+    } else {
+        rest.replacen(".content_base64", ".contentBytes", 1).replacen(".content_type", ".contentType", 1).replacen(
+            ".content_id",
+            ".contentId",
+            1,
+        )
+    };
+    format!("{head}{rest}")
+}
+
+/// `{"emailAddress": {"address", "name"}}` as `/v1/messages` takes a recipient: `{"address", "name"}`.
+fn recipient(value: &Value, field: &str) -> Result<Value, ApiError> {
+    let r = Props::read(value, field, RECIPIENT)?;
+    r.expect_type("recipient")?;
+    let email_field = r.field("emailAddress");
+    let email = r
+        .get("emailAddress")
+        .ok_or_else(|| invalid(field, format!("`{field}` must be {{\"emailAddress\": {{\"address\": …}}}}")))?;
+    let email = Props::read(email, &email_field, EMAIL_ADDRESS)?;
+    email.expect_type("emailAddress")?;
+    let mut out = json!({ "address": email.get("address").cloned().unwrap_or(Value::Null) });
+    if let Some(name) = email.str("name")? {
+        out["name"] = json!(name);
+    }
+    Ok(out)
+}
+
+fn recipients(message: &Props, key: &str) -> Result<Vec<Value>, ApiError> {
+    let Some(list) = message.get(key) else { return Ok(Vec::new()) };
+    let field = message.field(key);
+    let list = list.as_array().ok_or_else(|| invalid(&field, format!("`{field}` must be an array")))?;
+    list.iter().enumerate().map(|(i, r)| recipient(r, &format!("{field}[{i}]"))).collect()
+}
+
+/// `from` or `sender`: one address, checked here, forwarded as `{"emailAddress": {"address", "name"?}}`.
+fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>, ApiError> {
+    let Some(value) = message.get(key) else { return Ok(None) };
+    let field = message.field(key);
+    let r = recipient(value, &field)?;
+    let address_field = join(&field, "emailAddress.address");
+    let raw =
+        r["address"].as_str().ok_or_else(|| invalid(&address_field, format!("`{address_field}` must be a string")))?;
+    let address = EmailAddress::parse(raw).map_err(|e| invalid(&address_field, format!("`{address_field}`: {e}")))?;
+    let mut email = json!({ "address": address.as_str() });
+    if let Some(name) = r.get("name").and_then(Value::as_str) {
+        if name.contains(['\r', '\n']) {
+            let name_field = join(&field, "emailAddress.name");
+            return Err(invalid(&name_field, format!("`{name_field}` must not contain CR or LF")));
+        }
+        email["name"] = json!(name);
+    }
+    Ok(Some((SendAs { field: key, address }, json!({ "emailAddress": email }))))
+}
+
+fn attachment(value: &Value, field: &str) -> Result<AttachmentInput, ApiError> {
+    let a = Props::read(value, field, FILE_ATTACHMENT)?;
+    // Graph's default for an attachment without a type is a file attachment.
+    a.expect_type("fileAttachment")?;
     Ok(AttachmentInput {
-        name: text("name").ok_or_else(|| invalid(&field("name"), "an attachment needs a name"))?,
-        content_type: text("contentType").unwrap_or_else(|| "application/octet-stream".into()),
-        content_base64: text("contentBytes")
-            .ok_or_else(|| invalid(&field("contentBytes"), "an attachment needs contentBytes"))?,
-        inline: a.get("isInline").and_then(Value::as_bool).unwrap_or(false),
-        content_id: text("contentId"),
+        name: a.str("name")?.ok_or_else(|| invalid(&a.field("name"), "an attachment needs a name"))?.to_owned(),
+        content_type: a.str("contentType")?.unwrap_or("application/octet-stream").to_owned(),
+        content_base64: a
+            .str("contentBytes")?
+            .ok_or_else(|| invalid(&a.field("contentBytes"), "an attachment needs contentBytes"))?
+            .to_owned(),
+        inline: a.bool("isInline")?.unwrap_or(false),
+        content_id: a.str("contentId")?.map(str::to_owned),
     })
+}
+
+fn item_body(message: &Props) -> Result<(Option<String>, Option<String>), ApiError> {
+    let Some(value) = message.get("body") else { return Ok((Some(String::new()), None)) };
+    let b = Props::read(value, &message.field("body"), ITEM_BODY)?;
+    b.expect_type("itemBody")?;
+    let content = b.str("content")?.unwrap_or("").to_owned();
+    match b.str("contentType")?.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("text") => Ok((Some(content), None)),
+        Some("html") => Ok((None, Some(content))),
+        Some(other) => Err(invalid(&b.field("contentType"), format!("`{other}` is not text or html"))),
+    }
+}
+
+fn headers(message: &Props) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut headers = BTreeMap::new();
+    let Some(list) = message.get("internetMessageHeaders") else { return Ok(headers) };
+    let list = list.as_array().ok_or_else(|| invalid("headers", "`internetMessageHeaders` must be an array"))?;
+    if list.is_empty() {
+        return Err(invalid("headers", "`internetMessageHeaders` must not be empty; leave it out instead"));
+    }
+    for (i, h) in list.iter().enumerate() {
+        let h = Props::read(h, &format!("headers[{i}]"), HEADER)?;
+        h.expect_type("internetMessageHeader")?;
+        let (Some(name), Some(value)) = (h.str("name")?, h.str("value")?) else {
+            return Err(invalid("headers", "each internet message header needs a `name` and a `value`"));
+        };
+        // A repeated name would silently keep only the last value.
+        if headers.insert(name.to_owned(), value.to_owned()).is_some() {
+            return Err(invalid(&format!("headers.{name}"), format!("header `{name}` is given more than once")));
+        }
+    }
+    Ok(headers)
+}
+
+fn importance(message: &Props) -> Result<Option<Importance>, ApiError> {
+    match message.str("importance")?.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(None),
+        Some("low") => Ok(Some(Importance::Low)),
+        Some("normal") => Ok(Some(Importance::Normal)),
+        Some("high") => Ok(Some(Importance::High)),
+        Some(other) => Err(invalid(&message.field("importance"), format!("`{other}` is not low, normal or high"))),
+    }
 }
 
 /// Reads `{"message": {...}, "saveToSentItems": bool}` sent to `/users/{mailbox}/sendMail`.
-pub fn to_send_request(mailbox: &str, body: &Value) -> Result<SendRequest, ApiError> {
-    let message = body
+pub fn to_send_request(mailbox: &str, body: &Value) -> Result<GraphSend, ApiError> {
+    let top = Props::read(body, "", BODY)?;
+    let message = top
         .get("message")
         .filter(|m| m.is_object())
         .ok_or_else(|| invalid("message", "the body needs a `message` object"))?;
-    if let Some(from) = message.get("from").and_then(|f| f.pointer("/emailAddress/address")).and_then(Value::as_str)
-        && !from.eq_ignore_ascii_case(mailbox)
-    {
-        return Err(invalid("message.from", "mailgate sends as the mailbox in the path; leave `from` unset"));
-    }
-    let (text, html) = match message.get("body") {
-        None | Some(Value::Null) => (Some(String::new()), None),
-        Some(b) => {
-            let content = b.get("content").and_then(Value::as_str).unwrap_or("").to_owned();
-            match b.get("contentType").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
-                None | Some("text") => (Some(content), None),
-                Some("html") => (None, Some(content)),
-                Some(other) => {
-                    return Err(invalid("message.body.contentType", format!("`{other}` is not text or html")));
-                }
-            }
-        }
-    };
-    let mut headers = BTreeMap::new();
-    if let Some(list) = message.get("internetMessageHeaders") {
-        let list = list.as_array().ok_or_else(|| invalid("headers", "`internetMessageHeaders` must be an array"))?;
-        if list.is_empty() {
-            return Err(invalid("headers", "`internetMessageHeaders` must not be empty; leave it out instead"));
-        }
-        for h in list {
-            let (Some(name), Some(value)) =
-                (h.get("name").and_then(Value::as_str), h.get("value").and_then(Value::as_str))
-            else {
-                return Err(invalid("headers", "each internet message header needs a `name` and a `value`"));
-            };
-            headers.insert(name.to_owned(), value.to_owned());
+    let message = Props::read(message, "message", MESSAGE)?;
+    message.expect_type("message")?;
+    let mut extra = Map::new();
+    let mut send_as_list = Vec::new();
+    for key in ["from", "sender"] {
+        if let Some((who, value)) = send_as(&message, key)? {
+            extra.insert(key.to_owned(), value);
+            send_as_list.push(who);
         }
     }
+    for flag in FLAGS {
+        if let Some(on) = message.bool(flag)? {
+            extra.insert(flag.to_owned(), Value::Bool(on));
+        }
+    }
+    let (text, html) = item_body(&message)?;
     let attachments = match message.get("attachments") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list.iter().enumerate().map(|(i, a)| attachment(i, a)).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, a)| attachment(a, &format!("message.attachments[{i}]")))
+            .collect::<Result<_, _>>()?,
         Some(_) => return Err(invalid("message.attachments", "`attachments` must be an array")),
     };
-    let importance = match message.get("importance").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
-        None => None,
-        Some("low") => Some(Importance::Low),
-        Some("normal") => Some(Importance::Normal),
-        Some("high") => Some(Importance::High),
-        Some(other) => return Err(invalid("message.importance", format!("`{other}` is not low, normal or high"))),
-    };
-    let save_to_sent_items = match body.get("saveToSentItems") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(invalid("saveToSentItems", "`saveToSentItems` must be a boolean")),
-    };
-    Ok(SendRequest {
+    let request = SendRequest {
         from: mailbox.to_owned(),
-        to: recipients(message, "toRecipients")?,
-        cc: recipients(message, "ccRecipients")?,
-        bcc: recipients(message, "bccRecipients")?,
-        reply_to: recipients(message, "replyTo")?,
-        subject: message.get("subject").and_then(Value::as_str).unwrap_or("").to_owned(),
+        to: recipients(&message, "toRecipients")?,
+        cc: recipients(&message, "ccRecipients")?,
+        bcc: recipients(&message, "bccRecipients")?,
+        reply_to: recipients(&message, "replyTo")?,
+        subject: message.str("subject")?.unwrap_or("").to_owned(),
         text,
         html,
         attachments,
-        importance,
-        headers,
-        save_to_sent_items,
-    })
+        importance: importance(&message)?,
+        headers: headers(&message)?,
+        save_to_sent_items: top.bool("saveToSentItems")?,
+    };
+    Ok(GraphSend { request, send_as: send_as_list, extra })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::message::Limits;
-
-    #[test]
-    fn reads_graphs_body_and_keeps_its_meaning() {
-        let body = json!({
-            "message": {
-                "subject": "Hi",
-                "body": {"contentType": "HTML", "content": "<b>x</b>"},
-                "toRecipients": [{"emailAddress": {"address": "a@example.com", "name": "A"}}],
-                "internetMessageHeaders": [{"name": "x-job", "value": "1"}],
-                "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.txt", "contentType": "text/plain", "contentBytes": "aGk="}]
-            },
-            "saveToSentItems": false
-        });
-        let req = to_send_request("shared@contoso.test", &body).expect("reads");
-        assert_eq!(req.html.as_deref(), Some("<b>x</b>"));
-        assert_eq!(req.to[0]["name"], "A");
-        let m = req.validate(Limits { max_recipients: 500, max_message_bytes: 1 << 20 }).expect("valid");
-        assert_eq!(m.recipients, 1);
-        assert_eq!(m.graph_body["saveToSentItems"], false);
-    }
-
-    #[test]
-    fn refuses_what_graph_would_and_what_mailgate_cannot_honour() {
-        let field =
-            |b: Value| to_send_request("shared@contoso.test", &b).expect_err("refused").field.unwrap_or_default();
-        assert_eq!(field(json!({})), "message");
-        assert_eq!(
-            field(json!({"message": {"from": {"emailAddress": {"address": "ceo@contoso.test"}}}})),
-            "message.from"
-        );
-        assert_eq!(field(json!({"message": {"internetMessageHeaders": []}})), "headers");
-        assert_eq!(field(json!({"message": {"toRecipients": ["a@b.com"]}})), "message.toRecipients[0]");
-        assert_eq!(field(json!({"message": {}, "saveToSentItems": "false"})), "saveToSentItems");
-        let item = json!({"message": {"attachments": [{"@odata.type": "#microsoft.graph.itemAttachment"}]}});
-        assert_eq!(field(item), "message.attachments[0].@odata.type");
-    }
-}
+mod tests;

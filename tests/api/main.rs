@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod entra;
 mod graph_compat;
+mod graph_sdk;
 mod guarantees;
 mod health;
 mod helpers;

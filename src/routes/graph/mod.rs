@@ -3,4 +3,5 @@
 //! "Access to OData is disabled." when the allowlist denies).
 
 pub mod error;
+pub mod send_as;
 pub mod send_mail;

@@ -7,7 +7,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::error::GraphError;
+use super::send_as;
 use crate::auth::Caller;
+use crate::domain::Mailbox;
 use crate::domain::graph_request::to_send_request;
 use crate::domain::message::Limits;
 use crate::error::ApiError;
@@ -17,21 +20,25 @@ use crate::routes::messages::idempotent;
 use crate::startup::AppState;
 
 /// Graph's `sendMail`, through mailgate's allowlist and outbox. 202 with an empty body, as Graph answers;
-/// `Location` names mailgate's record of the message.
+/// `Location` names mailgate's record of the message. Only what mailgate validated reaches Graph: a message
+/// property it does not model is refused, and `from` or `sender` naming another mailbox must be allowed too.
 #[utoipa::path(
     post, path = "/v1.0/users/{mailbox}/sendMail", tag = "graph",
     params(
-        ("mailbox" = String, Path, description = "The mailbox to send as: address or object id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "As on /v1/messages"),
+        ("mailbox" = String, Path, description = "The mailbox to send as: any of its addresses, its user principal name or its object id (percent-encoded or not)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "As on /v1/messages; the request it stands for is the body and the path's mailbox"),
     ),
-    request_body(content = Object, description = "Graph's body: `{\"message\": {...}, \"saveToSentItems\": bool}`"),
+    request_body(content = Object, description = "Graph's body: `{\"message\": {...}, \"saveToSentItems\": bool}`; property names in any letter case, `@odata.*` annotations allowed"),
     responses(
         (status = 202, description = "Stored durably and queued"),
-        (status = 400, description = "Graph's error shape: ErrorInvalidRecipients, InvalidInternetMessageHeader, BadRequest"),
-        (status = 401, description = "InvalidAuthenticationToken"),
-        (status = 403, description = "ErrorAccessDenied (\"Access to OData is disabled.\") when the allowlist denies"),
-        (status = 413, description = "RequestBodyTooLarge"),
-        (status = 429, description = "ApplicationThrottled: over the app's quota"),
+        (status = 400, body = GraphError, description = "ErrorInvalidRecipients, InvalidInternetMessageHeader, RequestBodyRead (a property mailgate does not forward), BadRequest"),
+        (status = 401, body = GraphError, description = "InvalidAuthenticationToken"),
+        (status = 403, body = GraphError, description = "ErrorAccessDenied (\"Access to OData is disabled.\") when the allowlist denies the path's mailbox, or `from`/`sender` names another mailbox it denies; Authorization_RequestDenied without the Mail.Send role"),
+        (status = 404, body = GraphError, description = "ErrorInvalidUser: the mailbox is not in the directory"),
+        (status = 413, body = GraphError, description = "RequestBodyTooLarge"),
+        (status = 415, body = GraphError, description = "UnsupportedMediaType: the body is not JSON"),
+        (status = 429, body = GraphError, description = "ApplicationThrottled: over the app's quota; `Retry-After` says when"),
+        (status = 503, body = GraphError, description = "ServiceNotAvailable: the message could not be stored; `Retry-After` says when"),
     )
 )]
 pub async fn send_mail(
@@ -57,16 +64,18 @@ async fn handle(
     request_id: &str,
 ) -> Result<Response, ApiError> {
     let bytes = json_body::read(headers, body)?;
+    // The path arrives percent-decoded: `notifications%40contoso.test` is `notifications@contoso.test`.
+    let path_mailbox = Mailbox::parse(mailbox.trim())
+        .map_err(|e| ApiError::invalid("mailbox", format!("the mailbox in the path: {e}")))?;
     let graph_body: Value = json_body::decode(&bytes)?;
-    let request = to_send_request(mailbox, &graph_body)?;
+    let graph = to_send_request(&path_mailbox.key(), &graph_body)?;
     let s = &state.settings;
-    let mut message =
-        request.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
-    // Send what the caller wrote, with any Graph fields mailgate does not model; only saveToSentItems is made explicit.
-    let mut original = graph_body;
-    original["saveToSentItems"] = Value::Bool(message.graph_body["saveToSentItems"].as_bool().unwrap_or(true));
-    message.graph_body = original;
-    let key = idempotent::key(headers, &bytes)?;
+    let message =
+        graph.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
+    let snapshot = state.policy.get(&state.pool).await?;
+    let names = send_as::names(&snapshot, &path_mailbox.key());
+    send_as::check(state, &snapshot, caller, &names, &graph.send_as, request_id).await?;
+    let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
     let id = match accept(state, caller, &message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { id, .. } => id,
         Accepted::Replay(stored) => {

@@ -1,5 +1,6 @@
-//! `Idempotency-Key`: a retried request with the same key and body gets the original answer; the same key with
-//! another body is refused. Keys are per app and live `MAILGATE_IDEMPOTENCY_TTL_SECS` (24 h by default).
+//! `Idempotency-Key`: a retried request with the same key gets the original answer; the same key with another
+//! request is refused. A request is its body, and on the Graph endpoint also the mailbox in its path, which the body
+//! does not name. Keys are per app and live `MAILGATE_IDEMPOTENCY_TTL_SECS` (24 h by default).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,15 +18,37 @@ pub struct Key {
     pub hash: Vec<u8>,
 }
 
-/// The key from the header, with the hash of the body it came with.
+/// The key from the header, with the fingerprint of the body it came with.
 pub fn key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Key>, ApiError> {
+    let Some(text) = header(headers)? else { return Ok(None) };
+    Ok(Some(Key { key: text, hash: Sha256::digest(body).to_vec() }))
+}
+
+/// The key, with the fingerprint of the body and of the mailbox the request sends as (`mailbox`: every name of
+/// it, so that two spellings of one mailbox are one request and two mailboxes are two).
+pub fn key_for_mailbox(headers: &HeaderMap, mailbox: &[String], body: &[u8]) -> Result<Option<Key>, ApiError> {
+    let Some(text) = header(headers)? else { return Ok(None) };
+    let mut hash = Sha256::new();
+    // Length-prefixed, so no choice of names and body hashes like another; the label keeps it apart from a
+    // plain body's hash.
+    hash.update(b"mailbox+body\0");
+    hash.update((mailbox.len() as u64).to_be_bytes());
+    for name in mailbox {
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+    }
+    hash.update(body);
+    Ok(Some(Key { key: text, hash: hash.finalize().to_vec() }))
+}
+
+fn header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(HEADER) else { return Ok(None) };
     let text = value.to_str().unwrap_or("");
     let printable = text.bytes().all(|b| (0x21..=0x7e).contains(&b));
     if text.is_empty() || text.len() > 255 || !printable {
         return Err(ApiError::invalid("Idempotency-Key", "`Idempotency-Key` must be 1-255 visible ASCII characters"));
     }
-    Ok(Some(Key { key: text.to_owned(), hash: Sha256::digest(body).to_vec() }))
+    Ok(Some(text.to_owned()))
 }
 
 /// The stored answer for a repeat of the same request, or a refusal for a different one.
@@ -34,7 +57,8 @@ pub fn replay(stored: Stored, key: &Key) -> Result<Response, ApiError> {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
-            "this Idempotency-Key was used with a different request body; use a new key for a new message",
+            "this Idempotency-Key was used with a different request (another body, or on the Graph endpoint another \
+             mailbox); use a new key for a new message",
         )
         .field("Idempotency-Key"));
     }
@@ -54,4 +78,34 @@ pub fn replay(stored: Stored, key: &Key) -> Result<Response, ApiError> {
 
 fn body_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HEADER, HeaderValue::from_static("k-1"));
+        h
+    }
+
+    fn hash(mailbox: &[&str], body: &[u8]) -> Vec<u8> {
+        let names: Vec<String> = mailbox.iter().map(|n| (*n).to_owned()).collect();
+        key_for_mailbox(&headers(), &names, body).expect("valid").expect("present").hash
+    }
+
+    #[test]
+    fn the_graph_fingerprint_tells_mailboxes_apart_and_a_plain_one_is_the_bodys_hash() {
+        let body = br#"{"message":{}}"#;
+        assert_eq!(hash(&["a@contoso.test", "a-id"], body), hash(&["a@contoso.test", "a-id"], body));
+        assert_ne!(hash(&["a@contoso.test"], body), hash(&["b@contoso.test"], body));
+        // Length prefixes: moving bytes between names, or from a name into the body, is another request.
+        assert_ne!(hash(&["ab", "c"], body), hash(&["a", "bc"], body));
+        assert_ne!(hash(&["a"], b"bc"), hash(&["ab"], b"c"));
+        let plain = key(&headers(), body).expect("valid").expect("present").hash;
+        assert_eq!(plain, Sha256::digest(body).to_vec());
+        assert_ne!(plain, hash(&[], body));
+        assert!(key(&HeaderMap::new(), body).expect("valid").is_none());
+    }
 }

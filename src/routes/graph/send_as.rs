@@ -1,0 +1,65 @@
+//! `from` and `sender` on the Graph endpoint: a message that says it is from (or sent by) a mailbox other than the
+//! path's goes out only when the allowlist lets the app send as that mailbox too. Graph then checks the path
+//! mailbox's Send As or Send on Behalf rights itself.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::db;
+use crate::db::audit::{NewEvent, Outcome};
+use crate::domain::graph_request::SendAs;
+use crate::error::ApiError;
+use crate::policy::{Access, Snapshot, decide};
+use crate::startup::AppState;
+
+/// Every name the directory knows the mailbox `key` by, lower-cased and sorted: one mailbox's identity, whatever
+/// spelling the caller used.
+pub fn names(snapshot: &Snapshot, key: &str) -> Vec<String> {
+    let names: BTreeSet<String> =
+        snapshot.directory.keys(key).into_iter().map(|k| k.to_lowercase()).chain([key.to_lowercase()]).collect();
+    names.into_iter().collect()
+}
+
+/// Refuses (403, recorded) a `from` or `sender` naming another mailbox than `path_names` that the allowlist does
+/// not let this app send as.
+pub async fn check(
+    state: &AppState,
+    snapshot: &Snapshot,
+    caller: &Caller,
+    path_names: &[String],
+    send_as: &[SendAs],
+    request_id: &str,
+) -> Result<(), ApiError> {
+    for who in send_as {
+        let other = who.address.as_str();
+        if path_names.iter().any(|n| n == other) {
+            continue;
+        }
+        let decision = decide(snapshot, caller.app_id, &caller.app_name, other);
+        let granted = decision.access == Access::Granted;
+        state.metrics.inc("mailgate_decisions_total", &[("result", if granted { "granted" } else { "denied" })]);
+        if granted {
+            continue;
+        }
+        let field = format!("message.{}", who.field);
+        let reason = format!("`{field}` names {other}, another mailbox than the path's: {}", decision.reason);
+        let event = NewEvent {
+            app_id: Some(caller.app_id),
+            app_name: Some(&caller.app_name),
+            mailbox: Some(other),
+            request_id: Some(request_id),
+            http_status: Some(403),
+            detail: Some(&reason),
+            ..NewEvent::default()
+        };
+        db::audit::record(&state.pool, Outcome::Denied, event).await?;
+        tracing::info!(app = %caller.app_name, mailbox = %other, field = %field, "denied by the allowlist");
+        let mut extra = serde_json::Map::new();
+        extra.insert("decision".into(), json!(decision));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "policy_denied", reason).field(field).extra(extra));
+    }
+    Ok(())
+}

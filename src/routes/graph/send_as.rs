@@ -2,8 +2,6 @@
 //! path's goes out only when the allowlist lets the app send as that mailbox too. Graph then checks the path
 //! mailbox's Send As or Send on Behalf rights itself.
 
-use std::collections::BTreeSet;
-
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -14,14 +12,6 @@ use crate::domain::graph_request::SendAs;
 use crate::error::ApiError;
 use crate::policy::{Access, Snapshot, decide};
 use crate::startup::AppState;
-
-/// Every name the directory knows the mailbox `key` by, lower-cased and sorted: one mailbox's identity, whatever
-/// spelling the caller used.
-pub fn names(snapshot: &Snapshot, key: &str) -> Vec<String> {
-    let names: BTreeSet<String> =
-        snapshot.directory.keys(key).into_iter().map(|k| k.to_lowercase()).chain([key.to_lowercase()]).collect();
-    names.into_iter().collect()
-}
 
 /// Refuses (403, recorded) a `from` or `sender` naming another mailbox than `path_names` that the allowlist does
 /// not let this app send as.

@@ -68,12 +68,15 @@ async fn handle(
     let path_mailbox = Mailbox::parse(mailbox.trim())
         .map_err(|e| ApiError::invalid("mailbox", format!("the mailbox in the path: {e}")))?;
     let graph_body: Value = json_body::decode(&bytes)?;
-    let graph = to_send_request(&path_mailbox.key(), &graph_body)?;
+    // Resolved before validation, as on /v1/messages, so the message names the mailbox as Graph is called with it.
+    let snapshot = state.policy.get(&state.pool).await?;
+    let identity = snapshot.directory.identify(&path_mailbox.key());
+    let sender = identity.entry.map_or_else(|| path_mailbox.key(), |r| r.address.clone());
+    let names = identity.names;
+    let graph = to_send_request(&sender, &graph_body)?;
     let s = &state.settings;
     let message =
         graph.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
-    let snapshot = state.policy.get(&state.pool).await?;
-    let names = send_as::names(&snapshot, &path_mailbox.key());
     send_as::check(state, &snapshot, caller, &names, &graph.send_as, request_id).await?;
     let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
     let id = match accept(state, caller, &message, key.as_ref(), request_id, None).await? {

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod crash;
+mod db_roles;
 mod delivery;
 mod entra;
 mod graph_compat;

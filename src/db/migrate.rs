@@ -11,8 +11,9 @@ use sqlx::postgres::PgPoolOptions;
 
 use super::MIGRATOR;
 
-const HINT: &str = "DATABASE_URL's role may not change the schema: set MAILGATE_MIGRATION_DATABASE_URL to the owner \
-                    role's URL, or run `mailgate migrate` as the owner and set MAILGATE_MIGRATE_ON_START=false";
+const AT_START: &str = "applying pending migrations at start as DATABASE_URL's role (when it is not the owner role, \
+                        set MAILGATE_MIGRATION_DATABASE_URL to the owner's URL, or run `mailgate migrate` as the owner \
+                        and set MAILGATE_MIGRATE_ON_START=false)";
 
 /// Brings the schema up to date through `url`, the owner role's; `setting` names it in errors.
 pub async fn migrate(url: &str, setting: &str) -> anyhow::Result<()> {
@@ -41,7 +42,7 @@ pub async fn at_start(pool: &PgPool, owner_url: Option<&str>) -> anyhow::Result<
     if pending(pool).await.is_empty() {
         return Ok(());
     }
-    MIGRATOR.run(pool).await.context(HINT).context("applying migrations at start")
+    MIGRATOR.run(pool).await.context(AT_START)
 }
 
 /// The versions this binary holds that the database has not applied as they are; all of them when it cannot tell

@@ -9,7 +9,8 @@ use mailgate::sim::{Sim, SimConfig};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::{ALLOWED, SERVICE_LOGIN, database_url, ensure_login, message, seed_demo, service_url, with_login};
+use crate::helpers::{ALLOWED, database_url, message, seed_demo};
+use crate::logins::{SERVICE_LOGIN, ensure_login, service_url, with_login};
 use crate::process::{Mailgate, post_once, wait_until};
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";

@@ -14,6 +14,7 @@ mod guarantees;
 mod health;
 mod helpers;
 mod large;
+mod logins;
 mod mirror;
 mod openapi;
 mod pg_restart;

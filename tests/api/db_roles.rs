@@ -278,3 +278,12 @@ async fn serve_migrates_as_the_owner_at_start_and_sends_as_the_service_role(pool
     .expect("logins");
     assert_eq!(logins, vec![SERVICE_LOGIN.to_owned()], "serve's connections");
 }
+
+#[sqlx::test(migrations = false)]
+async fn with_one_url_naming_the_owner_serve_still_migrates_at_start(pool: PgPool) {
+    let owner = database_url(&pool).await;
+    let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
+    let _mailgate = Mailgate::start(&owner, &sim, &[]);
+    let applied = count(&pool, "SELECT count(*) FROM _sqlx_migrations WHERE success").await;
+    assert_eq!(applied, mailgate::db::MIGRATOR.iter().count() as i64);
+}

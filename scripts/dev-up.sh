@@ -50,18 +50,66 @@ mkdir -p "$dev"
 
 # ------------------------------------------------------------------------------ Postgres
 pg_url=$(scripts/ensure-postgres.sh)
-db_url=$pg_url/$db_name
 
 psql_bin=$(command -v psql || ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)
 [[ -n $psql_bin ]] || die "psql not found (it comes with the postgresql-client package)"
+# As the server's administrator (the URL's user), on the `postgres` database unless -d says otherwise.
 psql() { "$psql_bin" -w -X -q -At -v ON_ERROR_STOP=1 -d "$pg_url/postgres" "$@"; }
 db_exists() { [[ $(psql -c "SELECT 1 FROM pg_database WHERE datname = '$db_name'") == 1 ]]; }
+
+# Two roles, as in production (README, "Database roles"): migrations run as the owner, which owns the database and
+# every object in it; `mailgate serve` and the admin commands run as a login role in the group role
+# mailgate_service, to which the migrations grant only what the service needs. Local passwords, for servers whose
+# pg_hba.conf asks for one.
+owner_role=mailgate_dev_owner owner_password=mailgate-dev-owner
+service_role=mailgate_dev_service service_password=mailgate-dev-service
+server=${pg_url#*://}
+server=${server#*@}
+owner_url=postgres://$owner_role:$owner_password@$server/$db_name
+db_url=postgres://$service_role:$service_password@$server/$db_name
+
+log "making roles $owner_role and $service_role (in mailgate_service) where missing"
+psql <<SQL || die "could not make the database roles (the user of $pg_url must be a superuser or have CREATEROLE)"
+DO \$\$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$owner_role') THEN
+        CREATE ROLE $owner_role LOGIN PASSWORD '$owner_password';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mailgate_service') THEN
+        CREATE ROLE mailgate_service NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$service_role') THEN
+        CREATE ROLE $service_role LOGIN PASSWORD '$service_password';
+    END IF;
+    IF NOT pg_has_role('$service_role', 'mailgate_service', 'MEMBER') THEN
+        GRANT mailgate_service TO $service_role;
+    END IF;
+END \$\$;
+SQL
 
 if ! db_exists; then
     log "creating database $db_name"
     # A concurrent run may have created it in the meantime; that is fine too.
-    psql -c "CREATE DATABASE $db_name" || db_exists || die "could not create database $db_name"
+    psql -c "CREATE DATABASE $db_name OWNER $owner_role" || db_exists || die "could not create database $db_name"
 fi
+# A database made by an earlier version of this script belongs to the administrator: hand it and its tables (their
+# sequences and indexes follow) and functions to the owner role, which alone migrates it from now on.
+psql -d "$pg_url/$db_name" <<SQL || die "could not hand database $db_name to $owner_role"
+ALTER DATABASE $db_name OWNER TO $owner_role;
+DO \$\$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relowner <> '$owner_role'::regrole LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO $owner_role', r.t);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'public' AND p.proowner <> '$owner_role'::regrole LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO $owner_role', r.f);
+    END LOOP;
+END \$\$;
+SQL
 
 # ------------------------------------------------------------------------------ binaries
 log "building (cargo build --bins)"
@@ -72,9 +120,9 @@ bin=${target_dir:-$repo/target}/debug
 [[ -x $bin/mailgate && -x $bin/graph-sim ]] || die "built binaries not found in $bin"
 
 # ----------------------------------------------------------------------- schema and demo data
-mailgate() { DATABASE_URL=$db_url "$bin/mailgate" "$@"; }
+mailgate() { DATABASE_URL=$db_url MAILGATE_MIGRATION_DATABASE_URL=$owner_url "$bin/mailgate" "$@"; }
 
-log "migrating $db_name"
+log "migrating $db_name as $owner_role"
 mailgate migrate >/dev/null
 
 # Each step looks first and only creates what is missing, so reruns are quiet no-ops.
@@ -177,9 +225,10 @@ show_logs() {
 # wait_listening PID LOGFILE PREFIX: waits for the "PREFIX http://ADDR" line the program
 # prints once its socket is bound, and prints ADDR (the real one, even for port 0).
 wait_listening() {
-    local pid=$1 logfile=$2 prefix=$3 deadline=$((SECONDS + 30)) addr
+    local pid=$1 logfile=$2 prefix=$3 deadline=$((SECONDS + 30)) addr=''
     while ((SECONDS < deadline)); do
-        addr=$(sed -n "s|^$prefix http://\([^ ]*\).*|\1|p" "$logfile" | head -n 1)
+        # The log appears only once the background process has opened it.
+        [[ -f $logfile ]] && addr=$(sed -n "s|^$prefix http://\([^ ]*\).*|\1|p" "$logfile" | head -n 1)
         [[ -n $addr ]] && { printf '%s\n' "$addr"; return 0; }
         alive "$pid" || return 1
         sleep 0.2
@@ -194,6 +243,8 @@ cat >"$policies_file" <<EOF
 [{"app_id": "$mailgate_app_id", "access_right": "RestrictAccess", "scope": ["$demo_mailbox"]}]
 EOF
 
+# An earlier run's log would show its address until the new process truncates it.
+rm -f "$dev/graph-sim.log" "$dev/mailgate.log"
 # NO_COLOR: plain logs in the .dev/*.log files, without terminal colour codes.
 log "starting graph-sim on $sim_listen (log: .dev/graph-sim.log)"
 NO_COLOR=1 setsid "$bin/graph-sim" --listen "$sim_listen" --identity-header "$identity_header" \
@@ -205,7 +256,8 @@ sim_addr=$(wait_listening "$sim_pid" "$dev/graph-sim.log" 'graph-sim listening o
     { show_logs; die "graph-sim did not start"; }
 sim_url=http://$sim_addr
 
-log "starting mailgate on $listen (log: .dev/mailgate.log)"
+# serve gets the service role only: the schema is current, so it has nothing to migrate at start.
+log "starting mailgate on $listen as $service_role (log: .dev/mailgate.log)"
 DATABASE_URL=$db_url \
     MAILGATE_LISTEN=$listen \
     MAILGATE_GRAPH_URL=$sim_url \
@@ -244,7 +296,8 @@ send_cmd() {
 
 cat <<EOF
 
-mailgate is up at $mg_url  (Graph simulator at $sim_url, database $db_url)
+mailgate is up at $mg_url  (Graph simulator at $sim_url)
+Database $db_name: serve connects as $service_role ($db_url), migrations as $owner_role
 
 API key for app $demo_app (also saved in .dev/$demo_app.key):
   $key

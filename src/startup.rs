@@ -69,7 +69,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let pool =
         db::connect(&settings.database_url, settings.db_max_connections).await.context("connecting to DATABASE_URL")?;
     if settings.migrate_on_start {
-        db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+        db::migrate::at_start(&pool, settings.migration_database_url.as_deref()).await?;
     }
     let token = Arc::new(
         GraphToken::from_settings(&settings.credential, &settings.graph_scope)

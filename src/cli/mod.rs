@@ -64,8 +64,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => startup::serve(settings).await,
         Command::Migrate => {
-            let pool = connect(&settings).await?;
-            db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+            let (url, setting) = settings.migration_url();
+            db::migrate::migrate(url, &setting).await?;
             println!("migrations applied");
             Ok(())
         }

@@ -27,7 +27,10 @@ pub enum LogFormat {
 
 #[derive(Clone)]
 pub struct Settings {
+    /// The service role `serve` runs as.
     pub database_url: String,
+    /// The owner role migrations run as; None: DATABASE_URL's role (a one-role setup).
+    pub migration_database_url: Option<String>,
     pub db_max_connections: u32,
     pub listen: SocketAddr,
     pub graph_url: Url,
@@ -125,6 +128,7 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
 
 const KEYS: &[&str] = &[
     "database_url",
+    "migration_database_url",
     "db_max_connections",
     "listen",
     "graph_url",
@@ -165,6 +169,14 @@ const KEYS: &[&str] = &[
 ];
 
 impl Settings {
+    /// Where migrations connect, and the setting that named it (for errors).
+    pub fn migration_url(&self) -> (&str, String) {
+        match &self.migration_database_url {
+            Some(url) => (url, env_name("migration_database_url")),
+            None => (&self.database_url, env_name("database_url")),
+        }
+    }
+
     /// Loads from the process environment and an optional TOML file.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::from_sources(file, |name| std::env::var(name).ok())
@@ -231,6 +243,7 @@ impl Settings {
         };
         Ok(Settings {
             database_url: raw.required("database_url")?,
+            migration_database_url: raw.get("migration_database_url").map(str::to_owned),
             db_max_connections: match raw.parse("db_max_connections", 10)? {
                 n @ 2..=500 => n,
                 _ => return Err(invalid("db_max_connections", "must be between 2 and 500")),

@@ -92,3 +92,16 @@ fn debug_never_shows_the_client_secret() {
     let shown = format!("{s:?}");
     assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
 }
+
+#[test]
+fn migrations_use_their_own_url_else_the_database_url() {
+    let s = load(&[("DATABASE_URL", "postgres://service@db/mailgate")]).expect("loads");
+    assert_eq!(s.migration_url(), ("postgres://service@db/mailgate", "DATABASE_URL".to_owned()));
+    let s = load(&[
+        ("DATABASE_URL", "postgres://service@db/mailgate"),
+        ("MAILGATE_MIGRATION_DATABASE_URL", "postgres://owner@db/mailgate"),
+    ])
+    .expect("loads");
+    assert_eq!(s.migration_url(), ("postgres://owner@db/mailgate", "MAILGATE_MIGRATION_DATABASE_URL".to_owned()));
+    assert!(!format!("{s:?}").contains("owner@"), "the URL may hold a password: {s:?}");
+}

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod idempotency;
 pub mod keys;
 pub mod messages;
+pub mod migrate;
 pub mod policies;
 pub mod quota;
 pub mod rbac;

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::logins::service_url;
 use crate::process::Mailgate;
 
 pub const ALLOWED: &str = "notifications@contoso.test";
@@ -70,6 +71,7 @@ pub async fn app_with_roles(pool: &PgPool, name: &str, roles: &[&str]) -> String
 
 pub struct TestApp {
     pub base: String,
+    /// The database as the service login role, which `mailgate serve` uses.
     pub db_url: String,
     env: Vec<(String, String)>,
     pub sim: SimHandle,
@@ -96,9 +98,11 @@ impl Spawn {
         self.start_on(pool, db_url).await
     }
 
-    /// Seeds the demo through `pool` and starts mailgate on `db_url`, the same database (e.g. on a private server).
+    /// Seeds the demo through `pool` and starts mailgate on `db_url`, the same database (e.g. on a private server),
+    /// connected as the service login role.
     pub async fn start_on(self, pool: PgPool, db_url: String) -> TestApp {
         let demo = seed_demo(&pool).await;
+        let db_url = service_url(&pool, &db_url).await;
         let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
         let process = Mailgate::start(&db_url, &sim, &self.env);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");

@@ -42,3 +42,6 @@ CREATE TRIGGER recipients_names AFTER INSERT OR UPDATE ON recipients
 
 INSERT INTO recipient_names (name, recipient_id)
 SELECT n, r.id FROM recipients AS r, recipient_names_of(r) AS n;
+
+-- Written only by the trigger above (as the owner); the service reads it.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON recipient_names FROM mailgate_service;

@@ -134,7 +134,7 @@ async fn the_graph_endpoint_resolves_its_path_mailbox_too(pool: PgPool) {
     let billing = import_and_key(&app, BILLING).await;
     let body = json!({"message": {"subject": "s", "body": {"contentType": "Text", "content": "t"},
         "toRecipients": [{"emailAddress": {"address": "someone@example.com"}}]}});
-    for path in ["MeganB@contoso.onmicrosoft.com", CEO_OID] {
+    for path in ["MeganB@contoso.onmicrosoft.com", "Megan.Bowen%40contoso.onmicrosoft.com", CEO_OID] {
         let r = app
             .http
             .post(app.url(&format!("/v1.0/users/{path}/sendMail")))

@@ -57,6 +57,7 @@ pub struct Settings {
     pub drift_cooldown: Option<Duration>,
     /// Entra ID tokens from callers; None when only API keys are accepted.
     pub entra: Option<EntraSettings>,
+    pub http: HttpSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +84,7 @@ impl std::fmt::Debug for Settings {
             .field("max_recipients", &self.max_recipients)
             .field("max_attempts", &self.max_attempts)
             .field("entra", &self.entra)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -173,7 +175,7 @@ impl Settings {
         if let Some(path) = file {
             values.extend(read_file(path)?);
         }
-        for key in KEYS {
+        for key in KEYS.iter().chain(http::KEYS) {
             if let Some(v) = env(&env_name(key)) {
                 values.insert((*key).to_owned(), v);
             }
@@ -266,6 +268,7 @@ impl Settings {
                 secs => Some(Duration::from_secs(secs)),
             },
             entra: entra(raw)?,
+            http: http::http(raw)?,
         })
     }
 }
@@ -290,7 +293,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
     let mut out = BTreeMap::new();
     for (key, value) in table {
-        if !KEYS.contains(&key.as_str()) {
+        if !KEYS.contains(&key.as_str()) && !http::KEYS.contains(&key.as_str()) {
             return Err(file_err(format!("unknown setting `{key}`")));
         }
         let value = match value {
@@ -312,6 +315,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
 mod credential;
 mod delivery;
 mod entra;
+mod http;
 #[cfg(test)]
 mod tests;
 
@@ -320,3 +324,4 @@ use credential::credential;
 pub use delivery::{Guarantee, Limits};
 use delivery::{limits, positive};
 use entra::entra;
+pub use http::HttpSettings;

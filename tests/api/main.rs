@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod delivery;
+mod edge;
 mod entra;
 mod graph_compat;
 mod guarantees;

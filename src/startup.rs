@@ -48,7 +48,7 @@ pub fn router(state: AppState) -> Router {
     routes::openapi::annotate_access(&mut openapi);
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let body_limit = state.settings.max_body_bytes;
-    let http = state.settings.http;
+    let http = state.settings.http.clone();
     let metrics = state.metrics.clone();
     let api = api
         .route(

@@ -47,6 +47,12 @@ impl Window {
     }
 }
 
+/// An address as proxies write it: `203.0.113.7`, `203.0.113.7:51234`, `2001:db8::1` or `[2001:db8::1]:443`.
+pub fn parse_address(text: &str) -> Option<IpAddr> {
+    let text = text.trim();
+    text.parse::<IpAddr>().ok().or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
 /// What to do with a failure just counted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Record {
@@ -129,6 +135,19 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert!(limiter.check(ip("10.0.0.1")).is_ok());
         assert_eq!(limiter.fail(ip("10.0.0.1")), Record::Audit);
+    }
+
+    #[test]
+    fn addresses_are_read_as_proxies_write_them() {
+        for (text, want) in [
+            ("203.0.113.7", "203.0.113.7"),
+            (" 203.0.113.7:51234", "203.0.113.7"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+        ] {
+            assert_eq!(parse_address(text), ip(want), "{text}");
+        }
+        assert_eq!(parse_address("unknown"), None);
     }
 
     #[test]

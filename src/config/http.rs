@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use axum::http::HeaderName;
+
 use super::{ConfigError, Raw, invalid};
 
 pub(super) const KEYS: &[&str] = &[
@@ -11,12 +13,13 @@ pub(super) const KEYS: &[&str] = &[
     "max_concurrent_requests",
     "auth_failures_per_minute",
     "auth_failures_audited_per_minute",
+    "client_address_header",
 ];
 
 /// The longest `Prefer: wait` a send honours; a request timeout must leave room for it.
 const LONGEST_PREFER_WAIT_SECS: u64 = 30;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpSettings {
     /// An HTTP/1 connection that has not sent a whole request head within this time is closed. It also closes a
     /// keep-alive connection idle this long.
@@ -29,6 +32,9 @@ pub struct HttpSettings {
     pub auth_failures_per_minute: u32,
     /// Of those, how many per source per minute are written to the audit log; the rest are counted in metrics.
     pub auth_failures_audited_per_minute: u32,
+    /// A header the load balancer in front sets to the client's address (`X-Forwarded-For`): its last entry, the
+    /// one that load balancer appended, is the source for the failure limit. None: the TCP peer's address.
+    pub client_address_header: Option<HeaderName>,
 }
 
 impl Default for HttpSettings {
@@ -39,6 +45,7 @@ impl Default for HttpSettings {
             max_concurrent_requests: 512,
             auth_failures_per_minute: 30,
             auth_failures_audited_per_minute: 10,
+            client_address_header: None,
         }
     }
 }
@@ -72,12 +79,20 @@ pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
             "must be at most MAILGATE_AUTH_FAILURES_PER_MINUTE (failures beyond that are refused unchecked)",
         ));
     }
+    let client_address_header = match raw.get("client_address_header") {
+        None => None,
+        Some(name) => Some(
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid("client_address_header", format!("`{name}` is not a header name")))?,
+        ),
+    };
     Ok(HttpSettings {
         header_read_timeout: Duration::from_secs(header_read),
         request_timeout: Duration::from_secs(request),
         max_concurrent_requests: max_concurrent,
         auth_failures_per_minute: failures,
         auth_failures_audited_per_minute: audited,
+        client_address_header,
     })
 }
 
@@ -109,12 +124,14 @@ mod tests {
             ("MAILGATE_MAX_CONCURRENT_REQUESTS", "3"),
             ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "7"),
             ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "4"),
+            ("MAILGATE_CLIENT_ADDRESS_HEADER", "X-Forwarded-For"),
         ])
         .expect("loads");
         assert_eq!(s.http.header_read_timeout, Duration::from_secs(2));
         assert_eq!(s.http.request_timeout, Duration::from_secs(40));
         assert_eq!((s.http.max_concurrent_requests, s.http.auth_failures_per_minute), (3, 7));
         assert_eq!(s.http.auth_failures_audited_per_minute, 4);
+        assert_eq!(s.http.client_address_header, Some(HeaderName::from_static("x-forwarded-for")));
         // Fewer failures allowed than the default audited share: the share follows.
         let s = load(&[("MAILGATE_AUTH_FAILURES_PER_MINUTE", "3")]).expect("loads");
         assert_eq!(s.http.auth_failures_audited_per_minute, 3);
@@ -125,6 +142,7 @@ mod tests {
             ("MAILGATE_MAX_CONCURRENT_REQUESTS", "0"),
             ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "0"),
             ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "31"),
+            ("MAILGATE_CLIENT_ADDRESS_HEADER", "bad header"),
         ] {
             let err = load(&[(name, bad)]).expect_err(bad);
             assert!(err.to_string().contains(name), "{err}");

@@ -147,7 +147,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         Access::AnyOf(allowed) => allowed,
     };
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let source = source(state, request);
     // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row.
     if let Err(retry_after) = state.auth_failures.check(source) {
         state.metrics.inc("mailgate_auth_throttled_total", &[]);
@@ -196,6 +196,18 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
 
 async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, AuthFailure> {
     crate::auth::authenticate::authenticate(&state.pool, state.entra.as_ref(), headers).await
+}
+
+/// Where a request comes from, for the failure limit: the address the load balancer in front reports, when one is
+/// configured and its header holds one, else the TCP peer.
+fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let Some(name) = &state.settings.http.client_address_header else {
+        return peer;
+    };
+    // The last entry is the one the nearest proxy appended; entries before it are the client's to invent.
+    let last = request.headers().get_all(name).iter().next_back().and_then(|v| v.to_str().ok());
+    last.and_then(|v| v.rsplit(',').next()).and_then(crate::auth::failures::parse_address).or(peer)
 }
 
 /// 405 for a method the path does not serve; a path missing from the table altogether is a bug (500).

@@ -172,3 +172,27 @@ async fn a_method_a_route_does_not_serve_gets_405_with_allow(pool: PgPool) {
     let r = app.http.head(app.url("/healthz")).send().await.expect("head");
     assert_eq!(r.status(), 200);
 }
+
+#[sqlx::test]
+async fn behind_a_load_balancer_sources_are_told_apart_by_the_address_it_reports(pool: PgPool) {
+    let app = spawn()
+        .env("MAILGATE_AUTH_FAILURES_PER_MINUTE", "2")
+        .env("MAILGATE_CLIENT_ADDRESS_HEADER", "X-Forwarded-For")
+        .start(pool)
+        .await;
+    let from = |forwarded: &'static str| {
+        app.http
+            .post(app.url("/v1/messages"))
+            .bearer_auth("not-a-key")
+            .header("X-Forwarded-For", forwarded)
+            .json(&message(ALLOWED))
+            .send()
+    };
+    // The load balancer appends the address it saw; what comes before is the client's own claim.
+    assert_eq!(from("198.51.100.1, 203.0.113.7").await.expect("send").status(), 401);
+    assert_eq!(from("203.0.113.7").await.expect("send").status(), 401);
+    assert_eq!(from("203.0.113.7").await.expect("send").status(), 429);
+    assert_eq!(from("203.0.113.8, 203.0.113.7").await.expect("send").status(), 429, "a claimed address counted");
+    // Another client behind the same load balancer is not held up.
+    assert_eq!(from("203.0.113.8").await.expect("send").status(), 401);
+}

@@ -123,7 +123,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     };
     let status = response.status().as_u16().to_string();
     let m = &state.metrics;
-    m.inc("mailgate_http_requests_total", &[("method", method.as_str()), ("route", &route), ("status", &status)]);
+    m.inc("mailgate_http_requests_total", &[("method", known(&method)), ("route", &route), ("status", &status)]);
     m.observe("mailgate_http_request_duration_seconds", &[("route", &route)], started.elapsed());
     response
 }
@@ -210,12 +210,29 @@ fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
     last.and_then(|v| v.rsplit(',').next()).and_then(crate::auth::failures::parse_address).or(peer)
 }
 
+/// The method's name when it is one of HTTP's own, else `other`: a caller may invent any number of methods, and
+/// neither the metrics' labels nor an answer should grow with them.
+fn known(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD.iter().find(|m| *m == method).map_or("other", |m| m.as_str())
+}
+
 /// 405 for a method the path does not serve; a path missing from the table altogether is a bug (500).
 /// The `Allow` header is added by the router, which knows the methods it serves.
 fn method_not_allowed(method: &Method, route: &str) -> ApiError {
     let mut served: Vec<&str> = ENDPOINTS.iter().filter(|e| e.path == route).map(|e| e.method.as_str()).collect();
     if served.is_empty() {
-        return ApiError::internal(format!("no access rule for {method} {route}"));
+        return ApiError::internal(format!("no access rule for {} {route}", known(method)));
     }
     if served.contains(&"GET") {
         served.push("HEAD");
@@ -223,7 +240,7 @@ fn method_not_allowed(method: &Method, route: &str) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{route} does not take {method}; it takes {}", served.join(", ")),
+        format!("{route} does not take {}; it takes {}", known(method), served.join(", ")),
     )
 }
 

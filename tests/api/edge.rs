@@ -171,6 +171,16 @@ async fn a_method_a_route_does_not_serve_gets_405_with_allow(pool: PgPool) {
     // HEAD is answered as GET is.
     let r = app.http.head(app.url("/healthz")).send().await.expect("head");
     assert_eq!(r.status(), 200);
+    // Invented methods are neither echoed nor made into metric labels, however many there are.
+    for i in 0..3 {
+        let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).expect("method");
+        let r = app.http.request(method, app.url("/v1/messages")).send().await.expect("send");
+        let body = problem(r, 405, "method_not_allowed").await;
+        assert!(!body["detail"].as_str().expect("detail").contains("INVENTED"), "{body}");
+    }
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("get").text().await.expect("text");
+    assert!(!metrics.contains("INVENTED"), "{metrics}");
+    assert!(metrics.contains("method=\"other\",route=\"/v1/messages\",status=\"405\"} 3"), "{metrics}");
 }
 
 #[sqlx::test]

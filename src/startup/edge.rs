@@ -39,6 +39,7 @@ pub fn layers(router: Router, http: &HttpSettings, metrics: Arc<Metrics>) -> Rou
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             admit(permits.clone(), shed_metrics.clone(), req, next)
         }))
+        .layer(middleware::map_response(as_problem))
         .layer(CatchPanicLayer::custom(move |panic: Box<dyn Any + Send>| answer_panic(&metrics, panic)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http())
@@ -103,6 +104,45 @@ async fn within(limit: Duration, metrics: Arc<Metrics>, request: Request, next: 
             .into_response()
         }
     }
+}
+
+/// Longest framework explanation kept when an error answer is rewritten as a problem.
+const MAX_DETAIL: usize = 300;
+
+/// Rewrites an error answered in plain text (the framework's own rejections: a path segment that is not UTF-8, a
+/// body over the limit) as problem+json, so that every error a caller sees has the one shape.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.to_str().is_ok_and(|v| v.starts_with("text/plain")));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let said = axum::body::to_bytes(body, MAX_DETAIL * 4).await.unwrap_or_default();
+    let said: String = String::from_utf8_lossy(&said).chars().filter(|c| !c.is_control()).take(MAX_DETAIL).collect();
+    let detail = if status.is_server_error() || said.trim().is_empty() {
+        status.canonical_reason().unwrap_or("the request was refused").to_owned()
+    } else {
+        said
+    };
+    let mut problem = ApiError::new(status, code, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().append(name, value.clone());
+        }
+    }
+    problem
 }
 
 /// The panic itself was logged by the panic hook (once, where it happened); the caller gets an opaque 500.

@@ -206,3 +206,13 @@ async fn behind_a_load_balancer_sources_are_told_apart_by_the_address_it_reports
     // Another client behind the same load balancer is not held up.
     assert_eq!(from("203.0.113.8").await.expect("send").status(), 401);
 }
+
+#[sqlx::test]
+async fn a_path_the_framework_cannot_read_gets_problem_json(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let admin = crate::helpers::app_with_roles(&app.pool, "ops", &["Admin"]).await;
+    // `%FF` is not UTF-8: the router refuses the path segment before any handler runs.
+    let r = app.http.get(app.url("/v1/admin/apps/%FF")).bearer_auth(&admin).send().await.expect("get");
+    let body = problem(r, 400, "bad_request").await;
+    assert!(!body["detail"].as_str().expect("detail").is_empty(), "{body}");
+}

@@ -18,6 +18,7 @@ fn app(http: HttpSettings, metrics: Arc<Metrics>) -> Router {
             }),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/items/{n}", get(|axum::extract::Path(n): axum::extract::Path<u32>| async move { n.to_string() }))
         .route("/id", get(|req: Request| async move { format!("{:?}", req.headers().get(REQUEST_ID)) }));
     layers(routes, &http, metrics)
 }
@@ -90,4 +91,18 @@ async fn only_short_plain_request_ids_are_kept() {
             assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "replaced by a fresh id: {echoed}");
         }
     }
+}
+
+#[tokio::test]
+async fn framework_rejections_answer_problem_json() {
+    let app = app(HttpSettings::default(), Arc::new(Metrics::default()));
+    let response = app.clone().oneshot(get_req("/items/not-a-number")).await.expect("answered");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let problem = problem(response).await;
+    assert_eq!(problem["code"], "bad_request");
+    assert!(problem["detail"].as_str().expect("detail").contains("not-a-number"), "{problem}");
+    // Successful answers, whatever their type, are left alone.
+    let response = app.oneshot(get_req("/items/7")).await.expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE].to_str().expect("ascii").starts_with("text/plain"));
 }

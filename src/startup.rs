@@ -118,7 +118,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let drain_flag = draining.clone();
     let stopping = async move {
         shutdown_signal().await;
-        // From here /readyz says not ready and new requests get 503, while axum stops accepting connections.
+        // From here /readyz says not ready and new requests get 503, while the listener stops accepting connections.
         drain_flag.store(true, Ordering::SeqCst);
         tracing::info!("SIGTERM: refusing new work, finishing sends in flight");
     };

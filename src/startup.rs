@@ -7,16 +7,15 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::auth::entra::{EntraConfig, EntraValidator};
+use crate::auth::failures::FailureLimiter;
 use crate::config::{EntraSettings, Settings};
 use crate::db;
 use crate::delivery::worker::Delivery;
@@ -37,31 +36,34 @@ pub struct AppState {
     pub entra: Option<EntraValidator>,
     /// Set on SIGTERM: new work is refused with 503 while sends in flight finish.
     pub draining: Arc<AtomicBool>,
+    /// Failed authentications per source address.
+    pub auth_failures: Arc<FailureLimiter>,
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub mod edge;
+mod listener;
 
 pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = routes::api().split_for_parts();
     routes::openapi::annotate_access(&mut openapi);
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let body_limit = state.settings.max_body_bytes;
-    api.route(
-        "/openapi.json",
-        get(move || {
-            let doc = openapi.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
-        }),
-    )
-    .route("/metrics", get(routes::metrics::metrics))
-    .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
-    .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
-    .with_state(state)
-    .layer(DefaultBodyLimit::max(body_limit))
-    // Outermost first: every request gets an id before it is traced, and every response carries it back.
-    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-    .layer(TraceLayer::new_for_http())
-    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    let http = state.settings.http.clone();
+    let metrics = state.metrics.clone();
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .route("/metrics", get(routes::metrics::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit));
+    edge::layers(api, &http, metrics)
 }
 
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
@@ -103,18 +105,25 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let draining = Arc::new(AtomicBool::new(false));
-    let state = AppState { pool, settings, policy, events, token, metrics, entra, draining: draining.clone() };
+    let auth_failures = Arc::new(FailureLimiter::new(
+        settings.http.auth_failures_per_minute,
+        settings.http.auth_failures_audited_per_minute,
+    ));
+    let header_read_timeout = settings.http.header_read_timeout;
+    let state =
+        AppState { pool, settings, policy, events, token, metrics, entra, draining: draining.clone(), auth_failures };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
     tracing::info!(%addr, "listening");
     let drain_flag = draining.clone();
     let stopping = async move {
         shutdown_signal().await;
-        // From here /readyz says not ready and new requests get 503, while axum stops accepting connections.
+        // From here /readyz says not ready and new requests get 503, while the listener stops accepting connections.
         drain_flag.store(true, Ordering::SeqCst);
         tracing::info!("SIGTERM: refusing new work, finishing sends in flight");
     };
-    axum::serve(listener, router(state)).with_graceful_shutdown(stopping).await?;
+    edge::log_panics();
+    listener::serve(listener, router(state), header_read_timeout, stopping).await?;
     tracing::info!("stopping: finishing sends in flight");
     let _ = stop.send(true);
     let _ = workers.await;

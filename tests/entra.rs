@@ -353,3 +353,32 @@ async fn wait_for(mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn only_app_only_tokens_are_accepted() {
+    let (issuer, validator) = setup().await;
+    // A delegated token: a user signed in to the caller's app, which asked for a scope on mailgate.
+    let mut delegated = issuer.v2_claims(CALLER, CLIENT_ID);
+    delegated["scp"] = json!("Mail.Send");
+    delegated["idtyp"] = json!("user");
+    let error = refused(&validator, &issuer.sign(&delegated)).await;
+    assert!(matches!(error, TokenError::NotAppOnly(_)), "{error:?}");
+    assert_eq!(error.reason(), "delegated_token");
+    assert!(error.description().contains("only app-only tokens"), "{}", error.description());
+
+    // Either sign alone is enough: `scp` without `idtyp` (which is an optional claim) ...
+    delegated.as_object_mut().expect("object").remove("idtyp");
+    let error = refused(&validator, &issuer.sign(&delegated)).await;
+    assert!(error.description().contains("`scp`"), "{}", error.description());
+    // ... and `idtyp` other than `app` without `scp`.
+    let mut user = issuer.v1_claims(CALLER, CLIENT_ID);
+    user["idtyp"] = json!("user");
+    let error = refused(&validator, &issuer.sign(&user)).await;
+    assert!(error.description().contains("`idtyp` is `user`"), "{}", error.description());
+
+    // App-only tokens pass with `idtyp` = app, or without `idtyp` at all.
+    validator.validate(&issuer.sign(&issuer.v1_claims(CALLER, CLIENT_ID))).await.expect("idtyp app");
+    let mut plain = issuer.v2_claims(CALLER, CLIENT_ID);
+    plain.as_object_mut().expect("object").remove("idtyp");
+    validator.validate(&issuer.sign(&plain)).await.expect("no idtyp");
+}

@@ -64,11 +64,16 @@ pub async fn api_key(pool: &PgPool, key: &ApiKey) -> Result<Caller, AuthFailure>
             if stored.stale_use {
                 db::keys::touch(pool, stored.id).await?;
             }
-            let names = stored.key_roles.as_ref().unwrap_or(&stored.app_roles);
+            // The app's roles as they are now bound the key: narrowing an app narrows every key it was issued.
+            let app_roles = Role::known(&stored.app_roles);
+            let roles = match &stored.key_roles {
+                Some(key_roles) => Role::known(key_roles).into_iter().filter(|r| app_roles.contains(r)).collect(),
+                None => app_roles,
+            };
             Ok(Caller {
                 app_id: stored.app_id,
                 app_name: stored.app_name,
-                roles: Role::known(names),
+                roles,
                 credential: CallerCredential::ApiKey { key_id: stored.id },
             })
         }
@@ -88,18 +93,23 @@ pub async fn entra_token(pool: &PgPool, entra: &EntraValidator, token: &str) -> 
     let tenant = Uuid::parse_str(&identity.tenant_id).map_err(|_| bad_claim("tid"))?;
     let app_id = Uuid::parse_str(&identity.app_id).map_err(|_| bad_claim("appid/azp"))?;
     let object_id = identity.object_id.as_deref().and_then(|o| Uuid::parse_str(o).ok());
-    let app =
-        db::apps::find_entra(pool, tenant, app_id, object_id).await?.ok_or_else(|| AuthFailure::Unregistered {
+    let home = Uuid::parse_str(entra.home_tenant()).ok();
+    let app = db::apps::find_entra(pool, tenant, home, app_id, object_id).await?.ok_or_else(|| {
+        AuthFailure::Unregistered {
             detail: format!(
                 "the token is valid, but app {app_id} (tenant {tenant}) is not registered with mailgate; \
              register it with `mailgate apps create NAME --entra-app-id {app_id}`"
             ),
-        })?;
+        }
+    })?;
+    // Entra grants the token's roles; mailgate's record of the app bounds them, so narrowing the app here takes
+    // effect at once, without waiting for Entra's assignments to change and old tokens to expire.
+    let app_roles = Role::known(&app.roles);
+    let roles = Role::known(&identity.roles).into_iter().filter(|r| app_roles.contains(r)).collect();
     Ok(Caller {
         app_id: app.id,
         app_name: app.name,
-        // A token's roles are the app roles Entra granted it, and nothing else.
-        roles: Role::known(&identity.roles),
+        roles,
         credential: CallerCredential::Entra { app_id: identity.app_id, tenant_id: identity.tenant_id },
     })
 }

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod authenticate;
 pub mod caller;
 pub mod entra;
+pub mod failures;
 pub mod roles;
 
 pub use api_key::ApiKey;

@@ -62,6 +62,7 @@ pub struct Settings {
     pub allow_unknown_mailboxes: bool,
     /// Entra ID tokens from callers; None when only API keys are accepted.
     pub entra: Option<EntraSettings>,
+    pub http: HttpSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +89,7 @@ impl std::fmt::Debug for Settings {
             .field("max_recipients", &self.max_recipients)
             .field("max_attempts", &self.max_attempts)
             .field("entra", &self.entra)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -188,7 +190,7 @@ impl Settings {
         if let Some(path) = file {
             values.extend(read_file(path)?);
         }
-        for key in KEYS {
+        for key in KEYS.iter().chain(http::KEYS) {
             if let Some(v) = env(&env_name(key)) {
                 values.insert((*key).to_owned(), v);
             }
@@ -283,6 +285,7 @@ impl Settings {
             },
             allow_unknown_mailboxes: raw.parse("allow_unknown_mailboxes", false)?,
             entra: entra(raw)?,
+            http: http::http(raw)?,
         })
     }
 }
@@ -307,7 +310,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
     let mut out = BTreeMap::new();
     for (key, value) in table {
-        if !KEYS.contains(&key.as_str()) {
+        if !KEYS.contains(&key.as_str()) && !http::KEYS.contains(&key.as_str()) {
             return Err(file_err(format!("unknown setting `{key}`")));
         }
         let value = match value {
@@ -329,6 +332,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
 mod credential;
 mod delivery;
 mod entra;
+mod http;
 #[cfg(test)]
 mod tests;
 
@@ -337,3 +341,4 @@ use credential::credential;
 pub use delivery::{Guarantee, Limits};
 use delivery::{limits, positive};
 use entra::entra;
+pub use http::HttpSettings;

@@ -59,25 +59,28 @@ pub async fn find(db: impl PgExecutor<'_>, name_or_app_id: &str) -> Result<Optio
         .await
 }
 
-/// The app an Entra token speaks for: by its app id within the tenant (or any tenant if none is recorded),
-/// else by its service principal's object id.
+/// The app an Entra token speaks for: by its app id within the tenant it was registered with (or any accepted
+/// tenant if none is recorded), else by its service principal's object id, which names an object of one tenant
+/// only: the one recorded, or mailgate's home tenant when none is.
 #[tracing::instrument(skip(db))]
 pub async fn find_entra(
     db: impl PgExecutor<'_>,
     tenant_id: Uuid,
+    home_tenant_id: Option<Uuid>,
     app_id: Uuid,
     object_id: Option<Uuid>,
 ) -> Result<Option<App>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM apps
           WHERE (entra_app_id = $2 AND (entra_tenant_id IS NULL OR entra_tenant_id = $1))
-             OR ($3::uuid IS NOT NULL AND entra_object_id = $3)
+             OR ($3::uuid IS NOT NULL AND entra_object_id = $3 AND COALESCE(entra_tenant_id, $4) = $1)
           ORDER BY (entra_app_id = $2) DESC NULLS LAST
           LIMIT 1"
     )))
     .bind(tenant_id)
     .bind(app_id)
     .bind(object_id)
+    .bind(home_tenant_id)
     .fetch_optional(db)
     .await
 }

@@ -1,14 +1,16 @@
 //! Who may call what, in one table. The middleware authenticates every non-public route and checks its roles
 //! before the handler runs; the OpenAPI document is annotated from the same table.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::authenticate::AuthFailure;
+use crate::auth::failures::Record;
 use crate::auth::{Caller, Role};
 use crate::db::audit::{self, NewEvent, Outcome};
 use crate::error::ApiError;
@@ -97,6 +99,14 @@ pub fn endpoint(method: &Method, path: &str) -> Option<&'static Endpoint> {
     ENDPOINTS.iter().find(|e| e.method == method && e.path == path)
 }
 
+/// The rule for a request: HEAD is answered by the GET handler, so it follows GET's rule.
+fn rule(method: &Method, path: &str) -> Option<&'static Endpoint> {
+    endpoint(if method == Method::HEAD { &Method::GET } else { method }, path)
+}
+
+/// Codes answered as problem+json on every path, the Graph-shaped one included: they are about HTTP, not mail.
+const EDGE_CODES: [&str; 2] = ["method_not_allowed", "too_many_auth_failures"];
+
 /// Authenticates and authorizes per the table; records request metrics for every routed request.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -106,12 +116,14 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let response = match check(&state, &method, &route, &mut request).await {
         Ok(()) => next.run(request).await,
         // Callers of the Graph-shaped endpoint parse Graph's error shape.
-        Err(e) if route.starts_with("/v1.0/") => crate::routes::graph::error::respond(e, &request_id),
+        Err(e) if route.starts_with("/v1.0/") && !EDGE_CODES.contains(&e.code) => {
+            crate::routes::graph::error::respond(e, &request_id)
+        }
         Err(e) => e.into_response(),
     };
     let status = response.status().as_u16().to_string();
     let m = &state.metrics;
-    m.inc("mailgate_http_requests_total", &[("method", method.as_str()), ("route", &route), ("status", &status)]);
+    m.inc("mailgate_http_requests_total", &[("method", known(&method)), ("route", &route), ("status", &status)]);
     m.observe("mailgate_http_request_duration_seconds", &[("route", &route)], started.elapsed());
     response
 }
@@ -127,13 +139,25 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
     }
     // Default deny: a route missing from the table is a bug, and nobody may call it.
-    let endpoint =
-        endpoint(method, route).ok_or_else(|| ApiError::internal(format!("no access rule for {method} {route}")))?;
+    let Some(endpoint) = rule(method, route) else {
+        return Err(method_not_allowed(method, route));
+    };
     let allowed = match endpoint.access {
         Access::Public => return Ok(()),
         Access::AnyOf(allowed) => allowed,
     };
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let source = source(state, request);
+    // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row.
+    if let Err(retry_after) = state.auth_failures.check(source) {
+        state.metrics.inc("mailgate_auth_throttled_total", &[]);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_auth_failures",
+            "too many failed authentications from this address; wait before trying again",
+        )
+        .header(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs())));
+    }
     let caller = match authenticate(state, request.headers()).await {
         Ok(caller) => caller,
         Err(AuthFailure::Db(e)) => return Err(e.into()),
@@ -143,13 +167,13 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         }
         Err(AuthFailure::Unauthenticated { reason, detail }) => {
             state.metrics.inc("mailgate_auth_failures_total", &[("reason", reason)]);
-            record_refusal(state, Outcome::Unauthenticated, None, &request_id, &format!("{method} {route}: {reason}"))
-                .await;
+            let what = format!("{method} {route}: {reason}");
+            record_failure(state, source, &request_id, &what).await;
             return Err(ApiError::unauthorized(detail));
         }
         Err(AuthFailure::Unregistered { detail }) => {
             state.metrics.inc("mailgate_auth_failures_total", &[("reason", "unregistered_app")]);
-            record_refusal(state, Outcome::Unauthenticated, None, &request_id, &detail).await;
+            record_failure(state, source, &request_id, &detail).await;
             return Err(ApiError::new(StatusCode::FORBIDDEN, "unregistered_app", detail));
         }
     };
@@ -172,6 +196,60 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
 
 async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, AuthFailure> {
     crate::auth::authenticate::authenticate(&state.pool, state.entra.as_ref(), headers).await
+}
+
+/// Where a request comes from, for the failure limit: the address the load balancer in front reports, when one is
+/// configured and its header holds one, else the TCP peer.
+fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let Some(name) = &state.settings.http.client_address_header else {
+        return peer;
+    };
+    // The last entry is the one the nearest proxy appended; entries before it are the client's to invent.
+    let last = request.headers().get_all(name).iter().next_back().and_then(|v| v.to_str().ok());
+    last.and_then(|v| v.rsplit(',').next()).and_then(crate::auth::failures::parse_address).or(peer)
+}
+
+/// The method's name when it is one of HTTP's own, else `other`: a caller may invent any number of methods, and
+/// neither the metrics' labels nor an answer should grow with them.
+fn known(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD.iter().find(|m| *m == method).map_or("other", |m| m.as_str())
+}
+
+/// 405 for a method the path does not serve; a path missing from the table altogether is a bug (500).
+/// The `Allow` header is added by the router, which knows the methods it serves.
+fn method_not_allowed(method: &Method, route: &str) -> ApiError {
+    let mut served: Vec<&str> = ENDPOINTS.iter().filter(|e| e.path == route).map(|e| e.method.as_str()).collect();
+    if served.is_empty() {
+        return ApiError::internal(format!("no access rule for {} {route}", known(method)));
+    }
+    if served.contains(&"GET") {
+        served.push("HEAD");
+    }
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{route} does not take {}; it takes {}", known(method), served.join(", ")),
+    )
+}
+
+/// A failed authentication: audited while its source is within its share of audit rows, else only counted.
+async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
+    match state.auth_failures.fail(source) {
+        Record::Audit => record_refusal(state, Outcome::Unauthenticated, None, request_id, detail).await,
+        Record::CountOnly => state.metrics.inc("mailgate_auth_failures_unaudited_total", &[]),
+    }
 }
 
 /// Refusals are audited without the credential. A failure to record must not turn a 401 into a 500.

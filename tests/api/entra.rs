@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::process::wait_until;
 
 const AUDIENCE: &str = "api://mailgate";
 const FUNC_APP: &str = "3b6f2f0e-5a8c-4d1e-9f7a-2c4b6d8e0a12";
@@ -87,6 +88,7 @@ async fn a_valid_token_from_an_unregistered_app_is_told_what_to_register(pool: P
 #[sqlx::test]
 async fn roles_come_from_the_token(pool: PgPool) {
     let (app, issuer) = start(pool).await;
+    grant(&app, &["Mail.Send", "Audit.Read"]).await;
     let mut claims = issuer.v2_claims(FUNC_APP, AUDIENCE);
     claims["roles"] = json!([]);
     let r = app.post_message_as(&issuer.sign(&claims), &message(ALLOWED)).await;
@@ -95,6 +97,93 @@ async fn roles_come_from_the_token(pool: PgPool) {
     claims["roles"] = json!(["Audit.Read"]);
     let r = app.http.get(app.url("/v1/audit")).bearer_auth(issuer.sign(&claims)).send().await.expect("get");
     assert_eq!(r.status(), 200);
+}
+
+/// Sets func-app's roles in mailgate.
+async fn grant(app: &TestApp, roles: &[&str]) {
+    let func = db::apps::find(&app.pool, "func-app").await.expect("find").expect("func-app");
+    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    db::apps::change(&app.pool, func.id, None, None, None, Some(&roles), None).await.expect("change");
+}
+
+#[sqlx::test]
+async fn the_apps_roles_in_mailgate_bound_the_tokens_roles(pool: PgPool) {
+    let (app, issuer) = start(pool).await;
+    // Entra grants Admin, but mailgate registered func-app for Mail.Send only.
+    let mut claims = issuer.v2_claims(FUNC_APP, AUDIENCE);
+    claims["roles"] = json!(["Mail.Send", "Admin"]);
+    let token = issuer.sign(&claims);
+    let r = app.http.get(app.url("/v1/admin/apps")).bearer_auth(&token).send().await.expect("get");
+    assert_eq!(r.status(), 403, "a token's Admin role went past its app's roles");
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(problem["code"], "missing_role");
+    assert!(problem["detail"].as_str().expect("detail").ends_with("has Mail.Send"), "{problem}");
+    assert_eq!(app.post_message_as(&token, &message(ALLOWED)).await.status(), 202);
+    // Granted here too, the role holds; the app's roles alone grant nothing the token lacks.
+    grant(&app, &["Mail.Send", "Admin", "Audit.Read"]).await;
+    let r = app.http.get(app.url("/v1/admin/apps")).bearer_auth(&token).send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    let r = app.http.get(app.url("/v1/audit")).bearer_auth(&token).send().await.expect("get");
+    assert_eq!(r.status(), 403);
+}
+
+#[sqlx::test]
+async fn a_delegated_token_for_a_registered_app_is_refused(pool: PgPool) {
+    let (app, issuer) = start(pool).await;
+    let mut claims = issuer.v2_claims(FUNC_APP, AUDIENCE);
+    claims["scp"] = json!("Mail.Send");
+    claims["idtyp"] = json!("user");
+    refused(&app, &issuer.sign(&claims), "only app-only tokens").await;
+    let mut claims = issuer.v1_claims(FUNC_APP, AUDIENCE);
+    claims["idtyp"] = json!("user");
+    refused(&app, &issuer.sign(&claims), "idtyp").await;
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("get").text().await.expect("text");
+    assert!(metrics.contains("mailgate_auth_failures_total{reason=\"delegated_token\"} 2"), "{metrics}");
+}
+
+#[sqlx::test]
+async fn an_object_id_speaks_for_its_app_only_in_its_own_tenant(pool: PgPool) {
+    let issuer = TestIssuer::start().await;
+    let home = issuer.tenant_id().to_owned();
+    let partner = Uuid::new_v4().to_string();
+    let app = spawn()
+        .env("MAILGATE_ENTRA_TENANT_ID", &home)
+        .env("MAILGATE_ENTRA_ALLOWED_TENANTS", &format!("{home},{partner}"))
+        .env("MAILGATE_ENTRA_AUDIENCES", AUDIENCE)
+        .env("MAILGATE_ENTRA_AUTHORITY_HOST", issuer.authority().as_str())
+        .env("MAILGATE_ENTRA_MIN_REFETCH_SECS", "1")
+        .start(pool)
+        .await;
+    wait_until("the signing keys are fetched", std::time::Duration::from_secs(10), || async {
+        let ready: Value = app.http.get(app.url("/readyz")).send().await.expect("get").json().await.expect("json");
+        ready["entra_keys"].as_str().is_some_and(|k| k.starts_with("ok"))
+    })
+    .await;
+    let (home_oid, partner_oid) = (Uuid::new_v4(), Uuid::new_v4());
+    // One app registered by object id alone (so in the home tenant), one registered with the partner tenant.
+    let by_oid = db::apps::NewApp { name: "by-oid", entra_object_id: Some(home_oid), ..Default::default() };
+    db::apps::create(&app.pool, &by_oid).await.expect("app");
+    let partner_app = db::apps::NewApp {
+        name: "partner-app",
+        entra_tenant_id: Some(Uuid::parse_str(&partner).expect("guid")),
+        entra_object_id: Some(partner_oid),
+        ..Default::default()
+    };
+    db::apps::create(&app.pool, &partner_app).await.expect("app");
+    let token = |tenant: &str, oid: Uuid| {
+        let mut claims = issuer.v2_claims(&Uuid::new_v4().to_string(), AUDIENCE);
+        claims["tid"] = json!(tenant);
+        claims["iss"] = json!(format!("https://login.microsoftonline.com/{tenant}/v2.0"));
+        claims["oid"] = json!(oid.to_string());
+        issuer.sign(&claims)
+    };
+    let app = &app;
+    let send = |token: String| async move { app.post_message_as(&token, &message(ALLOWED)).await.status().as_u16() };
+    assert_eq!(send(token(&home, home_oid)).await, 202);
+    assert_eq!(send(token(&partner, home_oid)).await, 403, "the home tenant's object id matched a partner's token");
+    assert_eq!(send(token(&partner, partner_oid)).await, 202);
+    assert_eq!(send(token(&home, partner_oid)).await, 403, "the partner's object id matched a home token");
 }
 
 #[sqlx::test]

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod db_roles;
 mod delivery;
+mod edge;
 mod entra;
 mod graph_compat;
 mod graph_sdk;

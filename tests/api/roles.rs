@@ -1,6 +1,7 @@
 //! Every endpoint obeys the access table: each role is refused wherever the table does not allow it.
 
-use mailgate::auth::Role;
+use mailgate::auth::{ApiKey, Role};
+use mailgate::db;
 use mailgate::routes::access::{Access, ENDPOINTS};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -16,7 +17,8 @@ fn concrete(path: &str) -> String {
 
 #[sqlx::test]
 async fn every_endpoint_refuses_every_role_it_does_not_allow(pool: PgPool) {
-    let app = spawn().start(pool).await;
+    // One unauthenticated request per endpoint, all from loopback: more than the default failures a source may make.
+    let app = spawn().env("MAILGATE_AUTH_FAILURES_PER_MINUTE", "1000").start(pool).await;
     let mut keys = Vec::new();
     for role in Role::ALL {
         let name = format!("only-{}", role.as_str().to_lowercase().replace('.', "-"));
@@ -137,4 +139,29 @@ async fn a_key_limited_to_fewer_roles_than_its_app_gets_only_those(pool: PgPool)
         .expect("issue");
     assert_eq!(r.status(), 422);
     assert_eq!(r.json::<Value>().await.expect("json")["field"], "roles");
+}
+
+#[sqlx::test]
+async fn a_key_loses_the_roles_its_app_loses(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let ops = db::apps::create(
+        &app.pool,
+        &db::apps::NewApp { name: "ops", roles: Some(vec!["Admin".into(), "Mail.Send".into()]), ..Default::default() },
+    )
+    .await
+    .expect("app");
+    let key = ApiKey::generate();
+    db::keys::insert(&app.pool, ops.id, &key, None, Some(&["Admin".to_owned()])).await.expect("key");
+    let list = || app.http.get(app.url("/v1/admin/apps")).bearer_auth(key.reveal()).send();
+    assert_eq!(list().await.expect("get").status(), 200);
+
+    db::apps::change(&app.pool, ops.id, None, None, None, Some(&["Mail.Send".to_owned()]), None).await.expect("change");
+    let r = list().await.expect("get");
+    assert_eq!(r.status(), 403, "a key issued with Admin kept it after its app lost Admin");
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(problem["code"], "missing_role");
+    assert!(problem["detail"].as_str().expect("detail").ends_with("has none"), "{problem}");
+    // Given back to the app, the role returns to the key: the key's own roles never changed.
+    db::apps::change(&app.pool, ops.id, None, None, None, Some(&["Admin".to_owned()]), None).await.expect("change");
+    assert_eq!(list().await.expect("get").status(), 200);
 }

@@ -140,6 +140,12 @@ pub(super) struct Claims {
     sub: Option<String>,
     #[serde(default)]
     roles: Option<Vec<String>>,
+    /// Delegated permissions: present only on tokens acting for a user.
+    #[serde(default)]
+    scp: Option<serde_json::Value>,
+    /// `app` on app-only tokens, `user` on delegated ones (an optional claim; absent unless configured).
+    #[serde(default)]
+    idtyp: Option<serde_json::Value>,
 }
 
 /// What the claims are checked against.
@@ -149,8 +155,8 @@ pub(super) struct ClaimRules<'a> {
 }
 
 impl Claims {
-    /// Checks version, tenant (before issuer, so the error is precise), issuer, audience and
-    /// the caller's app id, and builds the identity.
+    /// Checks version, tenant (before issuer, so the error is precise), issuer, audience, that the
+    /// token is app-only, and the caller's app id, and builds the identity.
     pub(super) fn check(self, rules: &ClaimRules<'_>) -> Result<EntraIdentity, TokenError> {
         let version = match self.ver.as_deref() {
             Some("1.0") => TokenVersion::V1,
@@ -172,6 +178,19 @@ impl Claims {
         let values = aud.values();
         if !values.iter().any(|a| rules.audiences.contains(a)) {
             return Err(TokenError::WrongAudience(sanitize(&values.join(", "))));
+        }
+        // Only app-only (client credentials) tokens: a delegated token's `azp` names the app a user signed in to,
+        // and must not make the user that app.
+        if self.scp.is_some() {
+            return Err(TokenError::NotAppOnly("it carries delegated scopes (`scp`)".to_owned()));
+        }
+        match &self.idtyp {
+            None => {}
+            Some(serde_json::Value::String(t)) if t == "app" => {}
+            Some(other) => {
+                let shown = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+                return Err(TokenError::NotAppOnly(format!("its `idtyp` is `{}`, not `app`", sanitize(&shown))));
+            }
         }
         let app_id = match version {
             TokenVersion::V1 => self.appid.ok_or(TokenError::MissingClaim("appid"))?,

@@ -25,6 +25,8 @@ pub enum TokenError {
     WrongIssuer(String),
     #[error("token tenant {0} not accepted")]
     WrongTenant(String),
+    #[error("not an app-only token: {0}")]
+    NotAppOnly(String),
     #[error("token lacks claim {0}")]
     MissingClaim(&'static str),
     #[error("token signing keys unavailable")]
@@ -44,6 +46,7 @@ impl TokenError {
             Self::WrongAudience(_) => "wrong_audience",
             Self::WrongIssuer(_) => "wrong_issuer",
             Self::WrongTenant(_) => "wrong_tenant",
+            Self::NotAppOnly(_) => "delegated_token",
             Self::MissingClaim(_) => "missing_claim",
             Self::KeysUnavailable => "keys_unavailable",
         }
@@ -72,6 +75,9 @@ impl TokenError {
             Self::WrongTenant(tid) => {
                 format!("the token was issued by tenant `{tid}`, which this service does not accept")
             }
+            Self::NotAppOnly(why) => format!(
+                "the token acts for a user ({why}); only app-only tokens, from the client credentials flow, are accepted"
+            ),
             Self::MissingClaim(claim) => format!("the token has no `{claim}` claim"),
             Self::KeysUnavailable => "the service could not load Entra ID's signing keys; try again later".to_owned(),
         }

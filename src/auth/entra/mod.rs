@@ -90,6 +90,7 @@ pub struct EntraValidator {
 }
 
 struct Inner {
+    tenant_id: String,
     allowed_tenants: Vec<String>,
     audiences: Vec<String>,
     leeway_secs: u64,
@@ -117,6 +118,7 @@ impl EntraValidator {
         let allowed_tenants =
             if config.allowed_tenants.is_empty() { vec![config.tenant_id.clone()] } else { config.allowed_tenants };
         let inner = Inner {
+            tenant_id: config.tenant_id,
             allowed_tenants,
             audiences: config.audiences,
             leeway_secs: config.leeway.as_secs(),
@@ -155,6 +157,11 @@ impl EntraValidator {
                 wait = inner.next_wait(ok);
             }
         })
+    }
+
+    /// The home tenant (GUID), whose objects an app registered without a tenant belongs to.
+    pub fn home_tenant(&self) -> &str {
+        &self.inner.tenant_id
     }
 
     /// The key cache's health, for readiness probes: ready when `keys > 0`.

@@ -1,0 +1,151 @@
+//! Settings for the HTTP edge: how long a caller may take, how many requests run at once, and how many failed
+//! authentications a source may make.
+
+use std::time::Duration;
+
+use axum::http::HeaderName;
+
+use super::{ConfigError, Raw, invalid};
+
+pub(super) const KEYS: &[&str] = &[
+    "header_read_timeout_secs",
+    "request_timeout_secs",
+    "max_concurrent_requests",
+    "auth_failures_per_minute",
+    "auth_failures_audited_per_minute",
+    "client_address_header",
+];
+
+/// The longest `Prefer: wait` a send honours; a request timeout must leave room for it.
+const LONGEST_PREFER_WAIT_SECS: u64 = 30;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// An HTTP/1 connection that has not sent a whole request head within this time is closed. It also closes a
+    /// keep-alive connection idle this long.
+    pub header_read_timeout: Duration,
+    /// A request not answered within this time (reading its body included) gets 503 `request_timeout`.
+    pub request_timeout: Duration,
+    /// Requests handled at once; more are answered 503 `overloaded` at once. Health probes do not count.
+    pub max_concurrent_requests: usize,
+    /// Failed authentications one source may make per minute; more get 429 without being checked.
+    pub auth_failures_per_minute: u32,
+    /// Of those, how many per source per minute are written to the audit log; the rest are counted in metrics.
+    pub auth_failures_audited_per_minute: u32,
+    /// A header the load balancer in front sets to the client's address (`X-Forwarded-For`): its last entry, the
+    /// one that load balancer appended, is the source for the failure limit. None: the TCP peer's address.
+    pub client_address_header: Option<HeaderName>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(120),
+            max_concurrent_requests: 512,
+            auth_failures_per_minute: 30,
+            auth_failures_audited_per_minute: 10,
+            client_address_header: None,
+        }
+    }
+}
+
+pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
+    let d = HttpSettings::default();
+    let header_read: u64 = raw.parse("header_read_timeout_secs", d.header_read_timeout.as_secs())?;
+    if !(1..=300).contains(&header_read) {
+        return Err(invalid("header_read_timeout_secs", "must be between 1 and 300"));
+    }
+    let request: u64 = raw.parse("request_timeout_secs", d.request_timeout.as_secs())?;
+    if !(LONGEST_PREFER_WAIT_SECS + 5..=3600).contains(&request) {
+        return Err(invalid(
+            "request_timeout_secs",
+            "must be between 35 and 3600, so that `Prefer: wait` (up to 30 s) is never cut short",
+        ));
+    }
+    let max_concurrent: usize = raw.parse("max_concurrent_requests", d.max_concurrent_requests)?;
+    if !(1..=100_000).contains(&max_concurrent) {
+        return Err(invalid("max_concurrent_requests", "must be between 1 and 100000"));
+    }
+    let failures: u32 = raw.parse("auth_failures_per_minute", d.auth_failures_per_minute)?;
+    if !(1..=1_000_000).contains(&failures) {
+        return Err(invalid("auth_failures_per_minute", "must be between 1 and 1000000"));
+    }
+    let audited: u32 =
+        raw.parse("auth_failures_audited_per_minute", d.auth_failures_audited_per_minute.min(failures))?;
+    if audited > failures {
+        return Err(invalid(
+            "auth_failures_audited_per_minute",
+            "must be at most MAILGATE_AUTH_FAILURES_PER_MINUTE (failures beyond that are refused unchecked)",
+        ));
+    }
+    let client_address_header = match raw.get("client_address_header") {
+        None => None,
+        Some(name) => Some(
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid("client_address_header", format!("`{name}` is not a header name")))?,
+        ),
+    };
+    Ok(HttpSettings {
+        header_read_timeout: Duration::from_secs(header_read),
+        request_timeout: Duration::from_secs(request),
+        max_concurrent_requests: max_concurrent,
+        auth_failures_per_minute: failures,
+        auth_failures_audited_per_minute: audited,
+        client_address_header,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::{ConfigError, Settings};
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        map.insert("DATABASE_URL".to_owned(), "postgres://x/y".to_owned());
+        Settings::from_sources(None, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_leave_room_for_the_longest_wait() {
+        let s = load(&[]).expect("loads");
+        assert_eq!(s.http, HttpSettings::default());
+        assert!(s.http.request_timeout > Duration::from_secs(LONGEST_PREFER_WAIT_SECS));
+    }
+
+    #[test]
+    fn values_are_read_and_checked() {
+        let s = load(&[
+            ("MAILGATE_HEADER_READ_TIMEOUT_SECS", "2"),
+            ("MAILGATE_REQUEST_TIMEOUT_SECS", "40"),
+            ("MAILGATE_MAX_CONCURRENT_REQUESTS", "3"),
+            ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "7"),
+            ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "4"),
+            ("MAILGATE_CLIENT_ADDRESS_HEADER", "X-Forwarded-For"),
+        ])
+        .expect("loads");
+        assert_eq!(s.http.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(s.http.request_timeout, Duration::from_secs(40));
+        assert_eq!((s.http.max_concurrent_requests, s.http.auth_failures_per_minute), (3, 7));
+        assert_eq!(s.http.auth_failures_audited_per_minute, 4);
+        assert_eq!(s.http.client_address_header, Some(HeaderName::from_static("x-forwarded-for")));
+        // Fewer failures allowed than the default audited share: the share follows.
+        let s = load(&[("MAILGATE_AUTH_FAILURES_PER_MINUTE", "3")]).expect("loads");
+        assert_eq!(s.http.auth_failures_audited_per_minute, 3);
+        for (name, bad) in [
+            ("MAILGATE_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("MAILGATE_REQUEST_TIMEOUT_SECS", "30"),
+            ("MAILGATE_REQUEST_TIMEOUT_SECS", "soon"),
+            ("MAILGATE_MAX_CONCURRENT_REQUESTS", "0"),
+            ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "0"),
+            ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "31"),
+            ("MAILGATE_CLIENT_ADDRESS_HEADER", "bad header"),
+        ] {
+            let err = load(&[(name, bad)]).expect_err(bad);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}

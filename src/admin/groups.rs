@@ -86,8 +86,10 @@ fn member_error(e: MemberError) -> AdminError {
     match e {
         MemberError::NoGroup(g) => AdminError::NotFound(format!("no group {g}")),
         MemberError::Db(e) => e.into(),
-        e @ MemberError::Cycle { .. } => AdminError::invalid("member", e.to_string()),
-        e @ (MemberError::Duplicate { .. } | MemberError::NotMember { .. }) => AdminError::Conflict(e.to_string()),
+        // All three are well-formed requests that the groups' current membership refuses.
+        e @ (MemberError::Cycle { .. } | MemberError::Duplicate { .. } | MemberError::NotMember { .. }) => {
+            AdminError::Conflict(e.to_string())
+        }
     }
 }
 

@@ -92,8 +92,11 @@ def _keep(failure, case, response):
     if STRICT:
         pass
     elif graph or (operation in VALIDATION_OPEN and kind in ("RejectedPositiveData", "AcceptedNegativeData")):
-        if (operation, kind) not in _reported:
-            _reported.add((operation, kind))
+        body = _problem(response)
+        inner = body.get("error", {}).get("innerError", {}) if isinstance(body.get("error"), dict) else {}
+        why = (response.status_code, body.get("code") or inner.get("mailgateCode"), body.get("field"))
+        if (operation, kind, why) not in _reported:
+            _reported.add((operation, kind, why))
             print(f"contract-test: open, not counted: {' '.join(operation)}: {kind}: {response.status_code} "
                   f"{response.text[:300]}", file=sys.stderr)
         return f"open elsewhere: {' '.join(operation)} {kind}"

@@ -17,9 +17,9 @@ pub const MAX_POLICIES: i64 = 300;
 /// Recipient types Exchange accepts as a policy scope besides a mail-enabled security group.
 const MAILBOX_SCOPE_TYPES: [&str; 2] = ["UserMailbox", "MailUser"];
 
+// Only its schema is used: the field stays a string so that a wrong value is refused naming it.
 /// Exchange's `-AccessRight`.
 #[derive(ToSchema)]
-#[allow(dead_code)]
 pub enum AccessRightName {
     RestrictAccess,
     DenyAccess,

@@ -25,9 +25,7 @@ pub struct Shape {
 impl Shape {
     pub fn of(op: &Operation, secured: bool) -> Self {
         let params = op.parameters.as_deref().unwrap_or_default();
-        let any_in = |place: ParameterIn| {
-            params.iter().any(|p| matches!(p, RefOr::T(p) if std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place)))
-        };
+        let any_in = |place: ParameterIn| params.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place));
         Shape {
             secured,
             body: op.request_body.is_some(),

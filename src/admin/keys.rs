@@ -78,3 +78,20 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, id_or_prefix: &str) -> Result<
     tx.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::KeyInput;
+
+    #[test]
+    fn a_lifetime_may_be_written_as_a_whole_float_but_not_a_fraction() {
+        let days = |body: &str| serde_json::from_str::<KeyInput>(body).map(|k| k.expires_in_days);
+        assert_eq!(days(r#"{"expires_in_days": 30}"#).expect("int"), Some(30));
+        assert_eq!(days(r#"{"expires_in_days": 30.0}"#).expect("whole"), Some(30));
+        assert_eq!(days(r#"{"expires_in_days": null}"#).expect("null"), None);
+        assert_eq!(days("{}").expect("absent"), None);
+        for bad in ["30.5", "-1", "1e20", "\"30\""] {
+            assert!(days(&format!(r#"{{"expires_in_days": {bad}}}"#)).is_err(), "{bad}");
+        }
+    }
+}

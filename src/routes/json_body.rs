@@ -122,6 +122,35 @@ fn strip_position(message: &str) -> String {
 mod tests {
     use super::*;
 
+    fn json_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Pair {
+        a: Option<String>,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_the_fields_in_an_array() {
+        let e = parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b" [null, null]"))).expect_err("array");
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+        let e = parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b"[null"))).expect_err("broken");
+        assert_eq!(e.code, "malformed_json");
+        assert!(parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b" {\"a\": \"x\"}"))).is_ok());
+    }
+
+    #[test]
+    fn a_nul_in_any_string_is_refused_before_the_database_sees_it() {
+        let e = decode::<Pair>(br#"{"a": "x\u0000"}"#).expect_err("nul");
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+        assert!(decode::<Pair>(br#"{"a": "x\\u0000"}"#).is_ok(), "a backslash, then text");
+    }
+
     #[test]
     fn finds_only_real_nul_escapes() {
         assert!(has_nul_escape(br#"{"a":"x\u0000y"}"#));

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the whole test suite (unit, integration and doc tests) against a local Postgres.
-# Extra arguments go to `cargo test`, e.g. scripts/test.sh --lib, or scripts/test.sh -- --nocapture.
+# Run the whole test suite (unit, integration and doc tests) against a local Postgres, then the
+# contract test (scripts/contract-test.sh).
+# Extra arguments go to `cargo test` and run only the tests they select, without the contract test,
+# e.g. scripts/test.sh --lib, or scripts/test.sh -- --nocapture.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,4 +15,13 @@ echo "test: DATABASE_URL=$DATABASE_URL" >&2
 
 # Not --all-targets: that selection leaves out the doc tests. --no-fail-fast: run every
 # test binary even after one fails, so one run shows all the failures.
-exec cargo test --workspace --no-fail-fast "$@"
+if (($#)); then
+    exec cargo test --workspace --no-fail-fast "$@"
+fi
+status=0
+cargo test --workspace --no-fail-fast || status=$?
+
+# Last, the whole suite only: the contract test (schemathesis against a live mailgate and the
+# committed OpenAPI document, about two minutes).
+scripts/contract-test.sh || status=$?
+exit "$status"

@@ -14,11 +14,13 @@ use crate::db::apps::{App, NewApp};
 #[serde(deny_unknown_fields)]
 pub struct AppInput {
     /// 1-63 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,62}$")]
     pub name: String,
     pub entra_app_id: Option<Uuid>,
     pub entra_tenant_id: Option<Uuid>,
     pub entra_object_id: Option<Uuid>,
     /// Roles for this app's API keys; default `["Mail.Send"]`. (Entra tokens carry their own.)
+    #[schema(value_type = Option<Vec<RoleName>>)]
     pub roles: Option<Vec<String>>,
 }
 
@@ -29,13 +31,28 @@ pub fn valid_name(name: &str) -> bool {
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
-/// Checks role names; returns them in canonical spelling.
+// Only its schema is used: the field stays a string so that a wrong value is refused naming it.
+/// A role as the admin API and CLI spell it; the document lists these names.
+#[derive(ToSchema)]
+pub enum RoleName {
+    #[schema(rename = "Mail.Send")]
+    MailSend,
+    #[schema(rename = "Audit.Read")]
+    AuditRead,
+    Admin,
+}
+
+/// Checks role names, spelled exactly as Entra's app roles are (tokens are read case-insensitively elsewhere).
 pub fn parse_roles(roles: &[String]) -> Result<Vec<String>, AdminError> {
     roles
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            r.parse::<Role>().map(|r| r.as_str().to_owned()).map_err(|e| AdminError::invalid(&format!("roles[{i}]"), e))
+        .map(|(i, r)| match r.parse::<Role>() {
+            Ok(role) if role.as_str() == r => Ok(r.clone()),
+            _ => Err(AdminError::invalid(
+                &format!("roles[{i}]"),
+                format!("`{r}` is not a role; expected Mail.Send, Audit.Read or Admin"),
+            )),
         })
         .collect()
 }
@@ -76,6 +93,7 @@ pub struct AppChange {
     pub entra_app_id: Option<Uuid>,
     pub entra_tenant_id: Option<Uuid>,
     pub entra_object_id: Option<Uuid>,
+    #[schema(value_type = Option<Vec<RoleName>>)]
     pub roles: Option<Vec<String>>,
     /// Whether the app still holds the tenant-wide Entra Mail.Send grant (which access policies constrain).
     pub entra_mail_send: Option<bool>,

@@ -13,7 +13,9 @@ use crate::domain::{EmailAddress, Mailbox};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupInput {
+    #[schema(schema_with = crate::admin::schema::address)]
     pub address: String,
+    #[schema(pattern = r"^[^\r\n]*$")]
     pub display_name: Option<String>,
     pub object_id: Option<Uuid>,
 }
@@ -22,6 +24,7 @@ pub struct GroupInput {
 #[serde(deny_unknown_fields)]
 pub struct MemberInput {
     /// A mailbox (address or object id), or the address of another group.
+    #[schema(schema_with = crate::admin::schema::mailbox)]
     pub member: String,
 }
 
@@ -40,8 +43,11 @@ pub fn address(field: &str, raw: &str) -> Result<EmailAddress, AdminError> {
 
 pub async fn create(pool: &PgPool, actor: &Actor, input: &GroupInput) -> Result<GroupRow, AdminError> {
     let address = address("address", &input.address)?;
-    let mut tx = actor.begin(pool).await?;
     let display = input.display_name.as_deref().unwrap_or("");
+    if display.contains(['\r', '\n']) {
+        return Err(AdminError::invalid("display_name", "`display_name` must be one line"));
+    }
+    let mut tx = actor.begin(pool).await?;
     let group = db::groups::create(&mut *tx, address.as_str(), display, input.object_id).await.map_err(|e| {
         if is_unique_violation(&e) { AdminError::Conflict(format!("group {address} already exists")) } else { e.into() }
     })?;
@@ -80,8 +86,10 @@ fn member_error(e: MemberError) -> AdminError {
     match e {
         MemberError::NoGroup(g) => AdminError::NotFound(format!("no group {g}")),
         MemberError::Db(e) => e.into(),
-        e @ MemberError::Cycle { .. } => AdminError::invalid("member", e.to_string()),
-        e @ (MemberError::Duplicate { .. } | MemberError::NotMember { .. }) => AdminError::Conflict(e.to_string()),
+        // All three are well-formed requests that the groups' current membership refuses.
+        e @ (MemberError::Cycle { .. } | MemberError::Duplicate { .. } | MemberError::NotMember { .. }) => {
+            AdminError::Conflict(e.to_string())
+        }
     }
 }
 
@@ -110,6 +118,7 @@ pub async fn remove_member(pool: &PgPool, actor: &Actor, group: &str, member: &s
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupChange {
+    #[schema(pattern = r"^[^\r\n]*$")]
     pub display_name: String,
 }
 

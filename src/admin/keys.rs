@@ -15,8 +15,11 @@ use crate::db;
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
     /// Expire the key after this many days (1-3650); without it the key lives until revoked.
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub expires_in_days: Option<u32>,
     /// Limit the key to some of its app's roles.
+    #[schema(value_type = Option<Vec<super::apps::RoleName>>)]
     pub roles: Option<Vec<String>>,
 }
 
@@ -31,6 +34,16 @@ pub struct IssuedKey {
     pub roles: Option<Vec<String>>,
 }
 
+/// JSON has one number type: `30.0` is the whole number 30, as JSON Schema's `integer` reads it.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    let whole = n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+    match whole.and_then(|w| u32::try_from(w).ok()) {
+        Some(w) => Ok(Some(w)),
+        None => Err(serde::de::Error::custom(format!("`{n}` is not a whole number of days"))),
+    }
+}
+
 pub async fn issue(pool: &PgPool, actor: &Actor, app_name: &str, input: &KeyInput) -> Result<IssuedKey, AdminError> {
     let app = super::apps::get(pool, app_name).await?;
     if let Some(days) = input.expires_in_days
@@ -42,7 +55,8 @@ pub async fn issue(pool: &PgPool, actor: &Actor, app_name: &str, input: &KeyInpu
     if let Some(roles) = &roles
         && let Some(extra) = roles.iter().find(|r| !app.roles.contains(r))
     {
-        return Err(AdminError::invalid(
+        // Well formed, but the app does not hold that role now.
+        return Err(AdminError::reference(
             "roles",
             format!("app {} does not hold the role {extra}, so its keys cannot", app.name),
         ));
@@ -63,4 +77,21 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, id_or_prefix: &str) -> Result<
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyInput;
+
+    #[test]
+    fn a_lifetime_may_be_written_as_a_whole_float_but_not_a_fraction() {
+        let days = |body: &str| serde_json::from_str::<KeyInput>(body).map(|k| k.expires_in_days);
+        assert_eq!(days(r#"{"expires_in_days": 30}"#).expect("int"), Some(30));
+        assert_eq!(days(r#"{"expires_in_days": 30.0}"#).expect("whole"), Some(30));
+        assert_eq!(days(r#"{"expires_in_days": null}"#).expect("null"), None);
+        assert_eq!(days("{}").expect("absent"), None);
+        for bad in ["30.5", "-1", "1e20", "\"30\""] {
+            assert!(days(&format!(r#"{{"expires_in_days": {bad}}}"#)).is_err(), "{bad}");
+        }
+    }
 }

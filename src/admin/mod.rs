@@ -7,6 +7,7 @@ pub mod keys;
 pub mod policies;
 pub mod rbac;
 pub mod recipients;
+pub mod schema;
 
 pub use actor::Actor;
 
@@ -18,6 +19,10 @@ use crate::error::ApiError;
 pub enum AdminError {
     #[error("{detail}")]
     Invalid { field: String, detail: String },
+    /// A request the document cannot describe as wrong: a name that resolves to nothing usable in the mirror as it
+    /// is now (`invalid_reference`), or an OPATH filter that does not parse (`invalid_filter`).
+    #[error("{detail}")]
+    Refused { code: &'static str, field: String, detail: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -30,12 +35,19 @@ impl AdminError {
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         Self::Invalid { field: field.to_owned(), detail: detail.into() }
     }
+
+    pub fn reference(field: &str, detail: impl Into<String>) -> Self {
+        Self::Refused { code: "invalid_reference", field: field.to_owned(), detail: detail.into() }
+    }
 }
 
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::Invalid { field, detail } => ApiError::invalid(field, detail),
+            AdminError::Refused { code, field, detail } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail).field(field)
+            }
             AdminError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", d),
             AdminError::NotFound(d) => ApiError::new(StatusCode::NOT_FOUND, "not_found", d),
             AdminError::Db(e) => e.into(),

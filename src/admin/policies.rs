@@ -17,26 +17,39 @@ pub const MAX_POLICIES: i64 = 300;
 /// Recipient types Exchange accepts as a policy scope besides a mail-enabled security group.
 const MAILBOX_SCOPE_TYPES: [&str; 2] = ["UserMailbox", "MailUser"];
 
+// Only its schema is used: the field stays a string so that a wrong value is refused naming it.
+/// Exchange's `-AccessRight`.
+#[derive(ToSchema)]
+pub enum AccessRightName {
+    RestrictAccess,
+    DenyAccess,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInput {
     /// App names or Entra app ids, or `["*"]` for every app.
+    #[schema(schema_with = crate::admin::schema::policy_apps)]
     pub apps: Vec<String>,
     /// A mail-enabled security group's address, or a user mailbox's / mail user's.
+    #[schema(schema_with = crate::admin::schema::address)]
     pub scope: String,
+    #[schema(value_type = AccessRightName)]
     pub access_right: String,
     #[serde(default)]
+    #[schema(max_length = 1024, pattern = r"^[^\r\n]*$")]
     pub description: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChange {
+    #[schema(max_length = 1024, pattern = r"^[^\r\n]*$")]
     pub description: String,
 }
 
 fn description(text: &str) -> Result<(), AdminError> {
-    if text.contains(['\r', '\n']) || text.len() > 1024 {
+    if text.contains(['\r', '\n']) || text.chars().count() > 1024 {
         return Err(AdminError::invalid("description", "`description` must be one line of at most 1024 characters"));
     }
     Ok(())
@@ -56,7 +69,7 @@ async fn apps(pool: &PgPool, names: &[String]) -> Result<AppSelector, AdminError
     for (i, name) in names.iter().enumerate() {
         let app = db::apps::find(pool, name)
             .await?
-            .ok_or_else(|| AdminError::invalid(&format!("apps[{i}]"), format!("no app named `{name}`")))?;
+            .ok_or_else(|| AdminError::reference(&format!("apps[{i}]"), format!("no app named `{name}`")))?;
         ids.push(app.id);
     }
     Ok(AppSelector::Apps(ids))
@@ -72,7 +85,7 @@ async fn scope(pool: &PgPool, raw: &str) -> Result<PolicyScope, AdminError> {
         Some(r) if MAILBOX_SCOPE_TYPES.contains(&r.recipient_type_details.as_str()) => {
             Ok(PolicyScope::Mailbox(r.address))
         }
-        Some(r) => Err(AdminError::invalid(
+        Some(r) => Err(AdminError::reference(
             "scope",
             format!(
                 "{addr} is a {}; Exchange accepts only a mail-enabled security group, a user mailbox or a mail user as a \
@@ -80,7 +93,7 @@ async fn scope(pool: &PgPool, raw: &str) -> Result<PolicyScope, AdminError> {
                 r.recipient_type_details
             ),
         )),
-        None => Err(AdminError::invalid(
+        None => Err(AdminError::reference(
             "scope",
             format!("{addr} is neither a group in the mirror nor a mailbox in its directory"),
         )),

@@ -23,23 +23,28 @@ pub struct PrincipalInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeInput {
+    #[schema(schema_with = crate::admin::schema::rbac_name)]
     pub name: String,
     /// An OPATH recipient filter, e.g. `CustomAttribute1 -eq 'mailgate'`.
+    #[schema(min_length = 1)]
     pub recipient_restriction_filter: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeChange {
+    #[schema(min_length = 1)]
     pub recipient_restriction_filter: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignmentInput {
+    #[schema(schema_with = crate::admin::schema::rbac_name)]
     pub name: String,
     /// The service principal's app id or object id.
     pub app: Uuid,
+    #[schema(schema_with = crate::admin::schema::rbac_role)]
     pub role: String,
     /// A management scope's name; absent for organisation-wide.
     pub scope: Option<String>,
@@ -50,7 +55,7 @@ fn conflict(what: String) -> impl FnOnce(sqlx::Error) -> AdminError {
 }
 
 fn name(field: &str, value: &str) -> Result<(), AdminError> {
-    if value.trim().is_empty() || value.len() > 256 || value.contains(['\r', '\n']) {
+    if value.trim().is_empty() || value.chars().count() > 256 || value.contains(['\r', '\n']) {
         return Err(AdminError::invalid(
             field,
             format!("`{field}` must be one non-empty line of at most 256 characters"),
@@ -61,8 +66,10 @@ fn name(field: &str, value: &str) -> Result<(), AdminError> {
 
 /// Parses a filter, or says where and what is wrong.
 pub fn filter(field: &str, text: &str) -> Result<Filter, AdminError> {
-    Filter::parse(text).map_err(|e| {
-        AdminError::invalid(field, format!("the filter is invalid at position {}: {}", e.position, e.message))
+    Filter::parse(text).map_err(|e| AdminError::Refused {
+        code: "invalid_filter",
+        field: field.to_owned(),
+        detail: format!("the filter is invalid at position {}: {}", e.position, e.message),
     })
 }
 
@@ -146,7 +153,7 @@ pub async fn create_assignment(
         ));
     }
     let sp = db::rbac::find_principal(pool, input.app).await?.ok_or_else(|| {
-        AdminError::invalid(
+        AdminError::reference(
             "app",
             format!("no service principal for {} (create it first, as New-ServicePrincipal)", input.app),
         )
@@ -156,7 +163,7 @@ pub async fn create_assignment(
         Some(s) => Some(
             db::rbac::find_scope(pool, s)
                 .await?
-                .ok_or_else(|| AdminError::invalid("scope", format!("no management scope `{s}`")))?
+                .ok_or_else(|| AdminError::reference("scope", format!("no management scope `{s}`")))?
                 .id,
         ),
     };
@@ -209,7 +216,7 @@ pub async fn change_assignment(
         Some(s) => Some(
             get_scope(pool, s)
                 .await
-                .map_err(|_| AdminError::invalid("scope", format!("no management scope `{s}`")))?
+                .map_err(|_| AdminError::reference("scope", format!("no management scope `{s}`")))?
                 .id,
         ),
     };

@@ -33,11 +33,14 @@ pub const KNOWN_TYPES: [&str; 9] = [
 pub struct MailboxInput {
     pub object_id: Option<Uuid>,
     /// Default UserMailbox.
+    #[schema(schema_with = crate::admin::schema::recipient_type)]
     pub recipient_type_details: Option<String>,
     #[serde(default)]
     pub display_name: String,
-    /// Filterable properties by their OPATH names: Department, City, CountryOrRegion, CustomAttribute1…15, …
+    /// Filterable properties by their OPATH names (read in any letter case): Department, City, CountryOrRegion,
+    /// CustomAttribute1…15, …; one line each.
     #[serde(default)]
+    #[schema(schema_with = crate::admin::schema::properties)]
     pub properties: BTreeMap<String, String>,
     /// Exchange's `EmailAddresses`: `SMTP:primary`, `smtp:alias`, and other kinds, which are kept but are not
     /// names to send as.

@@ -23,8 +23,10 @@ use crate::startup::AppState;
 #[serde(deny_unknown_fields)]
 pub struct AccessTest {
     /// An app name or Entra app id.
+    #[schema(schema_with = crate::admin::schema::app)]
     pub app: String,
     /// A mailbox address or object id.
+    #[schema(schema_with = crate::admin::schema::mailbox)]
     pub mailbox: String,
 }
 
@@ -48,7 +50,7 @@ pub async fn test(
     let input: AccessTest = json_body::parse(&headers, body)?;
     let app = apps::get(&state.pool, &input.app)
         .await
-        .map_err(|_| ApiError::invalid("app", format!("no app named `{}`", input.app)))?;
+        .map_err(|_| crate::admin::AdminError::reference("app", format!("no app named `{}`", input.app)))?;
     let mailbox =
         Mailbox::parse(&input.mailbox).map_err(|e| ApiError::invalid("mailbox", format!("`mailbox`: {e}")))?;
     let snapshot = state.policy.get(&state.pool).await?;
@@ -66,8 +68,10 @@ pub async fn test(
 #[into_params(parameter_in = Query)]
 pub struct DriftParams {
     /// RFC 3339; events at or after.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

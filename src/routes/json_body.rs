@@ -9,8 +9,14 @@ use serde_json::error::Category;
 
 use crate::error::ApiError;
 
+/// Reads a body that must be one JSON object (serde would also build a struct from an array of its fields).
 pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    decode(&read(headers, body)?)
+    let bytes = read(headers, body)?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "the body must be a JSON object"));
+    }
+    decode(&bytes)
 }
 
 /// The body's bytes, if it is JSON and within the size limit.
@@ -40,6 +46,15 @@ pub fn read(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<
 
 /// Decodes JSON bytes into `T`, naming the field at fault.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul_escape(bytes) {
+        // Postgres cannot store U+0000 in text or jsonb; refused here rather than failing at the database.
+        // `invalid_field`, the code every caller (the Graph-shaped endpoint's error mapping too) already knows.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "text must not contain U+0000 (`\\u0000`)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -60,6 +75,23 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
     Ok(value)
+}
+
+/// Whether the JSON text holds the escape `\u0000` (raw NUL bytes are not JSON at all). A backslash run of even
+/// length is escaped backslashes, so only an odd run starts an escape.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if *b == b'u' && backslashes % 2 == 1 && bytes.get(i + 1..i + 5) == Some(&b"0000"[..]) {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
 }
 
 /// A query string that does not fit its parameters: 422 naming the parameter (serde quotes it in backticks).
@@ -89,6 +121,44 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Pair {
+        a: Option<String>,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_the_fields_in_an_array() {
+        let e = parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b" [null, null]"))).expect_err("array");
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+        let e = parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b"[null"))).expect_err("broken");
+        assert_eq!(e.code, "malformed_json");
+        assert!(parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b" {\"a\": \"x\"}"))).is_ok());
+    }
+
+    #[test]
+    fn a_nul_in_any_string_is_refused_before_the_database_sees_it() {
+        let e = decode::<Pair>(br#"{"a": "x\u0000"}"#).expect_err("nul");
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+        assert!(decode::<Pair>(br#"{"a": "x\\u0000"}"#).is_ok(), "a backslash, then text");
+    }
+
+    #[test]
+    fn finds_only_real_nul_escapes() {
+        assert!(has_nul_escape(br#"{"a":"x\u0000y"}"#));
+        assert!(has_nul_escape(br#"{"a\u0000":1}"#));
+        assert!(!has_nul_escape(br#"{"a":"x\\u0000y"}"#), "an escaped backslash, then text");
+        assert!(has_nul_escape(br#"{"a":"x\\\u0000y"}"#));
+        assert!(!has_nul_escape(br#"{"a":"\u0001"}"#));
+    }
 
     #[test]
     fn names_unknown_fields() {

@@ -48,9 +48,8 @@ pub struct Changed {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
-    #[schema(value_type = Object)]
+    /// Any JSON value: a field may be a string, a flag, a list or null.
     pub before: Value,
-    #[schema(value_type = Object)]
     pub after: Value,
 }
 

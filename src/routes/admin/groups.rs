@@ -33,14 +33,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(groups::create(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
-#[utoipa::path(get, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(get, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     responses((status = 200, body = GroupView), (status = 404, body = Problem)))]
 pub async fn get(State(state): State<AppState>, Path(address): Path<String>) -> Result<Json<GroupView>, ApiError> {
     Ok(Json(groups::get(&state.pool, &address).await?))
 }
 
 /// Remove a group; refused while a policy is scoped to it.
-#[utoipa::path(delete, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(delete, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -52,7 +52,7 @@ pub async fn remove(
 }
 
 /// Add a member: a mailbox (address or object id) or another group.
-#[utoipa::path(post, path = "/v1/admin/groups/{address}/members", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(post, path = "/v1/admin/groups/{address}/members", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     request_body = MemberInput,
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn add_member(
@@ -67,8 +67,20 @@ pub async fn add_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A member of a group, as the path names it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct MemberPath {
+    #[param(schema_with = crate::admin::schema::address)]
+    address: String,
+    /// A mailbox (address or object id), or the address of another group.
+    #[param(schema_with = crate::admin::schema::mailbox)]
+    member: String,
+}
+
 #[utoipa::path(delete, path = "/v1/admin/groups/{address}/members/{member}", tag = "admin",
-    params(("address" = String, Path), ("member" = String, Path)),
+    params(MemberPath),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -80,7 +92,7 @@ pub async fn remove_member(
 }
 
 /// Change a group's display name (what `MemberOfGroup` filters may also name it by).
-#[utoipa::path(patch, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(patch, path = "/v1/admin/groups/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     request_body = GroupChange,
     responses((status = 200, body = GroupView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn change(

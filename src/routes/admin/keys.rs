@@ -30,7 +30,7 @@ pub async fn list(State(state): State<AppState>, Path(name): Path<String>) -> Re
 /// Issue a key. The answer holds the key; it is never shown again.
 #[utoipa::path(
     post, path = "/v1/admin/apps/{name}/keys", tag = "admin",
-    params(("name" = String, Path)), request_body = KeyInput,
+    params(("name" = String, Path)), request_body(content = Option<KeyInput>, description = "Optional: an empty body means defaults"),
     responses(
         (status = 201, body = IssuedKey),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -44,9 +44,9 @@ pub async fn issue(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
-    // An empty body means "defaults".
+    // An empty body, or JSON null, means "defaults".
     let input: KeyInput = match &body {
-        Ok(b) if b.is_empty() => KeyInput::default(),
+        Ok(b) if b.is_empty() || b.trim_ascii() == b"null" => KeyInput::default(),
         _ => json_body::parse(&headers, body)?,
     };
     Ok((StatusCode::CREATED, Json(keys::issue(&state.pool, &Actor::http(&caller), &name, &input).await?)))

@@ -20,16 +20,16 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RecipientRow
     Ok(Json(db::recipients::list(&state.pool).await?))
 }
 
-#[utoipa::path(get, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(get, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     responses((status = 200, body = RecipientRow), (status = 404, body = Problem)))]
 pub async fn get(State(state): State<AppState>, Path(address): Path<String>) -> Result<Json<RecipientRow>, ApiError> {
     Ok(Json(recipients::get(&state.pool, &address).await?))
 }
 
 /// Create or replace a directory entry.
-#[utoipa::path(put, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(put, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     request_body = MailboxInput,
-    responses((status = 201, body = RecipientRow), (status = 200, body = RecipientRow), (status = 422, body = Problem)))]
+    responses((status = 201, body = RecipientRow), (status = 200, body = RecipientRow), (status = 409, body = Problem, description = "Another mailbox has that object id"), (status = 422, body = Problem)))]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -42,7 +42,7 @@ pub async fn put(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(row)))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path)),
+#[utoipa::path(delete, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn remove(
     State(state): State<AppState>,

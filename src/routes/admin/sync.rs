@@ -27,7 +27,7 @@ pub struct ImportParams {
 /// it in one transaction. Import is a full mirror: objects missing from the bundle are removed (apps and keys never).
 #[utoipa::path(
     post, path = "/v1/admin/import", tag = "admin", params(ImportParams),
-    request_body(content = Object, description = "The bundle: each key one cmdlet's ConvertTo-Json output"),
+    request_body(content = inline(BundleSchema), description = "The bundle: each key one cmdlet's ConvertTo-Json output"),
     responses(
         (status = 200, body = Report),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -47,6 +47,37 @@ pub async fn import(
     let actor = format!("import:http:{}", caller.app_name);
     Ok(Json(sync::import(&state.pool, &desired, &actor, params.apply).await?))
 }
+
+/// The bundle's outline as `sync::Bundle` reads it; each cmdlet's own fields are checked when the bundle is normalized.
+struct BundleSchema;
+
+impl utoipa::PartialSchema for BundleSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+        let object = || ObjectBuilder::new().schema_type(Type::Object);
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        // One cmdlet's output: an array of objects, one object, or null.
+        let output = || -> Schema {
+            AnyOfBuilder::new().item(ArrayBuilder::new().items(object())).item(object()).item(null()).into()
+        };
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let grants = AnyOfBuilder::new().item(string()).item(ArrayBuilder::new().items(string())).item(null());
+        let members = AnyOfBuilder::new().item(object().additional_properties(Some(output()))).item(null());
+        let mut bundle = object().additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for key in [
+            "ApplicationAccessPolicies",
+            "Recipients",
+            "ServicePrincipals",
+            "ManagementScopes",
+            "ManagementRoleAssignments",
+        ] {
+            bundle = bundle.property(key, output()).required(key);
+        }
+        bundle.property("GroupMembers", members).required("GroupMembers").property("EntraMailSendGrants", grants).into()
+    }
+}
+
+impl utoipa::ToSchema for BundleSchema {}
 
 /// The PowerShell that would create the mirror's groups, policies and RBAC assignments in Exchange Online.
 #[utoipa::path(

@@ -19,8 +19,10 @@ use crate::startup::AppState;
 pub struct ChangeParams {
     /// apps, api_keys, groups, group_members, recipients, access_policies, access_policy_apps, service_principals,
     /// management_scopes, role_assignments, access_cooldowns.
+    #[param(schema_with = object_type)]
     pub object_type: Option<String>,
     /// 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -44,6 +46,13 @@ const TYPES: [&str; 11] = [
     "role_assignments",
     "access_cooldowns",
 ];
+
+fn object_type() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(TYPES))
+        .into()
+}
 
 #[utoipa::path(get, path = "/v1/audit/changes", tag = "audit", params(ChangeParams),
     responses((status = 200, body = ChangePage), (status = 422, body = Problem)))]

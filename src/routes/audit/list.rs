@@ -25,7 +25,8 @@ pub struct AuditPage {
     get, path = "/v1/audit", tag = "audit",
     params(AuditParams),
     responses(
-        (status = 200, body = AuditPage, description = "A page of events; with `format=csv` or `Accept: text/csv`, CSV with a header row and a `Link: rel=next` header"),
+        (status = 200, description = "A page of events; with `format=csv` or `Accept: text/csv`, CSV with a header row and a `Link: rel=next` header",
+            content((AuditPage = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

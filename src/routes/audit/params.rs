@@ -20,19 +20,72 @@ pub struct AuditParams {
     /// An app's name.
     pub app: Option<String>,
     /// A mailbox address or object id.
+    #[param(schema_with = crate::admin::schema::mailbox)]
     pub mailbox: Option<String>,
-    /// queued, denied, sent, exchange_denied, rejected, throttled, unavailable, unknown, failed, unauthenticated, forbidden.
+    #[param(schema_with = outcome)]
     pub outcome: Option<String>,
     /// RFC 3339; events at or after.
+    #[param(format = DateTime)]
     pub since: Option<String>,
-    /// RFC 3339; events before.
+    /// RFC 3339; events before; later than `since`.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Page size: 1-1000 (JSON) or 1-10000 (CSV); default 100.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` also selects CSV.
+    #[param(schema_with = format)]
     pub format: Option<String>,
+}
+
+/// The filters of `/v1/audit` without its paging, for statistics.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatsParams {
+    /// An app's name.
+    pub app: Option<String>,
+    /// A mailbox address or object id.
+    #[param(schema_with = crate::admin::schema::mailbox)]
+    pub mailbox: Option<String>,
+    #[param(schema_with = outcome)]
+    pub outcome: Option<String>,
+    /// RFC 3339; events at or after.
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// RFC 3339; events before; later than `since`.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+}
+
+impl From<StatsParams> for AuditParams {
+    fn from(p: StatsParams) -> Self {
+        AuditParams {
+            app: p.app,
+            mailbox: p.mailbox,
+            outcome: p.outcome,
+            since: p.since,
+            until: p.until,
+            ..Self::default()
+        }
+    }
+}
+
+fn outcome() -> utoipa::openapi::schema::Schema {
+    let names = Outcome::ALL.iter().map(|o| o.as_str());
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .into()
+}
+
+fn format() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["json", "csv"]))
+        .into()
 }
 
 pub struct Parsed {

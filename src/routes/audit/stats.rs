@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 
-use super::params::{self, AuditParams};
+use super::params::{self, StatsParams};
 use crate::db::audit::{self, Stats};
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
@@ -12,7 +12,7 @@ use crate::startup::AppState;
 /// Counts by outcome, app and mailbox, and Graph latency percentiles, over the same filters as `/v1/audit`.
 #[utoipa::path(
     get, path = "/v1/audit/stats", tag = "audit",
-    params(AuditParams),
+    params(StatsParams),
     responses(
         (status = 200, body = Stats),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -22,13 +22,9 @@ use crate::startup::AppState;
 )]
 pub async fn stats(
     State(state): State<AppState>,
-    query: Result<Query<AuditParams>, QueryRejection>,
+    query: Result<Query<StatsParams>, QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
-    let p = params::parse(query, false)?;
-    for (field, set) in [("limit", p.limit != 100), ("cursor", p.before.is_some()), ("format", p.csv)] {
-        if set {
-            return Err(ApiError::invalid(field, format!("`{field}` does not apply to statistics")));
-        }
-    }
+    // limit, cursor and format are unknown parameters here, refused by name like any other.
+    let p = params::parse(query.map(|Query(p)| Query(p.into())), false)?;
     Ok(Json(audit::stats(&state.pool, &p.filter).await?))
 }

@@ -1,5 +1,7 @@
 //! The OpenAPI document: generated from the handlers' annotations, committed as openapi/openapi.json.
 
+mod refusals;
+
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,6 +18,7 @@ use crate::error::Problem;
         (name = "messages", description = "Sending mail and reading its outcome"),
         (name = "audit", description = "The audit log and its statistics"),
         (name = "graph", description = "Graph-compatible sendMail for apps already written against Graph"),
+        (name = "access", description = "Asking the allowlist, and where it drifted from Exchange"),
         (name = "admin", description = "Apps and keys (role Admin)"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -64,7 +67,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Writes each operation's roles from the access table, so the document cannot disagree with enforcement.
+/// Writes each operation's roles from the access table, so the document cannot disagree with enforcement, and the
+/// refusals every operation shares (see `refusals`). The Graph-shaped operations answer in Graph's error shape and
+/// describe their own.
 pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let ops: [(&str, &mut Option<Operation>); 5] = [
@@ -79,8 +84,15 @@ pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
             let rule = ENDPOINTS.iter().find(|e| e.method.as_str() == method && e.path == path);
             let roles: Vec<&str> = match rule.map(|e| &e.access) {
                 Some(Access::AnyOf(roles)) => roles.iter().map(|r| r.as_str()).collect(),
-                Some(Access::Public) | None => continue,
+                Some(Access::Public) | None => Vec::new(),
             };
+            if !path.starts_with("/v1.0/") {
+                let shape = refusals::Shape::of(op, !roles.is_empty());
+                refusals::add(op, &shape, path.starts_with("/v1/"));
+            }
+            if roles.is_empty() {
+                continue;
+            }
             op.security = Some(vec![
                 SecurityRequirement::new("api_key", roles.clone()),
                 SecurityRequirement::new("entra", roles.clone()),

@@ -1,0 +1,127 @@
+"""schemathesis hooks for scripts/contract-test.sh.
+
+The run authenticates as one Admin app with one key. Generated requests reuse names and ids seen in
+earlier responses, so without this hook the run soon revokes its own key, deletes its own app or
+takes its roles away, and every later request is answered 401 instead of being tested. Requests
+aimed at that app or key are pointed at one that does not exist instead.
+"""
+
+import atexit
+import collections
+import os
+import sys
+
+import schemathesis
+
+APP = os.environ["MAILGATE_CONTRACT_APP"].lower()
+KEY_ID = os.environ["MAILGATE_CONTRACT_KEY_ID"].lower()
+# A well-formed id and name that name nothing: the request is still sent and checked.
+NO_KEY = "00000000-0000-7000-8000-000000000000"
+NO_APP = "contract-not-registered"
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    params = case.path_parameters
+    if not params:
+        return
+    path = case.operation.path
+    if path.startswith("/v1/admin/apps/{name}") and str(params.get("name", "")).strip().lower() == APP:
+        params["name"] = NO_APP
+    if path == "/v1/admin/keys/{id}" and str(params.get("id", "")).strip().lower() == KEY_ID:
+        params["id"] = NO_KEY
+
+
+# Refusals of schema-valid requests that the document cannot rule out, by the problem `code` that names them:
+# a name that resolves to nothing in the mirror as it is now, and an OPATH filter (a grammar JSON Schema cannot hold).
+STATE_OR_GRAMMAR_CODES = {"invalid_reference", "invalid_filter"}
+# So is U+0000 in any text: Postgres cannot store it, and JSON Schema has no rule for every string.
+NUL_DETAIL = "text must not contain U+0000"
+
+
+def _problem(response):
+    try:
+        body = response.json()
+    except Exception:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+# Operations whose request validation is being reworked elsewhere: their refused-valid and accepted-invalid
+# findings are reported on stderr but do not fail the run. Server errors and undeclared answers still do.
+# Delete an entry once its validation is fixed; MAILGATE_CONTRACT_STRICT=1 counts them all anyway.
+VALIDATION_OPEN = {
+    ("POST", "/v1/messages"),
+    ("POST", "/v1.0/users/{mailbox}/sendMail"),
+}
+STRICT = os.environ.get("MAILGATE_CONTRACT_STRICT") == "1"
+_reported = set()
+
+
+def _bundle_item(field):
+    keys = ("ApplicationAccessPolicies", "Recipients", "GroupMembers", "ServicePrincipals", "ManagementScopes",
+            "ManagementRoleAssignments", "EntraMailSendGrants")
+    return any(field.startswith(key) and field != key for key in keys)
+
+
+_set_aside = collections.Counter()
+
+
+@atexit.register
+def _report():
+    for reason, count in sorted(_set_aside.items()):
+        print(f"contract-test: set aside {count}x: {reason}", file=sys.stderr)
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keep every failure except those no schema can rule out; count what is set aside, by reason."""
+    keep = _keep(failure, case, response)
+    if keep is not True:
+        _set_aside[keep] += 1
+        return False
+    return True
+
+
+def _keep(failure, case, response):
+    """True to keep the failure, else the reason it is set aside."""
+    kind = type(failure).__name__
+    operation = (case.method.upper(), case.operation.path)
+    # The Graph-shaped operation is being rewritten with its own error answers: only its server errors count here.
+    graph = operation[1].startswith("/v1.0/") and kind != "ServerError"
+    if STRICT:
+        pass
+    elif graph or (operation in VALIDATION_OPEN and kind in ("RejectedPositiveData", "AcceptedNegativeData")):
+        body = _problem(response)
+        inner = body.get("error", {}).get("innerError", {}) if isinstance(body.get("error"), dict) else {}
+        why = (response.status_code, body.get("code") or inner.get("mailgateCode"), body.get("field"))
+        if (operation, kind, why) not in _reported:
+            _reported.add((operation, kind, why))
+            print(f"contract-test: open, not counted: {' '.join(operation)}: {kind}: {response.status_code} "
+                  f"{response.text[:300]}", file=sys.stderr)
+        return f"open elsewhere: {' '.join(operation)} {kind}"
+    # A negative `apply` that serializes to nothing (the request carries no `apply` at all) is a valid dry run.
+    sent_url = getattr(getattr(response, "request", None), "url", "") or ""
+    if kind == "AcceptedNegativeData" and case.operation.path == "/v1/admin/import" and "apply=" not in sent_url:
+        return "import: a negative `apply` that was not sent"
+    if kind != "RejectedPositiveData" or response.status_code != 422:
+        return True
+    problem = _problem(response)
+    field = problem.get("field") or ""
+    if problem.get("code") in STATE_OR_GRAMMAR_CODES:
+        return f"422 {problem.get('code')}"
+    if str(problem.get("detail", "")).startswith(NUL_DETAIL):
+        return "422 U+0000 in text"
+    # A cursor is opaque: only the service's own are valid, which no schema can say.
+    if field == "cursor":
+        return "422 cursor not issued by the service"
+    # Bounds that relate two parameters, which JSON Schema cannot: `limit` is 1-10000 for CSV but 1-1000 for
+    # JSON, and `until` must be later than `since`.
+    if case.operation.path == "/v1/audit" and field == "limit":
+        return "422 JSON page over 1000"
+    if case.operation.path in ("/v1/audit", "/v1/audit/stats") and field == "until":
+        return "422 until not after since"
+    # The bundle's items are Exchange cmdlet output, checked field by field when the bundle is normalized.
+    if case.operation.path == "/v1/admin/import" and _bundle_item(field):
+        return "422 import bundle item"
+    return True

@@ -1,3 +1,6 @@
+use base64::Engine;
+use serde_json::json;
+
 use super::*;
 
 const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024 };

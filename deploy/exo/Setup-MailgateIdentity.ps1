@@ -63,7 +63,10 @@ Connect-MgGraph -Scopes 'AppRoleAssignment.ReadWrite.All', 'Application.Read.All
 $sp = Get-MgServicePrincipal -ServicePrincipalId $ServicePrincipalObjectId
 $graph = Get-MgServicePrincipal -Filter "AppId eq '00000003-0000-0000-c000-000000000000'"
 
-function Grant-GraphAppRole([string] $Value) {
+function Grant-GraphAppRole {
+    # An advanced function, so -WhatIf on the script reaches its ShouldProcess.
+    [CmdletBinding(SupportsShouldProcess)]
+    param([Parameter(Mandatory)] [string] $Value)
     $role = $graph.AppRoles | Where-Object Value -eq $Value
     $held = Get-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $sp.Id |
         Where-Object { $_.ResourceId -eq $graph.Id -and $_.AppRoleId -eq $role.Id }

@@ -15,6 +15,13 @@
                            The Entra grant is NOT given (RBAC grants add up with it: an app holding it could still
                            send as anyone); pass -GrantEntraMailSend only if you mean that.
 
+    Messages over Graph's 4 MB request limit go through drafts, which need Mail.ReadWrite as well; mailgate uses
+    that path only with MAILGATE_LARGE_MESSAGES=true. Pass -GrantMailReadWrite to grant it, scoped exactly as
+    Mail.Send: with -Model AccessPolicy the Entra Mail.ReadWrite permission, which the same access policy
+    constrains (an access policy covers every Exchange permission of the app); with -Model Rbac an
+    "Application Mail.ReadWrite" role assignment on the same management scope, and no Entra grant. Without the switch
+    Mail.ReadWrite is never granted: it lets its holder read mail, which Mail.Send alone does not.
+
     Changes take effect slowly: more than an hour for access policies, 30 minutes to 2 hours for RBAC. The Test-
     step at the end answers from the directory at once; Graph may still disagree until propagation completes.
 
@@ -22,6 +29,12 @@
     ./Setup-MailgateIdentity.ps1 -Model Rbac -ServicePrincipalObjectId 15ca046b-ee0f-426e-858e-949b5f826596 `
         -GroupAddress dl-graph-scope@contoso.test -GroupName 'DL Graph Scope mailgate' `
         -Mailboxes notifications@contoso.test -TestMailbox notifications@contoso.test
+
+.EXAMPLE
+    # Also for messages over 4 MB (mailgate with MAILGATE_LARGE_MESSAGES=true):
+    ./Setup-MailgateIdentity.ps1 -Model Rbac -ServicePrincipalObjectId 15ca046b-ee0f-426e-858e-949b5f826596 `
+        -GroupAddress dl-graph-scope@contoso.test -GroupName 'DL Graph Scope mailgate' `
+        -Mailboxes notifications@contoso.test -GrantMailReadWrite
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param(
@@ -37,7 +50,9 @@ param(
     [string] $ScopeName = 'mailgate-senders',
     [ValidateRange(1, 15)] [int] $CustomAttribute = 1,
     [string] $ScopeValue = 'mailgate',
-    [switch] $GrantEntraMailSend
+    [switch] $GrantEntraMailSend,
+    # Also grant Mail.ReadWrite, scoped like Mail.Send, for messages over 4 MB (MAILGATE_LARGE_MESSAGES=true).
+    [switch] $GrantMailReadWrite
 )
 
 $ErrorActionPreference = 'Stop'
@@ -47,17 +62,28 @@ Set-StrictMode -Version Latest
 Connect-MgGraph -Scopes 'AppRoleAssignment.ReadWrite.All', 'Application.Read.All' -NoWelcome
 $sp = Get-MgServicePrincipal -ServicePrincipalId $ServicePrincipalObjectId
 $graph = Get-MgServicePrincipal -Filter "AppId eq '00000003-0000-0000-c000-000000000000'"
-$mailSendRole = $graph.AppRoles | Where-Object Value -eq 'Mail.Send'
 
-# 2. The tenant-wide Graph Mail.Send application permission (what access policies then constrain).
-if ($Model -eq 'AccessPolicy' -or $GrantEntraMailSend) {
+function Grant-GraphAppRole {
+    # An advanced function, so -WhatIf on the script reaches its ShouldProcess.
+    [CmdletBinding(SupportsShouldProcess)]
+    param([Parameter(Mandatory)] [string] $Value)
+    $role = $graph.AppRoles | Where-Object Value -eq $Value
     $held = Get-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $sp.Id |
-        Where-Object { $_.ResourceId -eq $graph.Id -and $_.AppRoleId -eq $mailSendRole.Id }
-    if (-not $held -and $PSCmdlet.ShouldProcess($sp.DisplayName, 'grant Graph Mail.Send')) {
+        Where-Object { $_.ResourceId -eq $graph.Id -and $_.AppRoleId -eq $role.Id }
+    if (-not $held -and $PSCmdlet.ShouldProcess($sp.DisplayName, "grant Graph $Value")) {
         New-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $sp.Id -BodyParameter @{
-            principalId = $sp.Id; resourceId = $graph.Id; appRoleId = $mailSendRole.Id
+            principalId = $sp.Id; resourceId = $graph.Id; appRoleId = $role.Id
         } | Format-List
     }
+}
+
+# 2. The tenant-wide Graph application permissions (what access policies then constrain). Under RBAC they are
+#    not given: an Entra grant would add up with the scoped role and reach every mailbox.
+if ($Model -eq 'AccessPolicy' -or $GrantEntraMailSend) {
+    Grant-GraphAppRole 'Mail.Send'
+}
+if ($Model -eq 'AccessPolicy' -and $GrantMailReadWrite) {
+    Grant-GraphAppRole 'Mail.ReadWrite'
 }
 
 Connect-ExchangeOnline -ShowBanner:$false
@@ -77,7 +103,8 @@ foreach ($mailbox in $Mailboxes) {
 }
 
 if ($Model -eq 'AccessPolicy') {
-    # 4a. RestrictAccess: the app reaches only members of the group.
+    # 4a. RestrictAccess: the app reaches only members of the group, with every Exchange permission it holds
+    #     (Mail.Send, and Mail.ReadWrite when granted).
     if ($PSCmdlet.ShouldProcess($GroupAddress, "New-ApplicationAccessPolicy for $($sp.AppId)")) {
         New-ApplicationAccessPolicy -AppId $sp.AppId -PolicyScopeGroupId $GroupAddress -AccessRight RestrictAccess `
             -Description $Description
@@ -105,7 +132,12 @@ if ($Model -eq 'AccessPolicy') {
     if ($PSCmdlet.ShouldProcess($ScopeName, 'New-ManagementRoleAssignment Application Mail.Send')) {
         New-ManagementRoleAssignment -App $sp.AppId -Role 'Application Mail.Send' -CustomResourceScope $ScopeName
     }
-    # 5b. Expect InScope True for Application Mail.Send on the test mailbox.
+    if ($GrantMailReadWrite -and
+        $PSCmdlet.ShouldProcess($ScopeName, 'New-ManagementRoleAssignment Application Mail.ReadWrite')) {
+        # The same scope as Mail.Send: drafts can be made and read only in the mailboxes mailgate may send as.
+        New-ManagementRoleAssignment -App $sp.AppId -Role 'Application Mail.ReadWrite' -CustomResourceScope $ScopeName
+    }
+    # 5b. Expect InScope True for Application Mail.Send (and Mail.ReadWrite when granted) on the test mailbox.
     Test-ServicePrincipalAuthorization -Identity $sp.AppId -Resource $TestMailbox |
         Format-Table RoleName, GrantedPermissions, AllowedResourceScope, ScopeType, InScope
 }

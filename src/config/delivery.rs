@@ -1,4 +1,5 @@
-//! Delivery settings: the guarantee for ambiguous answers, and the limits enforced before Graph's.
+//! Delivery settings: the guarantee for ambiguous answers, the limits enforced before Graph's, and whether
+//! messages over Graph's 4 MB request limit may go through drafts.
 
 use super::{ConfigError, Raw, invalid};
 
@@ -21,6 +22,10 @@ pub struct Limits {
     /// Per-app quotas at the API; 0 = none. Apps may override them.
     pub app_messages_per_minute: i64,
     pub app_recipients_per_day: i64,
+    /// Messages whose Graph request passes 4 MB go through a draft and upload sessions, which need the
+    /// Mail.ReadWrite permission. Off by default: Mail.Send alone cannot read mail, so such messages are refused
+    /// at the API (413) unless an administrator grants and scopes Mail.ReadWrite and turns this on.
+    pub large_messages: bool,
 }
 
 pub(super) fn positive(raw: &Raw, key: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -47,5 +52,36 @@ pub(super) fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
     if app_messages_per_minute < 0 || app_recipients_per_day < 0 {
         return Err(invalid("app_messages_per_minute", "quotas must be 0 (none) or more"));
     }
-    Ok(Limits { mailbox_concurrency, mailbox_per_minute, app_messages_per_minute, app_recipients_per_day })
+    let large_messages = match raw.get("large_messages").unwrap_or("false") {
+        "true" => true,
+        "false" => false,
+        other => return Err(invalid("large_messages", format!("`{other}`: expected true or false"))),
+    };
+    Ok(Limits {
+        mailbox_concurrency,
+        mailbox_per_minute,
+        app_messages_per_minute,
+        app_recipients_per_day,
+        large_messages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Settings;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, super::ConfigError> {
+        let map: std::collections::BTreeMap<&str, &str> = pairs.iter().copied().collect();
+        Settings::from_sources(None, |name| map.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn large_messages_are_off_unless_turned_on() {
+        let s = load(&[("DATABASE_URL", "x")]).expect("loads");
+        assert!(!s.limits.large_messages);
+        let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_LARGE_MESSAGES", "true")]).expect("loads");
+        assert!(s.limits.large_messages);
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_LARGE_MESSAGES", "yes")]).expect_err("not a bool");
+        assert!(err.to_string().contains("MAILGATE_LARGE_MESSAGES"), "{err}");
+    }
 }

@@ -158,6 +158,7 @@ const KEYS: &[&str] = &[
     "mailbox_messages_per_minute",
     "app_messages_per_minute",
     "app_recipients_per_day",
+    "large_messages",
     "idempotency_ttl_secs",
     "body_retention_secs",
     "shutdown_grace_secs",

@@ -2,7 +2,8 @@
 //! `POST /users/{mailbox}/messages` with the message and its small attachments, `POST .../attachments` for
 //! further small ones, an upload session per large attachment (`createUploadSession`, then `PUT`s of at most
 //! 4 MiB to the pre-authenticated `uploadUrl`, without `Authorization`), and finally `POST .../send`.
-//! This needs the Mail.ReadWrite application permission, not only Mail.Send.
+//! This needs the Mail.ReadWrite application permission, not only Mail.Send, so the API accepts such messages only
+//! with `MAILGATE_LARGE_MESSAGES=true` (`domain::message` refuses them otherwise).
 //!
 //! The result is one [`Attempt`], classified like a sendMail answer. Nothing is sent before `/send`, so a failure
 //! of an earlier step is never ambiguous: a transport failure or a 5xx there is reported as
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 use super::graph::{Attempt, GraphClient, Transport, classify_transport, read_response};
 use crate::domain::message::GRAPH_MAX_REQUEST_BYTES;
+use crate::domain::message::size::{base64_decoded_len, json_len as encoded_len};
 
 /// Attachments this large (decoded) go through an upload session; Graph refuses sessions for small files.
 pub const UPLOAD_SESSION_MIN_BYTES: usize = 3_000_000;
@@ -34,21 +36,6 @@ const _: () = assert!(CHUNK_BYTES <= 4 * 1024 * 1024 && CHUNK_BYTES.is_multiple_
 /// Whether `body` (a sendMail body) is over Graph's request limit and must go through a draft.
 pub fn needs_upload(body: &Value) -> bool {
     encoded_len(body) > GRAPH_MAX_REQUEST_BYTES
-}
-
-fn encoded_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, value).map_or(usize::MAX, |()| count.0)
 }
 
 /// How one message is split across the draft, attachment posts and upload sessions.
@@ -72,7 +59,7 @@ pub fn plan(payload: &Value) -> Result<Plan, String> {
     let (mut inline, mut posts, mut uploads) = (Vec::new(), Vec::new(), Vec::new());
     for a in attachments {
         let b64 = a["contentBytes"].as_str().unwrap_or_default();
-        let decoded_len = b64.len() / 4 * 3;
+        let decoded_len = base64_decoded_len(b64).map_err(|e| format!("attachment {}: {e}", a["name"]))?;
         if decoded_len < UPLOAD_SESSION_MIN_BYTES && encoded_len(&a) <= budget {
             budget -= encoded_len(&a);
             inline.push(a);

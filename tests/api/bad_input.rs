@@ -50,6 +50,11 @@ async fn each_bad_field_is_named_and_nothing_is_stored_or_sent(pool: PgPool) {
         (with("to", json!([{"address": "a@example.com", "name": "A\nB"}])), "to[0].name"),
         (with("headers", json!({"x-ok": "fine\r\nInjected: yes"})), "headers.x-ok"),
         (with("headers", json!({"Reply-To": "x@example.com"})), "headers.Reply-To"),
+        // Once a panic on byte slicing that dropped the connection without an answer.
+        (with("headers", json!({"€€": "v"})), "headers.€€"),
+        (with("headers", json!({"x-€": "v"})), "headers.x-€"),
+        (with("subject", json!("é".repeat(256))), "subject"),
+        (with("to", json!([{"address": "a@example.com", "name": "n".repeat(257)}])), "to[0].name"),
         (with("headers", json!({"x-1": "a", "x-2": "a", "x-3": "a", "x-4": "a", "x-5": "a", "x-6": "a"})), "headers"),
         (without("text"), "text"),
         (

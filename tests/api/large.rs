@@ -1,5 +1,5 @@
-//! Messages over Graph's 4 MB request limit: accepted up to MAILGATE_MAX_MESSAGE_BYTES, delivered through a
-//! draft and upload sessions.
+//! Messages over Graph's 4 MB request limit: with MAILGATE_LARGE_MESSAGES=true, accepted up to
+//! MAILGATE_MAX_MESSAGE_BYTES and delivered through a draft and upload sessions.
 
 use base64::Engine;
 use mailgate::sim::{Fault, MAX_CHUNK_BYTES};
@@ -23,6 +23,11 @@ fn with_attachment(bytes: &[u8]) -> Value {
     m
 }
 
+/// A mailgate that may use the draft path (it needs Mail.ReadWrite, so it is off unless turned on).
+fn large() -> crate::helpers::Spawn {
+    spawn().env("MAILGATE_LARGE_MESSAGES", "true")
+}
+
 fn hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -35,7 +40,7 @@ async fn accepted(app: &TestApp, body: &Value) -> String {
 
 #[sqlx::test]
 async fn a_9_mb_attachment_is_delivered_through_a_draft_and_upload_sessions(pool: PgPool) {
-    let app = spawn().start(pool).await;
+    let app = large().start(pool).await;
     let bytes = content(9 * 1024 * 1024);
     let id = accepted(&app, &with_attachment(&bytes)).await;
     let done = app.wait_final(&id).await;
@@ -65,7 +70,7 @@ async fn a_9_mb_attachment_is_delivered_through_a_draft_and_upload_sessions(pool
 
 #[sqlx::test]
 async fn a_message_over_the_size_limit_is_413_and_nothing_is_stored(pool: PgPool) {
-    let app = spawn().env("MAILGATE_MAX_MESSAGE_BYTES", "5000000").start(pool).await;
+    let app = large().env("MAILGATE_MAX_MESSAGE_BYTES", "5000000").start(pool).await;
     let r = app.post_message(&with_attachment(&content(5_000_000))).await;
     assert_eq!(r.status(), 413);
     let problem: Value = r.json().await.expect("json");
@@ -76,7 +81,7 @@ async fn a_message_over_the_size_limit_is_413_and_nothing_is_stored(pool: PgPool
 
 #[sqlx::test]
 async fn a_429_on_a_chunk_is_retried_with_a_new_draft_and_sent(pool: PgPool) {
-    let app = spawn().start(pool).await;
+    let app = large().start(pool).await;
     // Faults are consumed in order by each step: the draft and the session pass, the first chunk is throttled.
     let pass = Fault::Delay { ms: 0 };
     app.sim.sim.add_faults(ALLOWED, vec![pass.clone(), pass, Fault::Throttle { retry_after_secs: 1 }]);

@@ -210,7 +210,6 @@ async fn a_policy_change_decides_the_next_request(pool: PgPool) {
 
 #[sqlx::test]
 async fn text_and_html_together_reach_graph_as_multipart_alternative(pool: PgPool) {
-    use base64::Engine;
     let app = spawn().start(pool).await;
     let body = json!({"from": ALLOWED, "to": ["someone@example.com"], "subject": "Both", "text": "plain words", "html": "<p>rich words</p>"});
     let r = app.post_message(&body).await;
@@ -219,8 +218,44 @@ async fn text_and_html_together_reach_graph_as_multipart_alternative(pool: PgPoo
     assert_eq!(app.wait_final(&id).await["status"], "sent");
     let received = app.sim.sim.received();
     let mime = received[0].body["mime"].as_str().expect("sent as MIME");
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     assert!(mime.contains("Content-Type: multipart/alternative"), "{mime}");
-    assert!(mime.contains(&b64("plain words")) && mime.contains(&b64("<p>rich words</p>")), "{mime}");
-    assert!(mime.contains("From: notifications@contoso.test\r\nTo: someone@example.com\r\n"), "{mime}");
+    assert!(mime.contains("plain words") && mime.contains("<p>rich words</p>"), "{mime}");
+    assert!(mime.starts_with("From: notifications@contoso.test\r\nTo: someone@example.com\r\n"), "{mime}");
+    assert_eq!(received[0].body["toRecipients"][0]["emailAddress"]["address"], "someone@example.com");
+}
+
+#[sqlx::test]
+async fn five_hundred_named_recipients_reach_graph_in_folded_mime_it_reads_back(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let to: Vec<Value> = (0..500)
+        .map(|i| {
+            let name = if i % 2 == 0 {
+                format!("Zoë Ünterwëger-Øster, Büro Zürich, Abteilung für Rechnungswesen Nummer {i}")
+            } else {
+                format!("A Recipient With A Display Name Long Enough To Need Its Own Line {i}")
+            };
+            json!({"address": format!("recipient.{i}@subsidiary.example.com"), "name": name})
+        })
+        .collect();
+    let subject = "Relatório trimestral — résultats et prévisions 🎉";
+    let body = json!({"from": ALLOWED, "to": to, "subject": subject, "text": "plain", "html": "<p>rich</p>"});
+    let r = app.post_message(&body).await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.wait_final(&id).await["status"], "sent");
+
+    let received = app.sim.sim.received();
+    let record = &received[0].body;
+    let mime = record["mime"].as_str().expect("sent as MIME");
+    assert!(mime.split("\r\n").all(|line| line.len() <= 998), "a line over 998 octets");
+    let head = mime.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(head.split("\r\n").all(|line| line.len() <= 78), "{head}");
+    let read: Vec<Value> = record["toRecipients"]
+        .as_array()
+        .expect("recipients read back")
+        .iter()
+        .map(|r| json!({"address": r["emailAddress"]["address"], "name": r["emailAddress"]["name"]}))
+        .collect();
+    assert_eq!(read, to);
+    assert_eq!(record["subject"], subject);
 }

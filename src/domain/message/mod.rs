@@ -1,0 +1,198 @@
+//! A send request as callers write it, and its validation into the Graph `sendMail` body.
+//! Validation happens once, here; everything after it handles only a `NewMessage`.
+
+//! Every size is worked out from lengths before anything is decoded, copied or built (see [`size`]), so a
+//! request too large to send costs little more than reading it.
+
+mod build;
+mod fields;
+pub mod size;
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::Mailbox;
+use crate::error::ApiError;
+use fields::Person;
+
+/// Graph refuses request bodies above about 4 MB. Larger messages go through a draft and upload sessions
+/// (`delivery::upload`) when `MAILGATE_LARGE_MESSAGES` is on, but the message without its attachments must
+/// still fit one request.
+pub const GRAPH_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Graph refuses more than five custom internet message headers.
+pub const MAX_HEADERS: usize = 5;
+/// Outlook and Exchange show and keep subjects up to 255 characters; a longer one would be cut somewhere
+/// between the caller and the recipient, so it is refused instead.
+pub const MAX_SUBJECT_CHARS: usize = 255;
+/// Room in a Graph request for everything but the attachments' content when the draft path splits it.
+const REQUEST_MARGIN: usize = 64 * 1024;
+
+/// `POST /v1/messages`. Unknown fields are refused so that a typo never passes silently.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The mailbox to send as: its address or its Entra object id.
+    #[schema(example = "notifications@contoso.test")]
+    pub from: String,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub to: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub cc: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub bcc: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<RecipientSchema>)]
+    pub reply_to: Vec<Value>,
+    /// At most 255 characters, Outlook's limit.
+    #[serde(default)]
+    #[schema(max_length = 255)]
+    pub subject: String,
+    /// Plain-text body. With `html` too, both are sent as multipart/alternative MIME (then at most 4 MB in all).
+    pub text: Option<String>,
+    pub html: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
+    pub importance: Option<Importance>,
+    /// Custom internet headers; names must start with `x-` and be ASCII; at most five.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Keep a copy in the mailbox's Sent Items (Graph's default: true).
+    pub save_to_sent_items: Option<bool>,
+}
+
+/// A recipient: `"a@b"` or `{"address": "a@b", "name": "A B"}`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum RecipientSchema {
+    Address(String),
+    Named { address: String, name: Option<String> },
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInput {
+    pub name: String,
+    pub content_type: String,
+    pub content_base64: String,
+    #[serde(default)]
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Importance {
+    Low,
+    Normal,
+    High,
+}
+
+/// A request that passed every check, with the exact body Graph will receive.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub mailbox: Mailbox,
+    pub subject: String,
+    pub recipients: usize,
+    pub graph_body: Value,
+}
+
+/// Limits that come from settings rather than from Graph.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_recipients: usize,
+    /// Decoded size of the body sent plus every attachment.
+    pub max_message_bytes: usize,
+}
+
+fn too_large(field: &str, detail: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", detail).field(field)
+}
+
+/// The request's recipients, checked.
+struct Recipients {
+    to: Vec<Person>,
+    cc: Vec<Person>,
+    bcc: Vec<Person>,
+    reply_to: Vec<Person>,
+}
+
+impl SendRequest {
+    /// Validates with the large-message path available, as before `MAILGATE_LARGE_MESSAGES` existed.
+    /// Callers that know the setting use [`SendRequest::validate_with`].
+    pub fn validate(self, limits: Limits) -> Result<NewMessage, ApiError> {
+        self.validate_with(limits, true)
+    }
+
+    /// Checks everything, sizes first by arithmetic, then builds the body Graph will receive, moving the
+    /// request's strings into it rather than copying them. `large_messages` is `MAILGATE_LARGE_MESSAGES`:
+    /// when off, a message whose Graph request would pass 4 MB is refused here (413), since the draft path that
+    /// would carry it needs Mail.ReadWrite.
+    pub fn validate_with(self, limits: Limits, large_messages: bool) -> Result<NewMessage, ApiError> {
+        let mailbox =
+            Mailbox::parse(self.from.trim()).map_err(|e| ApiError::invalid("from", format!("`from`: {e}")))?;
+        let people = Recipients {
+            to: fields::recipients("to", &self.to)?,
+            cc: fields::recipients("cc", &self.cc)?,
+            bcc: fields::recipients("bcc", &self.bcc)?,
+            reply_to: fields::recipients("reply_to", &self.reply_to)?,
+        };
+        let count = people.to.len() + people.cc.len() + people.bcc.len();
+        if count == 0 {
+            return Err(ApiError::invalid("to", "a message needs at least one recipient in `to`, `cc` or `bcc`"));
+        }
+        if count > limits.max_recipients {
+            return Err(ApiError::invalid(
+                "to",
+                format!("{count} recipients in `to`, `cc` and `bcc`; at most {} are allowed", limits.max_recipients),
+            ));
+        }
+        fields::no_line_breaks("subject", &self.subject)?;
+        if self.subject.chars().nth(MAX_SUBJECT_CHARS).is_some() {
+            return Err(ApiError::invalid(
+                "subject",
+                format!("`subject` is longer than {MAX_SUBJECT_CHARS} characters, the most Outlook keeps"),
+            ));
+        }
+        if self.text.is_some() && self.html.is_some() && self.save_to_sent_items == Some(false) {
+            return Err(ApiError::invalid(
+                "save_to_sent_items",
+                "a message with both `text` and `html` is sent as MIME, which Graph always keeps in Sent Items; \
+                 send one body, or leave `save_to_sent_items` out",
+            ));
+        }
+        let body_field = match (&self.html, &self.text) {
+            (Some(_), _) => "html",
+            (None, Some(_)) => "text",
+            (None, None) => return Err(ApiError::invalid("text", "a message needs `text` or `html`")),
+        };
+        fields::headers(&self.headers, MAX_HEADERS)?;
+        let decoded: Vec<usize> =
+            self.attachments.iter().enumerate().map(|(i, a)| fields::attachment(i, a)).collect::<Result<_, _>>()?;
+        let bodies = self.text.as_ref().map_or(0, String::len) + self.html.as_ref().map_or(0, String::len);
+        let size = bodies + decoded.iter().sum::<usize>();
+        if size > limits.max_message_bytes {
+            return Err(too_large(
+                "attachments",
+                format!(
+                    "the message is {size} bytes (body and decoded attachments), above the limit of {}",
+                    limits.max_message_bytes
+                ),
+            ));
+        }
+        if self.text.is_some() && self.html.is_some() {
+            return self.into_mime(mailbox, people, count);
+        }
+        self.into_graph_json(mailbox, people, count, body_field, large_messages)
+    }
+}
+
+#[cfg(test)]
+mod tests;

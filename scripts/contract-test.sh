@@ -151,9 +151,12 @@ sim_pid=$!
 sim_addr=$(wait_listening "$sim_pid" "$work/graph-sim.log" 'graph-sim listening on') ||
     { show_logs; die "graph-sim did not start"; }
 
-# The delivery workers poll fast so that sends leave the queue during the run, as in production.
+# The delivery workers poll fast so that sends leave the queue during the run, as in production. The run sends
+# many deliberately unauthenticated requests from one address, which the per-source failure limit would turn into
+# 429s after the first thirty a minute.
 DATABASE_URL=$db_url \
     MAILGATE_LISTEN=127.0.0.1:0 \
+    MAILGATE_AUTH_FAILURES_PER_MINUTE=1000000 \
     MAILGATE_GRAPH_URL=http://$sim_addr \
     MAILGATE_CREDENTIAL=managed-identity \
     IDENTITY_ENDPOINT=http://$sim_addr/msi/token \

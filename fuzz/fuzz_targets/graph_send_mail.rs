@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use mailgate::domain::graph_request::to_send_request;
 use mailgate::domain::message::Limits;
 
-const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024 };
+const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024, large_messages: false };
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     for mailbox in ["shared@contoso.test", "15ca046b-ee0f-426e-858e-949b5f826596", "", "€€"] {
         match to_send_request(mailbox, &body) {
             Ok(request) => {
-                if let Err(e) = request.validate_with(LIMITS, false) {
+                if let Err(e) = request.validate(LIMITS) {
                     assert!(e.status.is_client_error(), "{} {}: {}", e.status, e.code, e.detail);
                 }
             }

@@ -5,14 +5,14 @@
 use libfuzzer_sys::fuzz_target;
 use mailgate::domain::message::{Limits, SendRequest};
 
-const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024 };
+const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024, large_messages: false };
 
 fuzz_target!(|data: &[u8]| {
     for large_messages in [false, true] {
         let Ok(request) = serde_json::from_slice::<SendRequest>(data) else {
             return;
         };
-        if let Err(e) = request.validate_with(LIMITS, large_messages) {
+        if let Err(e) = request.validate(Limits { large_messages, ..LIMITS }) {
             assert!(e.status.is_client_error(), "{} {}: {}", e.status, e.code, e.detail);
         }
     }

@@ -61,7 +61,7 @@ pub struct GraphSend {
 
 impl GraphSend {
     /// Validates as `/v1/messages` does; the body Graph receives is built from validated fields only.
-    pub fn validate(&self, limits: Limits) -> Result<NewMessage, ApiError> {
+    pub fn validate(self, limits: Limits) -> Result<NewMessage, ApiError> {
         let mut message = self.request.validate(limits).map_err(|mut e| {
             e.field = e.field.as_deref().map(graph_field);
             e
@@ -70,7 +70,7 @@ impl GraphSend {
             // Only a message with two bodies goes as MIME, and Graph's body has one.
             return Err(ApiError::internal("a Graph-shaped send was built as MIME"));
         };
-        body.extend(self.extra.clone());
+        body.extend(self.extra);
         Ok(message)
     }
 }

@@ -99,3 +99,17 @@ async fn a_429_on_a_chunk_is_retried_with_a_new_draft_and_sent(pool: PgPool) {
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].draft.as_ref().expect("draft").attachments[1].sha256, hex(&bytes));
 }
+
+#[sqlx::test]
+async fn without_large_messages_a_message_over_4_mb_is_413_naming_the_setting(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let r = app.post_message(&with_attachment(&content(5 * 1024 * 1024))).await;
+    assert_eq!(r.status(), 413);
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(problem["code"], "message_too_large", "{problem}");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("MAILGATE_LARGE_MESSAGES=true"), "{problem}");
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
+    assert!(app.sim.sim.received().is_empty() && app.sim.sim.draft_steps().is_empty());
+    // Under Graph's limit the setting changes nothing.
+    assert_eq!(app.post_message(&with_attachment(&content(1024 * 1024))).await.status(), 202);
+}

@@ -2,7 +2,7 @@
 
 use super::*;
 
-const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 1 << 20 };
+const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 1 << 20, large_messages: false };
 
 #[test]
 fn reads_graphs_body_and_keeps_its_meaning() {

@@ -110,6 +110,19 @@ pub struct Limits {
     pub max_recipients: usize,
     /// Decoded size of the body sent plus every attachment.
     pub max_message_bytes: usize,
+    /// `MAILGATE_LARGE_MESSAGES`: whether a message over Graph's 4 MB request may take the draft path, which
+    /// needs Mail.ReadWrite. When off it is refused (413).
+    pub large_messages: bool,
+}
+
+impl Limits {
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        Self {
+            max_recipients: s.max_recipients,
+            max_message_bytes: s.max_message_bytes,
+            large_messages: s.limits.large_messages,
+        }
+    }
 }
 
 fn too_large(field: &str, detail: String) -> ApiError {
@@ -125,17 +138,11 @@ struct Recipients {
 }
 
 impl SendRequest {
-    /// Validates with the large-message path available, as before `MAILGATE_LARGE_MESSAGES` existed.
-    /// Callers that know the setting use [`SendRequest::validate_with`].
-    pub fn validate(self, limits: Limits) -> Result<NewMessage, ApiError> {
-        self.validate_with(limits, true)
-    }
-
     /// Checks everything, sizes first by arithmetic, then builds the body Graph will receive, moving the
-    /// request's strings into it rather than copying them. `large_messages` is `MAILGATE_LARGE_MESSAGES`:
-    /// when off, a message whose Graph request would pass 4 MB is refused here (413), since the draft path that
-    /// would carry it needs Mail.ReadWrite.
-    pub fn validate_with(self, limits: Limits, large_messages: bool) -> Result<NewMessage, ApiError> {
+    /// request's strings into it rather than copying them. Without `limits.large_messages`, a message whose Graph
+    /// request would pass 4 MB is refused here (413), since the draft path that would carry it needs Mail.ReadWrite.
+    pub fn validate(self, limits: Limits) -> Result<NewMessage, ApiError> {
+        let large_messages = limits.large_messages;
         let mailbox =
             Mailbox::parse(self.from.trim()).map_err(|e| ApiError::invalid("from", format!("`from`: {e}")))?;
         let people = Recipients {

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use super::*;
 
-const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024 };
+const LIMITS: Limits = Limits { max_recipients: 500, max_message_bytes: 35 * 1024 * 1024, large_messages: true };
 
 fn parse(v: Value) -> Result<NewMessage, ApiError> {
     let req: SendRequest = serde_json::from_value(v).expect("shape");
@@ -113,12 +113,12 @@ fn the_subject_is_bounded_in_characters() {
 #[test]
 fn over_graphs_request_limit_needs_large_messages_on() {
     let req = || serde_json::from_value::<SendRequest>(with_attachment(3_200_000)).expect("shape");
-    let err = req().validate_with(LIMITS, false).expect_err("off");
+    let err = req().validate(Limits { large_messages: false, ..LIMITS }).expect_err("off");
     assert_eq!((err.status, err.code), (StatusCode::PAYLOAD_TOO_LARGE, "message_too_large"));
     assert!(err.detail.contains("MAILGATE_LARGE_MESSAGES=true"), "{}", err.detail);
-    assert!(req().validate_with(LIMITS, true).is_ok());
+    assert!(req().validate(LIMITS).is_ok());
     let small = serde_json::from_value::<SendRequest>(with_attachment(2_000_000)).expect("shape");
-    assert!(small.validate_with(LIMITS, false).is_ok(), "under 4 MB needs no setting");
+    assert!(small.validate(Limits { large_messages: false, ..LIMITS }).is_ok(), "under 4 MB needs no setting");
 }
 
 #[test]

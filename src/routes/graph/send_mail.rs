@@ -73,11 +73,10 @@ async fn handle(
     let identity = snapshot.directory.identify(&path_mailbox.key());
     let sender = identity.entry.map_or_else(|| path_mailbox.key(), |r| r.address.clone());
     let names = identity.names;
-    let graph = to_send_request(&sender, &graph_body)?;
-    let s = &state.settings;
-    let message =
-        graph.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
-    send_as::check(state, &snapshot, caller, &names, &graph.send_as, request_id).await?;
+    let mut graph = to_send_request(&sender, &graph_body)?;
+    let claimed = std::mem::take(&mut graph.send_as);
+    let message = graph.validate(Limits::from_settings(&state.settings))?;
+    send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
     let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
     let id = match accept(state, caller, &message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { id, .. } => id,

@@ -50,9 +50,7 @@ pub async fn send(
     if let Some(canonical) = known_sender(&state, &request.from).await? {
         request.from = canonical;
     }
-    let s = &state.settings;
-    let message =
-        request.validate(Limits { max_recipients: s.max_recipients, max_message_bytes: s.max_message_bytes })?;
+    let message = request.validate(Limits::from_settings(&state.settings))?;
     let key = idempotent::key(&headers, &bytes)?;
     let wait = wait::prefer_wait(&headers);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();

@@ -1,6 +1,7 @@
 //! The refusals every operation shares, written into the document once instead of into every annotation:
 //! 401/403 where a role is needed, 400/413/415/422 where a JSON body is read, 404 where the path names something,
-//! 422 where the query is parsed, 503 when the instance drains or its store is away. Every problem answer is
+//! 422 where the query is parsed, 429 when a source failed authentication too often, 503 when the instance is
+//! overloaded, drains, its store is away, or the request timed out. Every problem answer is
 //! `application/problem+json`.
 
 use utoipa::openapi::content::ContentBuilder;
@@ -71,13 +72,20 @@ pub fn add(op: &mut Operation, shape: &Shape, api: bool) {
             with_header(problem("No credential, or one that is unknown, revoked or expired"), "WWW-Authenticate"),
         ));
         common.push(("403", problem("The caller lacks the role, or its Entra app is not registered")));
-    }
-    if api {
         common.push((
-            "503",
-            with_header(problem("The instance is shutting down or its database is unavailable; retry"), "Retry-After"),
+            "429",
+            with_header(
+                problem("Too many failed authentications from this source (`too_many_auth_failures`); retry later"),
+                "Retry-After",
+            ),
         ));
     }
+    let unavailable = if api {
+        "The instance is overloaded, shutting down, or its database is unavailable, or the request timed out; retry"
+    } else {
+        "The instance is overloaded or the request timed out; retry"
+    };
+    common.push(("503", with_header(problem(unavailable), "Retry-After")));
     for (status, response) in common {
         responses.entry(status.to_owned()).or_insert_with(|| RefOr::T(response));
     }

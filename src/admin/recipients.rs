@@ -47,6 +47,7 @@ pub struct MailboxInput {
     #[serde(default)]
     pub email_addresses: Vec<String>,
     /// The mailbox's user principal name, when it differs from its primary address.
+    #[schema(schema_with = crate::admin::schema::address)]
     pub user_principal_name: Option<String>,
 }
 

@@ -89,6 +89,11 @@ CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 CREATE TRIGGER change_events_no_truncate BEFORE TRUNCATE ON change_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
+-- Drift is evidence too: where the mirror and Exchange disagreed.
+CREATE TRIGGER drift_events_no_change BEFORE UPDATE OR DELETE ON drift_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+CREATE TRIGGER drift_events_no_truncate BEFORE TRUNCATE ON drift_events
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 
 -- The change trail trusts a session's `mailgate.actor` only from the service or the owner; any other session that
 -- was granted writes is recorded by its login name. It runs as its owner (SECURITY DEFINER) so that no writer needs

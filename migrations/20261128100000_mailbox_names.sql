@@ -29,16 +29,36 @@ CREATE INDEX recipient_names_recipient ON recipient_names (recipient_id);
 
 -- Kept by the database, as its owner, so that no path writing recipients can leave the names behind, and the
 -- service's own role needs no write grant on this table.
-CREATE FUNCTION recipient_names_sync() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, public AS $$
+CREATE FUNCTION recipient_names_sync() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     DELETE FROM recipient_names WHERE recipient_id = NEW.id;
     INSERT INTO recipient_names (name, recipient_id) SELECT n, NEW.id FROM recipient_names_of(NEW) AS n;
     RETURN NULL;
 END $$;
 
+-- A definer's function must not resolve names through the caller's search path; pinned to the schema it lives in.
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION recipient_names_sync() SET search_path = %I, pg_temp', current_schema());
+END $$;
+
 CREATE TRIGGER recipients_names AFTER INSERT OR UPDATE ON recipients
     FOR EACH ROW EXECUTE FUNCTION recipient_names_sync();
+
+-- Names two stored mailboxes already share would fail the backfill at commit with a bare duplicate key; say which.
+DO $$
+DECLARE clash text;
+BEGIN
+    SELECT string_agg(format('%s (%s)', n, owners), '; ') INTO clash FROM (
+        SELECT n, string_agg(r.address, ', ' ORDER BY r.address) AS owners
+          FROM recipients AS r, recipient_names_of(r) AS n
+         GROUP BY n HAVING count(DISTINCT r.id) > 1
+    ) AS shared;
+    IF clash IS NOT NULL THEN
+        RAISE EXCEPTION 'these names belong to more than one mailbox in recipients: %', clash
+            USING HINT = 'remove the duplicate proxy addresses, user principal names or object ids, then migrate again';
+    END IF;
+END $$;
 
 INSERT INTO recipient_names (name, recipient_id)
 SELECT n, r.id FROM recipients AS r, recipient_names_of(r) AS n;

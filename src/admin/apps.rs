@@ -19,7 +19,8 @@ pub struct AppInput {
     pub entra_app_id: Option<Uuid>,
     pub entra_tenant_id: Option<Uuid>,
     pub entra_object_id: Option<Uuid>,
-    /// Roles for this app's API keys; default `["Mail.Send"]`. (Entra tokens carry their own.)
+    /// The most this app may do; default `["Mail.Send"]`. Its keys hold these (or fewer); its Entra tokens hold the
+    /// roles Entra granted them that are also listed here.
     #[schema(value_type = Option<Vec<RoleName>>)]
     pub roles: Option<Vec<String>>,
 }

@@ -45,10 +45,18 @@ pub struct MailboxInput {
     /// Exchange's `EmailAddresses`: `SMTP:primary`, `smtp:alias`, and other kinds, which are kept but are not
     /// names to send as.
     #[serde(default)]
+    #[schema(schema_with = proxies)]
     pub email_addresses: Vec<String>,
     /// The mailbox's user principal name, when it differs from its primary address.
     #[schema(schema_with = crate::admin::schema::address)]
     pub user_principal_name: Option<String>,
+}
+
+/// `EmailAddresses` as `check_proxy` takes them: no whitespace or control characters.
+fn proxies() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let item = ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[^\s\x00-\x1f\x7f-\x9f]+$"));
+    ArrayBuilder::new().items(item).build()
 }
 
 fn recipient_type(details: &str) -> &'static str {
@@ -100,6 +108,11 @@ pub async fn put(
             return Err(AdminError::invalid(&field, "values must be one line"));
         }
         properties.insert(property.name(), value);
+    }
+    for (i, proxy) in input.email_addresses.iter().enumerate() {
+        crate::policy::directory::check_proxy(proxy).map_err(|e| {
+            AdminError::invalid(&format!("email_addresses[{i}]"), format!("`email_addresses[{i}]`: {e}"))
+        })?;
     }
     let user_principal_name = match input.user_principal_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,

@@ -1,5 +1,6 @@
-//! Roles: what a caller may do. Entra tokens carry them in `roles` (app roles on mailgate's registration);
-//! API keys take them from their app, or from the key when it names fewer.
+//! Roles: what a caller may do. An app's roles in mailgate bound everything its callers hold: an API key holds its
+//! own roles that its app still has; an Entra token holds the `roles` Entra granted it (app roles on mailgate's
+//! registration) that its app also has.
 
 use std::fmt;
 use std::str::FromStr;

@@ -64,7 +64,9 @@ impl Mailbox {
             .map_err(|e| format!("{e} (expected a mailbox address or object id)"))
     }
 
-    /// The canonical key under which the mirror and the audit log know this mailbox.
+    /// This name in normal form (lower-cased address, hyphenated object id). Not yet the mailbox's canonical name:
+    /// the directory resolves it to the primary address (`policy::Directory::identify`), which decisions, limits and
+    /// the audit log use.
     pub fn key(&self) -> String {
         match self {
             Self::Address(a) => a.as_str().to_owned(),

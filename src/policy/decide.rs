@@ -168,6 +168,18 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, name: &str, now
         return decision(Access::Denied, Rule::NoGrant, reason, considered);
     }
     let v = access_policy::evaluate(snapshot, app, app_name, &who);
+    // Granted only because the name is in no DenyAccess scope: for a name the directory does not know, that proves
+    // nothing, since it may be another name (an alias, the UPN, the object id) of a mailbox that is in one.
+    let outside_deny_scopes = v.access == Access::Granted && v.rule == Rule::NoPolicy && !v.considered.is_empty();
+    if !who.is_known() && outside_deny_scopes {
+        considered.extend(v.considered);
+        let reason = format!(
+            "a DenyAccess policy applies to app {app_name}, and {name} is not a name of any mailbox in the directory, \
+             so mailgate cannot tell whether it names a mailbox in that policy's scope; import the directory \
+             (with every mailbox's proxy addresses and user principal name) to send as it"
+        );
+        return decision(Access::Denied, Rule::UnknownMailbox, reason, considered);
+    }
     considered.extend(v.considered);
     let mut d = decision(v.access, v.rule, v.reason, considered);
     d.policy_id = v.policy;

@@ -64,6 +64,15 @@ pub fn smtp_proxy(proxy: &str) -> Option<String> {
     (address.contains('@')).then(|| address.to_lowercase())
 }
 
+/// Why an `EmailAddresses` entry cannot be stored: it is empty, or holds whitespace or a control character, which
+/// the database's copy of the name rule (`recipient_names_of`) would trim differently from `smtp_proxy`.
+pub fn check_proxy(proxy: &str) -> Result<(), String> {
+    if proxy.is_empty() || proxy.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{proxy:?} is empty or holds whitespace or a control character"));
+    }
+    Ok(())
+}
+
 /// One name of a mailbox in the form the index keys it: lower-cased, object ids hyphenated.
 pub fn name_key(name: &str) -> String {
     let name = name.trim();

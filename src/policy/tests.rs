@@ -231,8 +231,14 @@ fn access_policy_rules_in_evaluation_order() {
         (
             "5: only deny policies, mailbox outside them",
             vec![policy(1, app(), group(G_EXEC), Deny), policy(2, app(), group(G_NOTIFY), Deny)],
-            "third@contoso.test",
+            "payroll@contoso.test",
             (Granted, Rule::NoPolicy),
+        ),
+        (
+            "5, for a name the directory does not know: it may be an alias of a mailbox in a DenyAccess scope",
+            vec![policy(1, app(), group(G_EXEC), Deny), policy(2, app(), group(G_NOTIFY), Deny)],
+            "third@contoso.test",
+            (Denied, Rule::UnknownMailbox),
         ),
     ];
     for (name, policies, mailbox, expected) in cases {
@@ -373,12 +379,22 @@ fn unknown_names_and_aliases() {
     let d = decide_at(&w.snapshot, APP, "app", "jane.doe@contoso.test", OffsetDateTime::now_utc());
     assert_eq!(d.mailbox, "ceo@contoso.test");
     assert_eq!(w.decide("00000000-0000-0000-0000-000000000ABC"), (Granted, Rule::NoPolicy));
-    // Unknown names: refused while the directory lists mailboxes, unless allowed; an empty directory takes any.
-    assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy));
+    // An unknown name is never granted for being outside a DenyAccess scope: it may be an alias of a mailbox inside.
+    assert_eq!(w.decide("third@contoso.test"), (Denied, Rule::UnknownMailbox));
+    w.snapshot.directory = Directory::new(directory().groups().clone(), Vec::new());
+    assert_eq!(w.decide("ceo-alias@contoso.test"), (Denied, Rule::UnknownMailbox), "no directory: no aliases known");
+    assert_eq!(w.decide("ceo@contoso.test"), (Denied, Rule::DenyAccessInScope));
+
+    // Without a DenyAccess policy an unknown name is decided as given while allowed, or while the directory is
+    // empty (the seed article's setup: a RestrictAccess group and its members).
+    let mut w = World::new().policies(vec![policy(1, app(), group(G_NOTIFY), Restrict)]);
+    assert_eq!(w.decide("third@contoso.test"), (Denied, Rule::RestrictAccessNotInScope));
     w.snapshot.allow_unknown_mailboxes = false;
     assert_eq!(w.decide("third@contoso.test"), (Denied, Rule::UnknownMailbox));
-    assert_eq!(w.decide("notify@contoso.test"), (Granted, Rule::NoPolicy));
+    assert_eq!(w.decide("notify@contoso.test"), (Granted, Rule::RestrictAccessInScope));
     w.snapshot.directory = Directory::new(directory().groups().clone(), Vec::new());
-    assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy));
-    assert_eq!(w.decide("ceo@contoso.test"), (Denied, Rule::DenyAccessInScope));
+    assert_eq!(w.decide("notify@contoso.test"), (Granted, Rule::RestrictAccessInScope));
+    assert_eq!(w.decide("third@contoso.test"), (Denied, Rule::RestrictAccessNotInScope));
+    let w = World::new().policies(vec![]);
+    assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy), "no policy: the tenant-wide grant");
 }

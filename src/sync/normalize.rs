@@ -9,7 +9,7 @@ use super::policy_scope::{Known, policy};
 use super::state::*;
 use crate::admin::AdminError;
 use crate::domain::EmailAddress;
-use crate::policy::directory::mailbox_names;
+use crate::policy::directory::{check_proxy, mailbox_names};
 
 /// Recipient properties kept for recipient filters, by their OPATH names.
 const PROPERTIES: &[&str] = &[
@@ -112,6 +112,9 @@ pub fn normalize(b: &Bundle) -> Result<Desired, AdminError> {
         }
         let recipient_type = r.recipient_type.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| details.clone());
         let email_addresses = r.email_addresses.clone();
+        for (j, proxy) in email_addresses.iter().enumerate() {
+            check_proxy(proxy).map_err(|e| invalid(&f(&format!("EmailAddresses[{j}]")), e))?;
+        }
         let state = RecipientState {
             object_id,
             user_principal_name,

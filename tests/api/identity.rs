@@ -62,6 +62,8 @@ async fn every_name_of_a_denied_mailbox_is_denied(pool: PgPool) {
         "megan.bowen@contoso.onmicrosoft.com",
         CEO_OID,
         &CEO_OID.to_uppercase(),
+        &format!("{{{CEO_OID}}}"),
+        " ceo@contoso.test\t",
     ] {
         let (status, body) = refusal(&app, &billing, name).await;
         assert_eq!(status, 403, "{name}: {body}");
@@ -93,16 +95,51 @@ async fn an_address_the_directory_does_not_know_is_refused(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn unknown_addresses_can_be_allowed_for_tenants_without_a_directory(pool: PgPool) {
+async fn unknown_addresses_can_be_allowed_but_never_past_a_deny_scope(pool: PgPool) {
     let app = spawn().env("MAILGATE_ALLOW_UNKNOWN_MAILBOXES", "true").start(pool).await;
-    let billing = import_and_key(&app, BILLING).await;
-    let r = app.post_message_as(&billing, &message("Nobody@Contoso.test")).await;
+    let admin = app_with_roles(&app.pool, "mailbox-admin", &["Admin"]).await;
+    let r = app
+        .http
+        .put(app.url("/v1/admin/mailboxes/someone@contoso.test"))
+        .bearer_auth(&admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 201);
+    // The directory lists a mailbox but not the demo's; allowed, the demo's RestrictAccess group decides.
+    let r = app.post_message(&message("Notifications@Contoso.test")).await;
     assert_eq!(r.status(), 202);
     let view: Value = r.json().await.expect("view");
-    assert_eq!(view["from"], "nobody@contoso.test");
-    // Allowing unknown names does not loosen the known ones.
+    assert_eq!(view["from"], "notifications@contoso.test");
+    // An unknown name is never granted for lying outside a DenyAccess scope: it may be an alias of a mailbox inside.
+    let billing = import_and_key(&app, BILLING).await;
+    let (status, body) = refusal(&app, &billing, "nobody@contoso.test").await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("unknown_mailbox")), "{body}");
     let (status, _) = refusal(&app, &billing, "MeganB@contoso.onmicrosoft.com").await;
     assert_eq!(status, 403);
+}
+
+#[sqlx::test]
+async fn without_a_directory_an_alias_cannot_pass_a_deny_scope(pool: PgPool) {
+    // The seed article's setup, no import: a DenyAccess group lists the CEO by primary address only.
+    let app = spawn().start(pool).await;
+    let key = app_with_roles(&app.pool, "deny-app", &["Mail.Send"]).await;
+    let admin = app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
+    let post = |path: &str, body: Value| app.http.post(app.url(path)).bearer_auth(&admin).json(&body).send();
+    assert_eq!(post("/v1/admin/groups", json!({"address": "exec@contoso.test"})).await.expect("group").status(), 201);
+    let r = post("/v1/admin/groups/exec@contoso.test/members", json!({"member": "ceo@contoso.test"})).await;
+    assert!(r.expect("member").status().is_success());
+    let policy = json!({"apps": ["deny-app"], "scope": "exec@contoso.test", "access_right": "DenyAccess"});
+    let r = post("/v1/admin/policies", policy).await.expect("policy");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    for name in ["ceo@contoso.test", "Megan.Bowen@contoso.onmicrosoft.com", CEO_OID] {
+        let (status, body) = refusal(&app, &key, name).await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
+    // The demo's RestrictAccess group and its member still work without a directory.
+    assert_eq!(app.post_message(&message(crate::helpers::ALLOWED)).await.status(), 202);
+    assert!(app.sim.sim.received().iter().all(|r| r.mailbox == crate::helpers::ALLOWED));
 }
 
 #[sqlx::test]
@@ -126,6 +163,21 @@ async fn a_proxy_address_sends_as_the_primary_mailbox(pool: PgPool) {
         .await
         .expect("audit");
     assert_eq!(audited, ["notifications@contoso.test"]);
+    // The audit log answers to any name of the mailbox.
+    let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
+    let page: Value = app
+        .http
+        .get(app.url("/v1/audit?mailbox=LOGICAPPNOTIFICATIONS@contoso.onmicrosoft.com"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    let events = page["events"].as_array().expect("events");
+    assert!(events.len() >= 2, "{page}");
+    assert!(events.iter().all(|e| e["mailbox"] == "notifications@contoso.test"), "{page}");
 }
 
 #[sqlx::test]
@@ -147,6 +199,20 @@ async fn the_graph_endpoint_resolves_its_path_mailbox_too(pool: PgPool) {
         let err: Value = r.json().await.expect("json");
         assert_eq!(err["error"]["code"], "ErrorAccessDenied", "{path}: {err}");
     }
+    // A `from` naming the CEO by an alias, on an allowed path: refused, and recorded under the CEO's primary address.
+    let mut as_ceo = body.clone();
+    as_ceo["message"]["from"] = json!({"emailAddress": {"address": "MeganB@contoso.onmicrosoft.com"}});
+    let r = app
+        .http
+        .post(app.url("/v1.0/users/billing@contoso.test/sendMail"))
+        .bearer_auth(&billing)
+        .json(&as_ceo)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    let recorded = app.count("SELECT count(*) FROM audit_events WHERE mailbox = 'ceo@contoso.test'").await;
+    assert_eq!(recorded, 4, "three path refusals and the `from` refusal, all under the primary address");
     assert!(app.sim.sim.received().is_empty());
 }
 

@@ -38,7 +38,7 @@ pub async fn list(
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let accept_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));
-    let p = params::parse(query, accept_csv)?;
+    let p = params::parse(query, accept_csv)?.with_canonical_mailbox(&state).await?;
     // One more than asked tells whether another page exists.
     let mut events = audit::search(&state.pool, &p.filter, p.before, p.limit + 1).await?;
     let more = events.len() as i64 > p.limit;

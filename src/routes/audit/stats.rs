@@ -25,6 +25,6 @@ pub async fn stats(
     query: Result<Query<StatsParams>, QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
     // limit, cursor and format are unknown parameters here, refused by name like any other.
-    let p = params::parse(query.map(|Query(p)| Query(p.into())), false)?;
+    let p = params::parse(query.map(|Query(p)| Query(p.into())), false)?.with_canonical_mailbox(&state).await?;
     Ok(Json(audit::stats(&state.pool, &p.filter).await?))
 }

@@ -10,7 +10,7 @@ use crate::db;
 use crate::db::audit::{NewEvent, Outcome};
 use crate::domain::graph_request::SendAs;
 use crate::error::ApiError;
-use crate::policy::{Access, Snapshot, decide};
+use crate::policy::{Access, Rule, Snapshot, decide};
 use crate::startup::AppState;
 
 /// Refuses (403, recorded) a `from` or `sender` naming another mailbox than `path_names` that the allowlist does
@@ -39,17 +39,19 @@ pub async fn check(
         let event = NewEvent {
             app_id: Some(caller.app_id),
             app_name: Some(&caller.app_name),
-            mailbox: Some(other),
+            // Recorded under the mailbox the name resolves to, as every audit row is.
+            mailbox: Some(&decision.mailbox),
             request_id: Some(request_id),
             http_status: Some(403),
             detail: Some(&reason),
             ..NewEvent::default()
         };
         db::audit::record(&state.pool, Outcome::Denied, event).await?;
-        tracing::info!(app = %caller.app_name, mailbox = %other, field = %field, "denied by the allowlist");
+        tracing::info!(app = %caller.app_name, mailbox = %decision.mailbox, field = %field, "denied by the allowlist");
         let mut extra = serde_json::Map::new();
         extra.insert("decision".into(), json!(decision));
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "policy_denied", reason).field(field).extra(extra));
+        let code = if decision.rule == Rule::UnknownMailbox { "unknown_mailbox" } else { "policy_denied" };
+        return Err(ApiError::new(StatusCode::FORBIDDEN, code, reason).field(field).extra(extra));
     }
     Ok(())
 }

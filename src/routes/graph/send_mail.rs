@@ -78,7 +78,7 @@ async fn handle(
     let message = graph.validate(Limits::from_settings(&state.settings))?;
     send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
     let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
-    let id = match accept(state, caller, &message, key.as_ref(), request_id, None).await? {
+    let id = match accept(state, &snapshot, caller, &message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { id, .. } => id,
         Accepted::Replay(stored) => {
             let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;

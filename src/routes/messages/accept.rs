@@ -17,7 +17,7 @@ use crate::db::idempotency::Stored;
 use crate::db::messages::Status;
 use crate::domain::message::NewMessage;
 use crate::error::ApiError;
-use crate::policy::{Access, Rule, decide};
+use crate::policy::{Access, Rule, Snapshot, decide};
 use crate::startup::AppState;
 
 pub enum Accepted {
@@ -27,17 +27,13 @@ pub enum Accepted {
     Replay(Stored),
 }
 
-/// The primary address of the mailbox `from` names, when the directory knows that name. Senders resolve `from`
-/// with it before validating, so that the message itself (its MIME `From:`) names the mailbox as Graph is called
-/// with it, never the caller's spelling.
-pub async fn known_sender(state: &AppState, from: &str) -> Result<Option<String>, ApiError> {
-    let snapshot = state.policy.get(&state.pool).await?;
-    Ok(snapshot.directory.recipient(from).map(|r| r.address.clone()))
-}
-
-/// A local denial is `Err(ApiError)` with code `policy_denied`, after it has been recorded.
+/// A local denial is `Err(ApiError)` with code `policy_denied` (or `unknown_mailbox`), after it has been recorded.
+/// `snapshot` is the one the caller resolved `from` with (to the mailbox's primary address, before validating, so
+/// the message itself names the mailbox as Graph is called with it): one snapshot per send, so resolution and
+/// decision cannot disagree.
 pub async fn accept(
     state: &AppState,
+    snapshot: &Snapshot,
     caller: &Caller,
     message: &NewMessage,
     key: Option<&Key>,
@@ -51,8 +47,7 @@ pub async fn accept(
         return Ok(Accepted::Replay(stored));
     }
     quota::check(state, caller, message.recipients).await?;
-    let snapshot = state.policy.get(&state.pool).await?;
-    let decision = decide(&snapshot, caller.app_id, &caller.app_name, &message.mailbox.key());
+    let decision = decide(snapshot, caller.app_id, &caller.app_name, &message.mailbox.key());
     // From here on the mailbox is the canonical one, whatever name the caller used: the audit row, the outbox
     // row (and so pacing and the Graph call) all carry it.
     let mailbox = decision.mailbox.clone();

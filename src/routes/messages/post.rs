@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::accept::{Accepted, accept, known_sender};
+use super::accept::{Accepted, accept};
 use super::view::MessageView;
 use super::{idempotent, wait};
 use crate::auth::Caller;
@@ -47,14 +47,17 @@ pub async fn send(
 ) -> Result<Response, ApiError> {
     let bytes = json_body::read(&headers, body)?;
     let mut request: SendRequest = json_body::decode(&bytes)?;
-    if let Some(canonical) = known_sender(&state, &request.from).await? {
-        request.from = canonical;
+    let snapshot = state.policy.get(&state.pool).await?;
+    if let Some(mailbox) = snapshot.directory.recipient(&request.from) {
+        request.from = mailbox.address.clone();
     }
     let message = request.validate(Limits::from_settings(&state.settings))?;
     let key = idempotent::key(&headers, &bytes)?;
     let wait = wait::prefer_wait(&headers);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (id, accepted, done) = match accept(&state, &caller, &message, key.as_ref(), &request_id, wait).await? {
+    let (id, accepted, done) = match accept(&state, &snapshot, &caller, &message, key.as_ref(), &request_id, wait)
+        .await?
+    {
         Accepted::Replay(stored) => {
             return idempotent::replay(stored, key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?);
         }

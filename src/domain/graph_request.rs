@@ -3,6 +3,7 @@
 //! that Graph's SDKs work unchanged; only what mailgate models is read, and only what it validated is forwarded.
 
 mod props;
+pub mod schema;
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use self::props::{Props, join};
 use super::EmailAddress;
-use super::message::{AttachmentInput, Importance, Limits, NewMessage, SendRequest};
+use super::message::{AttachmentInput, Importance, Limits, MAX_NAME_CHARS, NewMessage, SendRequest};
 use crate::error::ApiError;
 
 fn invalid(field: &str, detail: impl Into<String>) -> ApiError {
@@ -139,9 +140,13 @@ fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>
     let address = EmailAddress::parse(raw).map_err(|e| invalid(&address_field, format!("`{address_field}`: {e}")))?;
     let mut email = json!({ "address": address.as_str() });
     if let Some(name) = r.get("name").and_then(Value::as_str) {
+        let name_field = join(&field, "emailAddress.name");
         if name.contains(['\r', '\n']) {
-            let name_field = join(&field, "emailAddress.name");
             return Err(invalid(&name_field, format!("`{name_field}` must not contain CR or LF")));
+        }
+        // The same bound as every other display name: Exchange keeps 256 characters and would cut the rest.
+        if name.chars().nth(MAX_NAME_CHARS).is_some() {
+            return Err(invalid(&name_field, format!("`{name_field}` is longer than {MAX_NAME_CHARS} characters")));
         }
         email["name"] = json!(name);
     }

@@ -106,3 +106,17 @@ fn validation_names_fields_as_the_graph_body_spells_them() {
     assert_eq!(graph_field("attachments[0].content_base64"), "message.attachments[0].contentBytes");
     assert_eq!(graph_field("headers.x-a"), "headers.x-a");
 }
+
+#[test]
+fn from_and_sender_names_are_bounded_like_every_display_name() {
+    let body = |name: &str| {
+        json!({"message": {
+            "toRecipients": [{"emailAddress": {"address": "a@example.com"}}],
+            "sender": {"emailAddress": {"address": "shared@contoso.test", "name": name}}
+        }})
+    };
+    let longest = "n".repeat(MAX_NAME_CHARS);
+    to_send_request("shared@contoso.test", &body(&longest)).expect("256 characters are kept");
+    let e = to_send_request("shared@contoso.test", &body(&format!("{longest}n"))).expect_err("257 are refused");
+    assert_eq!(e.field.as_deref(), Some("message.sender.emailAddress.name"));
+}

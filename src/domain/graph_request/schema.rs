@@ -88,9 +88,7 @@ fn message() -> Schema {
         .items(RefOr::T(header()))
         .min_items(Some(1))
         .max_items(Some(MAX_HEADERS))
-        // Names must differ too, which JSON Schema cannot say of one property of the items; it can of whole items.
-        .unique_items(true)
-        .description(Some("At most five, each name once; leave it out rather than send it empty"));
+        .description(Some("At most five (a name may repeat); leave it out rather than send it empty"));
     let attachments = ArrayBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
         .items(Ref::from_schema_name("GraphFileAttachment"));

@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 
 use super::Mailbox;
 use crate::error::ApiError;
-pub use fields::MAX_NAME_CHARS;
 use fields::Person;
+pub use fields::{MAX_NAME_CHARS, headers as check_headers};
 
 /// Graph refuses request bodies above about 4 MB. Larger messages go through a draft and upload sessions
 /// (`delivery::upload`) when `MAILGATE_LARGE_MESSAGES` is on, but the message without its attachments must

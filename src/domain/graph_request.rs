@@ -3,6 +3,7 @@
 //! that Graph's SDKs work unchanged; only what mailgate models is read, and only what it validated is forwarded.
 
 mod props;
+pub mod schema;
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,9 @@ use serde_json::{Map, Value, json};
 
 use self::props::{Props, join};
 use super::EmailAddress;
-use super::message::{AttachmentInput, Importance, Limits, NewMessage, SendRequest};
+use super::message::{
+    AttachmentInput, Importance, Limits, MAX_HEADERS, MAX_NAME_CHARS, NewMessage, SendRequest, check_headers,
+};
 use crate::error::ApiError;
 
 fn invalid(field: &str, detail: impl Into<String>) -> ApiError {
@@ -55,7 +58,8 @@ pub struct GraphSend {
     pub request: SendRequest,
     /// `from` and `sender`, when set.
     pub send_as: Vec<SendAs>,
-    /// Validated message properties `SendRequest` does not carry (`from`, `sender`, receipt flags).
+    /// Validated message properties `SendRequest` does not carry (`from`, `sender`, receipt flags, and the header
+    /// list when a name repeats).
     extra: Map<String, Value>,
 }
 
@@ -139,9 +143,13 @@ fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>
     let address = EmailAddress::parse(raw).map_err(|e| invalid(&address_field, format!("`{address_field}`: {e}")))?;
     let mut email = json!({ "address": address.as_str() });
     if let Some(name) = r.get("name").and_then(Value::as_str) {
+        let name_field = join(&field, "emailAddress.name");
         if name.contains(['\r', '\n']) {
-            let name_field = join(&field, "emailAddress.name");
             return Err(invalid(&name_field, format!("`{name_field}` must not contain CR or LF")));
+        }
+        // The same bound as every other display name: Exchange keeps 256 characters and would cut the rest.
+        if name.chars().nth(MAX_NAME_CHARS).is_some() {
+            return Err(invalid(&name_field, format!("`{name_field}` is longer than {MAX_NAME_CHARS} characters")));
         }
         email["name"] = json!(name);
     }
@@ -176,25 +184,32 @@ fn item_body(message: &Props) -> Result<(Option<String>, Option<String>), ApiErr
     }
 }
 
-fn headers(message: &Props) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut headers = BTreeMap::new();
-    let Some(list) = message.get("internetMessageHeaders") else { return Ok(headers) };
+/// The headers as `/v1/messages` takes them (one value per name), and, when a name repeats, the whole list as
+/// Graph should receive it: RFC 5322 lets an `x-` field appear more than once, and Graph takes a list.
+fn headers(message: &Props) -> Result<(BTreeMap<String, String>, Option<Value>), ApiError> {
+    let Some(list) = message.get("internetMessageHeaders") else { return Ok((BTreeMap::new(), None)) };
     let list = list.as_array().ok_or_else(|| invalid("headers", "`internetMessageHeaders` must be an array"))?;
     if list.is_empty() {
         return Err(invalid("headers", "`internetMessageHeaders` must not be empty; leave it out instead"));
     }
+    if list.len() > MAX_HEADERS {
+        return Err(invalid("headers", format!("at most {MAX_HEADERS} headers are allowed, got {}", list.len())));
+    }
+    let mut pairs = Vec::with_capacity(list.len());
     for (i, h) in list.iter().enumerate() {
         let h = Props::read(h, &format!("headers[{i}]"), HEADER)?;
         h.expect_type("internetMessageHeader")?;
         let (Some(name), Some(value)) = (h.str("name")?, h.str("value")?) else {
             return Err(invalid("headers", "each internet message header needs a `name` and a `value`"));
         };
-        // A repeated name would silently keep only the last value.
-        if headers.insert(name.to_owned(), value.to_owned()).is_some() {
-            return Err(invalid(&format!("headers.{name}"), format!("header `{name}` is given more than once")));
-        }
+        // Each one passes the checks `/v1/messages` applies, not only the last of a repeated name.
+        check_headers(&BTreeMap::from([(name.to_owned(), value.to_owned())]), MAX_HEADERS)?;
+        pairs.push((name, value));
     }
-    Ok(headers)
+    let map: BTreeMap<String, String> = pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+    let repeated = (map.len() < pairs.len())
+        .then(|| Value::Array(pairs.iter().map(|(name, value)| json!({ "name": name, "value": value })).collect()));
+    Ok((map, repeated))
 }
 
 fn importance(message: &Props) -> Result<Option<Importance>, ApiError> {
@@ -239,6 +254,10 @@ pub fn to_send_request(mailbox: &str, body: &Value) -> Result<GraphSend, ApiErro
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(invalid("message.attachments", "`attachments` must be an array")),
     };
+    let (headers, repeated_headers) = headers(&message)?;
+    if let Some(list) = repeated_headers {
+        extra.insert("internetMessageHeaders".to_owned(), list);
+    }
     let request = SendRequest {
         from: mailbox.to_owned(),
         to: recipients(&message, "toRecipients")?,
@@ -250,7 +269,7 @@ pub fn to_send_request(mailbox: &str, body: &Value) -> Result<GraphSend, ApiErro
         html,
         attachments,
         importance: importance(&message)?,
-        headers: headers(&message)?,
+        headers,
         save_to_sent_items: top.bool("saveToSentItems")?,
     };
     Ok(GraphSend { request, send_as: send_as_list, extra })

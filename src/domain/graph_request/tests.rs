@@ -106,3 +106,35 @@ fn validation_names_fields_as_the_graph_body_spells_them() {
     assert_eq!(graph_field("attachments[0].content_base64"), "message.attachments[0].contentBytes");
     assert_eq!(graph_field("headers.x-a"), "headers.x-a");
 }
+
+#[test]
+fn from_and_sender_names_are_bounded_like_every_display_name() {
+    let body = |name: &str| {
+        json!({"message": {
+            "toRecipients": [{"emailAddress": {"address": "a@example.com"}}],
+            "sender": {"emailAddress": {"address": "shared@contoso.test", "name": name}}
+        }})
+    };
+    let longest = "n".repeat(MAX_NAME_CHARS);
+    to_send_request("shared@contoso.test", &body(&longest)).expect("256 characters are kept");
+    let e = to_send_request("shared@contoso.test", &body(&format!("{longest}n"))).expect_err("257 are refused");
+    assert_eq!(e.field.as_deref(), Some("message.sender.emailAddress.name"));
+}
+
+/// RFC 5322 lets an `x-` field repeat and Graph takes a list, so a repeated name is forwarded, each value checked.
+#[test]
+fn a_repeated_header_name_is_forwarded_as_given() {
+    let body = |headers: Value| {
+        json!({"message": {
+            "toRecipients": [{"emailAddress": {"address": "a@example.com"}}],
+            "internetMessageHeaders": headers
+        }})
+    };
+    let list = json!([{"name": "X-0", "value": "a"}, {"name": "x-1", "value": "b"}, {"name": "X-0", "value": "c"}]);
+    let m =
+        to_send_request("shared@contoso.test", &body(list.clone())).expect("reads").validate(LIMITS).expect("valid");
+    assert_eq!(m.graph_body["message"]["internetMessageHeaders"], list);
+    let bad = json!([{"name": "X-0", "value": "a\r\nBcc: x@example.com"}, {"name": "X-0", "value": "c"}]);
+    let e = to_send_request("shared@contoso.test", &body(bad)).expect_err("each value is checked");
+    assert_eq!(e.field.as_deref(), Some("headers.X-0"));
+}

@@ -6,6 +6,7 @@
 
 mod build;
 mod fields;
+pub mod schema;
 pub mod size;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use utoipa::ToSchema;
 use super::Mailbox;
 use crate::error::ApiError;
 use fields::Person;
+pub use fields::{MAX_NAME_CHARS, headers as check_headers};
 
 /// Graph refuses request bodies above about 4 MB. Larger messages go through a draft and upload sessions
 /// (`delivery::upload`) when `MAILGATE_LARGE_MESSAGES` is on, but the message without its attachments must
@@ -36,7 +38,7 @@ const REQUEST_MARGIN: usize = 64 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// The mailbox to send as: its address or its Entra object id.
-    #[schema(example = "notifications@contoso.test")]
+    #[schema(schema_with = crate::admin::schema::mailbox)]
     pub from: String,
     #[serde(default)]
     #[schema(value_type = Vec<RecipientSchema>)]
@@ -50,9 +52,9 @@ pub struct SendRequest {
     #[serde(default)]
     #[schema(value_type = Vec<RecipientSchema>)]
     pub reply_to: Vec<Value>,
-    /// At most 255 characters, Outlook's limit.
+    /// One line of at most 255 characters, Outlook's limit.
     #[serde(default)]
-    #[schema(max_length = 255)]
+    #[schema(schema_with = schema::subject)]
     pub subject: String,
     /// Plain-text body. With `html` too, both are sent as multipart/alternative MIME (then at most 4 MB in all).
     pub text: Option<String>,
@@ -62,28 +64,36 @@ pub struct SendRequest {
     pub importance: Option<Importance>,
     /// Custom internet headers; names must start with `x-` and be ASCII; at most five.
     #[serde(default)]
+    #[schema(schema_with = schema::headers)]
     pub headers: BTreeMap<String, String>,
     /// Keep a copy in the mailbox's Sent Items (Graph's default: true).
     pub save_to_sent_items: Option<bool>,
 }
 
-/// A recipient: `"a@b"` or `{"address": "a@b", "name": "A B"}`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-#[serde(untagged)]
-pub enum RecipientSchema {
-    Address(String),
-    Named { address: String, name: Option<String> },
+/// A recipient in the document: `"a@b"` or `{"address": "a@b", "name": "A B"}` (see `schema::recipient`).
+pub struct RecipientSchema;
+
+impl utoipa::PartialSchema for RecipientSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::recipient().into()
+    }
 }
+
+impl ToSchema for RecipientSchema {}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentInput {
+    #[schema(schema_with = schema::file_name)]
     pub name: String,
+    #[schema(schema_with = schema::media_type)]
     pub content_type: String,
+    #[schema(schema_with = schema::base64)]
     pub content_base64: String,
+    /// An inline attachment needs a `content_id`.
     #[serde(default)]
     pub inline: bool,
+    #[schema(schema_with = schema::content_id_or_null)]
     pub content_id: Option<String>,
 }
 

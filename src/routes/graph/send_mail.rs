@@ -25,10 +25,10 @@ use crate::startup::AppState;
 #[utoipa::path(
     post, path = "/v1.0/users/{mailbox}/sendMail", tag = "graph",
     params(
-        ("mailbox" = String, Path, description = "The mailbox to send as: any of its addresses, its user principal name or its object id (percent-encoded or not)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "As on /v1/messages; the request it stands for is the body and the path's mailbox"),
+        ("mailbox" = inline(crate::domain::graph_request::schema::PathMailbox), Path, description = "The mailbox to send as: any of its addresses, its user principal name or its object id (percent-encoded or not)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "As on /v1/messages; the request it stands for is the body and the path's mailbox; 1-255 visible ASCII characters"),
     ),
-    request_body(content = Object, description = "Graph's body: `{\"message\": {...}, \"saveToSentItems\": bool}`; property names in any letter case, `@odata.*` annotations allowed"),
+    request_body(content = crate::domain::graph_request::schema::GraphSendMail, description = "Graph's body: `{\"message\": {...}, \"saveToSentItems\": bool}`; property names in any letter case, `@odata.*` annotations allowed"),
     responses(
         (status = 202, description = "Stored durably and queued"),
         (status = 400, body = GraphError, description = "ErrorInvalidRecipients, InvalidInternetMessageHeader, RequestBodyRead (a property mailgate does not forward), BadRequest"),

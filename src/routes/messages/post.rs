@@ -24,7 +24,7 @@ use crate::startup::AppState;
     request_body = SendRequest,
     params(
         ("Prefer" = Option<String>, Header, description = "`wait=N` (N ≤ 30): wait up to N seconds for Graph's outcome"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Per app, kept 24 h: a retry with the same key and body gets the original answer"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "Per app, kept 24 h: a retry with the same key and body gets the original answer; 1-255 visible ASCII characters"),
     ),
     responses(
         (status = 202, body = MessageView, description = "Stored durably and queued; `Location` names the message"),

@@ -64,6 +64,9 @@ pub fn base() -> utoipa::openapi::OpenApi {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = super::api().into_openapi();
     annotate_access(&mut doc);
+    if let Some(components) = doc.components.as_mut() {
+        crate::domain::message::schema::add_rules(components);
+    }
     doc
 }
 
@@ -108,4 +111,47 @@ pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
 
 pub fn document_json() -> String {
     document().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    fn schemas() -> Value {
+        let doc: Value = serde_json::from_str(&super::document_json()).expect("json");
+        doc["components"]["schemas"].clone()
+    }
+
+    /// The rules that relate fields are in the document, or generated clients send what validation refuses.
+    #[test]
+    fn the_send_request_states_its_cross_field_rules() {
+        let s = schemas();
+        let rules = s["SendRequest"]["allOf"].as_array().expect("allOf");
+        let required = |rule: &Value| -> Vec<Value> {
+            rule["anyOf"].as_array().expect("anyOf").iter().map(|alt| alt["required"].clone()).collect()
+        };
+        assert_eq!(required(&rules[1]), [json!(["to"]), json!(["cc"]), json!(["bcc"])]);
+        assert_eq!(required(&rules[2]), [json!(["text"]), json!(["html"]), json!(["text", "html"])]);
+        assert_eq!(rules[2]["anyOf"][2]["properties"]["save_to_sent_items"]["enum"], json!([true, null]));
+        assert_eq!(rules[0]["additionalProperties"], false);
+        assert_eq!(s["AttachmentInput"]["allOf"][1]["anyOf"][1]["required"], json!(["content_id"]));
+    }
+
+    #[test]
+    fn the_graph_body_is_described_and_closed() {
+        let doc: Value = serde_json::from_str(&super::document_json()).expect("json");
+        let op = &doc["paths"]["/v1.0/users/{mailbox}/sendMail"]["post"];
+        let body = &op["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/GraphSendMail");
+        let s = schemas();
+        assert_eq!(s["GraphSendMail"]["required"], json!(["message"]));
+        let message = &s["GraphMessage"]["allOf"];
+        assert_eq!(message[0]["additionalProperties"], false);
+        assert_eq!(message[1]["anyOf"][0]["required"], json!(["toRecipients"]));
+        assert_eq!(s["GraphRecipient"]["required"], json!(["emailAddress"]));
+        for status in ["400", "401", "403", "404", "413", "415", "429", "503"] {
+            let schema = &op["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(schema, "#/components/schemas/GraphError", "{status}");
+        }
+    }
 }

@@ -63,5 +63,20 @@ impl KeysCommand {
 
 /// Never echo a whole key back into a terminal log.
 fn shorten(key: &str) -> String {
-    if key.starts_with("mg_") && key.len() > 16 { format!("{}…", &key[..16]) } else { key.to_owned() }
+    // By characters, not bytes: whatever was typed after `mg_` need not be ASCII.
+    if key.starts_with("mg_") && key.chars().count() > 16 {
+        format!("{}…", key.chars().take(16).collect::<String>())
+    } else {
+        key.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shortening_a_key_never_splits_a_character() {
+        assert_eq!(super::shorten("mg_0123456789ab_secret"), "mg_0123456789ab_…");
+        assert_eq!(super::shorten("mg_ééééééééééééééééé"), "mg_ééééééééééééé…");
+        assert_eq!(super::shorten("other"), "other");
+    }
 }

@@ -82,14 +82,13 @@ async fn handle(
         Accepted::Queued { id, .. } => id,
         Accepted::Replay(stored) => {
             let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
+            // The original refusal's own code, so Graph's words for it come back the same (403 or 404).
+            let refused = stored.response.as_ref().and_then(|r| r.get("code")).and_then(serde_json::Value::as_str);
+            let code = if refused == Some("unknown_mailbox") { "unknown_mailbox" } else { "policy_denied" };
             let replayed = idempotent::replay(stored, key)?;
             if !replayed.status().is_success() {
                 // The original was a denial: say it again in Graph's words.
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "policy_denied",
-                    "denied by the allowlist (replayed)",
-                ));
+                return Err(ApiError::new(StatusCode::FORBIDDEN, code, "denied by the allowlist (replayed)"));
             }
             return Ok(replayed_empty(replayed));
         }

@@ -34,6 +34,8 @@ venv=$repo/.dev/schemathesis-$schemathesis_version
 
 log() { printf 'contract-test: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/processes.sh
+source "$repo/scripts/lib/processes.sh"
 
 seed=${MAILGATE_CONTRACT_SEED:-1}
 max_examples=${MAILGATE_CONTRACT_MAX_EXAMPLES:-100}
@@ -83,13 +85,6 @@ db_name=mailgate_contract_$$
 db_url=$pg_url/$db_name
 sim_pid='' mg_pid='' db_made=0
 
-alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
 # shellcheck disable=SC2317  # only ever called from the EXIT trap
 cleanup() {
     local pid deadline
@@ -110,26 +105,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-show_logs() {
-    local f
-    for f in "$work/graph-sim.log" "$work/mailgate.log"; do
-        [[ -s $f ]] || continue
-        printf '\n--- last lines of %s ---\n' "$f" >&2
-        tail -n 30 "$f" >&2
-    done
-}
-
-# wait_listening PID LOGFILE PREFIX: prints the address from the "PREFIX http://ADDR" line.
-wait_listening() {
-    local pid=$1 logfile=$2 prefix=$3 deadline=$((SECONDS + 30)) addr
-    while ((SECONDS < deadline)); do
-        addr=$(sed -n "s|^$prefix http://\([^ ]*\).*|\1|p" "$logfile" | head -n 1)
-        [[ -n $addr ]] && { printf '%s\n' "$addr"; return 0; }
-        alive "$pid" || return 1
-        sleep 0.2
-    done
-    return 1
-}
+show_logs() { show_logs_of "$work/graph-sim.log" "$work/mailgate.log"; }
 
 # ------------------------------------------------------------------------------ database
 log "creating database $db_name"

@@ -22,6 +22,8 @@ dev=$repo/.dev
 
 log() { printf 'dev-up: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/processes.sh
+source "$repo/scripts/lib/processes.sh"
 
 background=0
 for arg in "$@"; do
@@ -178,14 +180,6 @@ done
 
 sim_pid='' mg_pid=''
 
-# alive PID: running and not a zombie (`kill -0` succeeds on zombies).
-alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
 # Stops what this run started (and only that: the pid files may belong to a newer run by now).
 # shellcheck disable=SC2317  # only ever called from the EXIT trap
 cleanup() {
@@ -213,28 +207,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-show_logs() {
-    local f
-    for f in "$dev/graph-sim.log" "$dev/mailgate.log"; do
-        [[ -s $f ]] || continue
-        printf '\n--- last lines of %s ---\n' "$f" >&2
-        tail -n 30 "$f" >&2
-    done
-}
-
-# wait_listening PID LOGFILE PREFIX: waits for the "PREFIX http://ADDR" line the program
-# prints once its socket is bound, and prints ADDR (the real one, even for port 0).
-wait_listening() {
-    local pid=$1 logfile=$2 prefix=$3 deadline=$((SECONDS + 30)) addr=''
-    while ((SECONDS < deadline)); do
-        # The log appears only once the background process has opened it.
-        [[ -f $logfile ]] && addr=$(sed -n "s|^$prefix http://\([^ ]*\).*|\1|p" "$logfile" | head -n 1)
-        [[ -n $addr ]] && { printf '%s\n' "$addr"; return 0; }
-        alive "$pid" || return 1
-        sleep 0.2
-    done
-    return 1
-}
+show_logs() { show_logs_of "$dev/graph-sim.log" "$dev/mailgate.log"; }
 
 # Both run in their own session (setsid): Ctrl-C in this terminal reaches only this script,
 # whose trap then stops them in order, and with --background they outlive the terminal.

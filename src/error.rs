@@ -96,8 +96,14 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        // A store we cannot reach is a 503 the caller may retry; anything else is a bug.
-        if store_unavailable(&err) {
+        Self::store(&err)
+    }
+}
+
+impl ApiError {
+    /// A database error: a store we cannot reach is a 503 the caller may retry; anything else is a bug.
+    pub fn store(err: &sqlx::Error) -> Self {
+        if store_unavailable(err) {
             tracing::warn!(error = %err, "database unavailable");
             ApiError::unavailable("the message store is unavailable; retry later")
         } else {

@@ -2,6 +2,7 @@
 //! Exchange Online's application access policies, with every outcome audited in Postgres.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod cli;

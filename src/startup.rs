@@ -14,6 +14,8 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accept;
+use crate::auth::CallerCache;
 use crate::auth::entra::{EntraConfig, EntraValidator};
 use crate::auth::failures::FailureLimiter;
 use crate::config::{EntraSettings, Settings};
@@ -30,6 +32,10 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub policy: Arc<PolicyCache>,
+    /// Keys and apps seen recently.
+    pub callers: Arc<CallerCache>,
+    /// The group-commit writer accepted messages go through.
+    pub accept: accept::Writer,
     pub events: Events,
     pub token: Arc<GraphToken>,
     pub metrics: Arc<Metrics>,
@@ -85,8 +91,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let policy = Arc::new(PolicyCache::new(settings.allow_unknown_mailboxes));
     let metrics = Arc::new(Metrics::default());
-    let events = Events::new(policy.clone());
+    let callers = Arc::new(CallerCache::default());
+    let events = Events::new(policy.clone(), callers.clone());
     tokio::spawn(events.clone().listen(pool.clone()));
+    let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.idempotency_ttl);
+    tokio::spawn(accept::purge_usage(pool.clone()));
 
     let settings = Arc::new(settings);
     let delivery = Arc::new(Delivery {
@@ -110,8 +119,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.http.auth_failures_audited_per_minute,
     ));
     let header_read_timeout = settings.http.header_read_timeout;
-    let state =
-        AppState { pool, settings, policy, events, token, metrics, entra, draining: draining.clone(), auth_failures };
+    let state = AppState {
+        pool,
+        settings,
+        policy,
+        callers,
+        accept,
+        events,
+        token,
+        metrics,
+        entra,
+        draining: draining.clone(),
+        auth_failures,
+    };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
     tracing::info!(%addr, "listening");

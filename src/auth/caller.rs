@@ -20,6 +20,15 @@ pub struct Caller {
     pub app_name: String,
     pub roles: Vec<Role>,
     pub credential: CallerCredential,
+    /// The app's own quotas, where it has them.
+    pub quota: AppQuota,
+}
+
+/// An app's own quotas; none: the service-wide setting.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AppQuota {
+    pub messages_per_minute: Option<i32>,
+    pub recipients_per_day: Option<i32>,
 }
 
 impl Caller {

@@ -16,11 +16,17 @@ pub struct App {
     pub roles: Vec<String>,
     /// Holds the tenant-wide Entra Mail.Send grant, which access policies constrain.
     pub entra_mail_send: bool,
+    /// The app's own quotas (messages a minute, recipients a day); absent: the service-wide settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_per_minute: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients_per_day: Option<i32>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, created_at";
+const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, \
+                       messages_per_minute, recipients_per_day, created_at";
 
 #[derive(Debug, Default)]
 pub struct NewApp<'a> {

@@ -1,5 +1,5 @@
-//! Idempotency keys: the first request with a key claims it inside the transaction that stores the message, so
-//! concurrent duplicates (on any replica) wait for it and then find its answer.
+//! Idempotency keys: the first request with a key claims it, with its answer, inside the transaction that stores the
+//! message, so concurrent duplicates (on any replica) wait for it and then find that answer.
 
 use std::time::Duration;
 
@@ -15,49 +15,48 @@ pub struct Stored {
     pub response: Option<Value>,
 }
 
-/// Claims `key` for this request. False when another request holds it (and is still within its time to live);
-/// a stale claim is taken over.
-pub async fn claim(
-    tx: &mut Transaction<'_, Postgres>,
-    app_id: Uuid,
-    key: &str,
-    hash: &[u8],
-    message_id: Uuid,
-    ttl: Duration,
-) -> Result<bool, sqlx::Error> {
-    let row: Option<(Uuid,)> = sqlx::query_as(
-        "INSERT INTO idempotency_keys (app_id, key, request_hash, message_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (app_id, key) DO UPDATE
-            SET request_hash = EXCLUDED.request_hash, message_id = EXCLUDED.message_id, status_code = NULL,
-                response = NULL, created_at = now()
-          WHERE idempotency_keys.created_at < now() - make_interval(secs => $5)
-         RETURNING message_id",
-    )
-    .bind(app_id)
-    .bind(key)
-    .bind(hash)
-    .bind(message_id)
-    .bind(ttl.as_secs_f64())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.is_some())
+/// A key to claim, with the answer its request gets (known before the transaction commits).
+pub struct NewKey<'a> {
+    pub app_id: Uuid,
+    pub key: &'a str,
+    pub hash: &'a [u8],
+    pub message_id: Uuid,
+    pub status: u16,
+    pub response: &'a Value,
 }
 
-pub async fn save_response(
+/// Claims each key with its answer, all in one statement. Returns the message ids whose key was claimed; a key
+/// another request holds (within its time to live) is left as it is, and its request is answered as that one was.
+/// A stale claim is taken over. Keys must be distinct: one statement cannot claim a row twice.
+pub async fn claim(
     tx: &mut Transaction<'_, Postgres>,
-    app_id: Uuid,
-    key: &str,
-    status: u16,
-    response: &Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE app_id = $1 AND key = $2")
-        .bind(app_id)
-        .bind(key)
-        .bind(i32::from(status))
-        .bind(response)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+    keys: &[NewKey<'_>],
+    ttl: Duration,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let apps: Vec<Uuid> = keys.iter().map(|k| k.app_id).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.key).collect();
+    let hashes: Vec<&[u8]> = keys.iter().map(|k| k.hash).collect();
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.message_id).collect();
+    let statuses: Vec<i32> = keys.iter().map(|k| i32::from(k.status)).collect();
+    let responses: Vec<&Value> = keys.iter().map(|k| k.response).collect();
+    sqlx::query_scalar(
+        "INSERT INTO idempotency_keys AS k (app_id, key, request_hash, message_id, status_code, response)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::uuid[], $5::int4[], $6::jsonb[])
+         ON CONFLICT (app_id, key) DO UPDATE
+            SET request_hash = EXCLUDED.request_hash, message_id = EXCLUDED.message_id,
+                status_code = EXCLUDED.status_code, response = EXCLUDED.response, created_at = now()
+          WHERE k.created_at < now() - make_interval(secs => $7)
+         RETURNING message_id",
+    )
+    .bind(&apps)
+    .bind(&names)
+    .bind(&hashes)
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&responses)
+    .bind(ttl.as_secs_f64())
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// The live record for `key`, if any.

@@ -11,11 +11,15 @@ pub struct StoredKey {
     pub id: Uuid,
     pub app_id: Uuid,
     pub app_name: String,
+    pub prefix: String,
     pub secret_hash: Vec<u8>,
     pub app_roles: Vec<String>,
     pub key_roles: Option<Vec<String>>,
-    /// Whether last use was recorded over a minute ago (or never), so it is worth recording again.
-    pub stale_use: bool,
+    /// Checked again on every use of a cached key.
+    pub expires_at: Option<OffsetDateTime>,
+    /// The app's own quotas; none: the service-wide settings.
+    pub messages_per_minute: Option<i32>,
+    pub recipients_per_day: Option<i32>,
 }
 
 #[derive(Debug, FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -60,8 +64,8 @@ pub async fn insert(
 #[tracing::instrument(skip(db))]
 pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option<StoredKey>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT k.id, k.app_id, a.name AS app_name, k.secret_hash, a.roles AS app_roles, k.roles AS key_roles,
-                (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale_use
+        "SELECT k.id, k.app_id, a.name AS app_name, k.prefix, k.secret_hash, a.roles AS app_roles,
+                k.roles AS key_roles, k.expires_at, a.messages_per_minute, a.recipients_per_day
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
     )
@@ -70,7 +74,8 @@ pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option
     .await
 }
 
-/// Records use. Callers do it at most once a minute per key, so authentication does not write on every request.
+/// Records use. Callers do it at most once a minute per key and off the request's path, so authentication does not
+/// write on every request.
 pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE api_keys SET last_used_at = now()

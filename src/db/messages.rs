@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::channels;
 use crate::config::Limits;
-use crate::domain::message::NewMessage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -72,37 +71,6 @@ pub struct Claimed {
     pub payload: Value,
     pub attempts: i32,
     pub created_at: OffsetDateTime,
-}
-
-pub async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    app_id: Uuid,
-    mailbox: &str,
-    msg: &NewMessage,
-    status: Status,
-    request_id: &str,
-) -> Result<(), sqlx::Error> {
-    // A denied message keeps its metadata for the audit trail but never its content.
-    let payload = (status == Status::Queued).then_some(&msg.graph_body);
-    sqlx::query(
-        "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(id)
-    .bind(app_id)
-    .bind(mailbox)
-    .bind(&msg.subject)
-    .bind(i32::try_from(msg.recipients).unwrap_or(i32::MAX))
-    .bind(status.as_str())
-    .bind(payload)
-    .bind(request_id)
-    .execute(&mut **tx)
-    .await?;
-    if status == Status::Queued {
-        sqlx::query("SELECT pg_notify($1, '')").bind(channels::OUTBOX).execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 /// The key of the advisory lock that makes claims one at a time across replicas, so per-mailbox counts are exact.

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod messages;
 pub mod migrate;
+pub mod outbox;
 pub mod policies;
 pub mod quota;
 pub mod rbac;
@@ -23,12 +24,20 @@ use sqlx::postgres::PgPoolOptions;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(5)).connect(url).await
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        // No ping before each use: a dead connection fails its statement, which callers already handle, and the
+        // ping would be one more round trip on every query.
+        .test_before_acquire(false)
+        .connect(url)
+        .await
 }
 
 /// Channel names, shared by the triggers and NOTIFY calls in SQL and the listener.
 pub mod channels {
     pub const POLICY: &str = "mailgate_policy";
+    pub const CALLERS: &str = "mailgate_callers";
     pub const OUTBOX: &str = "mailgate_outbox";
     pub const DONE: &str = "mailgate_done";
 }

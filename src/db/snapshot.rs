@@ -36,13 +36,17 @@ fn decode(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> sqlx::Error
 
 #[tracing::instrument(skip(pool))]
 pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
+    // One consistent view: an import committing between two of these reads must not yield policies from after it
+    // over groups from before it.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let rows: Vec<PolicyRow> = sqlx::query_as(
         "SELECT p.id, p.all_apps, p.scope_group_id, p.scope_mailbox, p.access_right, p.description,
                 COALESCE(array_agg(pa.app_id) FILTER (WHERE pa.app_id IS NOT NULL), '{}') AS app_ids
            FROM access_policies p LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
           GROUP BY p.id ORDER BY p.created_at, p.id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let mut policies = Vec::with_capacity(rows.len());
     for r in rows {
@@ -62,7 +66,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
 
     let mut groups: HashMap<Uuid, Group> =
         sqlx::query_as::<_, GroupRow>("SELECT id, address, display_name, object_id FROM groups")
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
             .into_iter()
             .map(|g| {
@@ -78,7 +82,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             })
             .collect();
     let members: Vec<(Uuid, Option<String>, Option<Uuid>)> =
-        sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(pool).await?;
+        sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(&mut *tx).await?;
     for (group_id, mailbox, child) in members {
         let Some(group) = groups.get_mut(&group_id) else { continue };
         match (mailbox, child) {
@@ -89,7 +93,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             (None, None) => {}
         }
     }
-    let recipients = super::recipients::list(pool)
+    let recipients = super::recipients::list(&mut *tx)
         .await?
         .into_iter()
         .map(|r| RecipientEntry {
@@ -105,7 +109,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         .collect();
 
     let apps = sqlx::query_as::<_, (Uuid, Option<Uuid>, bool)>("SELECT id, entra_app_id, entra_mail_send FROM apps")
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .map(|(id, entra_app_id, entra_mail_send)| (id, AppGrants { entra_app_id, entra_mail_send }))
@@ -113,7 +117,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let service_principals = sqlx::query_as::<_, (Uuid, Uuid, Uuid, String)>(
         "SELECT id, app_id, object_id, display_name FROM service_principals",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?
     .into_iter()
     .map(|(id, app_id, object_id, display_name)| ServicePrincipal { id, app_id, object_id, display_name })
@@ -121,7 +125,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let mut scopes = HashMap::new();
     for (id, name, filter) in
         sqlx::query_as::<_, (Uuid, String, String)>("SELECT id, name, recipient_filter FROM management_scopes")
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
     {
         // Filters are checked when stored; one that no longer parses matches nothing rather than everything.
@@ -135,7 +139,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let assignments = sqlx::query_as::<_, (Uuid, String, Uuid, String, Option<Uuid>)>(
         "SELECT id, name, service_principal_id, role, scope_id FROM role_assignments ORDER BY name",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?
     .into_iter()
     .map(|(id, name, service_principal, role, scope)| RoleAssignment { id, name, service_principal, role, scope })
@@ -143,7 +147,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let cooldowns = sqlx::query_as::<_, (Uuid, String, OffsetDateTime, String)>(
         "SELECT app_id, mailbox, until, reason FROM access_cooldowns WHERE until > now()",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?
     .into_iter()
     .map(|(app, mailbox, until, reason)| ((app, mailbox), (until, reason)))

@@ -195,7 +195,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
 }
 
 async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, AuthFailure> {
-    crate::auth::authenticate::authenticate(&state.pool, state.entra.as_ref(), headers).await
+    crate::auth::authenticate::authenticate(&state.pool, &state.callers, state.entra.as_ref(), headers).await
 }
 
 /// Where a request comes from, for the failure limit: the address the load balancer in front reports, when one is

@@ -20,6 +20,9 @@ pub struct Readiness {
     pub status: &'static str,
     pub database: String,
     pub graph_token: String,
+    /// The allowlist snapshot decisions use: `ok`, or `stale since <time>` while reloading it fails and decisions go
+    /// on with the last good one (still ready: the outbox and the last policy keep working).
+    pub policy: String,
     /// Entra signing keys for callers' tokens; absent when tokens are not enabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entra_keys: Option<String>,
@@ -54,6 +57,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             (n, Some(error)) => format!("ok: {n} keys; last refresh failed: {error}"),
         }
     });
+    let policy = match state.policy.stale() {
+        None => "ok".to_owned(),
+        Some(stale) => {
+            let since = stale.since.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            format!("stale since {since}: reloading the policy snapshot fails; deciding with the last good one")
+        }
+    };
     let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
     let ready =
         !draining && database == "ok" && graph_token == "ok" && entra_keys.as_ref().is_none_or(|k| k.starts_with("ok"));
@@ -63,6 +73,6 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         (false, true) => "draining",
         (false, false) => "not_ready",
     };
-    let readiness = Readiness { status: label, database, graph_token, entra_keys };
+    let readiness = Readiness { status: label, database, graph_token, policy, entra_keys };
     (status, Json(readiness))
 }

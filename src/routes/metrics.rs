@@ -25,5 +25,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             )
         })
         .collect();
+    let mut gauges = gauges;
+    gauges.push((
+        "mailgate_policy_snapshot_stale",
+        "1 while reloading the policy snapshot fails and decisions use the last good one",
+        vec![],
+        if state.policy.stale().is_some() { 1.0 } else { 0.0 },
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges))
 }

@@ -25,6 +25,7 @@ mod process;
 mod replicas;
 mod roles;
 mod send;
+mod send_path;
 mod shutdown;
 mod sync;
 mod throttle;

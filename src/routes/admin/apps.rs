@@ -69,7 +69,10 @@ pub async fn change(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<App>, ApiError> {
     let input: AppChange = json_body::parse(&headers, body)?;
-    Ok(Json(apps::change(&state.pool, &Actor::http(&caller), &name, &input).await?))
+    let app = apps::change(&state.pool, &Actor::http(&caller), &name, &input).await?;
+    // Other replicas forget the app's callers on the change notice; this one at once.
+    state.callers.invalidate();
+    Ok(Json(app))
 }
 
 /// Delete an app that has never sent (its keys go with it); one with messages is kept for the audit trail.
@@ -88,5 +91,6 @@ pub async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     apps::remove(&state.pool, &Actor::http(&caller), &name).await?;
+    state.callers.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

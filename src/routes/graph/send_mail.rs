@@ -9,13 +9,13 @@ use serde_json::Value;
 
 use super::error::GraphError;
 use super::send_as;
+use crate::accept::{Accepted, accept};
 use crate::auth::Caller;
 use crate::domain::Mailbox;
 use crate::domain::graph_request::to_send_request;
 use crate::domain::message::Limits;
 use crate::error::ApiError;
 use crate::routes::json_body;
-use crate::routes::messages::accept::{Accepted, accept};
 use crate::routes::messages::idempotent;
 use crate::startup::AppState;
 
@@ -78,7 +78,7 @@ async fn handle(
     let message = graph.validate(Limits::from_settings(&state.settings))?;
     send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
     let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
-    let id = match accept(state, &snapshot, caller, &message, key.as_ref(), request_id, None).await? {
+    let id = match accept(state, &snapshot, caller, message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { id, .. } => id,
         Accepted::Replay(stored) => {
             let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;

@@ -10,13 +10,9 @@ use sha2::{Digest, Sha256};
 use crate::db::idempotency::Stored;
 use crate::error::{ApiError, PROBLEM_JSON};
 
-pub const HEADER: &str = "idempotency-key";
+pub use crate::accept::Key;
 
-/// A caller's key for one logical send.
-pub struct Key {
-    pub key: String,
-    pub hash: Vec<u8>,
-}
+pub const HEADER: &str = "idempotency-key";
 
 /// The key from the header, with the fingerprint of the body it came with.
 pub fn key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Key>, ApiError> {

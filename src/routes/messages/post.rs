@@ -8,9 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::accept::{Accepted, accept};
 use super::view::MessageView;
 use super::{idempotent, wait};
+use crate::accept::{Accepted, accept};
 use crate::auth::Caller;
 use crate::db;
 use crate::domain::message::{Limits, SendRequest};
@@ -55,22 +55,24 @@ pub async fn send(
     let key = idempotent::key(&headers, &bytes)?;
     let wait = wait::prefer_wait(&headers);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (id, accepted, done) = match accept(&state, &snapshot, &caller, &message, key.as_ref(), &request_id, wait)
-        .await?
-    {
-        Accepted::Replay(stored) => {
-            return idempotent::replay(stored, key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?);
-        }
-        Accepted::Queued { id, view, done } => (id, view, done),
-    };
+    let (id, accepted, done) =
+        match accept(&state, &snapshot, &caller, message, key.as_ref(), &request_id, wait).await? {
+            Accepted::Replay(stored) => {
+                let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
+                return idempotent::replay(stored, key);
+            }
+            Accepted::Queued { id, view, done } => (id, view, done),
+        };
     let (status, view) = match (wait, done) {
-        (Some(wait), Some(done)) => {
-            let done = wait::for_outcome(&state, id, done, wait).await?;
-            let row = db::messages::get(&state.pool, id)
-                .await?
-                .ok_or_else(|| ApiError::internal("stored message vanished"))?;
-            (if done { StatusCode::OK } else { StatusCode::ACCEPTED }, MessageView::load(&state.pool, row).await?)
-        }
+        (Some(wait), Some(done)) => match outcome(&state, id, done, wait).await {
+            Ok(answer) => answer,
+            // The message is stored and will be sent: failing to watch it is no reason to answer with an error,
+            // which would invite a retry and a duplicate.
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "could not wait for the outcome; answering 202");
+                (StatusCode::ACCEPTED, accepted)
+            }
+        },
         // The answer to a plain send is what was stored; a worker may already be sending it.
         _ => (StatusCode::ACCEPTED, accepted),
     };
@@ -84,4 +86,16 @@ pub async fn send(
         response.headers_mut().insert("preference-applied", applied);
     }
     Ok(response)
+}
+
+/// The message as it stands once its outcome is known (200) or the wait is over (202).
+async fn outcome(
+    state: &AppState,
+    id: uuid::Uuid,
+    done: tokio::sync::broadcast::Receiver<uuid::Uuid>,
+    wait: std::time::Duration,
+) -> Result<(StatusCode, MessageView), sqlx::Error> {
+    let done = wait::for_outcome(state, id, done, wait).await?;
+    let row = db::messages::get(&state.pool, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok((if done { StatusCode::OK } else { StatusCode::ACCEPTED }, MessageView::load(&state.pool, row).await?))
 }

@@ -1,0 +1,151 @@
+//! Accepting a validated message: the service both send endpoints (`POST /v1/messages` and the Graph-shaped
+//! `sendMail`) call. It replays an idempotent retry, decides with the allowlist, and hands the message, its audit
+//! event, its key and its quota count to the group-commit writer, which answers once they are durable.
+
+pub mod batch;
+pub mod quota;
+mod refusal;
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+pub use self::batch::Writer;
+use self::batch::{KeyClaim, Request, Row, Written};
+pub use self::refusal::Refusal;
+use crate::auth::Caller;
+use crate::db;
+use crate::db::idempotency::Stored;
+use crate::domain::message::NewMessage;
+use crate::error::ApiError;
+use crate::policy::{Access, Snapshot, decide};
+use crate::routes::messages::view::MessageView;
+use crate::startup::AppState;
+
+/// A caller's Idempotency-Key for one logical send, with the fingerprint of the request it came with.
+pub struct Key {
+    pub key: String,
+    pub hash: Vec<u8>,
+}
+
+pub enum Accepted {
+    /// Stored now. `done` is subscribed when the caller wants to wait for the outcome.
+    Queued { id: Uuid, view: MessageView, done: Option<broadcast::Receiver<Uuid>> },
+    /// A retry of an earlier request with the same Idempotency-Key.
+    Replay(Stored),
+}
+
+/// `snapshot` is the one the caller resolved `from` with (to the mailbox's primary address, before validating, so
+/// the message itself names the mailbox as Graph is called with it): one snapshot per send, so resolution and
+/// decision cannot disagree. A local denial is recorded before it is returned.
+pub async fn accept(
+    state: &AppState,
+    snapshot: &Snapshot,
+    caller: &Caller,
+    message: NewMessage,
+    key: Option<&Key>,
+    request_id: &str,
+    wait: Option<Duration>,
+) -> Result<Accepted, Refusal> {
+    let ttl = state.settings.idempotency_ttl;
+    if let Some(k) = key
+        && let Some(stored) = db::idempotency::find(&state.pool, caller.app_id, &k.key, ttl).await?
+    {
+        return Ok(Accepted::Replay(stored));
+    }
+    let decision = decide(snapshot, caller.app_id, &caller.app_name, &message.mailbox.key());
+    let granted = decision.access == Access::Granted;
+    state.metrics.inc("mailgate_decisions_total", &[("result", if granted { "granted" } else { "denied" })]);
+    let id = Uuid::now_v7();
+    // From here on the mailbox is the canonical one, whatever name the caller used: the audit row, the outbox row
+    // (and so pacing and the Graph call) all carry it.
+    let mailbox = decision.mailbox.clone();
+    let view = granted.then(|| MessageView::queued(id, &mailbox, &message));
+    let refusal = (!granted).then(|| Refusal::Denied { id, decision: Box::new(decision.clone()) });
+    let claim = key.map(|k| KeyClaim {
+        key: k.key.clone(),
+        hash: k.hash.clone(),
+        status: if granted { 202 } else { 403 },
+        response: match (&view, &refusal) {
+            (Some(view), _) => json!(view),
+            (None, Some(refusal)) => json!(refusal.to_api_error().problem()),
+            (None, None) => json!(null),
+        },
+    });
+    let limits = state.settings.limits;
+    let quota = granted
+        .then(|| quota::Ask {
+            app_id: caller.app_id,
+            per_minute: caller.quota.messages_per_minute.map_or(limits.app_messages_per_minute, i64::from),
+            per_day: caller.quota.recipients_per_day.map_or(limits.app_recipients_per_day, i64::from),
+            recipients: i64::try_from(message.recipients).unwrap_or(i64::MAX),
+        })
+        .filter(|ask| ask.per_minute > 0 || ask.per_day > 0);
+    // Subscribed before the row exists, so the outcome cannot slip past between insert and wait.
+    let done = wait.map(|_| state.events.done.subscribe());
+    let request = Request {
+        row: Row {
+            id,
+            app_id: caller.app_id,
+            app_name: caller.app_name.clone(),
+            mailbox: mailbox.clone(),
+            subject: message.subject,
+            recipients: i32::try_from(message.recipients).unwrap_or(i32::MAX),
+            queued: granted,
+            payload: granted.then_some(message.graph_body),
+            request_id: request_id.to_owned(),
+            detail: decision.reason,
+            notify_done: wait.is_some(),
+        },
+        key: claim,
+        quota,
+    };
+    match state.accept.write(request).await.map_err(Refusal::Store)? {
+        Written::Stored => {}
+        Written::KeyTaken => {
+            // A concurrent request with this key committed first: answer as it was answered.
+            let k = key_of(key)?;
+            let stored = db::idempotency::find(&state.pool, caller.app_id, &k.key, ttl).await?;
+            return Ok(Accepted::Replay(
+                stored.ok_or_else(|| Refusal::Internal("an idempotency key vanished".into()))?,
+            ));
+        }
+        Written::OverQuota(verdict) => {
+            let refusal = Refusal::quota(&caller.app_name, verdict);
+            if let Refusal::OverQuota { quota, .. } = &refusal {
+                state.metrics.inc("mailgate_quota_refusals_total", &[("quota", quota)]);
+            }
+            return Err(refusal);
+        }
+    }
+    if let Some(refusal) = refusal {
+        tracing::info!(%id, app = %caller.app_name, %mailbox, "denied by the allowlist");
+        return Err(refusal);
+    }
+    tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
+    let view = view.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
+    Ok(Accepted::Queued { id, view, done })
+}
+
+/// Deletes quota buckets that ended long ago, every ten minutes, for as long as the process runs.
+pub async fn purge_usage(pool: sqlx::PgPool) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(e) = db::quota::purge(&pool).await {
+            tracing::warn!(error = %e, "could not purge old quota buckets");
+        }
+    }
+}
+
+fn key_of(key: Option<&Key>) -> Result<&Key, Refusal> {
+    key.ok_or_else(|| Refusal::Internal("a key conflict without a key".into()))
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        r.to_api_error()
+    }
+}

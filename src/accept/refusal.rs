@@ -1,0 +1,74 @@
+//! Why a message was not accepted, and how each reason is answered over HTTP (the same answer is kept for an
+//! idempotent retry).
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::quota::Verdict;
+use crate::db::quota::Period;
+use crate::error::ApiError;
+use crate::policy::{Decision, Rule};
+
+#[derive(Debug)]
+pub enum Refusal {
+    /// The allowlist denied it; the message row (`denied`) and its audit event are recorded.
+    Denied {
+        id: Uuid,
+        decision: Box<Decision>,
+    },
+    /// Over the app's quota; nothing was recorded.
+    OverQuota {
+        quota: &'static str,
+        detail: String,
+        retry_after: u64,
+    },
+    /// It could not be stored; nothing was acknowledged.
+    Store(Arc<sqlx::Error>),
+    Internal(String),
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+impl Refusal {
+    pub(super) fn quota(app: &str, verdict: Verdict) -> Self {
+        let Verdict::Over { period, limit, frees_in } = verdict else {
+            return Self::Internal("a quota refusal without a quota".into());
+        };
+        let retry_after = frees_in.ceil().max(1.0) as u64;
+        let (quota, detail) = match period {
+            Period::Minute => ("messages_per_minute", format!("app {app} may send {limit} messages a minute")),
+            Period::Day => ("recipients_per_day", format!("app {app} may reach {limit} recipients a day")),
+        };
+        Self::OverQuota { quota, detail, retry_after }
+    }
+
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            Self::Denied { id, decision } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("message_id".into(), json!(id));
+                extra.insert("decision".into(), json!(decision));
+                let code = if decision.rule == Rule::UnknownMailbox { "unknown_mailbox" } else { "policy_denied" };
+                ApiError::new(StatusCode::FORBIDDEN, code, decision.reason.clone()).extra(extra)
+            }
+            Self::OverQuota { detail, retry_after, .. } => {
+                let value = HeaderValue::from_str(&retry_after.to_string()).unwrap_or(HeaderValue::from_static("60"));
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "quota_exceeded",
+                    format!("{detail}; retry after {retry_after} s"),
+                )
+                .header(header::RETRY_AFTER, value)
+            }
+            Self::Store(e) => ApiError::store(e),
+            Self::Internal(what) => ApiError::internal(what),
+        }
+    }
+}

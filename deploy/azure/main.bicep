@@ -51,6 +51,11 @@ param postgresPasswordAdminPassword string = ''
 @description('databaseAuth password only: a Key Vault in this resource group (RBAC authorization) holding the secrets mailgate-database-url (service role) and mailgate-migration-database-url (owner role).')
 param keyVaultName string = ''
 
+@description('Name of the Postgres server; its host is <name>.postgres.database.azure.com, which the database URLs name.')
+@minLength(3)
+@maxLength(63)
+param postgresServerName string = 'psql-${name}-${uniqueString(resourceGroup().id)}'
+
 @description('PostgreSQL major version.')
 @allowed([
   '16'
@@ -272,7 +277,7 @@ resource postgresDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@
 }
 
 resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
-  name: 'psql-${name}-${uniqueString(resourceGroup().id)}'
+  name: postgresServerName
   location: location
   tags: tags
   sku: postgresSku

@@ -9,6 +9,7 @@ param registryName = 'crcontoso'
 // Passwordless Postgres sign-in is coming (deploy/README.md); until it is released use 'password', with the two
 // database URLs in the Key Vault below.
 param databaseAuth = 'password'
+param postgresServerName = 'psql-mailgate-contoso'
 param keyVaultName = 'kv-mailgate-contoso'
 param postgresPasswordAdminPassword = readEnvironmentVariable('MAILGATE_PG_ADMIN_PASSWORD', '')
 

@@ -25,11 +25,13 @@
         -AllowedMailbox notifications@contoso.test -DeniedMailbox ceo@contoso.test `
         -MailgateUrl https://mailgate.contoso.internal -MailgateKey $env:MAILGATE_AUDIT_KEY
 #>
-[CmdletBinding()]
+[CmdletBinding(DefaultParameterSetName = 'ById')]
 param(
     [Parameter(Mandatory)] [ValidateSet('AccessPolicy', 'Rbac')] [string] $Model,
-    # The Object (principal) ID of mailgate's managed identity (main.bicep's output appPrincipalId).
-    [Parameter(Mandatory)] [guid] $ServicePrincipalObjectId,
+    # mailgate's managed identity: its Object (principal) ID (main.bicep's output appPrincipalId) ...
+    [Parameter(Mandatory, ParameterSetName = 'ById')] [guid] $ServicePrincipalObjectId,
+    # ... or its name (main.bicep's output appIdentityName, e.g. id-mailgate), looked up in Entra ID.
+    [Parameter(Mandatory, ParameterSetName = 'ByName')] [string] $IdentityName,
     [Parameter(Mandatory)] [string[]] $AllowedMailbox,
     [Parameter(Mandatory)] [string[]] $DeniedMailbox,
     [string] $MailgateUrl,
@@ -41,7 +43,15 @@ Set-StrictMode -Version Latest
 
 # 1. The identity's app id: Exchange names apps by app id.
 Connect-MgGraph -Scopes 'Application.Read.All' -NoWelcome
-$sp = Get-MgServicePrincipal -ServicePrincipalId $ServicePrincipalObjectId
+if ($PSCmdlet.ParameterSetName -eq 'ByName') {
+    $found = @(Get-MgServicePrincipal -Filter "displayName eq '$($IdentityName -replace "'", "''")'" -All)
+    if ($found.Count -ne 1) {
+        throw "$($found.Count) service principals are named '$IdentityName'; pass -ServicePrincipalObjectId"
+    }
+    $sp = $found[0]
+} else {
+    $sp = Get-MgServicePrincipal -ServicePrincipalId $ServicePrincipalObjectId
+}
 $failures = [System.Collections.Generic.List[string]]::new()
 
 # 2. Under RBAC, no tenant-wide Entra grant may be left beside the scoped roles.
@@ -51,7 +61,8 @@ if ($Model -eq 'Rbac') {
     foreach ($held in Get-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $sp.Id) {
         $role = $unscoped | Where-Object Id -eq $held.AppRoleId
         if ($held.ResourceId -eq $graph.Id -and $role) {
-            $failures.Add("$($sp.DisplayName) holds the tenant-wide Entra $($role.Value) grant: it reaches every mailbox")
+            $failures.Add(
+                "$($sp.DisplayName) holds the tenant-wide Entra $($role.Value) grant: it reaches every mailbox")
         }
     }
 }

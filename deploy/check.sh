@@ -11,7 +11,8 @@
 #                  supported Kubernetes and the newest the tool knows; checkov on what was rendered
 #   Bicep          tree-sitter-bicep parses main.bicep and main.bicepparam; checkov
 #   cross-checks   deploy/check/validate.py: setting names and credential kinds against src/config, dashboard and
-#                  alert queries against the metrics mailgate exports, workload identity and Key Vault wiring
+#                  alert queries against the metrics mailgate exports, workload identity and Key Vault wiring,
+#                  the links of deploy/README.md
 #
 # checkov checks that do not apply are skipped where they arise, each with its reason, never here.
 set -euo pipefail
@@ -125,5 +126,6 @@ python=$venv/bin/python
 "$python" deploy/check/validate.py kubernetes "$app" "$migrate"
 "$python" deploy/check/validate.py metrics deploy/grafana/mailgate.json deploy/prometheus/alerts.yml
 "$python" deploy/check/validate.py settings deploy/compose.yaml "$app" "$migrate" deploy/azure/main.bicep
+"$python" deploy/check/validate.py links deploy/README.md deploy/exo/README.md
 
 step "deploy/check.sh: all checks passed"

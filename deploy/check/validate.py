@@ -7,6 +7,7 @@ the first kind of problem it finds.
     validate.py metrics DASHBOARD ALERTS  every query names a metric mailgate exports
     validate.py kubernetes APP MIGRATE    the rendered overlays: workload identity, Key Vault, one image
     validate.py bicep MAIN PARAMS         both parse; the parameters file sets declared parameters, all required ones
+    validate.py links FILE...             every relative link in these Markdown files names a file and heading there
 """
 
 import json
@@ -98,10 +99,15 @@ def metrics(dashboard, alerts):
     for panel in json.loads(Path(dashboard).read_text())["panels"]:
         for target in panel.get("targets", []):
             queries.append((f"{dashboard}: panel {panel['title']!r}", target["expr"]))
+    problems = []
     for group in yaml.safe_load(Path(alerts).read_text())["groups"]:
         for rule in group["rules"]:
             queries.append((f"{alerts}: alert {rule['alert']}", rule["expr"]))
-    problems = []
+            # Each alert names its runbook section in deploy/README.md.
+            page, _, anchor = rule["annotations"]["runbook"].partition("#")
+            headings = {slug(h) for h in re.findall(r"^#+ (.+)$", (ROOT / page).read_text(), re.M)}
+            if anchor not in headings:
+                problems.append(f"{alerts}: alert {rule['alert']}: runbook {page}#{anchor} has no such section")
     for where, expr in queries:
         named = set(re.findall(r"\b(mailgate_[a-z_]+)\b", expr))
         if not named:
@@ -228,10 +234,37 @@ def bicep(main, params):
           f"every required one")
 
 
+def slug(heading):
+    """The anchor GitHub gives a Markdown heading."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def links(files):
+    problems, count = [], 0
+    for f in files:
+        text = Path(f).read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            count += 1
+            path, _, anchor = target.partition("#")
+            dest = (Path(f).parent / path).resolve() if path else Path(f).resolve()
+            if not dest.exists():
+                problems.append(f"{f}: link to {target}: no such file")
+            elif anchor and dest.is_file():
+                headings = {slug(h) for h in re.findall(r"^#+ (.+)$", dest.read_text(), re.M)}
+                if anchor not in headings:
+                    problems.append(f"{f}: link to {target}: no such heading")
+    if problems:
+        fail(problems)
+    print(f"links: {count} relative links in {len(files)} Markdown files resolve")
+
+
 def main():
     command, args = sys.argv[1], sys.argv[2:]
     {"settings": lambda: settings(args), "metrics": lambda: metrics(*args), "kubernetes": lambda: kubernetes(*args),
-     "bicep": lambda: bicep(*args)}[command]()
+     "bicep": lambda: bicep(*args), "links": lambda: links(args)}[command]()
 
 
 if __name__ == "__main__":

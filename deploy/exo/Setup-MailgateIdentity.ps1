@@ -36,11 +36,13 @@
         -GroupAddress dl-graph-scope@contoso.test -GroupName 'DL Graph Scope mailgate' `
         -Mailboxes notifications@contoso.test -GrantMailReadWrite
 #>
-[CmdletBinding(SupportsShouldProcess)]
+[CmdletBinding(SupportsShouldProcess, DefaultParameterSetName = 'ById')]
 param(
     [Parameter(Mandatory)] [ValidateSet('AccessPolicy', 'Rbac')] [string] $Model,
-    # The Object (principal) ID of mailgate's managed identity.
-    [Parameter(Mandatory)] [guid] $ServicePrincipalObjectId,
+    # mailgate's managed identity: its Object (principal) ID (main.bicep's output appPrincipalId) ...
+    [Parameter(Mandatory, ParameterSetName = 'ById')] [guid] $ServicePrincipalObjectId,
+    # ... or its name (main.bicep's output appIdentityName, e.g. id-mailgate), looked up in Entra ID.
+    [Parameter(Mandatory, ParameterSetName = 'ByName')] [string] $IdentityName,
     [Parameter(Mandatory)] [string] $GroupAddress,
     [Parameter(Mandatory)] [string] $GroupName,
     [Parameter(Mandatory)] [string[]] $Mailboxes,
@@ -60,7 +62,15 @@ Set-StrictMode -Version Latest
 
 # 1. The managed identity's app id (Exchange names apps by app id, not object id).
 Connect-MgGraph -Scopes 'AppRoleAssignment.ReadWrite.All', 'Application.Read.All' -NoWelcome
-$sp = Get-MgServicePrincipal -ServicePrincipalId $ServicePrincipalObjectId
+if ($PSCmdlet.ParameterSetName -eq 'ByName') {
+    $found = @(Get-MgServicePrincipal -Filter "displayName eq '$($IdentityName -replace "'", "''")'" -All)
+    if ($found.Count -ne 1) {
+        throw "$($found.Count) service principals are named '$IdentityName'; pass -ServicePrincipalObjectId"
+    }
+    $sp = $found[0]
+} else {
+    $sp = Get-MgServicePrincipal -ServicePrincipalId $ServicePrincipalObjectId
+}
 $graph = Get-MgServicePrincipal -Filter "AppId eq '00000003-0000-0000-c000-000000000000'"
 
 function Grant-GraphAppRole {

@@ -38,7 +38,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Claims look mailboxes up one by one (an index skip scan), so a large backlog in one mailbox costs nothing to the
--- others; the time to live is enforced by its own index.
+-- others (a claim costs one index probe per mailbox with queued messages); the time to live is swept by its own
+-- index; messages in flight are counted per mailbox.
 DROP INDEX messages_due;
 CREATE INDEX messages_queued_mailbox ON messages (mailbox, next_attempt_at, id) WHERE status = 'queued';
 CREATE INDEX messages_queued_created ON messages (created_at) WHERE status = 'queued';
@@ -61,28 +62,27 @@ DECLARE
     wanted text[];
     locked text[];
 BEGIN
-    -- 1. Mailboxes with a due message that look able to start a send, oldest due first. Read without locks: only a
-    --    shortlist, checked again under the lock.
-    WITH RECURSIVE boxes (mailbox) AS (
-        (SELECT m.mailbox FROM messages m WHERE m.status = 'queued' ORDER BY m.mailbox LIMIT 1)
+    -- 1. Mailboxes with a due message that look able to start a send, oldest due first. One index probe per mailbox
+    --    with queued messages (its first entry is its oldest), whatever their backlogs; the checks, read without
+    --    locks, only make a shortlist, and are made again under the lock.
+    WITH RECURSIVE boxes (mailbox, oldest) AS (
+        (SELECT m.mailbox, m.next_attempt_at FROM messages m WHERE m.status = 'queued'
+          ORDER BY m.mailbox, m.next_attempt_at, m.id LIMIT 1)
         UNION ALL
-        SELECT (SELECT m.mailbox FROM messages m WHERE m.status = 'queued' AND m.mailbox > b.mailbox
-                 ORDER BY m.mailbox LIMIT 1)
-          FROM boxes b WHERE b.mailbox IS NOT NULL)
-    SELECT array_agg(c.mailbox ORDER BY c.oldest) INTO wanted FROM (
-        SELECT b.mailbox, d.next_attempt_at AS oldest
+        SELECT n.mailbox, n.next_attempt_at
           FROM boxes b
           CROSS JOIN LATERAL (
-              SELECT m.next_attempt_at FROM messages m
-               WHERE m.status = 'queued' AND m.mailbox = b.mailbox AND m.next_attempt_at <= t AND m.created_at > t - ttl
-               ORDER BY m.next_attempt_at, m.id LIMIT 1) d
-          LEFT JOIN mailbox_state s ON s.mailbox = b.mailbox
-         WHERE b.mailbox IS NOT NULL
-           AND (s.paused_until IS NULL OR s.paused_until <= t)
+              SELECT m.mailbox, m.next_attempt_at FROM messages m WHERE m.status = 'queued' AND m.mailbox > b.mailbox
+               ORDER BY m.mailbox, m.next_attempt_at, m.id LIMIT 1) n)
+    SELECT array_agg(c.mailbox ORDER BY c.oldest) INTO wanted FROM (
+        SELECT c.mailbox, c.oldest
+          -- OFFSET 0 keeps the checks out of the sort: they run on the oldest mailboxes only, until enough pass.
+          FROM (SELECT b.mailbox, b.oldest FROM boxes b WHERE b.oldest <= t ORDER BY b.oldest OFFSET 0) c
+          LEFT JOIN mailbox_state s ON s.mailbox = c.mailbox
+         WHERE (s.paused_until IS NULL OR s.paused_until <= t)
            AND (s.mailbox IS NULL OR mailbox_window_used(s.window_counts, s.window_second,
                                                          floor(extract(epoch FROM t))::bigint) < p_per_minute)
-           AND (SELECT count(*) FROM messages f WHERE f.status = 'sending' AND f.mailbox = b.mailbox) < p_concurrency
-         ORDER BY d.next_attempt_at
+           AND (SELECT count(*) FROM messages f WHERE f.status = 'sending' AND f.mailbox = c.mailbox) < p_concurrency
          LIMIT p_limit) c;
     IF wanted IS NULL THEN
         RETURN;

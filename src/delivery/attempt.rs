@@ -50,7 +50,6 @@ pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, cl
             }
         },
     };
-    drop(lease);
 
     let (outcome, mut next) = classify(&attempt, m.attempt, s.max_attempts, s.guarantee);
     let mut expired = false;
@@ -68,7 +67,9 @@ pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, cl
     if attempt.transport.is_none() {
         d.metrics.observe("mailgate_graph_request_duration_seconds", &[], attempt.latency);
     }
+    // The lease is kept until the outcome is written: a short outage of Postgres must not let the sweep take it.
     report(rec.record(outcome_record(d, m, &attempt, outcome, &next, expired)).await);
+    drop(lease);
 }
 
 /// A claimed message whose body could not be read: back to the queue unattempted (the database was away), or failed

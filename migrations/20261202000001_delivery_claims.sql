@@ -1,6 +1,6 @@
 -- Delivery without a global lock. A claim locks only the `mailbox_state` rows of the mailboxes it takes messages
 -- from (FOR UPDATE SKIP LOCKED), so replicas serialise on the same mailbox and never on all of them; the pacing
--- window is a sliding one (per-second start counts over the last 60 s); every claim is fenced by its attempt number,
+-- window is a sliding one (per-second start counts, below); every claim is fenced by its attempt number,
 -- so a worker whose lease was lost can change nothing; and claims, outcomes and the sweep are one round trip each.
 
 -- Starts per second over the last 62 seconds, newest first: `window_counts[1]` counts the starts in second

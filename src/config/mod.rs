@@ -226,12 +226,15 @@ impl Settings {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
         let graph_timeout: u64 = raw.parse("graph_timeout_secs", 30)?;
-        let lease_secs: u64 = raw.parse("lease_secs", 300)?;
-        if graph_timeout == 0 || lease_secs <= graph_timeout {
-            return Err(invalid(
-                "lease_secs",
-                "must be longer than MAILGATE_GRAPH_TIMEOUT_SECS, which must be above 0",
-            ));
+        if graph_timeout == 0 {
+            return Err(invalid("graph_timeout_secs", "must be above 0"));
+        }
+        // A live worker keeps its lease going while a send lasts (large messages take several requests), so the
+        // lease need only outlast one request and the wait for the next renewal; after a crash it is how long the
+        // messages in flight stay `sending` before they are swept.
+        let lease_secs: u64 = raw.parse("lease_secs", graph_timeout.saturating_mul(2))?;
+        if lease_secs <= graph_timeout {
+            return Err(invalid("lease_secs", "must be longer than MAILGATE_GRAPH_TIMEOUT_SECS"));
         }
         let poll_ms: u64 = raw.parse("poll_interval_ms", 1000)?;
         if !(10..=60_000).contains(&poll_ms) {

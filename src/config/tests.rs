@@ -105,3 +105,19 @@ fn migrations_use_their_own_url_else_the_database_url() {
     assert_eq!(s.migration_url(), ("postgres://owner@db/mailgate", "MAILGATE_MIGRATION_DATABASE_URL".to_owned()));
     assert!(!format!("{s:?}").contains("owner@"), "the URL may hold a password: {s:?}");
 }
+
+#[test]
+fn the_lease_follows_the_graph_timeout_unless_set() {
+    let s = load(&[("DATABASE_URL", "x")]).expect("loads");
+    assert_eq!((s.graph_timeout.as_secs(), s.lease.as_secs()), (30, 60));
+    let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_TIMEOUT_SECS", "10")]).expect("loads");
+    assert_eq!(s.lease.as_secs(), 20);
+    let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_LEASE_SECS", "45")]).expect("loads");
+    assert_eq!(s.lease.as_secs(), 45);
+    for (timeout, lease, named) in [("30", "30", "MAILGATE_LEASE_SECS"), ("0", "10", "MAILGATE_GRAPH_TIMEOUT_SECS")] {
+        let err =
+            load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_TIMEOUT_SECS", timeout), ("MAILGATE_LEASE_SECS", lease)])
+                .expect_err("refused");
+        assert!(err.to_string().contains(named), "{err}");
+    }
+}

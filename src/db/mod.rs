@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod audit;
 pub mod changes;
+pub mod delivery;
 pub mod drift;
 pub mod groups;
 pub mod idempotency;

@@ -27,7 +27,8 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
-    /// The request never left (connection refused, DNS, no token): retrying cannot duplicate a send.
+    /// The request never left (connection refused or timed out, DNS, TLS, no token): retrying cannot duplicate a
+    /// send.
     NotSent(String),
     /// The request may have reached Graph (timeout, connection dropped mid-way).
     MaybeSent(String),
@@ -84,9 +85,10 @@ impl GraphClient {
 }
 
 pub(super) fn classify_transport(e: &reqwest::Error) -> Transport {
-    // Only a failure to connect proves the request was never sent.
+    // Only a failure to connect proves the request was never sent. A connection that was never established, even
+    // one that timed out while connecting, cannot have carried it; any other timeout may have.
     let text = error_chain(e);
-    if e.is_connect() && !e.is_timeout() { Transport::NotSent(text) } else { Transport::MaybeSent(text) }
+    if e.is_connect() { Transport::NotSent(text) } else { Transport::MaybeSent(text) }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -134,5 +136,40 @@ mod tests {
         let c = GraphClient::new(Url::parse("http://127.0.0.1:9/base/").expect("url"), Duration::from_secs(1))
             .expect("client");
         assert_eq!(c.send_mail_url("a/b@x.com").as_str(), "http://127.0.0.1:9/base/v1.0/users/a%2Fb@x.com/sendMail");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_timed_out_while_connecting_was_never_sent() {
+        // A listener whose accept queue is full: the kernel drops further connection requests unanswered.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let listener = socket.listen(0).expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let fillers: Vec<_> = (0..4)
+            .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+            .collect();
+        assert!(!fillers.is_empty(), "the accept queue could not be filled");
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_millis(300)).build().expect("client");
+        let err = http.post(format!("http://{addr}/sendMail")).body("x").send().await.expect_err("cannot connect");
+        assert!(err.is_connect() && err.is_timeout(), "not a connect timeout: {err:?}");
+        assert!(matches!(classify_transport(&err), Transport::NotSent(_)), "{err:?}");
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_timed_out_after_connecting_may_have_been_sent() {
+        // Accepts and reads, never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.expect("accept");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(conn);
+        });
+        let http = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().expect("client");
+        let err = http.post(format!("http://{addr}/sendMail")).body("x").send().await.expect_err("no answer");
+        assert!(err.is_timeout() && !err.is_connect(), "{err:?}");
+        assert!(matches!(classify_transport(&err), Transport::MaybeSent(_)), "{err:?}");
+        server.abort();
     }
 }

@@ -1,19 +1,20 @@
-//! The delivery loop: claim due messages within Exchange's limits, send each, record the outcome.
+//! The delivery loop: claim due messages within Exchange's limits, read their bodies, send each, record the outcome.
+//! Round trips per batch: one claim, one read of the bodies, and a share of one outcome transaction (`recorder`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::PgPool;
-use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Instant;
 
-use super::graph::{Attempt, Transport};
-use super::outcome::{Next, classify};
+use super::attempt;
+use super::recorder::Recorder;
 use super::{Events, GraphClient, GraphToken};
 use crate::config::{Guarantee, Settings};
-use crate::db::audit::{self, NewEvent, Outcome};
-use crate::db::drift::{self, NewDrift};
-use crate::db::messages::{self, Claimed, Status};
+use crate::db::delivery::{self, Claimed};
+use crate::db::messages;
 use crate::metrics::Metrics;
 
 pub struct Delivery {
@@ -30,23 +31,27 @@ impl Delivery {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let s = &self.settings;
         let slots = Arc::new(Semaphore::new(s.workers));
-        let mut last_sweep = tokio::time::Instant::now() - s.poll_interval;
+        let (recorder, writer) = Recorder::spawn(self.pool.clone());
+        let mut last_sweep = Instant::now() - s.poll_interval;
         while !*shutdown.borrow() {
             if last_sweep.elapsed() >= s.poll_interval {
                 self.sweep().await;
-                last_sweep = tokio::time::Instant::now();
+                last_sweep = Instant::now();
             }
             let free = slots.available_permits();
             let mut claimed_all = false;
             if free > 0 {
-                match messages::claim_due(&self.pool, free as i64, s.lease, &s.limits).await {
-                    Ok(batch) => {
+                let claimed_at = Instant::now();
+                match delivery::claim(&self.pool, free, s.lease, &s.limits, s.message_ttl).await {
+                    Ok(batch) if !batch.is_empty() => {
                         claimed_all = batch.len() == free;
-                        for message in batch {
-                            let Ok(slot) = slots.clone().try_acquire_owned() else { break };
-                            tokio::spawn(self.clone().deliver(message, slot));
-                        }
+                        let held: Vec<_> = batch
+                            .into_iter()
+                            .filter_map(|m| slots.clone().try_acquire_owned().ok().map(|slot| (m, slot)))
+                            .collect();
+                        tokio::spawn(self.clone().start(held, claimed_at, recorder.clone()));
                     }
+                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not claim messages"),
                 }
             }
@@ -59,153 +64,68 @@ impl Delivery {
                 _ = shutdown.changed() => {}
             }
         }
-        // Stop claiming; let what is in flight finish. Unclaimed messages stay queued for the next process.
+        // Stop claiming; let what is in flight finish and be recorded. Unclaimed messages stay queued for the next
+        // process.
         let all = u32::try_from(s.workers).unwrap_or(u32::MAX);
-        if tokio::time::timeout(s.shutdown_grace, slots.acquire_many(all)).await.is_err() {
+        let deadline = Instant::now() + s.shutdown_grace;
+        if tokio::time::timeout_at(deadline, slots.acquire_many(all)).await.is_err() {
             tracing::warn!("shutdown grace passed with sends still in flight; their leases will expire");
+            return;
         }
+        drop(recorder);
+        let _ = tokio::time::timeout_at(deadline, writer).await;
     }
 
-    /// Leases of vanished workers, and bodies and idempotency keys past their retention.
-    async fn sweep(&self) {
-        let resend = self.settings.guarantee == Guarantee::AtLeastOnce;
-        let result = async {
-            let mut tx = self.pool.begin().await?;
-            let expired = messages::expire_leases(&mut tx, resend).await?;
-            let detail = if resend {
-                "the worker sending this message stopped before recording Graph's answer; queued again (at-least-once)"
-            } else {
-                "the worker sending this message stopped before recording Graph's answer; not resent (at-most-once)"
-            };
-            for (id, app_id, mailbox, attempt) in &expired {
-                let event = NewEvent {
-                    app_id: Some(*app_id),
-                    mailbox: Some(mailbox),
-                    message_id: Some(*id),
-                    attempt: Some(*attempt),
-                    detail: Some(detail),
-                    ..NewEvent::default()
-                };
-                audit::record(&mut *tx, Outcome::Unknown, event).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(expired.len())
-        }
-        .await;
-        match result {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(count = n, "messages whose lease expired"),
-            Err(e) => tracing::warn!(error = %e, "could not sweep expired leases"),
-        }
-        if let Err(e) = messages::purge(&self.pool, self.settings.body_retention, self.settings.idempotency_ttl).await {
-            tracing::warn!(error = %e, "could not purge bodies and idempotency keys");
-        }
-    }
-
-    #[tracing::instrument(skip_all, fields(message_id = %m.id, mailbox = %m.mailbox, attempt = m.attempts))]
-    async fn deliver(self: Arc<Self>, m: Claimed, _slot: OwnedSemaphorePermit) {
-        let attempt = match self.token.get().await {
-            Ok(token) => self.graph.send_mail(&token, &m.mailbox, m.id, &m.payload).await,
-            Err(e) => {
-                Attempt { transport: Some(Transport::NotSent(format!("no Graph token: {e}"))), ..Attempt::default() }
-            }
-        };
-        let s = &self.settings;
-        let (outcome, mut next) = classify(&attempt, m.attempts, s.max_attempts, s.guarantee);
-        let mut expired = false;
-        if let Next::RetryAfter(delay) = next {
-            let deadline = m.created_at + s.message_ttl;
-            if OffsetDateTime::now_utc() + delay > deadline {
-                next = Next::Done(Status::Failed);
-                expired = true;
-            }
-        }
-        tracing::info!(outcome = outcome.as_str(), status = ?attempt.status, code = ?attempt.code, "graph attempt");
-        self.metrics.inc("mailgate_graph_attempts_total", &[("outcome", outcome.as_str())]);
-        if outcome == Outcome::ExchangeDenied {
-            self.metrics.inc("mailgate_drift_total", &[]);
-        }
-        if attempt.transport.is_none() {
-            self.metrics.observe("mailgate_graph_request_duration_seconds", &[], attempt.latency);
-        }
-        // The answer is worth keeping: a short outage of Postgres must not turn a sent message into `unknown`.
-        for pause in [1, 2, 4, 8, 0] {
-            match self.record(&m, &attempt, outcome, &next, expired).await {
-                Ok(()) => break,
+    /// Reads the bodies of a claimed batch (one query), then sends each message in its own task.
+    async fn start(self: Arc<Self>, batch: Vec<(Claimed, OwnedSemaphorePermit)>, claimed_at: Instant, rec: Recorder) {
+        let ids: Vec<_> = batch.iter().map(|(m, _)| m.id).collect();
+        let mut bodies = None;
+        for pause in [1, 2, 4, 0] {
+            match delivery::payloads(&self.pool, &ids).await {
+                Ok(found) => {
+                    bodies = Some(found);
+                    break;
+                }
                 Err(e) if pause > 0 => {
-                    tracing::warn!(error = %e, "could not record the attempt; retrying");
+                    tracing::warn!(error = %e, "could not read the claimed messages; retrying");
                     tokio::time::sleep(Duration::from_secs(pause)).await;
                 }
-                Err(e) => tracing::error!(error = %e, "could not record the attempt; its lease will expire"),
+                Err(e) => tracing::error!(error = %e, "could not read the claimed messages"),
             }
         }
-        self.events.wake.notify_one();
+        for (m, slot) in batch {
+            let body: Option<Value> = bodies.as_mut().and_then(|b| b.remove(&m.id));
+            let this = self.clone();
+            let rec = rec.clone();
+            let unread = bodies.is_none();
+            tokio::spawn(async move {
+                match body {
+                    Some(body) => attempt::deliver(&this, &rec, &m, &body, claimed_at).await,
+                    None => attempt::give_back(&this, &rec, &m, unread).await,
+                }
+                drop(slot);
+                this.events.wake.notify_one();
+            });
+        }
     }
 
-    async fn record(
-        &self,
-        m: &Claimed,
-        a: &Attempt,
-        outcome: Outcome,
-        next: &Next,
-        expired: bool,
-    ) -> Result<(), sqlx::Error> {
-        let detail = match &a.transport {
-            Some(Transport::NotSent(t) | Transport::MaybeSent(t)) => Some(t.as_str()),
-            None => a.message.as_deref(),
-        };
-        let last_error = a.code.as_deref().or(detail);
-        let event = |attempt| NewEvent {
-            app_id: Some(m.app_id),
-            app_name: Some(&m.app_name),
-            mailbox: Some(&m.mailbox),
-            message_id: Some(m.id),
-            attempt,
-            http_status: a.status.map(i32::from),
-            graph_code: a.code.as_deref(),
-            graph_request_id: a.request_id.as_deref(),
-            latency_ms: Some(i32::try_from(a.latency.as_millis()).unwrap_or(i32::MAX)),
-            detail,
-            ..NewEvent::default()
-        };
-        let mut tx = self.pool.begin().await?;
-        audit::record(&mut *tx, outcome, event(Some(m.attempts))).await?;
-        if outcome == Outcome::Throttled {
-            // Exchange's limit is per app and mailbox: every worker in every replica waits it out.
-            let pause = a.retry_after.unwrap_or(Duration::from_secs(1));
-            messages::pause_mailbox(&mut tx, &m.mailbox, pause).await?;
+    /// Leases of vanished workers, messages past their time to live, bodies and idempotency keys past retention.
+    async fn sweep(&self) {
+        let s = &self.settings;
+        let resend = s.guarantee == Guarantee::AtLeastOnce;
+        let keep_body = !s.body_retention.is_zero();
+        match delivery::sweep(&self.pool, resend, s.max_attempts, s.message_ttl, keep_body).await {
+            Ok(swept) if swept == delivery::Swept::default() => {}
+            Ok(swept) => tracing::warn!(
+                lost = swept.lost,
+                requeued = swept.requeued,
+                expired = swept.expired,
+                "swept expired leases and messages past their time to live"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not sweep expired leases"),
         }
-        if outcome == Outcome::ExchangeDenied {
-            // The mirror granted this pair when the message was accepted; Exchange disagrees.
-            let drift = NewDrift {
-                app_id: m.app_id,
-                app_name: &m.app_name,
-                mailbox: &m.mailbox,
-                message_id: m.id,
-                graph_code: a.code.as_deref(),
-                graph_request_id: a.request_id.as_deref(),
-            };
-            drift::record(&mut *tx, &drift).await?;
-            if let Some(cooldown) = self.settings.drift_cooldown {
-                drift::cool_down(&mut *tx, m.app_id, &m.mailbox, cooldown.as_secs_f64()).await?;
-            }
+        if let Err(e) = messages::purge(&self.pool, s.body_retention, s.idempotency_ttl).await {
+            tracing::warn!(error = %e, "could not purge bodies and idempotency keys");
         }
-        match next {
-            Next::Done(status) => {
-                if *status == Status::Failed {
-                    let mut e = event(None);
-                    e.detail =
-                        Some(if expired { "the message's time to live passed" } else { "retry attempts exhausted" });
-                    audit::record(&mut *tx, Outcome::Failed, e).await?;
-                }
-                let last_error = (*status != Status::Sent).then_some(last_error).flatten();
-                let keep_body = !self.settings.body_retention.is_zero();
-                messages::finish(&mut tx, m.id, *status, last_error, keep_body).await?;
-            }
-            Next::RetryAfter(delay) => {
-                messages::requeue(&mut tx, m.id, *delay, last_error.unwrap_or("retry")).await?;
-            }
-        }
-        tx.commit().await
     }
 }

@@ -10,8 +10,9 @@ use super::state::*;
 use super::{Desired, current};
 use crate::admin::AdminError;
 
-/// Serializes imports: two at once would each diff against a state the other is changing.
-const IMPORT_LOCK: i64 = 0x6d61_696c_6761_7465; // "mailgate"
+/// The advisory lock key that serializes imports: two at once would each diff against a state the other is changing.
+/// Imports alone take it; delivery takes no advisory lock, so an import (even a dry run) never holds up sends.
+pub const IMPORT_LOCK: i64 = 0x6d67_2d69_6d70_6f72; // "mg-impor"
 
 /// Computes the diff; with `apply`, makes it and records `actor` on every change. Without, changes nothing.
 pub async fn import(pool: &PgPool, desired: &Desired, actor: &str, apply: bool) -> Result<Report, AdminError> {

@@ -1,12 +1,15 @@
 //! Delivery under Graph's faults: throttling, outages, dropped connections, refusals.
 
+use std::time::Duration;
+
 use mailgate::sim::{Fault, ScriptedFault};
 use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::helpers::{ALLOWED, TestApp, message, received_by_message, spawn};
+use crate::process::wait_until;
 
 async fn send(app: &TestApp) -> String {
     let r = app.post_message(&message(ALLOWED)).await;
@@ -97,4 +100,30 @@ async fn a_token_endpoint_outage_delays_but_does_not_lose_the_message(pool: PgPo
     let done = app.wait_final(&send(&app).await).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert!(app.sim.sim.stats().token_requests >= 2);
+}
+
+#[sqlx::test]
+async fn a_connection_never_established_is_retried_and_sent_once(pool: PgPool) {
+    // Graph's address names a port nothing listens on yet (the token endpoint is up).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let app = spawn().env("MAILGATE_GRAPH_URL", &format!("http://127.0.0.1:{port}")).start(pool).await;
+    let id = send(&app).await;
+    let refused = format!("SELECT count(*) FROM audit_events WHERE message_id = '{id}' AND outcome = 'unavailable'");
+    wait_until("the first attempt was refused", Duration::from_secs(30), || async { app.count(&refused).await >= 1 })
+        .await;
+    let view = app.get_message(&id).await;
+    assert_eq!(view["status"], "queued", "a refused connection cannot have sent it: {view}");
+    let detail = view["events"][1]["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("onnect"), "{detail}");
+
+    // Graph comes up on that port: the same simulator, served there too.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("the port is still free");
+    let graph = tokio::spawn(mailgate::sim::serve(listener, app.sim.sim.clone(), std::future::pending()));
+    let done = app.wait_final(&id).await;
+    graph.abort();
+    assert_eq!(done["status"], "sent", "{done}");
+    let outcomes = TestApp::outcomes(&done);
+    assert_eq!(outcomes.last().map(String::as_str), Some("sent"), "{outcomes:?}");
+    assert!(outcomes[1..outcomes.len() - 1].iter().all(|o| o == "unavailable"), "{outcomes:?}");
+    assert_eq!(received_by_message(&app.sim).get(&id), Some(&vec![Some(202)]), "sent exactly once");
 }

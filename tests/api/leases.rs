@@ -1,0 +1,78 @@
+//! Time limits on a message end to end: its time to live is enforced before it is sent, never after, and a send
+//! that outlasts the lease keeps it.
+
+use base64::Engine;
+use mailgate::delivery::attempt::TTL_BEFORE_SEND;
+use mailgate::sim::{Fault, ScriptedFault, TOKEN_FAULT_KEY};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{ALLOWED, TestApp, message, spawn};
+
+async fn send(app: &TestApp, body: &Value) -> String {
+    let r = app.post_message(body).await;
+    assert_eq!(r.status(), 202);
+    r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+}
+
+fn failed_unsent(app: &TestApp, done: &Value) {
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["last_error"], "ttl_expired", "{done}");
+    assert_eq!(TestApp::outcomes(done), ["queued", "failed"]);
+    assert_eq!(done["events"][1]["detail"], TTL_BEFORE_SEND);
+    assert!(app.sim.sim.received().is_empty(), "Graph got a message past its time to live");
+}
+
+#[sqlx::test]
+async fn a_message_whose_time_to_live_passes_while_queued_fails_and_is_never_sent(pool: PgPool) {
+    let app = spawn().env("MAILGATE_MESSAGE_TTL_SECS", "2").start(pool).await;
+    // The mailbox is paused for longer than the time to live, as after a long Retry-After.
+    sqlx::query("INSERT INTO mailbox_state (mailbox, paused_until) VALUES ($1, clock_timestamp() + interval '1 hour')")
+        .bind(ALLOWED)
+        .execute(&app.pool)
+        .await
+        .expect("pause");
+    let id = send(&app, &message(ALLOWED)).await;
+    let done = app.wait_final(&id).await;
+    failed_unsent(&app, &done);
+    // Lifting the pause changes nothing: the message is over.
+    sqlx::query("UPDATE mailbox_state SET paused_until = NULL").execute(&app.pool).await.expect("unpause");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(app.sim.sim.received().is_empty());
+    assert_eq!(app.get_message(&id).await["status"], "failed");
+}
+
+#[sqlx::test]
+async fn a_time_to_live_that_passes_while_the_token_is_fetched_stops_the_send(pool: PgPool) {
+    let app = spawn().env("MAILGATE_MESSAGE_TTL_SECS", "2").start(pool).await;
+    // The first token takes longer than the message may live; the claim came well within it.
+    app.sim.sim.add_scripted_faults(TOKEN_FAULT_KEY, vec![ScriptedFault::once(Fault::Delay { ms: 3500 })]);
+    let id = send(&app, &message(ALLOWED)).await;
+    let done = app.wait_final(&id).await;
+    failed_unsent(&app, &done);
+    let claims = app.count(&format!("SELECT attempts::bigint FROM messages WHERE id = '{id}'")).await;
+    assert_eq!(claims, 1, "it was claimed once, in time: {done}");
+}
+
+#[sqlx::test]
+async fn a_large_message_slower_than_its_lease_keeps_the_lease_and_is_sent_once(pool: PgPool) {
+    let app = spawn()
+        .env("MAILGATE_LARGE_MESSAGES", "true")
+        .env("MAILGATE_GRAPH_TIMEOUT_SECS", "2")
+        .env("MAILGATE_LEASE_SECS", "3")
+        .start(pool)
+        .await;
+    // Six requests (draft, upload session, three chunks, send), each a second slow: twice the lease.
+    app.sim.sim.add_scripted_faults(ALLOWED, vec![ScriptedFault::times(Fault::Delay { ms: 1000 }, 6)]);
+    let bytes: Vec<u8> = (0..9 * 1024 * 1024).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut body = message(ALLOWED);
+    body["attachments"] = json!([{"name": "scan.pdf", "content_type": "application/pdf",
+                                  "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes)}]);
+    let id = send(&app, &body).await;
+    let done = app.wait_final(&id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(TestApp::outcomes(&done), ["queued", "sent"]);
+    let steps = app.sim.sim.draft_steps();
+    assert_eq!(steps.len(), 6, "{steps:?}");
+    assert_eq!(app.sim.sim.received().len(), 1);
+}

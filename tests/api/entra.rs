@@ -121,8 +121,8 @@ async fn the_apps_roles_in_mailgate_bound_the_tokens_roles(pool: PgPool) {
     assert_eq!(app.post_message_as(&token, &message(ALLOWED)).await.status(), 202);
     // Granted here too, the role holds; the app's roles alone grant nothing the token lacks.
     grant(&app, &["Mail.Send", "Admin", "Audit.Read"]).await;
-    let r = app.http.get(app.url("/v1/admin/apps")).bearer_auth(&token).send().await.expect("get");
-    assert_eq!(r.status(), 200);
+    let admin = || async { app.http.get(app.url("/v1/admin/apps")).bearer_auth(&token).send().await.expect("get") };
+    assert_eq!(crate::helpers::eventually(200, admin).await.status(), 200);
     let r = app.http.get(app.url("/v1/audit")).bearer_auth(&token).send().await.expect("get");
     assert_eq!(r.status(), 403);
 }

@@ -253,3 +253,20 @@ pub async fn assert_delivered_at_most_once(app: &TestApp, acknowledged: &[String
     }
     out
 }
+
+/// Repeats `request` until it answers `want` (or 10 s pass), and returns the last answer. For a change made behind
+/// the service's back (the CLI, SQL, another replica), which replicas hear of by a change notice within a second.
+pub async fn eventually<F, Fut>(want: u16, mut request: F) -> reqwest::Response
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = request().await;
+        if r.status() == want || tokio::time::Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

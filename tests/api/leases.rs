@@ -58,12 +58,13 @@ async fn a_time_to_live_that_passes_while_the_token_is_fetched_stops_the_send(po
 async fn a_large_message_slower_than_its_lease_keeps_the_lease_and_is_sent_once(pool: PgPool) {
     let app = spawn()
         .env("MAILGATE_LARGE_MESSAGES", "true")
-        .env("MAILGATE_GRAPH_TIMEOUT_SECS", "2")
-        .env("MAILGATE_LEASE_SECS", "3")
+        .env("MAILGATE_GRAPH_TIMEOUT_SECS", "5")
+        .env("MAILGATE_LEASE_SECS", "6")
         .start(pool)
         .await;
-    // Six requests (draft, upload session, three chunks, send), each a second slow: twice the lease.
-    app.sim.sim.add_scripted_faults(ALLOWED, vec![ScriptedFault::times(Fault::Delay { ms: 1000 }, 6)]);
+    // Six requests (draft, upload session, three chunks, send), each two seconds slow: twice the lease, and each
+    // well within the Graph timeout even on a busy machine.
+    app.sim.sim.add_scripted_faults(ALLOWED, vec![ScriptedFault::times(Fault::Delay { ms: 2000 }, 6)]);
     let bytes: Vec<u8> = (0..9 * 1024 * 1024).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let mut body = message(ALLOWED);
     body["attachments"] = json!([{"name": "scan.pdf", "content_type": "application/pdf",

@@ -238,11 +238,13 @@ async fn a_message_past_its_time_to_live_is_never_claimed_and_the_sweep_fails_it
     let late = queue(&pool, app, "late@contoso.test", 1).await[0];
     let fresh = queue(&pool, app, "late@contoso.test", 1).await[0];
     // Its sender waits for the outcome (`Prefer: wait`), so its end is announced.
-    sqlx::query("UPDATE messages SET created_at = clock_timestamp() - interval '2 minutes', notify_done WHERE id = $1")
-        .bind(late)
-        .execute(&pool)
-        .await
-        .expect("age");
+    sqlx::query(
+        "UPDATE messages SET created_at = clock_timestamp() - interval '2 minutes', notify_done = true WHERE id = $1",
+    )
+    .bind(late)
+    .execute(&pool)
+    .await
+    .expect("age");
     let ttl = Duration::from_secs(60);
     let claimed = delivery::claim(&db, 8, LEASE, &limits(4, 30), ttl).await.expect("claim");
     assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [fresh]);

@@ -503,3 +503,26 @@ async fn drop_fault_also_fails_when_router_is_served_plainly() {
     assert!(result.is_err(), "{result:?}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_light_log_keeps_who_and_when_but_not_the_body() {
+    let h = Sim::spawn(SimConfig { light_log: true, ..SimConfig::default() }).await.expect("spawn sim");
+    let c = Client::new();
+    let t = token_for(&c, &h, None).await;
+    let r = c
+        .post(send_url(&h, "s@e.test"))
+        .bearer_auth(&t)
+        .header("client-request-id", "0190aaaa-0000-7000-8000-000000000001")
+        .json(&mail("r@example.test"))
+        .send()
+        .await
+        .expect("sendMail request");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let rec = h.sim.received().pop().expect("recorded");
+    assert_eq!(rec.client_request_id.as_deref(), Some("0190aaaa-0000-7000-8000-000000000001"));
+    assert_eq!(rec.status, Some(202));
+    assert!(rec.received_at.starts_with("20"), "{}", rec.received_at);
+    assert!(rec.body_bytes > 0);
+    assert_eq!((rec.body, rec.authorization), (Value::Null, None));
+    assert_eq!(h.sim.stats().accepted, 1);
+}

@@ -23,6 +23,9 @@ struct Cli {
     /// JSON array of mailbox addresses that exist (default: every mailbox exists)
     #[arg(long)]
     mailboxes: Option<PathBuf>,
+    /// Log each request without its body and `Authorization` header (for long benchmark runs).
+    #[arg(long, env = "GRAPH_SIM_LIGHT_LOG")]
+    light_log: bool,
 }
 
 #[tokio::main]
@@ -36,6 +39,7 @@ async fn main() -> std::io::Result<()> {
         identity_header: cli.identity_header,
         app_id: cli.app_id,
         token_ttl: Duration::from_secs(cli.token_ttl_secs),
+        light_log: cli.light_log,
         ..SimConfig::default()
     });
     if let Some(path) = &cli.policies {

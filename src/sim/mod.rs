@@ -69,6 +69,9 @@ pub struct SimConfig {
     /// Smallest attachment an upload session takes (`ErrorAttachmentSizeShouldNotBeLessThanMinimumSize`
     /// below it). Graph's exact minimum is undocumented; its guidance is sessions for 3 MB and more.
     pub min_upload_session_bytes: u64,
+    /// Keep only what identifies each request in the log (no body, no `Authorization`), so that a long benchmark
+    /// run does not hold every message it sent in memory. Counters and the rest of each record are unchanged.
+    pub light_log: bool,
 }
 
 impl Default for SimConfig {
@@ -79,6 +82,7 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(3600),
             max_body_bytes: 4 * 1024 * 1024,
             min_upload_session_bytes: 3_000_000,
+            light_log: false,
         }
     }
 }

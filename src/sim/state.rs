@@ -175,7 +175,11 @@ impl State {
     }
 
     /// Store the record of a finished sendMail request.
-    pub fn record(&self, request: ReceivedRequest) {
+    pub fn record(&self, mut request: ReceivedRequest) {
+        if self.config.light_log {
+            request.body = serde_json::Value::Null;
+            request.authorization = None;
+        }
         let mut inner = self.lock();
         if request.status == Some(202) {
             inner.stats.accepted += 1;

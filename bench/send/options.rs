@@ -35,14 +35,14 @@ const VALUE_FLAGS: [&str; 8] =
 const HELP: &str = "\
 cargo bench --bench send [-- OPTIONS]
 
-  --levels 1,16,64         client counts                       BENCH_SEND_LEVELS
-  --reference-level 16     the level repeated over a full outbox BENCH_SEND_REFERENCE_LEVEL
-  --warmup 3               seconds of warm-up per phase        BENCH_SEND_WARMUP_SECS
-  --measure 15             seconds measured per phase          BENCH_SEND_MEASURE_SECS
-  --prefill-messages N     messages already in the outbox      BENCH_SEND_PREFILL_MESSAGES (1000000)
-  --prefill-audit N        audit rows already stored           BENCH_SEND_PREFILL_AUDIT (5000000)
-  --drain-timeout 600      seconds to wait for the outbox to empty BENCH_SEND_DRAIN_TIMEOUT_SECS
-  --out PATH               the JSON result                     BENCH_SEND_OUT (target/bench-send.json)
+  --levels 1,16,64       client counts                              BENCH_SEND_LEVELS
+  --reference-level 16   the level repeated over a full outbox      BENCH_SEND_REFERENCE_LEVEL
+  --warmup 3             seconds of warm-up per phase               BENCH_SEND_WARMUP_SECS
+  --measure 15           seconds measured per phase                 BENCH_SEND_MEASURE_SECS
+  --prefill-messages N   messages already in the outbox (1000000)   BENCH_SEND_PREFILL_MESSAGES
+  --prefill-audit N      audit rows already stored (5000000)        BENCH_SEND_PREFILL_AUDIT
+  --drain-timeout 600    seconds to wait for the outbox to empty    BENCH_SEND_DRAIN_TIMEOUT_SECS
+  --out PATH             the JSON result (target/bench-send.json)   BENCH_SEND_OUT
 
 DATABASE_URL names an existing server to use (as a role that may create roles and databases); without it a private
 cluster is made with initdb in a temporary directory.";

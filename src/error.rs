@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::DomainError;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -94,6 +96,22 @@ impl ApiError {
     }
 }
 
+/// The one place a refusal from `domain` gets its status and code.
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::InvalidField { field, detail } => ApiError::invalid(field, detail),
+            DomainError::UnsupportedProperty { field, detail } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unsupported_property", detail).field(field)
+            }
+            DomainError::MessageTooLarge { field, detail } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", detail).field(field)
+            }
+            DomainError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         Self::store(&err)
@@ -157,7 +175,33 @@ impl IntoResponse for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::unavailable_sqlstate;
+    use super::*;
+
+    #[test]
+    fn each_domain_refusal_keeps_its_status_code_and_field() {
+        let cases = [
+            (DomainError::invalid("to[1]", "bad"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("to[1]")),
+            (
+                DomainError::unsupported("message.x", "no"),
+                StatusCode::BAD_REQUEST,
+                "unsupported_property",
+                Some("message.x"),
+            ),
+            (DomainError::too_large("text", "big"), StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", Some("text")),
+            (DomainError::internal("building MIME: x"), StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+        ];
+        for (domain, status, code, field) in cases {
+            let detail = domain.to_string();
+            let e = ApiError::from(domain);
+            assert_eq!((e.status, e.code, e.field.as_deref()), (status, code, field));
+            if code == "internal" {
+                // The cause is logged, never shown.
+                assert!(!e.detail.contains("MIME"), "{}", e.detail);
+            } else {
+                assert_eq!(e.detail, detail);
+            }
+        }
+    }
 
     #[test]
     fn shutdown_and_connection_sqlstates_mean_unavailable() {

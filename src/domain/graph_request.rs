@@ -14,10 +14,10 @@ use super::EmailAddress;
 use super::message::{
     AttachmentInput, Importance, Limits, MAX_HEADERS, MAX_NAME_CHARS, NewMessage, SendRequest, check_headers,
 };
-use crate::error::ApiError;
+use crate::domain::DomainError;
 
-fn invalid(field: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::invalid(field, detail)
+fn invalid(field: &str, detail: impl Into<String>) -> DomainError {
+    DomainError::invalid(field, detail)
 }
 
 const BODY: &[&str] = &["message", "saveToSentItems"];
@@ -65,14 +65,11 @@ pub struct GraphSend {
 
 impl GraphSend {
     /// Validates as `/v1/messages` does; the body Graph receives is built from validated fields only.
-    pub fn validate(self, limits: Limits) -> Result<NewMessage, ApiError> {
-        let mut message = self.request.validate(limits).map_err(|mut e| {
-            e.field = e.field.as_deref().map(graph_field);
-            e
-        })?;
+    pub fn validate(self, limits: Limits) -> Result<NewMessage, DomainError> {
+        let mut message = self.request.validate(limits).map_err(|e| e.map_field(graph_field))?;
         let Some(body) = message.graph_body.get_mut("message").and_then(Value::as_object_mut) else {
             // Only a message with two bodies goes as MIME, and Graph's body has one.
-            return Err(ApiError::internal("a Graph-shaped send was built as MIME"));
+            return Err(DomainError::internal("a Graph-shaped send was built as MIME"));
         };
         body.extend(self.extra);
         Ok(message)
@@ -109,7 +106,7 @@ fn graph_field(field: &str) -> String {
 }
 
 /// `{"emailAddress": {"address", "name"}}` as `/v1/messages` takes a recipient: `{"address", "name"}`.
-fn recipient(value: &Value, field: &str) -> Result<Value, ApiError> {
+fn recipient(value: &Value, field: &str) -> Result<Value, DomainError> {
     let r = Props::read(value, field, RECIPIENT)?;
     r.expect_type("recipient")?;
     let email_field = r.field("emailAddress");
@@ -125,7 +122,7 @@ fn recipient(value: &Value, field: &str) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-fn recipients(message: &Props, key: &str) -> Result<Vec<Value>, ApiError> {
+fn recipients(message: &Props, key: &str) -> Result<Vec<Value>, DomainError> {
     let Some(list) = message.get(key) else { return Ok(Vec::new()) };
     let field = message.field(key);
     let list = list.as_array().ok_or_else(|| invalid(&field, format!("`{field}` must be an array")))?;
@@ -133,7 +130,7 @@ fn recipients(message: &Props, key: &str) -> Result<Vec<Value>, ApiError> {
 }
 
 /// `from` or `sender`: one address, checked here, forwarded as `{"emailAddress": {"address", "name"?}}`.
-fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>, ApiError> {
+fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>, DomainError> {
     let Some(value) = message.get(key) else { return Ok(None) };
     let field = message.field(key);
     let r = recipient(value, &field)?;
@@ -156,7 +153,7 @@ fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>
     Ok(Some((SendAs { field: key, address }, json!({ "emailAddress": email }))))
 }
 
-fn attachment(value: &Value, field: &str) -> Result<AttachmentInput, ApiError> {
+fn attachment(value: &Value, field: &str) -> Result<AttachmentInput, DomainError> {
     let a = Props::read(value, field, FILE_ATTACHMENT)?;
     // Graph's default for an attachment without a type is a file attachment.
     a.expect_type("fileAttachment")?;
@@ -172,7 +169,7 @@ fn attachment(value: &Value, field: &str) -> Result<AttachmentInput, ApiError> {
     })
 }
 
-fn item_body(message: &Props) -> Result<(Option<String>, Option<String>), ApiError> {
+fn item_body(message: &Props) -> Result<(Option<String>, Option<String>), DomainError> {
     let Some(value) = message.get("body") else { return Ok((Some(String::new()), None)) };
     let b = Props::read(value, &message.field("body"), ITEM_BODY)?;
     b.expect_type("itemBody")?;
@@ -186,7 +183,7 @@ fn item_body(message: &Props) -> Result<(Option<String>, Option<String>), ApiErr
 
 /// The headers as `/v1/messages` takes them (one value per name), and, when a name repeats, the whole list as
 /// Graph should receive it: RFC 5322 lets an `x-` field appear more than once, and Graph takes a list.
-fn headers(message: &Props) -> Result<(BTreeMap<String, String>, Option<Value>), ApiError> {
+fn headers(message: &Props) -> Result<(BTreeMap<String, String>, Option<Value>), DomainError> {
     let Some(list) = message.get("internetMessageHeaders") else { return Ok((BTreeMap::new(), None)) };
     let list = list.as_array().ok_or_else(|| invalid("headers", "`internetMessageHeaders` must be an array"))?;
     if list.is_empty() {
@@ -212,7 +209,7 @@ fn headers(message: &Props) -> Result<(BTreeMap<String, String>, Option<Value>),
     Ok((map, repeated))
 }
 
-fn importance(message: &Props) -> Result<Option<Importance>, ApiError> {
+fn importance(message: &Props) -> Result<Option<Importance>, DomainError> {
     match message.str("importance")?.map(str::to_ascii_lowercase).as_deref() {
         None => Ok(None),
         Some("low") => Ok(Some(Importance::Low)),
@@ -223,7 +220,7 @@ fn importance(message: &Props) -> Result<Option<Importance>, ApiError> {
 }
 
 /// Reads `{"message": {...}, "saveToSentItems": bool}` sent to `/users/{mailbox}/sendMail`.
-pub fn to_send_request(mailbox: &str, body: &Value) -> Result<GraphSend, ApiError> {
+pub fn to_send_request(mailbox: &str, body: &Value) -> Result<GraphSend, DomainError> {
     let top = Props::read(body, "", BODY)?;
     let message = top
         .get("message")

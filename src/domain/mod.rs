@@ -1,8 +1,10 @@
 //! Domain types that cannot hold bad values; each is built by a `parse` that says what is wrong.
 
 pub mod address;
+pub mod error;
 pub mod graph_request;
 pub mod message;
 pub mod mime;
 
 pub use address::{EmailAddress, Mailbox};
+pub use error::DomainError;

@@ -1,10 +1,9 @@
 //! One JSON object of a Graph request body, read as Graph reads it: property names in any letter case, OData
 //! annotations (`@odata.type`, `name@odata.bind`, …) set aside, and anything mailgate does not model refused.
 
-use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::domain::DomainError;
 
 /// The properties of one object, under their Graph spelling.
 pub struct Props<'a> {
@@ -18,9 +17,9 @@ pub fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") }
 }
 
-/// A property mailgate does not forward: Graph's own 400 for a body it cannot read.
-pub fn unsupported(field: &str, detail: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "unsupported_property", detail).field(field)
+/// A property mailgate does not forward: what Graph calls a body it cannot read.
+pub fn unsupported(field: &str, detail: String) -> DomainError {
+    DomainError::unsupported(field, detail)
 }
 
 /// `@odata.type`, `@odata.context`, `attachments@odata.context`: annotations, which say nothing Graph acts on
@@ -32,16 +31,16 @@ fn annotation(key: &str) -> Option<&str> {
 
 impl<'a> Props<'a> {
     /// Reads `value` (at `path` in the body) as an object whose properties are among `known`.
-    pub fn read(value: &'a Value, path: &str, known: &[&'static str]) -> Result<Self, ApiError> {
+    pub fn read(value: &'a Value, path: &str, known: &[&'static str]) -> Result<Self, DomainError> {
         let Value::Object(map) = value else {
-            return Err(ApiError::invalid(path, format!("`{path}` must be an object")));
+            return Err(DomainError::invalid(path, format!("`{path}` must be an object")));
         };
         let mut props = Props { path: path.to_owned(), found: Vec::with_capacity(map.len()), odata_type: None };
         for (key, v) in map {
             if let Some(term) = annotation(key) {
                 if key.starts_with('@') && term.eq_ignore_ascii_case("odata.type") {
                     let kind = v.as_str().ok_or_else(|| {
-                        ApiError::invalid(join(path, key), format!("`{}` must be a string", join(path, key)))
+                        DomainError::invalid(join(path, key), format!("`{}` must be a string", join(path, key)))
                     })?;
                     props.odata_type = Some(kind);
                 }
@@ -60,7 +59,7 @@ impl<'a> Props<'a> {
             // Two spellings of one name would leave it to chance which one counts.
             if props.found.iter().any(|(n, _)| *n == name) {
                 let field = join(path, name);
-                return Err(ApiError::invalid(
+                return Err(DomainError::invalid(
                     &field,
                     format!("`{field}` appears more than once (property names are read in any letter case)"),
                 ));
@@ -75,7 +74,7 @@ impl<'a> Props<'a> {
         self.found.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).filter(|v| !v.is_null())
     }
 
-    pub fn str(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
+    pub fn str(&self, name: &str) -> Result<Option<&'a str>, DomainError> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -83,7 +82,7 @@ impl<'a> Props<'a> {
         }
     }
 
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, DomainError> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -95,13 +94,13 @@ impl<'a> Props<'a> {
         join(&self.path, name)
     }
 
-    fn wrong(&self, name: &str, what: &str) -> ApiError {
+    fn wrong(&self, name: &str, what: &str) -> DomainError {
         let field = self.field(name);
-        ApiError::invalid(&field, format!("`{field}` must be {what}"))
+        DomainError::invalid(&field, format!("`{field}` must be {what}"))
     }
 
     /// The `@odata.type` annotation, when given, must name `kind` (`microsoft.graph.<kind>`, with or without `#`).
-    pub fn expect_type(&self, kind: &str) -> Result<(), ApiError> {
+    pub fn expect_type(&self, kind: &str) -> Result<(), DomainError> {
         let Some(given) = self.odata_type else { return Ok(()) };
         let bare = given.strip_prefix('#').unwrap_or(given);
         let matches = bare
@@ -132,12 +131,13 @@ mod tests {
         let p = Props::read(&v, "message", &["subject"]).expect("reads");
         assert_eq!(p.str("subject").expect("string"), Some("x"));
         p.expect_type("message").expect("its own type");
-        assert_eq!(p.expect_type("recipient").expect_err("another type").field.as_deref(), Some("message.@odata.type"));
+        assert_eq!(p.expect_type("recipient").expect_err("another type").field(), Some("message.@odata.type"));
     }
 
     #[test]
     fn refuses_unknown_duplicate_and_foreign_annotations() {
-        let field = |v: Value| Props::read(&v, "message", &["subject"]).err().and_then(|e| e.field);
+        let field =
+            |v: Value| Props::read(&v, "message", &["subject"]).err().and_then(|e| e.field().map(str::to_owned));
         assert_eq!(
             field(json!({"singleValueExtendedProperties": []})).as_deref(),
             Some("message.singleValueExtendedProperties")

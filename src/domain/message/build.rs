@@ -8,8 +8,8 @@ use super::fields::Person;
 use super::{
     GRAPH_MAX_REQUEST_BYTES, Importance, NewMessage, REQUEST_MARGIN, Recipients, SendRequest, size, too_large,
 };
+use crate::domain::DomainError;
 use crate::domain::{Mailbox, mime};
-use crate::error::ApiError;
 
 fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
@@ -36,7 +36,7 @@ impl SendRequest {
         count: usize,
         body_field: &str,
         large_messages: bool,
-    ) -> Result<NewMessage, ApiError> {
+    ) -> Result<NewMessage, DomainError> {
         // `json!` would copy the strings it is given; the large ones are moved in as values instead.
         let body = match (self.html, self.text) {
             (Some(html), _) => object([("contentType", json!("HTML")), ("content", Value::String(html))]),
@@ -106,7 +106,12 @@ impl SendRequest {
 
     /// Both bodies: multipart/alternative MIME, which Graph takes only in one request, so its size is checked
     /// from the lengths before anything is decoded or built.
-    pub(super) fn into_mime(self, mailbox: Mailbox, people: Recipients, count: usize) -> Result<NewMessage, ApiError> {
+    pub(super) fn into_mime(
+        self,
+        mailbox: Mailbox,
+        people: Recipients,
+        count: usize,
+    ) -> Result<NewMessage, DomainError> {
         // At least the bodies and the attachments' base64 end up in the MIME, which is base64-encoded again.
         let content = self.text.as_ref().map_or(0, String::len)
             + self.html.as_ref().map_or(0, String::len)
@@ -127,7 +132,7 @@ impl SendRequest {
         let mut attachments = Vec::with_capacity(self.attachments.len());
         for (i, a) in self.attachments.iter().enumerate() {
             let content = base64::engine::general_purpose::STANDARD.decode(&a.content_base64).map_err(|e| {
-                ApiError::invalid(format!("attachments[{i}].content_base64"), format!("not valid base64: {e}"))
+                DomainError::invalid(format!("attachments[{i}].content_base64"), format!("not valid base64: {e}"))
             })?;
             attachments.push(mime::Attachment {
                 name: &a.name,
@@ -159,7 +164,7 @@ impl SendRequest {
             html: self.html.as_deref().unwrap_or_default(),
             attachments,
         })
-        .map_err(|e| ApiError::internal(format!("building MIME: {e}")))?;
+        .map_err(|e| DomainError::internal(format!("building MIME: {e}")))?;
         let encoded = base64::engine::general_purpose::STANDARD.encode(built);
         if encoded.len() > GRAPH_MAX_REQUEST_BYTES {
             return Err(refuse(encoded.len()));

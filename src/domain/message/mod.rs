@@ -11,13 +11,12 @@ pub mod size;
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::Mailbox;
-use crate::error::ApiError;
+use crate::domain::DomainError;
 use fields::Person;
 pub use fields::{MAX_NAME_CHARS, headers as check_headers};
 
@@ -135,8 +134,8 @@ impl Limits {
     }
 }
 
-fn too_large(field: &str, detail: String) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", detail).field(field)
+fn too_large(field: &str, detail: String) -> DomainError {
+    DomainError::too_large(field, detail)
 }
 
 /// The request's recipients, checked.
@@ -151,10 +150,10 @@ impl SendRequest {
     /// Checks everything, sizes first by arithmetic, then builds the body Graph will receive, moving the
     /// request's strings into it rather than copying them. Without `limits.large_messages`, a message whose Graph
     /// request would pass 4 MB is refused here (413), since the draft path that would carry it needs Mail.ReadWrite.
-    pub fn validate(self, limits: Limits) -> Result<NewMessage, ApiError> {
+    pub fn validate(self, limits: Limits) -> Result<NewMessage, DomainError> {
         let large_messages = limits.large_messages;
         let mailbox =
-            Mailbox::parse(self.from.trim()).map_err(|e| ApiError::invalid("from", format!("`from`: {e}")))?;
+            Mailbox::parse(self.from.trim()).map_err(|e| DomainError::invalid("from", format!("`from`: {e}")))?;
         let people = Recipients {
             to: fields::recipients("to", &self.to)?,
             cc: fields::recipients("cc", &self.cc)?,
@@ -163,23 +162,23 @@ impl SendRequest {
         };
         let count = people.to.len() + people.cc.len() + people.bcc.len();
         if count == 0 {
-            return Err(ApiError::invalid("to", "a message needs at least one recipient in `to`, `cc` or `bcc`"));
+            return Err(DomainError::invalid("to", "a message needs at least one recipient in `to`, `cc` or `bcc`"));
         }
         if count > limits.max_recipients {
-            return Err(ApiError::invalid(
+            return Err(DomainError::invalid(
                 "to",
                 format!("{count} recipients in `to`, `cc` and `bcc`; at most {} are allowed", limits.max_recipients),
             ));
         }
         fields::no_line_breaks("subject", &self.subject)?;
         if self.subject.chars().nth(MAX_SUBJECT_CHARS).is_some() {
-            return Err(ApiError::invalid(
+            return Err(DomainError::invalid(
                 "subject",
                 format!("`subject` is longer than {MAX_SUBJECT_CHARS} characters, the most Outlook keeps"),
             ));
         }
         if self.text.is_some() && self.html.is_some() && self.save_to_sent_items == Some(false) {
-            return Err(ApiError::invalid(
+            return Err(DomainError::invalid(
                 "save_to_sent_items",
                 "a message with both `text` and `html` is sent as MIME, which Graph always keeps in Sent Items; \
                  send one body, or leave `save_to_sent_items` out",
@@ -188,7 +187,7 @@ impl SendRequest {
         let body_field = match (&self.html, &self.text) {
             (Some(_), _) => "html",
             (None, Some(_)) => "text",
-            (None, None) => return Err(ApiError::invalid("text", "a message needs `text` or `html`")),
+            (None, None) => return Err(DomainError::invalid("text", "a message needs `text` or `html`")),
         };
         fields::headers(&self.headers, MAX_HEADERS)?;
         let decoded: Vec<usize> =

@@ -40,7 +40,11 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
     // Revoked behind the service's back (as the CLI does): refused once the change notice arrives, within a second.
     assert_eq!(app.post_message(&body).await.status(), 202);
     assert_eq!(db::keys::revoke(&app.pool, real).await.expect("revoke"), 1);
-    assert_401(crate::helpers::eventually(401, || app.post_message(&body)).await, "unknown, revoked or expired").await;
+    // Polled with a read, so that the polls store nothing.
+    let read = || app.http.get(app.url("/v1/messages/00000000-0000-0000-0000-000000000000")).bearer_auth(real).send();
+    let refused = crate::helpers::eventually(401, || async { read().await.expect("get") }).await;
+    assert_401(refused, "unknown, revoked or expired").await;
+    assert_401(app.post_message(&body).await, "unknown, revoked or expired").await;
 
     // Expired.
     let expired = ApiKey::generate();

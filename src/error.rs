@@ -156,7 +156,7 @@ fn store_unavailable(err: &sqlx::Error) -> bool {
 }
 
 /// SQLSTATE class 08 (connection exception) and 57P (the server shutting down, crashed, or not yet accepting).
-fn unavailable_sqlstate(code: &str) -> bool {
+pub(crate) fn unavailable_sqlstate(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("57P")
 }
 

@@ -16,6 +16,7 @@ use super::quota::{self, Ask, Verdict};
 use crate::db;
 use crate::db::idempotency::NewKey;
 use crate::db::outbox::NewRow;
+use crate::error::unavailable_sqlstate;
 
 /// At most this many requests per transaction: large enough to cover any burst the HTTP limits let in at once,
 /// small enough that one statement's arrays stay a few megabytes.
@@ -125,7 +126,7 @@ impl Task {
         match self.write_together(batch).await {
             Ok(written) => written.into_iter().map(Ok).collect(),
             // A constraint a row broke (its app deleted meanwhile, say): write each alone, so only it fails.
-            Err(sqlx::Error::Database(e)) if batch.len() > 1 && !is_outage(e.code().as_deref()) => {
+            Err(sqlx::Error::Database(e)) if batch.len() > 1 && !e.code().is_some_and(|c| unavailable_sqlstate(&c)) => {
                 tracing::warn!(error = %e, rows = batch.len(), "a batch of accepted messages failed; writing them one by one");
                 let mut results = Vec::with_capacity(batch.len());
                 for request in batch {
@@ -222,9 +223,4 @@ fn rows<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<NewRow<'a>> {
             notify_done: r.row.notify_done,
         })
         .collect()
-}
-
-/// SQLSTATE class 08 (connection) and 57P (server going away): every row would fail alike.
-fn is_outage(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
 }

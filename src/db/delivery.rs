@@ -2,6 +2,8 @@
 //! function of migration 20261202000001 (one round trip), which holds the rules:
 //! - a claim locks only the `mailbox_state` rows of the mailboxes it takes from, so replicas wait on each other only
 //!   for the same mailbox, and Exchange's limits hold across all of them;
+//! - a claim reads each mailbox's count of messages in flight and its cursor from that row (migration
+//!   20261203000001, kept by triggers on `messages`), so its cost does not grow with the backlog;
 //! - a claim's attempt number fences everything done for it afterwards: a worker whose lease was lost (swept, or
 //!   claimed again by another worker) changes nothing and writes no audit row;
 //! - a message whose time to live has passed is never handed out; the sweep fails it.

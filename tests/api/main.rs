@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod crash;
+mod cursor;
 mod db_roles;
 mod delivery;
 mod edge;

@@ -17,7 +17,7 @@ use crate::logins::service_url;
 const DAY: Duration = Duration::from_secs(86_400);
 const LEASE: Duration = Duration::from_secs(60);
 
-fn limits(concurrency: i64, per_minute: i64) -> Limits {
+pub(crate) fn limits(concurrency: i64, per_minute: i64) -> Limits {
     Limits {
         mailbox_concurrency: concurrency,
         mailbox_per_minute: per_minute,
@@ -28,19 +28,19 @@ fn limits(concurrency: i64, per_minute: i64) -> Limits {
 }
 
 /// The test database as `mailgate serve` sees it: through the service role, so the grants are tested too.
-async fn service(pool: &PgPool) -> PgPool {
+pub(crate) async fn service(pool: &PgPool) -> PgPool {
     let url = service_url(pool, &database_url(pool).await).await;
     PgPool::connect(&url).await.expect("connect as the service role")
 }
 
-async fn new_app(pool: &PgPool) -> Uuid {
+pub(crate) async fn new_app(pool: &PgPool) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO apps (id, name) VALUES ($1, 'outbox-app')").bind(id).execute(pool).await.expect("app");
     id
 }
 
 /// `n` queued messages from `mailbox`, each with the audit event acceptance writes.
-async fn queue(pool: &PgPool, app: Uuid, mailbox: &str, n: usize) -> Vec<Uuid> {
+pub(crate) async fn queue(pool: &PgPool, app: Uuid, mailbox: &str, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for _ in 0..n {
         let id = Uuid::now_v7();
@@ -64,7 +64,7 @@ async fn queue(pool: &PgPool, app: Uuid, mailbox: &str, n: usize) -> Vec<Uuid> {
     ids
 }
 
-async fn claim(db: &PgPool, limit: usize, l: &Limits) -> Vec<Claimed> {
+pub(crate) async fn claim(db: &PgPool, limit: usize, l: &Limits) -> Vec<Claimed> {
     delivery::claim(db, limit, LEASE, l, DAY).await.expect("claim")
 }
 
@@ -98,7 +98,7 @@ async fn expire_leases(pool: &PgPool) {
 }
 
 /// What a worker records for an attempt of claim `m`.
-fn record(m: &Claimed, status: Status, outcome: Outcome) -> AttemptRecord {
+pub(crate) fn record(m: &Claimed, status: Status, outcome: Outcome) -> AttemptRecord {
     let mut event = AttemptEvent::new(outcome);
     event.attempt = Some(m.attempt);
     AttemptRecord {
@@ -352,14 +352,13 @@ async fn a_full_paused_or_locked_mailbox_leaves_the_others_their_turn(pool: PgPo
     let l = limits(2, 100_000);
     assert_eq!(claim(&db, 8, &l).await.len(), 2, "two in flight at most");
     queue(&pool, app, paused, 3).await;
-    sqlx::query("INSERT INTO mailbox_state (mailbox, paused_until) VALUES ($1, clock_timestamp() + interval '1 hour')")
+    sqlx::query("UPDATE mailbox_state SET paused_until = clock_timestamp() + interval '1 hour' WHERE mailbox = $1")
         .bind(paused)
         .execute(&pool)
         .await
         .expect("pause");
     queue(&pool, app, locked, 3).await;
     let free_ids = queue(&pool, app, free, 2).await;
-    sqlx::query("INSERT INTO mailbox_state (mailbox) VALUES ($1)").bind(locked).execute(&pool).await.expect("row");
 
     // Another claim holds `locked`'s row, and an import holds its lock: neither is waited for.
     let mut other = pool.begin().await.expect("tx");

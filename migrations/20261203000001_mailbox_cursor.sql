@@ -1,0 +1,232 @@
+-- Claims that read a few small rows, whatever the backlog. Until now a claim found its mailboxes by probing the
+-- outbox's index once per mailbox with queued messages and counted each one's messages in flight: under load both
+-- walked the index entries of rows claimed since the last vacuum (every claim leaves one behind, at the head of its
+-- mailbox's range), so a claim took seconds once the backlog grew. Now each mailbox's row keeps:
+-- - `in_flight`, its messages being sent;
+-- - a cursor (`due_at`, `due_id`): no message of the mailbox that a claim could take sits before it in the order
+--   claims take them (next_attempt_at, id), and NULL means it has none. A claim starts its scan at the cursor and
+--   moves it past what it took, so it never walks what earlier claims took.
+-- Triggers on `messages` keep both true for every writer (accepts, outcomes, the sweep, an operator's UPDATE).
+ALTER TABLE mailbox_state
+    ADD COLUMN in_flight integer NOT NULL DEFAULT 0,
+    ADD COLUMN due_at timestamptz,
+    ADD COLUMN due_id uuid;
+
+INSERT INTO mailbox_state (mailbox)
+SELECT DISTINCT m.mailbox FROM messages m WHERE m.status IN ('queued', 'sending')
+ON CONFLICT DO NOTHING;
+UPDATE mailbox_state s
+   SET in_flight = (SELECT count(*) FROM messages m WHERE m.status = 'sending' AND m.mailbox = s.mailbox),
+       (due_at, due_id) = (SELECT m.next_attempt_at, m.id FROM messages m WHERE m.status = 'queued' AND m.mailbox = s.mailbox
+                            ORDER BY m.next_attempt_at, m.id LIMIT 1);
+
+-- Applies changes to mailboxes' rows: `p_delta` more messages in flight, and a message newly queued at
+-- (`p_at`, `p_id`) for each mailbox (NULL when none). A transaction that queues a message holds its mailbox's row
+-- (FOR KEY SHARE) until it commits: a claim, which takes the row FOR UPDATE SKIP LOCKED, passes the mailbox by until
+-- then, so it never moves the cursor past a message its snapshot cannot see yet. Accepts share that lock and do not
+-- wait on each other; rows are locked in mailbox order, so two writers cannot wait on each other in a cycle.
+CREATE FUNCTION mailbox_state_apply(p_mailbox text[], p_delta integer[], p_at timestamptz[], p_id uuid[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO mailbox_state (mailbox)
+    SELECT c.mailbox FROM unnest(p_mailbox) AS c (mailbox) ORDER BY c.mailbox
+    ON CONFLICT DO NOTHING;
+    PERFORM FROM mailbox_state s
+      JOIN unnest(p_mailbox, p_at) AS c (mailbox, at) ON c.mailbox = s.mailbox
+     WHERE c.at IS NOT NULL
+     ORDER BY s.mailbox
+       FOR KEY SHARE OF s;
+    -- A new statement sees the rows as the locks left them; only the rows that change are taken exclusively.
+    PERFORM FROM mailbox_state s
+      JOIN unnest(p_mailbox, p_delta, p_at, p_id) AS c (mailbox, delta, at, id) ON c.mailbox = s.mailbox
+     WHERE c.delta <> 0 OR (c.at IS NOT NULL AND (s.due_at IS NULL OR (c.at, c.id) < (s.due_at, s.due_id)))
+     ORDER BY s.mailbox
+       FOR NO KEY UPDATE OF s;
+    UPDATE mailbox_state s
+       SET in_flight = GREATEST(s.in_flight + c.delta, 0),
+           due_at = CASE WHEN c.at IS NOT NULL AND (s.due_at IS NULL OR (c.at, c.id) < (s.due_at, s.due_id))
+                         THEN c.at ELSE s.due_at END,
+           due_id = CASE WHEN c.at IS NOT NULL AND (s.due_at IS NULL OR (c.at, c.id) < (s.due_at, s.due_id))
+                         THEN c.id ELSE s.due_id END
+      FROM unnest(p_mailbox, p_delta, p_at, p_id) AS c (mailbox, delta, at, id)
+     WHERE c.mailbox = s.mailbox
+       AND (c.delta <> 0 OR (c.at IS NOT NULL AND (s.due_at IS NULL OR (c.at, c.id) < (s.due_at, s.due_id))));
+END $$;
+
+-- One call per statement, not per row: an accepted batch costs one call whatever its size.
+CREATE FUNCTION messages_track_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    c_mailbox text[];
+    c_delta integer[];
+    c_at timestamptz[];
+    c_id uuid[];
+BEGIN
+    SELECT array_agg(c.mailbox ORDER BY c.mailbox), array_agg(c.delta ORDER BY c.mailbox),
+           array_agg(c.at ORDER BY c.mailbox), array_agg(c.id ORDER BY c.mailbox)
+      INTO c_mailbox, c_delta, c_at, c_id
+      FROM (SELECT n.mailbox, count(*) FILTER (WHERE n.status = 'sending')::integer AS delta,
+                   (array_agg(n.next_attempt_at ORDER BY n.next_attempt_at, n.id) FILTER (WHERE n.status = 'queued'))[1] AS at,
+                   (array_agg(n.id ORDER BY n.next_attempt_at, n.id) FILTER (WHERE n.status = 'queued'))[1] AS id
+              FROM new_rows n
+             WHERE n.status IN ('queued', 'sending')
+             GROUP BY n.mailbox) c;
+    IF c_mailbox IS NOT NULL THEN
+        PERFORM mailbox_state_apply(c_mailbox, c_delta, c_at, c_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION messages_track_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    c_mailbox text[];
+    c_delta integer[];
+    c_at timestamptz[];
+    c_id uuid[];
+BEGIN
+    SELECT array_agg(c.mailbox ORDER BY c.mailbox), array_agg(c.delta ORDER BY c.mailbox),
+           array_agg(c.at ORDER BY c.mailbox), array_agg(c.id ORDER BY c.mailbox)
+      INTO c_mailbox, c_delta, c_at, c_id
+      FROM (SELECT n.mailbox,
+                   (count(*) FILTER (WHERE n.status = 'sending') - count(*) FILTER (WHERE o.status = 'sending'))::integer
+                       AS delta,
+                   (array_agg(n.next_attempt_at ORDER BY n.next_attempt_at, n.id) FILTER (WHERE n.status = 'queued'))[1] AS at,
+                   (array_agg(n.id ORDER BY n.next_attempt_at, n.id) FILTER (WHERE n.status = 'queued'))[1] AS id
+              FROM new_rows n JOIN old_rows o ON o.id = n.id
+             -- Only rows whose place among the claimable ones changed: a lease extended or a body purged is no news.
+             WHERE o.status IS DISTINCT FROM n.status
+                OR (n.status = 'queued' AND o.next_attempt_at IS DISTINCT FROM n.next_attempt_at)
+             GROUP BY n.mailbox) c;
+    IF c_mailbox IS NOT NULL THEN
+        PERFORM mailbox_state_apply(c_mailbox, c_delta, c_at, c_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION messages_track_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    c_mailbox text[];
+    c_delta integer[];
+BEGIN
+    SELECT array_agg(c.mailbox ORDER BY c.mailbox), array_agg(c.delta ORDER BY c.mailbox)
+      INTO c_mailbox, c_delta
+      FROM (SELECT o.mailbox, -count(*)::integer AS delta FROM old_rows o WHERE o.status = 'sending'
+             GROUP BY o.mailbox) c;
+    IF c_mailbox IS NOT NULL THEN
+        PERFORM mailbox_state_apply(c_mailbox, c_delta, array_fill(NULL::timestamptz, ARRAY[cardinality(c_mailbox)]),
+                                    array_fill(NULL::uuid, ARRAY[cardinality(c_mailbox)]));
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER messages_track_inserted AFTER INSERT ON messages
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_track_inserted();
+CREATE TRIGGER messages_track_updated AFTER UPDATE ON messages
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_track_updated();
+CREATE TRIGGER messages_track_deleted AFTER DELETE ON messages
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_track_deleted();
+
+-- Counted in `mailbox_state` now.
+DROP INDEX messages_sending_mailbox;
+
+-- Hands out up to `p_limit` due messages, each to exactly one worker across all replicas, within Exchange's limits
+-- per mailbox: at most `p_concurrency` sending, at most `p_per_minute` started in any 60 seconds, none while paused.
+-- A message whose time to live (`p_ttl_secs` after acceptance) has passed is never handed out. The attempt number
+-- returned is the claim's fencing token; `expires_in` is the time to live left, in seconds.
+CREATE OR REPLACE FUNCTION claim_messages(p_limit integer, p_lease_secs double precision, p_concurrency integer,
+                                          p_per_minute integer, p_ttl_secs double precision)
+RETURNS TABLE (id uuid, app_id uuid, app_name text, mailbox text, attempts integer, created_at timestamptz,
+               expires_in double precision)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    t timestamptz := clock_timestamp();
+    ttl interval := make_interval(secs => p_ttl_secs);
+    now_second bigint;
+    wanted text[];
+    locked text[];
+BEGIN
+    -- 1. Mailboxes with something due that look able to start a send, longest waiting first. Read without locks, so
+    --    only a shortlist: the checks are made again under the lock.
+    SELECT array_agg(c.mailbox ORDER BY c.due_at) INTO wanted FROM (
+        SELECT c.mailbox, c.due_at
+          -- OFFSET 0 keeps the window's check out of the sort: it runs on the longest waiting only, until enough pass.
+          FROM (SELECT s.mailbox, s.due_at, s.window_counts, s.window_second FROM mailbox_state s
+                 WHERE s.due_at <= t AND s.in_flight < p_concurrency
+                   AND (s.paused_until IS NULL OR s.paused_until <= t)
+                 ORDER BY s.due_at OFFSET 0) c
+         WHERE mailbox_window_used(c.window_counts, c.window_second, floor(extract(epoch FROM t))::bigint) < p_per_minute
+         LIMIT p_limit) c;
+    IF wanted IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- 2. The locks, in order: a mailbox another claim holds, or whose new messages are not committed yet, is skipped,
+    --    not waited for.
+    SELECT array_agg(l.mailbox) INTO locked FROM (
+        SELECT s.mailbox FROM mailbox_state s WHERE s.mailbox = ANY (wanted) ORDER BY s.mailbox
+           FOR UPDATE SKIP LOCKED) l;
+    IF locked IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- 3. Under the locks, in a new statement and so a new snapshot, which sees every change committed for these
+    --    mailboxes: the exact room in each; from each cursor, the claimable messages that fit and the one after them,
+    --    which becomes the cursor; the window moved on.
+    t := clock_timestamp();
+    now_second := floor(extract(epoch FROM t))::bigint;
+    RETURN QUERY
+    WITH room AS (
+        SELECT s.mailbox, s.due_at, s.due_id,
+               GREATEST(LEAST(p_concurrency - s.in_flight,
+                              p_per_minute - mailbox_window_used(s.window_counts, s.window_second, now_second)), 0) AS free
+          FROM mailbox_state s
+         WHERE s.mailbox = ANY (locked) AND s.due_at <= t AND (s.paused_until IS NULL OR s.paused_until <= t)),
+    fetched AS (
+        SELECT r.mailbox, r.free, d.id, d.next_attempt_at,
+               row_number() OVER (PARTITION BY r.mailbox ORDER BY d.next_attempt_at, d.id) AS k
+          FROM room r
+          CROSS JOIN LATERAL (
+              SELECT m.id, m.next_attempt_at FROM messages m
+               WHERE m.status = 'queued' AND m.mailbox = r.mailbox
+                 AND (m.next_attempt_at, m.id) >= (r.due_at, r.due_id)
+                 AND m.created_at > t - ttl
+               ORDER BY m.next_attempt_at, m.id LIMIT r.free + 1) d),
+    picked AS (
+        SELECT f.id FROM fetched f
+         WHERE f.k <= f.free AND f.next_attempt_at <= t
+         ORDER BY f.next_attempt_at, f.id
+         LIMIT p_limit),
+    claimed AS (
+        UPDATE messages m
+           SET status = 'sending', attempts = m.attempts + 1, updated_at = t,
+               lease_until = t + make_interval(secs => p_lease_secs)
+          FROM picked
+         WHERE m.id = picked.id AND m.status = 'queued'
+     RETURNING m.id, m.app_id, m.mailbox, m.attempts, m.created_at),
+    moved AS (
+        UPDATE mailbox_state s
+           SET window_counts = CASE WHEN c.n > 0
+                                    THEN mailbox_window_add(s.window_counts, s.window_second, now_second, c.n)
+                                    ELSE s.window_counts END,
+               window_second = CASE WHEN c.n > 0 THEN GREATEST(s.window_second, now_second) ELSE s.window_second END,
+               due_at = c.next_at, due_id = c.next_id
+          FROM (SELECT r.mailbox,
+                       (SELECT count(*) FROM claimed cl WHERE cl.mailbox = r.mailbox)::integer AS n,
+                       n.next_attempt_at AS next_at, n.id AS next_id
+                  FROM room r
+                  LEFT JOIN LATERAL (
+                      SELECT f.next_attempt_at, f.id FROM fetched f
+                       WHERE f.mailbox = r.mailbox AND f.id NOT IN (SELECT p.id FROM picked p)
+                       ORDER BY f.next_attempt_at, f.id LIMIT 1) n ON true) c
+         WHERE s.mailbox = c.mailbox)
+    SELECT c.id, c.app_id, a.name, c.mailbox, c.attempts, c.created_at,
+           extract(epoch FROM c.created_at + ttl - t)::double precision
+      FROM claimed c JOIN apps a ON a.id = c.app_id;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION mailbox_state_apply(text[], integer[], timestamptz[], uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mailbox_state_apply(text[], integer[], timestamptz[], uuid[]) TO mailgate_service;

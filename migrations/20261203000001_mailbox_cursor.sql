@@ -132,6 +132,27 @@ CREATE TRIGGER messages_track_deleted AFTER DELETE ON messages
 -- Counted in `mailbox_state` now.
 DROP INDEX messages_sending_mailbox;
 
+-- Plans that statistics cannot turn into scans of the backlog. Autovacuum may well analyze `messages` while nothing
+-- is queued or sending (a quiet night); the planner then takes every partial index of queued or sending messages for
+-- empty, and picked them for the claim's per-mailbox fetch, the claim's update and the outcome's fenced update,
+-- whose cost then grew with the backlog (the send benchmark's full outbox, analyzed with nothing queued, accepted at
+-- half its empty-outbox rate). So:
+-- - a message is looked up by id with its status in `coalesce(status = …, false)`, a test no partial index's
+--   predicate follows from, so the primary key is the only index such a statement can use;
+-- - the sweep's index of queued messages by age carries `attempts >= 0` (always true) in its predicate, so only a
+--   statement that says so (the sweep) can use it, and the claim's fetch goes by mailbox.
+DROP INDEX messages_queued_created;
+CREATE INDEX messages_queued_expiry ON messages (created_at) WHERE status = 'queued' AND attempts >= 0;
+
+CREATE OR REPLACE FUNCTION extend_lease(p_id uuid, p_attempt integer, p_lease_secs double precision) RETURNS boolean
+LANGUAGE sql AS $$
+    WITH held AS (
+        UPDATE messages SET lease_until = clock_timestamp() + make_interval(secs => p_lease_secs)
+         WHERE id = p_id AND coalesce(status = 'sending', false) AND attempts = p_attempt
+     RETURNING id)
+    SELECT EXISTS (SELECT FROM held)
+$$;
+
 -- Hands out up to `p_limit` due messages, each to exactly one worker across all replicas, within Exchange's limits
 -- per mailbox: at most `p_concurrency` sending, at most `p_per_minute` started in any 60 seconds, none while paused.
 -- A message whose time to live (`p_ttl_secs` after acceptance) has passed is never handed out. The attempt number
@@ -205,7 +226,7 @@ BEGIN
            SET status = 'sending', attempts = m.attempts + 1, updated_at = t,
                lease_until = t + make_interval(secs => p_lease_secs)
           FROM picked
-         WHERE m.id = picked.id AND m.status = 'queued'
+         WHERE m.id = picked.id AND coalesce(m.status = 'queued', false)
      RETURNING m.id, m.app_id, m.mailbox, m.attempts, m.created_at),
     moved AS (
         UPDATE mailbox_state s
@@ -268,7 +289,7 @@ BEGIN
                -- The body is kept for a retry, and after the final status only if a retention is configured.
                payload = CASE WHEN i.status = 'queued' OR i.keep_body THEN m.payload END
           FROM i
-         WHERE m.id = ANY (ids) AND m.id = i.id AND m.status = 'sending' AND m.attempts = i.attempt
+         WHERE m.id = ANY (ids) AND m.id = i.id AND coalesce(m.status = 'sending', false) AND m.attempts = i.attempt
      RETURNING m.id)
     SELECT coalesce(array_agg(done.id), '{}') INTO held FROM done;
     IF cardinality(held) = 0 THEN
@@ -325,4 +346,79 @@ BEGIN
           WHERE w.id = ANY (held) AND w.notify_done AND w.status <> 'queued';
     END IF;
     RETURN QUERY SELECT unnest(held);
+END $$;
+
+-- As in migration 20261202000001, with the expiry scan naming its index's predicate (above).
+CREATE OR REPLACE FUNCTION sweep_deliveries(p_resend boolean, p_max_attempts integer, p_ttl_secs double precision,
+                                 p_keep_body boolean)
+RETURNS TABLE (lost bigint, requeued bigint, expired bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    t timestamptz := clock_timestamp();
+    ttl interval := make_interval(secs => p_ttl_secs);
+    ended_ids uuid[];
+    failed_ids uuid[];
+    n_lost bigint;
+    n_requeued bigint;
+    stopped constant text := 'the worker sending this message stopped before recording Graph''s answer; ';
+BEGIN
+    WITH gone AS (
+        SELECT m.id FROM messages m WHERE m.status = 'sending' AND m.lease_until < t
+         ORDER BY m.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED),
+    ended AS (
+        UPDATE messages m
+           SET status = CASE WHEN NOT p_resend THEN 'unknown'
+                             WHEN m.attempts < p_max_attempts AND m.created_at > t - ttl THEN 'queued'
+                             ELSE 'failed' END,
+               last_error = 'lease_expired', lease_until = NULL, updated_at = t, next_attempt_at = t,
+               payload = CASE WHEN p_keep_body OR (p_resend AND m.attempts < p_max_attempts AND m.created_at > t - ttl)
+                              THEN m.payload END
+          FROM gone
+         WHERE m.id = gone.id
+     RETURNING m.id, m.app_id, m.mailbox, m.attempts, m.status, m.created_at > t - ttl AS in_time),
+    events AS (
+        INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, detail)
+        SELECT v.outcome, e.app_id, a.name, e.mailbox, e.id, v.attempt, v.detail
+          FROM ended e
+          LEFT JOIN apps a ON a.id = e.app_id
+         CROSS JOIN LATERAL (VALUES
+             (1, 'unknown', e.attempts,
+              stopped || CASE WHEN NOT p_resend THEN 'not resent (at-most-once)'
+                              WHEN e.status = 'queued' THEN 'queued again (at-least-once)'
+                              ELSE 'not resent (at-least-once, but no attempt or time left)' END),
+             (2, CASE WHEN e.status = 'failed' THEN 'failed' END, NULL,
+              CASE WHEN NOT e.in_time THEN 'the message''s time to live passed' ELSE 'retry attempts exhausted' END)
+         ) AS v (k, outcome, attempt, detail)
+         WHERE v.outcome IS NOT NULL
+         ORDER BY e.id, v.k)
+    SELECT coalesce(array_agg(e.id) FILTER (WHERE e.status <> 'queued'), '{}'), count(*),
+           count(*) FILTER (WHERE e.status = 'queued')
+      INTO ended_ids, n_lost, n_requeued
+      FROM ended e;
+
+    WITH late AS (
+        SELECT m.id FROM messages m WHERE m.status = 'queued' AND m.attempts >= 0 AND m.created_at <= t - ttl
+         ORDER BY m.created_at LIMIT 1000 FOR UPDATE SKIP LOCKED),
+    failed AS (
+        UPDATE messages m
+           SET status = 'failed', last_error = 'ttl_expired', updated_at = t,
+               payload = CASE WHEN p_keep_body THEN m.payload END
+          FROM late
+         WHERE m.id = late.id
+     RETURNING m.id, m.app_id, m.mailbox),
+    events AS (
+        INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, detail)
+        SELECT 'failed', f.app_id, a.name, f.mailbox, f.id, 'time to live passed before it could be sent'
+          FROM failed f LEFT JOIN apps a ON a.id = f.app_id
+         ORDER BY f.id)
+    SELECT coalesce(array_agg(f.id), '{}') INTO failed_ids FROM failed f;
+
+    -- Callers waiting with `Prefer: wait` learn of each final status; messages nobody waits on wake nobody.
+    -- Only when there are some: over an empty list every index would do, and the planner may take one to scan.
+    IF cardinality(ended_ids || failed_ids) > 0 THEN
+        PERFORM pg_notify('mailgate_done', w.id::text) FROM messages w
+          WHERE w.id = ANY (ended_ids || failed_ids) AND w.notify_done;
+    END IF;
+    RETURN QUERY SELECT n_lost, n_requeued, cardinality(failed_ids)::bigint;
 END $$;

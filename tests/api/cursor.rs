@@ -228,3 +228,52 @@ async fn counts_and_cursors_agree_with_the_outbox_while_writers_and_claims_race(
     assert!(rows.iter().all(|r| *r == (0, None)), "{rows:?}");
     assert!(checks > 0);
 }
+
+/// Index entries of `messages` read so far, as this connection's statistics say once flushed.
+async fn index_entries_read(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query("SELECT pg_stat_force_next_flush()").execute(&mut *conn).await.expect("flush");
+    sqlx::query("SELECT pg_stat_clear_snapshot()").execute(&mut *conn).await.expect("snapshot");
+    sqlx::query_scalar("SELECT sum(idx_tup_read)::bigint FROM pg_stat_user_indexes WHERE relname = 'messages'")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("index statistics")
+}
+
+#[sqlx::test]
+async fn a_claim_reads_what_it_takes_even_when_statistics_say_nothing_is_queued(pool: PgPool) {
+    let app = new_app(&pool).await;
+    // Statistics taken on a quiet night: a hundred thousand messages sent, nothing queued.
+    sqlx::query(
+        "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, attempts)
+         SELECT gen_random_uuid(), $1, 'night-' || (g % 10) || '@contoso.test', 's', 1, 'sent', 1
+           FROM generate_series(1, 100000) AS g",
+    )
+    .bind(app)
+    .execute(&pool)
+    .await
+    .expect("history");
+    sqlx::query("ANALYZE messages").execute(&pool).await.expect("analyze");
+    // Then a morning's backlog, over ten mailboxes.
+    sqlx::query(
+        "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload)
+         SELECT gen_random_uuid(), $1, 'night-' || (g % 10) || '@contoso.test', 's', 1, 'queued', '{\"message\": {}}'
+           FROM generate_series(1, 3000) AS g",
+    )
+    .bind(app)
+    .execute(&pool)
+    .await
+    .expect("backlog");
+
+    let mut conn = pool.acquire().await.expect("connection");
+    let before = index_entries_read(&mut conn).await;
+    let claimed: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT id FROM claim_messages(8, 60, 4, 100000, 86400)")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("claim");
+    sqlx::query("SELECT * FROM sweep_deliveries(true, 5, 86400, false)").execute(&mut *conn).await.expect("sweep");
+    let read = index_entries_read(&mut conn).await - before;
+    assert_eq!(claimed.len(), 8);
+    // Eight messages from eight mailboxes: a few entries each (the cursor's and the one after what fits) and one
+    // primary-key probe per message; a scan of the backlog would read thousands.
+    assert!(read <= 100, "a claim of 8 read {read} index entries of messages");
+}

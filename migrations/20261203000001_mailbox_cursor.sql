@@ -6,11 +6,20 @@
 -- - a cursor (`due_at`, `due_id`): no message of the mailbox that a claim could take sits before it in the order
 --   claims take them (next_attempt_at, id), and NULL means it has none. A claim starts its scan at the cursor and
 --   moves it past what it took, so it never walks what earlier claims took.
--- Triggers on `messages` keep both true for every writer (accepts, outcomes, the sweep, an operator's UPDATE).
+-- Triggers on `messages` keep both true for every writer (accepts, outcomes, the sweep, an operator's UPDATE), and
+-- the sweep recounts `in_flight` now and then (`recount_in_flight`), so a count made wrong by hand heals.
+
+-- Replicas of the previous version may be running: no message may change between the backfill below and the
+-- triggers that keep it up to date.
+LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+
 ALTER TABLE mailbox_state
     ADD COLUMN in_flight integer NOT NULL DEFAULT 0,
     ADD COLUMN due_at timestamptz,
-    ADD COLUMN due_id uuid;
+    ADD COLUMN due_id uuid,
+    -- Every start the window holds, however old: never less than the starts of the last 60 seconds, so a claim can
+    -- pass over a mailbox far from its limit without working the window out.
+    ADD COLUMN window_total integer GENERATED ALWAYS AS (mailbox_window_used(window_counts, window_second, window_second)) STORED;
 
 INSERT INTO mailbox_state (mailbox)
 SELECT DISTINCT m.mailbox FROM messages m WHERE m.status IN ('queued', 'sending')
@@ -24,7 +33,8 @@ UPDATE mailbox_state s
 -- (`p_at`, `p_id`) for each mailbox (NULL when none). A transaction that queues a message holds its mailbox's row
 -- (FOR KEY SHARE) until it commits: a claim, which takes the row FOR UPDATE SKIP LOCKED, passes the mailbox by until
 -- then, so it never moves the cursor past a message its snapshot cannot see yet. Accepts share that lock and do not
--- wait on each other; rows are locked in mailbox order, so two writers cannot wait on each other in a cycle.
+-- wait on each other, except to lower a cursor (a mailbox whose queue had drained): that takes the row exclusively
+-- until commit. Rows are locked in mailbox order, so two writers cannot wait on each other in a cycle.
 CREATE FUNCTION mailbox_state_apply(p_mailbox text[], p_delta integer[], p_at timestamptz[], p_id uuid[])
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -89,16 +99,21 @@ BEGIN
     SELECT array_agg(c.mailbox ORDER BY c.mailbox), array_agg(c.delta ORDER BY c.mailbox),
            array_agg(c.at ORDER BY c.mailbox), array_agg(c.id ORDER BY c.mailbox)
       INTO c_mailbox, c_delta, c_at, c_id
-      FROM (SELECT n.mailbox,
-                   (count(*) FILTER (WHERE n.status = 'sending') - count(*) FILTER (WHERE o.status = 'sending'))::integer
-                       AS delta,
-                   (array_agg(n.next_attempt_at ORDER BY n.next_attempt_at, n.id) FILTER (WHERE n.status = 'queued'))[1] AS at,
-                   (array_agg(n.id ORDER BY n.next_attempt_at, n.id) FILTER (WHERE n.status = 'queued'))[1] AS id
+      FROM (SELECT v.mailbox, sum(v.delta)::integer AS delta,
+                   (array_agg(v.at ORDER BY v.at, v.id) FILTER (WHERE v.at IS NOT NULL))[1] AS at,
+                   (array_agg(v.id ORDER BY v.at, v.id) FILTER (WHERE v.at IS NOT NULL))[1] AS id
               FROM new_rows n JOIN old_rows o ON o.id = n.id
+             -- Each changed row leaves its old mailbox and joins its new one (the same one, unless moved by hand).
+             CROSS JOIN LATERAL (VALUES
+                 (o.mailbox, -(o.status = 'sending')::integer, NULL::timestamptz, NULL::uuid),
+                 (n.mailbox, (n.status = 'sending')::integer,
+                  CASE WHEN n.status = 'queued' THEN n.next_attempt_at END, CASE WHEN n.status = 'queued' THEN n.id END)
+             ) AS v (mailbox, delta, at, id)
              -- Only rows whose place among the claimable ones changed: a lease extended or a body purged is no news.
-             WHERE o.status IS DISTINCT FROM n.status
+             WHERE o.status IS DISTINCT FROM n.status OR o.mailbox IS DISTINCT FROM n.mailbox
                 OR (n.status = 'queued' AND o.next_attempt_at IS DISTINCT FROM n.next_attempt_at)
-             GROUP BY n.mailbox) c;
+             GROUP BY v.mailbox
+            HAVING sum(v.delta) <> 0 OR count(v.at) > 0) c;
     IF c_mailbox IS NOT NULL THEN
         PERFORM mailbox_state_apply(c_mailbox, c_delta, c_at, c_id);
     END IF;
@@ -167,34 +182,25 @@ DECLARE
     t timestamptz := clock_timestamp();
     ttl interval := make_interval(secs => p_ttl_secs);
     now_second bigint;
-    wanted text[];
     locked text[];
 BEGIN
-    -- 1. Mailboxes with something due that look able to start a send, longest waiting first. Read without locks, so
-    --    only a shortlist: the checks are made again under the lock.
-    SELECT array_agg(c.mailbox ORDER BY c.due_at) INTO wanted FROM (
-        SELECT c.mailbox, c.due_at
-          -- OFFSET 0 keeps the window's check out of the sort: it runs on the longest waiting only, until enough pass.
-          FROM (SELECT s.mailbox, s.due_at, s.window_counts, s.window_second FROM mailbox_state s
-                 WHERE s.due_at <= t AND s.in_flight < p_concurrency
-                   AND (s.paused_until IS NULL OR s.paused_until <= t)
-                 ORDER BY s.due_at OFFSET 0) c
-         WHERE mailbox_window_used(c.window_counts, c.window_second, floor(extract(epoch FROM t))::bigint) < p_per_minute
-         LIMIT p_limit) c;
-    IF wanted IS NULL THEN
-        RETURN;
-    END IF;
-
-    -- 2. The locks, in order: a mailbox another claim holds, or whose new messages are not committed yet, is skipped,
-    --    not waited for.
+    -- 1. Mailboxes with something due that look able to start a send, longest waiting first, locked as they are
+    --    found: a mailbox another claim holds, or whose new messages are not committed yet, is passed over for the
+    --    next one, never waited for (so the order of locking cannot matter). The window is worked out only for a
+    --    mailbox whose every recorded start would not leave room.
     SELECT array_agg(l.mailbox) INTO locked FROM (
-        SELECT s.mailbox FROM mailbox_state s WHERE s.mailbox = ANY (wanted) ORDER BY s.mailbox
+        SELECT s.mailbox FROM mailbox_state s
+         WHERE s.due_at <= t AND s.in_flight < p_concurrency AND (s.paused_until IS NULL OR s.paused_until <= t)
+           AND (s.window_total < p_per_minute
+                OR mailbox_window_used(s.window_counts, s.window_second, floor(extract(epoch FROM t))::bigint) < p_per_minute)
+         ORDER BY s.due_at
+         LIMIT p_limit
            FOR UPDATE SKIP LOCKED) l;
     IF locked IS NULL THEN
         RETURN;
     END IF;
 
-    -- 3. Under the locks, in a new statement and so a new snapshot, which sees every change committed for these
+    -- 2. Under the locks, in a new statement and so a new snapshot, which sees every change committed for these
     --    mailboxes: the exact room in each; from each cursor, the claimable messages that fit and the one after them,
     --    which becomes the cursor; the window moved on.
     t := clock_timestamp();
@@ -203,22 +209,26 @@ BEGIN
     WITH room AS (
         SELECT s.mailbox, s.due_at, s.due_id,
                GREATEST(LEAST(p_concurrency - s.in_flight,
-                              p_per_minute - mailbox_window_used(s.window_counts, s.window_second, now_second)), 0) AS free
+                              -- Far from the limit, the window cannot be the tighter bound: no need to work it out.
+                              CASE WHEN s.window_total <= p_per_minute - p_concurrency THEN p_concurrency
+                                   ELSE p_per_minute - mailbox_window_used(s.window_counts, s.window_second, now_second)
+                              END), 0) AS free
           FROM mailbox_state s
          WHERE s.mailbox = ANY (locked) AND s.due_at <= t AND (s.paused_until IS NULL OR s.paused_until <= t)),
+    -- A message past its time to live is never picked, but it stays before the cursor until the sweep fails it: it
+    -- would be claimable again under a longer time to live.
     fetched AS (
-        SELECT r.mailbox, r.free, d.id, d.next_attempt_at,
+        SELECT r.mailbox, r.free, d.id, d.next_attempt_at, d.created_at,
                row_number() OVER (PARTITION BY r.mailbox ORDER BY d.next_attempt_at, d.id) AS k
           FROM room r
           CROSS JOIN LATERAL (
-              SELECT m.id, m.next_attempt_at FROM messages m
+              SELECT m.id, m.next_attempt_at, m.created_at FROM messages m
                WHERE m.status = 'queued' AND m.mailbox = r.mailbox
                  AND (m.next_attempt_at, m.id) >= (r.due_at, r.due_id)
-                 AND m.created_at > t - ttl
                ORDER BY m.next_attempt_at, m.id LIMIT r.free + 1) d),
     picked AS (
         SELECT f.id FROM fetched f
-         WHERE f.k <= f.free AND f.next_attempt_at <= t
+         WHERE f.k <= f.free AND f.next_attempt_at <= t AND f.created_at > t - ttl
          ORDER BY f.next_attempt_at, f.id
          LIMIT p_limit),
     claimed AS (
@@ -226,7 +236,8 @@ BEGIN
            SET status = 'sending', attempts = m.attempts + 1, updated_at = t,
                lease_until = t + make_interval(secs => p_lease_secs)
           FROM picked
-         WHERE m.id = picked.id AND coalesce(m.status = 'queued', false)
+         -- Checked again on the row as it is now: the sweep or an operator may have changed it meanwhile.
+         WHERE m.id = picked.id AND coalesce(m.status = 'queued', false) AND m.next_attempt_at <= t
      RETURNING m.id, m.app_id, m.mailbox, m.attempts, m.created_at),
     moved AS (
         UPDATE mailbox_state s
@@ -249,8 +260,40 @@ BEGIN
       FROM claimed c JOIN apps a ON a.id = c.app_id;
 END $$;
 
-REVOKE EXECUTE ON FUNCTION mailbox_state_apply(text[], integer[], timestamptz[], uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mailbox_state_apply(text[], integer[], timestamptz[], uuid[]) TO mailgate_service;
+-- Counts again the messages in flight of every mailbox that has some or says it has, mends the counts that are wrong
+-- (an operator's TRUNCATE, a mistake of ours) and returns how many were. Whatever starts or ends a send holds its
+-- mailbox's row until it commits, so a row locked here (rows held now are left for the next time) is counted
+-- exactly by the next statement, which sees every such change committed.
+CREATE FUNCTION recount_in_flight() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    locked text[];
+    mended integer;
+BEGIN
+    SELECT array_agg(l.mailbox) INTO locked FROM (
+        SELECT s.mailbox FROM mailbox_state s
+         WHERE s.in_flight <> 0 OR s.mailbox IN (SELECT m.mailbox FROM messages m WHERE m.status = 'sending')
+           FOR UPDATE SKIP LOCKED) l;
+    IF locked IS NULL THEN
+        RETURN 0;
+    END IF;
+    WITH counted AS (
+        SELECT l.mailbox, coalesce(c.n, 0)::integer AS n
+          FROM unnest(locked) AS l (mailbox)
+          LEFT JOIN (SELECT m.mailbox, count(*) AS n FROM messages m WHERE m.status = 'sending' GROUP BY m.mailbox) c
+            ON c.mailbox = l.mailbox),
+    mend AS (
+        UPDATE mailbox_state s SET in_flight = c.n
+          FROM counted c
+         WHERE s.mailbox = c.mailbox AND s.in_flight <> c.n
+     RETURNING s.mailbox)
+    SELECT count(*) INTO mended FROM mend;
+    RETURN mended;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION mailbox_state_apply(text[], integer[], timestamptz[], uuid[]), recount_in_flight() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mailbox_state_apply(text[], integer[], timestamptz[], uuid[]), recount_in_flight()
+    TO mailgate_service;
 
 -- Records finished attempts, many in one call: as in migration 20261202000001, with each statement driven by the
 -- messages' ids (the fenced update joined every message in flight when the planner chose a hash join, so its cost

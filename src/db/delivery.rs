@@ -1,5 +1,5 @@
 //! The delivery state machine in the outbox: claims, leases, recorded attempts and the sweep. Each is one call to a
-//! function of migration 20261202000001 (one round trip), which holds the rules:
+//! function of migrations 20261202000001 and 20261203000001 (one round trip), which holds the rules:
 //! - a claim locks only the `mailbox_state` rows of the mailboxes it takes from, so replicas wait on each other only
 //!   for the same mailbox, and Exchange's limits hold across all of them;
 //! - a claim reads each mailbox's count of messages in flight and its cursor from that row (migration
@@ -169,4 +169,10 @@ pub async fn sweep(
         .bind(keep_body)
         .fetch_one(pool)
         .await
+}
+
+/// Counts again the messages in flight of each mailbox, mends the counts claims read that are wrong, and returns how
+/// many were (none, unless something changed the outbox by hand).
+pub async fn recount_in_flight(pool: &PgPool) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT recount_in_flight()").fetch_one(pool).await
 }

@@ -17,6 +17,9 @@ use crate::db::delivery::{self, Claimed};
 use crate::db::messages;
 use crate::metrics::Metrics;
 
+/// How often the counts of messages in flight are checked against the outbox (a scan of the messages in flight).
+const RECOUNT_EVERY: Duration = Duration::from_secs(60);
+
 pub struct Delivery {
     pub pool: PgPool,
     pub graph: GraphClient,
@@ -33,10 +36,15 @@ impl Delivery {
         let slots = Arc::new(Semaphore::new(s.workers));
         let (recorder, writer) = Recorder::spawn(self.pool.clone());
         let mut last_sweep = Instant::now() - s.poll_interval;
+        let mut last_recount = Instant::now();
         while !*shutdown.borrow() {
             if last_sweep.elapsed() >= s.poll_interval {
                 self.sweep().await;
                 last_sweep = Instant::now();
+            }
+            if last_recount.elapsed() >= RECOUNT_EVERY {
+                self.recount().await;
+                last_recount = Instant::now();
             }
             let free = slots.available_permits();
             let mut claimed_all = false;
@@ -106,6 +114,16 @@ impl Delivery {
                 drop(slot);
                 this.events.wake.notify_one();
             });
+        }
+    }
+
+    /// Claims trust each mailbox's count of messages in flight; a count made wrong by hand would hold the mailbox
+    /// back (or let too many through) until mended.
+    async fn recount(&self) {
+        match delivery::recount_in_flight(&self.pool).await {
+            Ok(0) => {}
+            Ok(mended) => tracing::warn!(mended, "mended mailboxes' counts of messages in flight"),
+            Err(e) => tracing::warn!(error = %e, "could not recount messages in flight"),
         }
     }
 

@@ -73,23 +73,24 @@ async fn a_message_queued_behind_a_held_claim_lowers_the_cursor_the_claim_left(p
     let mailbox = "behind-claim@contoso.test";
     queue(&db, app, mailbox, 1).await;
 
-    // A claim holds the mailbox's row; a writer queues an earlier message meanwhile and must wait for it, then see
-    // where the claim left the cursor.
+    // A claim holds the mailbox's row; a writer queues a message meanwhile (after the first, so the cursor as the
+    // writer's snapshot saw it needs no change) and must wait for the claim, then see where the claim left the
+    // cursor.
     let mut claimer = db.begin().await.expect("tx");
     sqlx::query("SELECT FROM mailbox_state WHERE mailbox = $1 FOR UPDATE")
         .bind(mailbox)
         .execute(&mut *claimer)
         .await
         .expect("lock");
-    let early = Uuid::now_v7();
+    let second = Uuid::now_v7();
     let writer = {
         let db = db.clone();
         tokio::spawn(async move {
             sqlx::query(
-                "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, next_attempt_at)
-                 VALUES ($1, $2, $3, 's', 1, 'queued', '{\"message\": {}}', clock_timestamp() - interval '1 hour')",
+                "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload)
+                 VALUES ($1, $2, $3, 's', 1, 'queued', '{\"message\": {}}')",
             )
-            .bind(early)
+            .bind(second)
             .bind(app)
             .bind("behind-claim@contoso.test")
             .execute(&db)
@@ -113,7 +114,7 @@ async fn a_message_queued_behind_a_held_claim_lowers_the_cursor_the_claim_left(p
         .fetch_one(&pool)
         .await
         .expect("cursor");
-    assert_eq!(due_id, Some(early));
+    assert_eq!(due_id, Some(second));
 }
 
 #[sqlx::test]
@@ -276,4 +277,61 @@ async fn a_claim_reads_what_it_takes_even_when_statistics_say_nothing_is_queued(
     // Eight messages from eight mailboxes: a few entries each (the cursor's and the one after what fits) and one
     // primary-key probe per message; a scan of the backlog would read thousands.
     assert!(read <= 100, "a claim of 8 read {read} index entries of messages");
+}
+
+#[sqlx::test]
+async fn a_message_moved_by_hand_is_found_and_a_count_broken_by_hand_is_mended(pool: PgPool) {
+    let db = service(&pool).await;
+    let app = new_app(&pool).await;
+    let (from, to) = ("moved-from@contoso.test", "moved-to@contoso.test");
+    queue(&pool, app, to, 1).await;
+    let ids = queue(&pool, app, from, 2).await;
+    let l = limits(1, 100_000);
+    let first: Vec<Uuid> = claim(&db, 8, &l).await.iter().map(|c| c.id).collect();
+    assert_eq!(first.len(), 2, "one from each mailbox");
+
+    // An operator moves the second message of `from`, still queued, to `to`: `to` must find it once it has room.
+    sqlx::query("UPDATE messages SET mailbox = $1 WHERE id = $2")
+        .bind(to)
+        .bind(ids[1])
+        .execute(&pool)
+        .await
+        .expect("move");
+    assert_eq!(broken_promises(&pool).await, (0, 0));
+    sqlx::query("UPDATE messages SET status = 'sent' WHERE status = 'sending'").execute(&pool).await.expect("done");
+    let moved: Vec<(Uuid, String)> = claim(&db, 8, &l).await.into_iter().map(|c| (c.id, c.mailbox)).collect();
+    assert_eq!(moved, vec![(ids[1], to.to_owned())]);
+
+    // A count set wrong by hand holds `from` back until the recount mends it.
+    queue(&pool, app, from, 1).await;
+    sqlx::query("UPDATE mailbox_state SET in_flight = 9 WHERE mailbox = $1")
+        .bind(from)
+        .execute(&pool)
+        .await
+        .expect("break");
+    assert!(claim(&db, 8, &l).await.is_empty());
+    assert_eq!(delivery::recount_in_flight(&db).await.expect("recount"), 1);
+    assert_eq!(broken_promises(&pool).await, (0, 0));
+    assert_eq!(claim(&db, 8, &l).await.len(), 1);
+}
+
+#[sqlx::test]
+async fn a_message_past_one_time_to_live_is_still_found_under_a_longer_one(pool: PgPool) {
+    let db = service(&pool).await;
+    let app = new_app(&pool).await;
+    let mailbox = "ttl-raised@contoso.test";
+    let ids = queue(&pool, app, mailbox, 1).await;
+    sqlx::query("UPDATE messages SET created_at = clock_timestamp() - interval '2 hours' WHERE id = $1")
+        .bind(ids[0])
+        .execute(&pool)
+        .await
+        .expect("age");
+    let l = limits(4, 100_000);
+    let hour = Duration::from_secs(3600);
+    let claimed = delivery::claim(&db, 8, Duration::from_secs(60), &l, hour).await.expect("claim");
+    assert!(claimed.is_empty(), "past a time to live of an hour");
+    // A replica configured with a day, or the setting raised: the message is still there to take.
+    let claimed =
+        delivery::claim(&db, 8, Duration::from_secs(60), &l, Duration::from_secs(86_400)).await.expect("claim");
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), ids);
 }

@@ -180,6 +180,18 @@ impl Sim {
         self.state.stats()
     }
 
+    /// From now on the managed identity endpoint answers every request for `resource` (a scope's `/.default` may be
+    /// left on) with `token`, valid for the configured lifetime from each request; None: fresh random tokens again.
+    /// Lets a test make the token a password it controls, e.g. a database role's.
+    pub fn pin_token(&self, resource: &str, token: Option<String>) {
+        self.state.pin_token(resource, token);
+    }
+
+    /// How many tokens the managed identity endpoint issued for `resource` so far.
+    pub fn tokens_issued_for(&self, resource: &str) -> u64 {
+        self.state.tokens_issued_for(resource)
+    }
+
     /// Clear the request log, faults and counters (policies, directory and tokens stay).
     pub fn reset(&self) {
         self.state.reset();

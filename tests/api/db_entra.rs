@@ -1,0 +1,120 @@
+//! MAILGATE_DB_AUTH=entra: the database password is an access token of mailgate's managed identity, fetched from the
+//! identity endpoint (the Graph simulator's) and renewed before it expires. The test's own cluster checks the login
+//! role's password (scram-sha-256), which the test sets to the token the endpoint hands out, as Entra would check it.
+
+use std::time::{Duration, Instant};
+
+use mailgate::sim::{Sim, SimConfig};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions, PgPool};
+use uuid::Uuid;
+
+use crate::helpers::{ALLOWED, message, seed_demo};
+use crate::private_pg::PrivatePostgres;
+use crate::process::{Mailgate, post_once, wait_until};
+
+/// The login role mailgate's identity would get from `pgaadauth_create_principal`.
+const ROLE: &str = "mailgate_test_entra";
+/// The resource the managed identity endpoint is asked for (the default MAILGATE_DB_SCOPE without `/.default`).
+const DB_RESOURCE: &str = "https://ossrdbms-aad.database.windows.net";
+
+/// The token the endpoint hands out for the database from now on, made the role's password as well.
+async fn rotate(sim: &Sim, superuser: &PgPool) -> String {
+    let token = format!("sim-db-{}", Uuid::new_v4().simple());
+    sim.pin_token(DB_RESOURCE, Some(token.clone()));
+    sqlx::query(AssertSqlSafe(format!("ALTER ROLE {ROLE} PASSWORD '{token}'")))
+        .execute(superuser)
+        .await
+        .expect("set the role's password");
+    token
+}
+
+async fn login(port: u16, password: &str) -> Result<(), sqlx::Error> {
+    let options =
+        PgConnectOptions::new().host("127.0.0.1").port(port).username(ROLE).password(password).database("postgres");
+    options.connect().await.map(drop)
+}
+
+/// Posts until mailgate accepts (its pool may first meet connections the server ended) and waits until Graph got it.
+async fn send_and_deliver(http: &reqwest::Client, mailgate: &Mailgate, key: &str, superuser: &PgPool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id: Uuid = loop {
+        let posted = post_once(http, &mailgate.base, key, &message(ALLOWED)).await;
+        if let Some(id) = posted.id {
+            break id.parse().expect("uuid");
+        }
+        assert!(Instant::now() < deadline, "mailgate accepts no message: {posted:?}\n{}", mailgate.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait_until("the message is sent", Duration::from_secs(30), || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_one(superuser)
+            .await
+            .is_ok_and(|s| s == "sent")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_tokens_are_the_database_password_and_are_renewed_for_new_connections() {
+    let pg = tokio::task::spawn_blocking(PrivatePostgres::start).await.expect("start postgres");
+    let superuser = PgPoolOptions::new().max_connections(2).connect(&pg.url()).await.expect("connect as postgres");
+    mailgate::db::MIGRATOR.run(&superuser).await.expect("migrate");
+    let demo = seed_demo(&superuser).await;
+    sqlx::query(AssertSqlSafe(format!("CREATE ROLE {ROLE} LOGIN IN ROLE mailgate_service")))
+        .execute(&superuser)
+        .await
+        .expect("create the login role");
+    pg.require_password(ROLE);
+
+    // Tokens live 3 s, so mailgate renews the database's every 2 s.
+    let sim = Sim::spawn(SimConfig { token_ttl: Duration::from_secs(3), ..SimConfig::default() }).await.expect("sim");
+    let first = rotate(&sim.sim, &superuser).await;
+    let port = reqwest::Url::parse(&pg.url()).expect("url").port().expect("a port");
+    assert!(login(port, "not-the-token").await.is_err(), "the server must check {ROLE}'s password");
+    login(port, &first).await.expect("the first token is the role's password");
+
+    let db_url = format!("postgres://{ROLE}@127.0.0.1:{port}/postgres");
+    let env = [("MAILGATE_DB_AUTH", "entra"), ("MAILGATE_MIGRATE_ON_START", "false")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let mailgate = Mailgate::start(&db_url, &sim, &env);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client");
+    send_and_deliver(&http, &mailgate, &demo.key, &superuser).await;
+
+    // Rotation: the endpoint hands out a new token and the server now wants it. Once the endpoint has been asked
+    // twice more, the first answer has reached the pool's connect options.
+    let asked = sim.sim.tokens_issued_for(DB_RESOURCE);
+    let second = rotate(&sim.sim, &superuser).await;
+    wait_until("mailgate renewed its database token", Duration::from_secs(30), || async {
+        sim.sim.tokens_issued_for(DB_RESOURCE) >= asked + 2
+    })
+    .await;
+    let stale = login(port, &first).await.expect_err("a stale token must be refused");
+    assert_eq!(
+        stale.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("28P01"),
+        "a stale token fails password authentication: {stale}"
+    );
+    login(port, &second).await.expect("the new token is the role's password");
+
+    // End every connection mailgate has: all it does from here on goes through connections opened with the new token.
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1) t",
+    )
+    .bind(ROLE)
+    .fetch_one(&superuser)
+    .await
+    .expect("terminate");
+    assert!(ended > 0, "mailgate had no connection open as {ROLE}");
+    send_and_deliver(&http, &mailgate, &demo.key, &superuser).await;
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = $1")
+        .bind(ROLE)
+        .fetch_one(&superuser)
+        .await
+        .expect("sessions");
+    assert!(open > 0, "mailgate holds no new connection as {ROLE}");
+
+    let logs = mailgate.logs();
+    assert!(!logs.contains(&first) && !logs.contains(&second), "a database token reached the log:\n{logs}");
+}

@@ -36,3 +36,4 @@ mod send_path;
 mod shutdown;
 mod sync;
 mod throttle;
+mod unprivileged;

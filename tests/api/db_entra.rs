@@ -2,9 +2,10 @@
 //! identity endpoint (the Graph simulator's) and renewed before it expires. The test's own cluster checks the login
 //! role's password (scram-sha-256), which the test sets to the token the endpoint hands out, as Entra would check it.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{Sim, SimConfig};
+use mailgate::sim::{Sim, SimConfig, SimHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, PgPool};
 use uuid::Uuid;
@@ -117,4 +118,68 @@ async fn entra_tokens_are_the_database_password_and_are_renewed_for_new_connecti
 
     let logs = mailgate.logs();
     assert!(!logs.contains(&first) && !logs.contains(&second), "a database token reached the log:\n{logs}");
+}
+
+/// `mailgate migrate` with `env` (the identity endpoint is the simulator's): success, and stdout and stderr.
+fn migrate(sim: &SimHandle, env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        .arg("migrate")
+        .env_clear()
+        .env("IDENTITY_ENDPOINT", sim.identity_endpoint())
+        .env("IDENTITY_HEADER", "sim-identity-secret")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run mailgate migrate");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_signs_in_as_the_owner_identity_with_its_token() {
+    const OWNER: &str = "mailgate_test_entra_owner";
+    let pg = tokio::task::spawn_blocking(PrivatePostgres::start).await.expect("start postgres");
+    let superuser = PgPoolOptions::new().max_connections(2).connect(&pg.url()).await.expect("connect as postgres");
+    let token = format!("sim-db-{}", Uuid::new_v4().simple());
+    for sql in [
+        format!("CREATE ROLE {OWNER} LOGIN PASSWORD '{token}'"),
+        "CREATE ROLE mailgate_service NOLOGIN".to_owned(),
+        format!("CREATE DATABASE mailgate_entra OWNER {OWNER}"),
+    ] {
+        sqlx::query(AssertSqlSafe(sql)).execute(&superuser).await.expect("set up the owner");
+    }
+    pg.require_password(OWNER);
+    let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
+    sim.sim.pin_token(DB_RESOURCE, Some(token.clone()));
+    let port = reqwest::Url::parse(&pg.url()).expect("url").port().expect("a port");
+    let owner_url = format!("postgres://{OWNER}@127.0.0.1:{port}/mailgate_entra");
+
+    // Under entra a password in the URL is refused before anything connects, naming the setting.
+    let with_password = format!("postgres://{OWNER}:{token}@127.0.0.1:{port}/mailgate_entra");
+    let (ok, text) = migrate(&sim, &[("DATABASE_URL", &with_password), ("MAILGATE_DB_AUTH", "entra")]);
+    assert!(!ok && text.contains("DATABASE_URL (database_url) is invalid: holds a password"), "{text}");
+    assert!(!text.contains(&token), "the error repeats the password: {text}");
+    // Without entra the password-less URL gets in nowhere: the server checks this role's password.
+    let (ok, text) = migrate(&sim, &[("DATABASE_URL", &owner_url)]);
+    assert!(!ok, "migrate without a password succeeded: {text}");
+
+    let (ok, text) = migrate(
+        &sim,
+        &[("MAILGATE_MIGRATION_DATABASE_URL", &owner_url), ("DATABASE_URL", &owner_url), ("MAILGATE_DB_AUTH", "entra")],
+    );
+    assert!(ok, "mailgate migrate failed: {text}");
+    assert!(!text.contains(&token), "the token reached the output: {text}");
+    let db = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("postgres://postgres@127.0.0.1:{port}/mailgate_entra"))
+        .await
+        .expect("connect to the migrated database");
+    let (applied, owner): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM _sqlx_migrations WHERE success), tableowner::text FROM pg_tables \
+         WHERE tablename = 'messages'",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("the schema is there");
+    assert_eq!(applied, mailgate::db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count() as i64);
+    assert_eq!(owner, OWNER, "the tables belong to the role the token signed in as");
 }

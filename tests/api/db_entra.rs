@@ -100,6 +100,8 @@ async fn entra_tokens_are_the_database_password_and_are_renewed_for_new_connecti
     login(port, &second).await.expect("the new token is the role's password");
 
     // End every connection mailgate has: all it does from here on goes through connections opened with the new token.
+    let before: time::OffsetDateTime =
+        sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&superuser).await.expect("server time");
     let ended: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1) t",
     )
@@ -109,12 +111,19 @@ async fn entra_tokens_are_the_database_password_and_are_renewed_for_new_connecti
     .expect("terminate");
     assert!(ended > 0, "mailgate had no connection open as {ROLE}");
     send_and_deliver(&http, &mailgate, &demo.key, &superuser).await;
-    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = $1")
+    // The change listener's connection was ended too; it listens again through the pool, so with the new token.
+    wait_until("mailgate listens again", Duration::from_secs(30), || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND backend_start > $2 \
+             AND query LIKE 'LISTEN %mailgate_outbox%'",
+        )
         .bind(ROLE)
+        .bind(before)
         .fetch_one(&superuser)
         .await
-        .expect("sessions");
-    assert!(open > 0, "mailgate holds no new connection as {ROLE}");
+        .is_ok_and(|n| n > 0)
+    })
+    .await;
 
     let logs = mailgate.logs();
     assert!(!logs.contains(&first) && !logs.contains(&second), "a database token reached the log:\n{logs}");

@@ -74,10 +74,12 @@ pub fn router(state: AppState) -> Router {
 
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let pool =
-        db::connect(&settings.database_url, settings.db_max_connections).await.context("connecting to DATABASE_URL")?;
+    let db_auth = db::Auth::from_settings(&settings)?;
+    let pool = db::connect(&settings.database_url, settings.db_max_connections, &db_auth)
+        .await
+        .context("connecting to DATABASE_URL")?;
     if settings.migrate_on_start {
-        db::migrate::at_start(&pool, settings.migration_database_url.as_deref()).await?;
+        db::migrate::at_start(&pool, settings.migration_database_url.as_deref(), &db_auth).await?;
     }
     let token = Arc::new(
         GraphToken::from_settings(&settings.credential, &settings.graph_scope)

@@ -526,3 +526,37 @@ async fn a_light_log_keeps_who_and_when_but_not_the_body() {
     assert_eq!((rec.body, rec.authorization), (Value::Null, None));
     assert_eq!(h.sim.stats().accepted, 1);
 }
+
+#[tokio::test]
+async fn a_pinned_token_is_what_every_request_for_its_resource_gets_until_unpinned() {
+    let h = start().await;
+    let c = Client::new();
+    let db = "https://ossrdbms-aad.database.windows.net";
+    let token = |resource: &'static str| {
+        let (c, url) = (c.clone(), format!("{}?api-version=2019-08-01&resource={resource}", h.identity_endpoint()));
+        async move {
+            let r = c.get(url).header("X-IDENTITY-HEADER", SECRET).send().await.expect("token request");
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = r.json().await.expect("token json");
+            v["access_token"].as_str().expect("access_token").to_owned()
+        }
+    };
+    let pin = |token: Option<&str>| {
+        let body = json!({ "resource": format!("{db}/.default"), "token": token });
+        let (c, url) = (c.clone(), format!("{}/sim/tokens", h.base_url()));
+        async move { c.put(url).json(&body).send().await.expect("pin").status() }
+    };
+
+    assert_eq!(pin(Some("the-role-password")).await, StatusCode::NO_CONTENT);
+    assert_eq!(token(db).await, "the-role-password");
+    assert_eq!(token("https://ossrdbms-aad.database.windows.net/").await, "the-role-password");
+    assert_ne!(token("https://graph.microsoft.com").await, "the-role-password", "other resources are not pinned");
+    assert_eq!(h.sim.tokens_issued_for(db), 2);
+    // A pinned token is a real one: Graph accepts it until it expires.
+    let r = send(&c, &h, "a@contoso.test", Some("the-role-password"), &mail("b@example.com")).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    assert_eq!(pin(None).await, StatusCode::NO_CONTENT);
+    let (first, second) = (token(db).await, token(db).await);
+    assert!(first != "the-role-password" && first != second, "fresh tokens again: {first} {second}");
+}

@@ -20,7 +20,7 @@ param image string
 @description('An Azure Container Registry in this resource group holding the image; both identities get AcrPull on it. Empty: a public image.')
 param registryName string = ''
 
-@description('How mailgate signs in to Postgres. entra: as its managed identity, with an Entra token for password (coming: deploy/README.md). password: with URLs kept in Key Vault.')
+@description('How mailgate signs in to Postgres. entra: as its managed identity, with an Entra token for password (MAILGATE_DB_AUTH=entra; deploy/README.md). password: with URLs kept in Key Vault.')
 @allowed([
   'entra'
   'password'

@@ -6,12 +6,11 @@ param name = 'mailgate'
 param image = 'crcontoso.azurecr.io/mailgate:0.1.0'
 param registryName = 'crcontoso'
 
-// Passwordless Postgres sign-in is coming (deploy/README.md); until it is released use 'password', with the two
-// database URLs in the Key Vault below.
-param databaseAuth = 'password'
+// Passwordless Postgres sign-in: each identity signs in as its own role with an Entra token (deploy/README.md,
+// "The database", for the roles to create once). With 'password' instead, also set keyVaultName (the two database
+// URLs) and postgresPasswordAdminPassword.
+param databaseAuth = 'entra'
 param postgresServerName = 'psql-mailgate-contoso'
-param keyVaultName = 'kv-mailgate-contoso'
-param postgresPasswordAdminPassword = readEnvironmentVariable('MAILGATE_PG_ADMIN_PASSWORD', '')
 
 param postgresAdminObjectId = '55555555-5555-5555-5555-555555555555'
 param postgresAdminName = 'mailgate-dbas'

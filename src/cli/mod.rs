@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => startup::serve(settings).await,
         Command::Migrate => {
             let (url, setting) = settings.migration_url();
-            db::migrate::migrate(url, &setting).await?;
+            db::migrate::migrate(url, &setting, &db::Auth::from_settings(&settings)?).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -79,7 +79,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
-    db::connect(&settings.database_url, settings.db_max_connections).await.context("connecting to DATABASE_URL")
+    let auth = db::Auth::from_settings(settings)?;
+    db::connect(&settings.database_url, settings.db_max_connections, &auth).await.context("connecting to DATABASE_URL")
 }
 
 /// Finds an app by name or Entra app id, with an error that says which.

@@ -32,6 +32,8 @@ pub struct Settings {
     /// The owner role migrations run as; None: DATABASE_URL's role (a one-role setup).
     pub migration_database_url: Option<String>,
     pub db_max_connections: u32,
+    /// How database connections authenticate (MAILGATE_DB_AUTH).
+    pub db_auth: DbAuth,
     pub listen: SocketAddr,
     pub graph_url: Url,
     pub graph_scope: String,
@@ -80,6 +82,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &"<redacted>")
+            .field("db_auth", &self.db_auth)
             .field("listen", &self.listen)
             .field("graph_url", &self.graph_url.as_str())
             .field("credential", &self.credential)
@@ -132,6 +135,8 @@ const KEYS: &[&str] = &[
     "database_url",
     "migration_database_url",
     "db_max_connections",
+    "db_auth",
+    "db_scope",
     "listen",
     "graph_url",
     "graph_scope",
@@ -258,6 +263,7 @@ impl Settings {
                 n @ 2..=500 => n,
                 _ => return Err(invalid("db_max_connections", "must be between 2 and 500")),
             },
+            db_auth: db_auth(raw)?,
             listen: raw.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             graph_url,
             graph_scope: raw.get("graph_scope").unwrap_or("https://graph.microsoft.com/.default").to_owned(),
@@ -338,6 +344,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
 }
 
 mod credential;
+mod db_auth;
 mod delivery;
 mod entra;
 mod http;
@@ -346,6 +353,8 @@ mod tests;
 
 pub use credential::CredentialKind;
 use credential::credential;
+use db_auth::db_auth;
+pub use db_auth::{DEFAULT_DB_SCOPE, DbAuth};
 pub use delivery::{Guarantee, Limits};
 use delivery::{limits, positive};
 use entra::entra;

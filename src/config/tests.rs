@@ -121,3 +121,39 @@ fn the_lease_follows_the_graph_timeout_unless_set() {
         assert!(err.to_string().contains(named), "{err}");
     }
 }
+
+#[test]
+fn database_auth_is_the_password_unless_entra_is_chosen() {
+    let s = load(&[("DATABASE_URL", "postgres://svc:pw@db/mailgate")]).expect("loads");
+    assert_eq!(s.db_auth, DbAuth::Password);
+    let s = load(&[("DATABASE_URL", "postgres://svc@db/mailgate"), ("MAILGATE_DB_AUTH", "entra")]).expect("loads");
+    assert_eq!(s.db_auth, DbAuth::Entra { scope: DEFAULT_DB_SCOPE.to_owned() });
+    let s = load(&[
+        ("DATABASE_URL", "postgres://svc@db/mailgate"),
+        ("MAILGATE_DB_AUTH", "entra"),
+        ("MAILGATE_DB_SCOPE", "https://ossrdbms-aad.database.usgovcloudapi.net/.default"),
+    ])
+    .expect("loads");
+    assert_eq!(s.db_auth, DbAuth::Entra { scope: "https://ossrdbms-aad.database.usgovcloudapi.net/.default".into() });
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_DB_AUTH", "kerberos")]).expect_err("unknown kind");
+    assert!(err.to_string().contains("MAILGATE_DB_AUTH") && err.to_string().contains("kerberos"), "{err}");
+}
+
+#[test]
+fn entra_database_auth_refuses_urls_with_a_password_or_without_a_user() {
+    let entra = |url: &'static str, migration: Option<&'static str>| {
+        let mut pairs = vec![("DATABASE_URL", url), ("MAILGATE_DB_AUTH", "entra")];
+        pairs.extend(migration.map(|m| ("MAILGATE_MIGRATION_DATABASE_URL", m)));
+        load(&pairs)
+    };
+    let err = entra("postgres://svc:secret@db/mailgate", None).expect_err("password under entra");
+    let text = err.to_string();
+    assert!(text.starts_with("setting DATABASE_URL (database_url) is invalid: holds a password"), "{text}");
+    assert!(!text.contains("secret"), "the error must not repeat the password: {text}");
+    let err = entra("postgres://svc@db/mailgate", Some("postgres://owner:pw@db/mailgate")).expect_err("owner password");
+    assert!(err.to_string().contains("MAILGATE_MIGRATION_DATABASE_URL"), "{err}");
+    let err = entra("postgres://db/mailgate", None).expect_err("no user");
+    assert!(err.to_string().contains("names no user"), "{err}");
+    let err = entra("host=db user=svc", None).expect_err("not a URL");
+    assert!(err.to_string().contains("postgres:// URL"), "{err}");
+}

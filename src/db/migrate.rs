@@ -9,18 +9,20 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use super::MIGRATOR;
+use super::{Auth, MIGRATOR};
 
 const AT_START: &str = "applying pending migrations at start as DATABASE_URL's role (when it is not the owner role, \
                         set MAILGATE_MIGRATION_DATABASE_URL to the owner's URL, or run `mailgate migrate` as the owner \
                         and set MAILGATE_MIGRATE_ON_START=false)";
 
-/// Brings the schema up to date through `url`, the owner role's; `setting` names it in errors.
-pub async fn migrate(url: &str, setting: &str) -> anyhow::Result<()> {
+/// Brings the schema up to date through `url`, the owner role's; `setting` names it in errors. Under Entra one token
+/// serves: the single connection opens at once and migrations need no other.
+pub async fn migrate(url: &str, setting: &str, auth: &Auth) -> anyhow::Result<()> {
+    let options = auth.options(url).await.with_context(|| format!("connecting to {setting} to migrate"))?;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect_with(options)
         .await
         .with_context(|| format!("connecting to {setting} to migrate"))?;
     let applied = MIGRATOR.run(&pool).await;
@@ -35,9 +37,9 @@ pub async fn migrate(url: &str, setting: &str) -> anyhow::Result<()> {
 
 /// `serve`'s start: migrate as the owner at `owner_url` when set; otherwise through the service's own pool, and only
 /// when this binary has migrations the database lacks.
-pub async fn at_start(pool: &PgPool, owner_url: Option<&str>) -> anyhow::Result<()> {
+pub async fn at_start(pool: &PgPool, owner_url: Option<&str>, auth: &Auth) -> anyhow::Result<()> {
     if let Some(url) = owner_url {
-        return migrate(url, "MAILGATE_MIGRATION_DATABASE_URL").await;
+        return migrate(url, "MAILGATE_MIGRATION_DATABASE_URL", auth).await;
     }
     if pending(pool).await.is_empty() {
         return Ok(());

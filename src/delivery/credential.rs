@@ -18,20 +18,7 @@ pub struct GraphToken {
 
 impl GraphToken {
     pub fn from_settings(kind: &CredentialKind, scope: &str) -> azure_core::Result<Self> {
-        let credential: Arc<dyn TokenCredential> = match kind {
-            CredentialKind::ManagedIdentity { client_id } => {
-                let options = ManagedIdentityCredentialOptions {
-                    user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                    ..Default::default()
-                };
-                ManagedIdentityCredential::new(Some(options))?
-            }
-            CredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(None)?,
-            CredentialKind::ClientSecret { tenant_id, client_id, secret } => {
-                ClientSecretCredential::new(tenant_id, client_id.clone(), Secret::new(secret.clone()), None)?
-            }
-        };
-        Ok(Self { credential, scope: scope.to_owned() })
+        Ok(Self { credential: credential(kind)?, scope: scope.to_owned() })
     }
 
     /// A bearer token for Graph. The error text comes from the credential and holds no secret.
@@ -42,4 +29,22 @@ impl GraphToken {
             .map(|t| t.token.secret().to_owned())
             .map_err(|e| e.to_string())
     }
+}
+
+/// The credential MAILGATE_CREDENTIAL names. Graph and, under MAILGATE_DB_AUTH=entra, the database ask the same
+/// identity for tokens of their own scopes.
+pub fn credential(kind: &CredentialKind) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    Ok(match kind {
+        CredentialKind::ManagedIdentity { client_id } => {
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+                ..Default::default()
+            };
+            ManagedIdentityCredential::new(Some(options))?
+        }
+        CredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(None)?,
+        CredentialKind::ClientSecret { tenant_id, client_id, secret } => {
+            ClientSecretCredential::new(tenant_id, client_id.clone(), Secret::new(secret.clone()), None)?
+        }
+    })
 }

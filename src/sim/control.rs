@@ -64,3 +64,19 @@ pub async fn reset(AxState(state): AxState<Arc<State>>) -> StatusCode {
     state.reset();
     StatusCode::NO_CONTENT
 }
+
+/// Body of `PUT /sim/tokens`.
+#[derive(serde::Deserialize)]
+pub struct PinToken {
+    pub resource: String,
+    /// None: fresh random tokens again.
+    pub token: Option<String>,
+}
+
+/// `PUT /sim/tokens` — from now on every token request for `resource` gets `token` (e.g. a database role's password).
+pub async fn pin_token(AxState(state): AxState<Arc<State>>, Json(pin): Json<PinToken>) -> StatusCode {
+    // The token itself is not logged: it may be a password the caller chose.
+    tracing::info!(resource = %pin.resource, pinned = pin.token.is_some(), "token pinned");
+    state.pin_token(&pin.resource, pin.token);
+    StatusCode::NO_CONTENT
+}

@@ -12,6 +12,7 @@
 //!   `PUT /upload/{session}?token=...` (no `Authorization`), `POST .../messages/{id}/send`. Scripted faults
 //!   hit every step from the same per-mailbox queue; only `send` adds to the `received` log.
 //! - Control API: `POST /sim/faults`, `GET|PUT /sim/policies`, `PUT /sim/mailboxes`,
+//!   `PUT /sim/tokens` (`{"resource": …, "token": …|null}`: the token every request for a resource gets),
 //!   `GET /sim/received[?mailbox=]`, `GET /sim/stats`, `POST /sim/reset`.
 //!
 //! A reset clears the request log, scripted faults, counters and sequence numbers; it
@@ -132,6 +133,7 @@ impl Sim {
             .route("/sim/faults", post(control::add_faults))
             .route("/sim/policies", get(control::get_policies).put(control::put_policies))
             .route("/sim/mailboxes", axum::routing::put(control::put_mailboxes))
+            .route("/sim/tokens", axum::routing::put(control::pin_token))
             .route("/sim/received", get(control::received))
             .route("/sim/stats", get(control::stats))
             .route("/sim/reset", post(control::reset))
@@ -178,6 +180,18 @@ impl Sim {
 
     pub fn stats(&self) -> SimStats {
         self.state.stats()
+    }
+
+    /// From now on the managed identity endpoint answers every request for `resource` (a scope's `/.default` may be
+    /// left on) with `token`, valid for the configured lifetime from each request; None: fresh random tokens again.
+    /// Lets a test make the token a password it controls, e.g. a database role's.
+    pub fn pin_token(&self, resource: &str, token: Option<String>) {
+        self.state.pin_token(resource, token);
+    }
+
+    /// How many tokens the managed identity endpoint issued for `resource` so far.
+    pub fn tokens_issued_for(&self, resource: &str) -> u64 {
+        self.state.tokens_issued_for(resource)
     }
 
     /// Clear the request log, faults and counters (policies, directory and tokens stay).

@@ -42,6 +42,10 @@ struct Inner {
     stats: SimStats,
     in_flight: HashMap<String, u32>,
     next_seq: u64,
+    /// Resource → the token every request for it gets, so that a test can make it a database role's password.
+    pinned_tokens: HashMap<String, String>,
+    /// Resource → tokens issued for it.
+    issued_for: HashMap<String, u64>,
 }
 
 pub struct State {
@@ -54,6 +58,12 @@ pub struct State {
 /// Normalised key for a mailbox: trimmed and lower-cased.
 pub fn mailbox_key(mailbox: &str) -> String {
     mailbox.trim().to_ascii_lowercase()
+}
+
+/// A resource as the endpoint sees it: a scope's `/.default` and a trailing slash do not make another resource.
+fn resource_key(resource: &str) -> String {
+    let r = resource.trim();
+    r.strip_suffix("/.default").unwrap_or(r).trim_end_matches('/').to_owned()
 }
 
 pub fn unix_now() -> u64 {
@@ -82,6 +92,35 @@ impl State {
         let info = TokenInfo { app_id: app_id.to_string(), expires_on };
         self.lock().tokens.insert(token.clone(), info);
         (token, expires_on)
+    }
+
+    /// Issue a token for `resource`: the pinned one if a test pinned one, else a fresh one.
+    pub fn issue_token_for(&self, app_id: &str, resource: &str) -> (String, u64) {
+        let resource = resource_key(resource);
+        let mut inner = self.lock();
+        *inner.issued_for.entry(resource.clone()).or_default() += 1;
+        let Some(token) = inner.pinned_tokens.get(&resource).cloned() else {
+            drop(inner);
+            return self.issue_token(app_id);
+        };
+        let expires_on = unix_now() + self.config.token_ttl.as_secs();
+        inner.tokens.insert(token.clone(), TokenInfo { app_id: app_id.to_string(), expires_on });
+        (token, expires_on)
+    }
+
+    /// From now on every token request for `resource` gets `token` (None: fresh tokens again).
+    pub fn pin_token(&self, resource: &str, token: Option<String>) {
+        let resource = resource_key(resource);
+        let mut inner = self.lock();
+        match token {
+            Some(t) => inner.pinned_tokens.insert(resource, t),
+            None => inner.pinned_tokens.remove(&resource),
+        };
+    }
+
+    /// How many tokens were issued for `resource` so far.
+    pub fn tokens_issued_for(&self, resource: &str) -> u64 {
+        self.lock().issued_for.get(&resource_key(resource)).copied().unwrap_or(0)
     }
 
     /// Check an `Authorization` header value (`Bearer <token>`).

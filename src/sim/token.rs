@@ -56,7 +56,7 @@ pub async fn token(
     let app_id =
         query.get("client_id").filter(|c| !c.trim().is_empty()).cloned().unwrap_or_else(|| state.config.app_id.clone());
 
-    let (access_token, expires_on) = state.issue_token(&app_id);
+    let (access_token, expires_on) = state.issue_token_for(&app_id, resource);
     tracing::info!(status = 200, app_id = %app_id, resource = %resource, "token issued");
     let body = json!({
         "access_token": access_token,

@@ -20,7 +20,12 @@ impl Mailgate {
     /// Starts `mailgate serve` as its own process (the managed identity reads its environment, as in production)
     /// and waits until it listens.
     pub fn start(db_url: &str, sim: &SimHandle, extra: &[(String, String)]) -> Mailgate {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailgate"));
+        Self::start_with(Command::new(env!("CARGO_BIN_EXE_mailgate")), db_url, sim, extra)
+    }
+
+    /// As `start`, through `cmd`: the binary, or a program that runs it (e.g. as another user), with `serve` to be
+    /// appended to its arguments.
+    pub fn start_with(mut cmd: Command, db_url: &str, sim: &SimHandle, extra: &[(String, String)]) -> Mailgate {
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

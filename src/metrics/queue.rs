@@ -1,7 +1,8 @@
 //! Queue depth for `GET /metrics`, without a scan of the outbox per scrape: `sending` is the sum of the per-mailbox
 //! `in_flight` counts (kept exact by triggers, one row per mailbox); the queued count and the oldest queued message
 //! come from the partial index `messages_queued_created`, and are measured at most once per `FRESH` however often
-//! Prometheus (or several of them) scrape.
+//! Prometheus (or several of them) scrape. Between measurements the two counts come from different moments, so a
+//! message may briefly count in both or neither; each measurement itself reads both in one snapshot.
 
 use std::time::{Duration, Instant};
 
@@ -34,19 +35,25 @@ pub struct QueueCache {
 
 impl QueueCache {
     pub async fn measure(&self, pool: &PgPool) -> Result<Depth, sqlx::Error> {
-        let sending: i64 =
-            sqlx::query_scalar("SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state").fetch_one(pool).await?;
         let mut last = self.last.lock().await;
-        let queued = match *last {
-            Some(q) if q.at.elapsed() < FRESH => q,
+        let (sending, queued) = match *last {
+            Some(q) if q.at.elapsed() < FRESH => {
+                let sending: i64 = sqlx::query_scalar("SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state")
+                    .fetch_one(pool)
+                    .await?;
+                (sending, q)
+            }
             _ => {
-                let (count, oldest): (i64, Option<OffsetDateTime>) =
-                    sqlx::query_as("SELECT count(*), min(created_at) FROM messages WHERE status = 'queued'")
-                        .fetch_one(pool)
-                        .await?;
+                // One statement, one snapshot: a message moving from queued to sending meanwhile is counted once.
+                let (sending, count, oldest): (i64, i64, Option<OffsetDateTime>) = sqlx::query_as(
+                    "SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state), count(*), min(created_at)
+                       FROM messages WHERE status = 'queued'",
+                )
+                .fetch_one(pool)
+                .await?;
                 let q = Queued { at: Instant::now(), count, oldest };
                 *last = Some(q);
-                q
+                (sending, q)
             }
         };
         // The age is taken now, from the cached oldest time, so it keeps growing between measurements.

@@ -4,7 +4,7 @@ use reqwest::Url;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::helpers::{app_with_roles, spawn};
+use crate::helpers::{ALLOWED, app_with_roles, message, spawn};
 
 #[sqlx::test]
 async fn healthz_and_readyz_report_the_database_and_the_graph_token(pool: PgPool) {
@@ -45,8 +45,18 @@ async fn a_graph_token_outage_is_degraded_but_ready(pool: PgPool) {
     let r = app.http.get(app.url("/readyz")).bearer_auth(&app.demo.key).send().await.expect("get");
     assert_eq!(r.json::<Value>().await.expect("json")["graph_token"], "degraded");
 
+    // And it does accept: the message waits in the outbox, where the queue gauges count it.
+    let r = app.post_message(&message(ALLOWED)).await;
+    assert_eq!(r.status(), 202);
     let page = app.http.get(app.url("/metrics")).send().await.expect("get").text().await.expect("body");
     assert!(page.lines().any(|l| l == "mailgate_graph_token_degraded 1"), "{page}");
+    let gauge = |series: &str| -> f64 {
+        let line = page.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}: {page}"));
+        line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    let waiting =
+        gauge("mailgate_outbox_messages{status=\"queued\"}") + gauge("mailgate_outbox_messages{status=\"sending\"}");
+    assert_eq!(waiting, 1.0, "{page}");
 }
 
 #[sqlx::test]

@@ -121,3 +121,14 @@ fn the_lease_follows_the_graph_timeout_unless_set() {
         assert!(err.to_string().contains(named), "{err}");
     }
 }
+
+#[test]
+fn the_metrics_series_cap_defaults_to_1000_and_is_bounded() {
+    assert_eq!(load(&[("DATABASE_URL", "x")]).expect("loads").metrics_max_series, 1000);
+    let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_METRICS_MAX_SERIES", "50")]).expect("loads");
+    assert_eq!(s.metrics_max_series, 50);
+    for bad in ["0", "9", "100001", "many"] {
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_METRICS_MAX_SERIES", bad)]).expect_err(bad);
+        assert!(err.to_string().contains("MAILGATE_METRICS_MAX_SERIES"), "{err}");
+    }
+}

@@ -197,7 +197,7 @@ async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Resu
 
 /// Where a request comes from, for the failure limit: the address the load balancer in front reports, when one is
 /// configured and its header holds one, else the TCP peer.
-fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
+pub(crate) fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let Some(name) = &state.settings.http.client_address_header else {
         return peer;
@@ -242,7 +242,7 @@ fn method_not_allowed(method: &Method, route: &str) -> ApiError {
 }
 
 /// A failed authentication: audited while its source is within its share of audit rows, else only counted.
-async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
+pub(crate) async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
     match state.auth_failures.fail(source) {
         Record::Audit => record_refusal(state, Outcome::Unauthenticated, None, request_id, detail).await,
         Record::CountOnly => state.metrics.auth_failure_unaudited(),

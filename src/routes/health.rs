@@ -3,15 +3,18 @@
 //! Graph token outage does not stop accepting (the outbox holds the mail until a token comes), so it is reported as
 //! degraded and stays ready.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Role;
+use crate::auth::authenticate::AuthFailure;
+use crate::routes::access;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -46,7 +49,11 @@ pub async fn healthz() -> Json<Health> {
 /// draining. A Graph token outage is reported as `degraded` and stays 200. Anonymous callers get status words only;
 /// a caller with the Admin role also gets each check's detail.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
-pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> (StatusCode, Json<Readiness>) {
+pub async fn readyz(State(state): State<AppState>, request: Request) -> (StatusCode, Json<Readiness>) {
+    // Taken apart now: the request's body is not Sync, so the request cannot be held across the checks' awaits.
+    let source = access::source(&state, &request);
+    let headers = request.headers().clone();
+    drop(request);
     let database =
         match tokio::time::timeout(Duration::from_secs(3), sqlx::query("SELECT 1").execute(&state.pool)).await {
             Ok(Ok(_)) => "ok".to_owned(),
@@ -87,7 +94,7 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> (Statu
         (false, false) => "not_ready",
     };
     let mut readiness = Readiness { status: label, database, graph_token, policy, entra_keys };
-    if !is_admin(&state, &headers).await {
+    if !is_admin(&state, &headers, source).await {
         readiness = Readiness {
             database: word(&readiness.database),
             graph_token: word(&readiness.graph_token),
@@ -105,14 +112,39 @@ fn word(check: &str) -> String {
 }
 
 /// Whether the request carries a credential of a caller with the Admin role. /readyz stays public, so a missing or
-/// refused credential is not an error here: the caller just gets the anonymous answer. The lookup is bounded like
-/// the checks, since it needs the database a failing readiness probe may be about.
-async fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+/// refused credential is not an error here: the caller just gets the anonymous answer. A refused one still counts
+/// against its source like anywhere else (a public route must not become a way to guess keys unthrottled), and a
+/// throttled source is not looked up at all. The lookup is bounded like the checks, since it needs the database a
+/// failing readiness probe may be about.
+async fn is_admin(state: &AppState, headers: &HeaderMap, source: Option<IpAddr>) -> bool {
     if !headers.contains_key(header::AUTHORIZATION) {
         return false;
     }
+    if state.auth_failures.check(source).is_err() {
+        state.metrics.auth_throttled();
+        return false;
+    }
     let lookup = crate::auth::authenticate::authenticate(&state.pool, &state.callers, state.entra.as_ref(), headers);
-    matches!(tokio::time::timeout(Duration::from_secs(3), lookup).await, Ok(Ok(caller)) if caller.has(Role::Admin))
+    let Ok(answer) = tokio::time::timeout(Duration::from_secs(3), lookup).await else {
+        return false;
+    };
+    match answer {
+        Ok(caller) => caller.has(Role::Admin),
+        Err(AuthFailure::Unauthenticated { reason, .. }) => {
+            state.metrics.auth_failure(reason);
+            let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            access::record_failure(state, source, request_id, &format!("GET /readyz: {reason}")).await;
+            false
+        }
+        Err(AuthFailure::Unregistered { detail }) => {
+            state.metrics.auth_failure("unregistered_app");
+            let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            access::record_failure(state, source, request_id, &detail).await;
+            false
+        }
+        // The database or the signing keys are unavailable: nothing is known about the credential.
+        Err(AuthFailure::Db(_) | AuthFailure::Unavailable { .. }) => false,
+    }
 }
 
 #[cfg(test)]

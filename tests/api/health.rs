@@ -1,5 +1,6 @@
 //! Liveness, readiness, and answers for unknown paths.
 
+use mailgate::auth::ApiKey;
 use reqwest::Url;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -44,12 +45,18 @@ async fn a_graph_token_outage_is_degraded_but_ready(pool: PgPool) {
     // A sender is no admin: the anonymous answer.
     let r = app.http.get(app.url("/readyz")).bearer_auth(&app.demo.key).send().await.expect("get");
     assert_eq!(r.json::<Value>().await.expect("json")["graph_token"], "degraded");
+    // An unknown key: the anonymous answer too, and counted as a failed authentication like on any route.
+    let unknown = ApiKey::generate();
+    let r = app.http.get(app.url("/readyz")).bearer_auth(unknown.reveal()).send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["graph_token"], "degraded");
 
     // And it does accept: the message waits in the outbox, where the queue gauges count it.
     let r = app.post_message(&message(ALLOWED)).await;
     assert_eq!(r.status(), 202);
     let page = app.http.get(app.url("/metrics")).send().await.expect("get").text().await.expect("body");
     assert!(page.lines().any(|l| l == "mailgate_graph_token_degraded 1"), "{page}");
+    assert!(page.lines().any(|l| l == "mailgate_auth_failures_total{reason=\"unknown_key\"} 1"), "{page}");
     let gauge = |series: &str| -> f64 {
         let line = page.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}: {page}"));
         line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))

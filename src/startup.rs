@@ -81,8 +81,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.migrate_on_start {
         db::migrate::at_start(&pool, settings.migration_database_url.as_deref(), &db_auth).await?;
     }
+    let metrics = Arc::new(Metrics::new(settings.metrics_max_series));
     let token = Arc::new(
-        GraphToken::from_settings(&settings.credential, &settings.graph_scope)
+        GraphToken::from_settings(&settings.credential, &settings.graph_scope, metrics.clone())
             .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
     );
     let graph =
@@ -92,7 +93,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let policy = Arc::new(PolicyCache::new(settings.allow_unknown_mailboxes));
-    let metrics = Arc::new(Metrics::default());
     let callers = Arc::new(CallerCache::default());
     let events = Events::new(policy.clone(), callers.clone());
     tokio::spawn(events.clone().listen(pool.clone()));

@@ -57,7 +57,7 @@ pub async fn accept(
     }
     let decision = decide(snapshot, caller.app_id, &caller.app_name, &message.mailbox.key());
     let granted = decision.access == Access::Granted;
-    state.metrics.inc("mailgate_decisions_total", &[("result", if granted { "granted" } else { "denied" })]);
+    state.metrics.decision(granted);
     let id = Uuid::now_v7();
     // From here on the mailbox is the canonical one, whatever name the caller used: the audit row, the outbox row
     // (and so pacing and the Graph call) all carry it.
@@ -115,7 +115,7 @@ pub async fn accept(
         Written::OverQuota(verdict) => {
             let refusal = Refusal::quota(&caller.app_name, verdict);
             if let Refusal::OverQuota { quota, .. } = &refusal {
-                state.metrics.inc("mailgate_quota_refusals_total", &[("quota", quota)]);
+                state.metrics.quota_refusal(quota);
             }
             return Err(refusal);
         }

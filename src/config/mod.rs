@@ -65,6 +65,8 @@ pub struct Settings {
     /// Entra ID tokens from callers; None when only API keys are accepted.
     pub entra: Option<EntraSettings>,
     pub http: HttpSettings,
+    /// Label sets one metric family keeps; new ones beyond it are counted under `other`.
+    pub metrics_max_series: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -167,6 +169,7 @@ const KEYS: &[&str] = &[
     "idempotency_ttl_secs",
     "body_retention_secs",
     "shutdown_grace_secs",
+    "metrics_max_series",
     "entra_tenant_id",
     "entra_audiences",
     "entra_allowed_tenants",
@@ -300,6 +303,10 @@ impl Settings {
             allow_unknown_mailboxes: raw.parse("allow_unknown_mailboxes", false)?,
             entra: entra(raw)?,
             http: http::http(raw)?,
+            metrics_max_series: match raw.parse("metrics_max_series", crate::metrics::DEFAULT_MAX_SERIES)? {
+                n @ 10..=100_000 => n,
+                _ => return Err(invalid("metrics_max_series", "must be between 10 and 100000")),
+            },
         })
     }
 }

@@ -157,3 +157,14 @@ fn entra_database_auth_refuses_urls_with_a_password_or_without_a_user() {
     let err = entra("host=db user=svc", None).expect_err("not a URL");
     assert!(err.to_string().contains("postgres:// URL"), "{err}");
 }
+
+#[test]
+fn the_metrics_series_cap_defaults_to_1000_and_is_bounded() {
+    assert_eq!(load(&[("DATABASE_URL", "x")]).expect("loads").metrics_max_series, 1000);
+    let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_METRICS_MAX_SERIES", "50")]).expect("loads");
+    assert_eq!(s.metrics_max_series, 50);
+    for bad in ["0", "9", "100001", "many"] {
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_METRICS_MAX_SERIES", bad)]).expect_err(bad);
+        assert!(err.to_string().contains("MAILGATE_METRICS_MAX_SERIES"), "{err}");
+    }
+}

@@ -60,12 +60,9 @@ pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, cl
         expired = true;
     }
     tracing::info!(outcome = outcome.as_str(), status = ?attempt.status, code = ?attempt.code, "graph attempt");
-    d.metrics.inc("mailgate_graph_attempts_total", &[("outcome", outcome.as_str())]);
+    d.metrics.graph_attempt(outcome.as_str(), attempt.transport.is_none().then_some(attempt.latency));
     if outcome == Outcome::ExchangeDenied {
-        d.metrics.inc("mailgate_drift_total", &[]);
-    }
-    if attempt.transport.is_none() {
-        d.metrics.observe("mailgate_graph_request_duration_seconds", &[], attempt.latency);
+        d.metrics.drift();
     }
     // The lease is kept until the outcome is written: a short outage of Postgres must not let the sweep take it.
     report(rec.record(outcome_record(d, m, &attempt, outcome, &next, expired)).await);

@@ -1,7 +1,8 @@
 //! mailgate's own Graph token, from the credential the settings choose. azure_identity caches the token and
-//! refreshes it before it expires, so asking for it on every send costs nothing while it is valid.
+//! refreshes it before it expires, so asking for it on every send costs nothing while it is valid. Each request is
+//! counted by result, and its failure marks the token degraded (sends wait in the outbox meanwhile).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_identity::{
@@ -9,25 +10,37 @@ use azure_identity::{
     WorkloadIdentityCredential,
 };
 
+use time::OffsetDateTime;
+
 use crate::config::CredentialKind;
+use crate::metrics::Metrics;
 
 pub struct GraphToken {
     credential: Arc<dyn TokenCredential>,
     scope: String,
+    metrics: Arc<Metrics>,
+    /// The expiry of the last token handed out: a different one means the credential fetched a new token.
+    last_expiry: Mutex<Option<OffsetDateTime>>,
 }
 
 impl GraphToken {
-    pub fn from_settings(kind: &CredentialKind, scope: &str) -> azure_core::Result<Self> {
-        Ok(Self { credential: credential(kind)?, scope: scope.to_owned() })
+    pub fn from_settings(kind: &CredentialKind, scope: &str, metrics: Arc<Metrics>) -> azure_core::Result<Self> {
+        Ok(Self { credential: credential(kind)?, scope: scope.to_owned(), metrics, last_expiry: Mutex::new(None) })
     }
 
     /// A bearer token for Graph. The error text comes from the credential and holds no secret.
     pub async fn get(&self) -> Result<String, String> {
-        self.credential
-            .get_token(&[self.scope.as_str()], None)
-            .await
-            .map(|t| t.token.secret().to_owned())
-            .map_err(|e| e.to_string())
+        match self.credential.get_token(&[self.scope.as_str()], None).await {
+            Ok(t) => {
+                let previous = self.last_expiry.lock().unwrap_or_else(|e| e.into_inner()).replace(t.expires_on);
+                self.metrics.token_request(Some(previous != Some(t.expires_on)));
+                Ok(t.token.secret().to_owned())
+            }
+            Err(e) => {
+                self.metrics.token_request(None);
+                Err(e.to_string())
+            }
+        }
     }
 }
 

@@ -134,12 +134,16 @@ impl Delivery {
         let keep_body = !s.body_retention.is_zero();
         match delivery::sweep(&self.pool, resend, s.max_attempts, s.message_ttl, keep_body).await {
             Ok(swept) if swept == delivery::Swept::default() => {}
-            Ok(swept) => tracing::warn!(
-                lost = swept.lost,
-                requeued = swept.requeued,
-                expired = swept.expired,
-                "swept expired leases and messages past their time to live"
-            ),
+            Ok(swept) => {
+                // A lost lease means nobody knows whether Graph sent the message: an outcome operators must see.
+                self.metrics.unknown_outcomes(u64::try_from(swept.lost).unwrap_or(0));
+                tracing::warn!(
+                    lost = swept.lost,
+                    requeued = swept.requeued,
+                    expired = swept.expired,
+                    "swept expired leases and messages past their time to live"
+                )
+            }
             Err(e) => tracing::warn!(error = %e, "could not sweep expired leases"),
         }
         if let Err(e) = messages::purge(&self.pool, s.body_retention, s.idempotency_ttl).await {

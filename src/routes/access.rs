@@ -121,10 +121,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         }
         Err(e) => e.into_response(),
     };
-    let status = response.status().as_u16().to_string();
-    let m = &state.metrics;
-    m.inc("mailgate_http_requests_total", &[("method", known(&method)), ("route", &route), ("status", &status)]);
-    m.observe("mailgate_http_request_duration_seconds", &[("route", &route)], started.elapsed());
+    state.metrics.http_request(known(&method), &route, response.status().as_u16(), started.elapsed());
     response
 }
 
@@ -150,7 +147,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
     let source = source(state, request);
     // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row.
     if let Err(retry_after) = state.auth_failures.check(source) {
-        state.metrics.inc("mailgate_auth_throttled_total", &[]);
+        state.metrics.auth_throttled();
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_auth_failures",
@@ -162,23 +159,23 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         Ok(caller) => caller,
         Err(AuthFailure::Db(e)) => return Err(e.into()),
         Err(AuthFailure::Unavailable { detail }) => {
-            state.metrics.inc("mailgate_auth_failures_total", &[("reason", "keys_unavailable")]);
+            state.metrics.auth_failure("keys_unavailable");
             return Err(ApiError::unavailable(detail));
         }
         Err(AuthFailure::Unauthenticated { reason, detail }) => {
-            state.metrics.inc("mailgate_auth_failures_total", &[("reason", reason)]);
+            state.metrics.auth_failure(reason);
             let what = format!("{method} {route}: {reason}");
             record_failure(state, source, &request_id, &what).await;
             return Err(ApiError::unauthorized(detail));
         }
         Err(AuthFailure::Unregistered { detail }) => {
-            state.metrics.inc("mailgate_auth_failures_total", &[("reason", "unregistered_app")]);
+            state.metrics.auth_failure("unregistered_app");
             record_failure(state, source, &request_id, &detail).await;
             return Err(ApiError::new(StatusCode::FORBIDDEN, "unregistered_app", detail));
         }
     };
     if !allowed.iter().any(|r| caller.has(*r)) {
-        state.metrics.inc("mailgate_auth_failures_total", &[("reason", "missing_role")]);
+        state.metrics.auth_failure("missing_role");
         let need: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
         let has: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
         let detail = format!(
@@ -200,7 +197,7 @@ async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Resu
 
 /// Where a request comes from, for the failure limit: the address the load balancer in front reports, when one is
 /// configured and its header holds one, else the TCP peer.
-fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
+pub(crate) fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let Some(name) = &state.settings.http.client_address_header else {
         return peer;
@@ -245,10 +242,10 @@ fn method_not_allowed(method: &Method, route: &str) -> ApiError {
 }
 
 /// A failed authentication: audited while its source is within its share of audit rows, else only counted.
-async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
+pub(crate) async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
     match state.auth_failures.fail(source) {
         Record::Audit => record_refusal(state, Outcome::Unauthenticated, None, request_id, detail).await,
-        Record::CountOnly => state.metrics.inc("mailgate_auth_failures_unaudited_total", &[]),
+        Record::CountOnly => state.metrics.auth_failure_unaudited(),
     }
 }
 

@@ -1,13 +1,20 @@
-//! Liveness and readiness.
+//! Liveness and readiness. Readiness answers one question: can this instance ACCEPT mail now? The database must
+//! answer, Entra signing keys must be known (when Entra tokens are on), and the instance must not be draining. A
+//! Graph token outage does not stop accepting (the outbox holds the mail until a token comes), so it is reported as
+//! degraded and stays ready.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Role;
+use crate::auth::authenticate::AuthFailure;
+use crate::routes::access;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -15,13 +22,17 @@ pub struct Health {
     pub status: &'static str,
 }
 
+/// Each check is a status word (`ok`, `error`, `degraded`, `stale`); an Admin caller also gets the detail after it
+/// (`error: <why>`), which anonymous callers never see: it may name hosts, roles or internal errors.
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
+    /// `ready`, `not_ready` or `draining`.
     pub status: &'static str,
     pub database: String,
+    /// `ok`, or `degraded` while no Graph token can be had: still ready, since accepted mail waits in the outbox.
     pub graph_token: String,
-    /// The allowlist snapshot decisions use: `ok`, or `stale since <time>` while reloading it fails and decisions go
-    /// on with the last good one (still ready: the outbox and the last policy keep working).
+    /// The allowlist snapshot decisions use: `ok`, or `stale` while reloading it fails and decisions go on with the
+    /// last good one (still ready: the outbox and the last policy keep working).
     pub policy: String,
     /// Entra signing keys for callers' tokens; absent when tokens are not enabled.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,9 +45,15 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready to take traffic: the database answers, a Graph token can be had, and (with Entra tokens on) signing keys are known.
+/// Ready to accept mail: the database answers, (with Entra tokens on) signing keys are known, and the instance is not
+/// draining. A Graph token outage is reported as `degraded` and stays 200. Anonymous callers get status words only;
+/// a caller with the Admin role also gets each check's detail.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+pub async fn readyz(State(state): State<AppState>, request: Request) -> (StatusCode, Json<Readiness>) {
+    // Taken apart now: the request's body is not Sync, so the request cannot be held across the checks' awaits.
+    let source = access::source(&state, &request);
+    let headers = request.headers().clone();
+    drop(request);
     let database =
         match tokio::time::timeout(Duration::from_secs(3), sqlx::query("SELECT 1").execute(&state.pool)).await {
             Ok(Ok(_)) => "ok".to_owned(),
@@ -45,8 +62,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         };
     let graph_token = match tokio::time::timeout(Duration::from_secs(5), state.token.get()).await {
         Ok(Ok(_)) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: timed out".to_owned(),
+        Ok(Err(e)) => format!("degraded: {e}"),
+        Err(_) => {
+            // The token request itself did not finish, so it recorded nothing; the gauge must still say so.
+            state.metrics.token_request(None);
+            "degraded: timed out".to_owned()
+        }
     };
     // Stale keys still verify tokens, so a failed refresh is reported but only no keys at all is not ready.
     let entra_keys = state.entra.as_ref().map(|e| {
@@ -65,14 +86,77 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         }
     };
     let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
-    let ready =
-        !draining && database == "ok" && graph_token == "ok" && entra_keys.as_ref().is_none_or(|k| k.starts_with("ok"));
+    let ready = !draining && database == "ok" && entra_keys.as_ref().is_none_or(|k| k.starts_with("ok"));
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let label = match (ready, draining) {
         (true, _) => "ready",
         (false, true) => "draining",
         (false, false) => "not_ready",
     };
-    let readiness = Readiness { status: label, database, graph_token, policy, entra_keys };
+    let mut readiness = Readiness { status: label, database, graph_token, policy, entra_keys };
+    if !is_admin(&state, &headers, source).await {
+        readiness = Readiness {
+            database: word(&readiness.database),
+            graph_token: word(&readiness.graph_token),
+            policy: word(&readiness.policy),
+            entra_keys: readiness.entra_keys.as_deref().map(word),
+            ..readiness
+        };
+    }
     (status, Json(readiness))
+}
+
+/// A check's status word, without the detail that follows it.
+fn word(check: &str) -> String {
+    check.split([':', ' ']).next().unwrap_or_default().to_owned()
+}
+
+/// Whether the request carries a credential of a caller with the Admin role. /readyz stays public, so a missing or
+/// refused credential is not an error here: the caller just gets the anonymous answer. A refused one still counts
+/// against its source like anywhere else (a public route must not become a way to guess keys unthrottled), and a
+/// throttled source is not looked up at all. The lookup is bounded like the checks, since it needs the database a
+/// failing readiness probe may be about.
+async fn is_admin(state: &AppState, headers: &HeaderMap, source: Option<IpAddr>) -> bool {
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return false;
+    }
+    if state.auth_failures.check(source).is_err() {
+        state.metrics.auth_throttled();
+        return false;
+    }
+    let lookup = crate::auth::authenticate::authenticate(&state.pool, &state.callers, state.entra.as_ref(), headers);
+    let Ok(answer) = tokio::time::timeout(Duration::from_secs(3), lookup).await else {
+        return false;
+    };
+    match answer {
+        Ok(caller) => caller.has(Role::Admin),
+        Err(AuthFailure::Unauthenticated { reason, .. }) => {
+            state.metrics.auth_failure(reason);
+            let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            access::record_failure(state, source, request_id, &format!("GET /readyz: {reason}")).await;
+            false
+        }
+        Err(AuthFailure::Unregistered { detail }) => {
+            state.metrics.auth_failure("unregistered_app");
+            let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            access::record_failure(state, source, request_id, &detail).await;
+            false
+        }
+        // The database or the signing keys are unavailable: nothing is known about the credential.
+        Err(AuthFailure::Db(_) | AuthFailure::Unavailable { .. }) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word;
+
+    #[test]
+    fn anonymous_callers_get_the_status_word_only() {
+        assert_eq!(word("ok"), "ok");
+        assert_eq!(word("error: pool timed out while waiting for an open connection"), "error");
+        assert_eq!(word("degraded: ManagedIdentityCredential: 400 bad identity header"), "degraded");
+        assert_eq!(word("ok: 3 keys; last refresh failed: dns error"), "ok");
+        assert_eq!(word("stale since 2026-11-29T05:00:00Z: reloading fails"), "stale");
+    }
 }

@@ -1,36 +1,54 @@
-//! `GET /metrics`: Prometheus text format. Public, like most scrape targets: labels carry no secrets,
-//! only route templates, outcomes and reasons.
+//! `GET /metrics`: the Prometheus text format, or OpenMetrics when the scraper's `Accept` asks for it (Prometheus
+//! itself does). Public, like most scrape targets: labels carry no secrets, only route templates, outcomes and
+//! reasons.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 
+use crate::metrics::Format;
 use crate::startup::AppState;
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let backlog: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, count(*) FROM messages WHERE status IN ('queued', 'sending') GROUP BY status")
-            .fetch_all(&state.pool)
-            .await
-            .unwrap_or_default();
-    let gauges: Vec<_> = ["queued", "sending"]
-        .iter()
-        .map(|s| {
-            let n = backlog.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n);
-            (
-                "mailgate_outbox_messages",
-                "Messages waiting for or in delivery",
-                vec![("status", (*s).to_owned())],
-                n as f64,
-            )
-        })
-        .collect();
-    let mut gauges = gauges;
-    gauges.push((
-        "mailgate_policy_snapshot_stale",
-        "1 while reloading the policy snapshot fails and decisions use the last good one",
-        vec![],
-        if state.policy.stale().is_some() { 1.0 } else { 0.0 },
-    ));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges))
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    // Gauges measured now. A failed measurement leaves the last values: the scrape still answers, and the logs say why.
+    match state.metrics.queue.measure(&state.pool).await {
+        Ok(depth) => state.metrics.set_queue(&depth),
+        Err(e) => tracing::warn!(error = %e, "could not measure the outbox for /metrics"),
+    }
+    state.metrics.set_policy_stale(state.policy.stale().is_some());
+    let format = negotiate(headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()));
+    ([(header::CONTENT_TYPE, format.content_type())], state.metrics.encode(format))
+}
+
+/// OpenMetrics when a media range of `Accept` names it (and does not refuse it with `q=0`), else Prometheus text.
+fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Format {
+    let asks = accept.flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.replace(' ', "").strip_prefix("q=").is_some_and(|q| q.parse() == Ok(0.0)));
+        media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+    });
+    if asks { Format::OpenMetrics } else { Format::Prometheus }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(accept: &str) -> Format {
+        negotiate(std::iter::once(accept))
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        assert_eq!(negotiate(std::iter::empty()), Format::Prometheus);
+        assert_eq!(of("*/*"), Format::Prometheus);
+        assert_eq!(of("text/plain; version=0.0.4"), Format::Prometheus);
+        // What Prometheus sends.
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;\
+                          q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(of(prometheus), Format::OpenMetrics);
+        assert_eq!(of("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics);
+        assert_eq!(of("application/openmetrics-text;q=0, text/plain"), Format::Prometheus);
+    }
 }

@@ -72,7 +72,7 @@ async fn admit(permits: Arc<Semaphore>, metrics: Arc<Metrics>, request: Request,
         return next.run(request).await;
     }
     let Ok(_permit) = permits.try_acquire_owned() else {
-        metrics.inc("mailgate_http_shed_total", &[("reason", "overloaded")]);
+        metrics.shed("overloaded");
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
@@ -89,7 +89,7 @@ async fn within(limit: Duration, metrics: Arc<Metrics>, request: Request, next: 
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            metrics.inc("mailgate_http_shed_total", &[("reason", "request_timeout")]);
+            metrics.shed("request_timeout");
             tracing::warn!(timeout_secs = limit.as_secs_f64(), "request timed out");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -147,7 +147,7 @@ async fn as_problem(response: Response) -> Response {
 
 /// The panic itself was logged by the panic hook (once, where it happened); the caller gets an opaque 500.
 fn answer_panic(metrics: &Metrics, _panic: Box<dyn Any + Send>) -> Response {
-    metrics.inc("mailgate_http_panics_total", &[]);
+    metrics.panicked();
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
         .into_response()
 }

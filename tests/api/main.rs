@@ -22,6 +22,7 @@ mod import_lock;
 mod large;
 mod leases;
 mod logins;
+mod metrics;
 mod mirror;
 mod openapi;
 mod outbox;

@@ -211,7 +211,8 @@ async fn a_failed_policy_reload_keeps_deciding_with_the_last_good_snapshot(pool:
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let ready: Value = app.http.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
-        if ready["policy"].as_str().is_some_and(|p| p.starts_with("stale since")) {
+        // Anonymous callers get the word; the time and the error are for admins.
+        if ready["policy"] == "stale" {
             assert_eq!(ready["status"], "ready", "a stale policy does not take the replica out of rotation");
             break;
         }

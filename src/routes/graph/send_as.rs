@@ -30,7 +30,7 @@ pub async fn check(
         }
         let decision = decide(snapshot, caller.app_id, &caller.app_name, other);
         let granted = decision.access == Access::Granted;
-        state.metrics.inc("mailgate_decisions_total", &[("result", if granted { "granted" } else { "denied" })]);
+        state.metrics.decision(granted);
         if granted {
             continue;
         }

@@ -1,35 +1,4 @@
 #!/usr/bin/env bash
 # Makes (once) the Python environment in which Microsoft's Graph SDK is the client of mailgate's Graph endpoint:
-# a venv under .dev/sdk-venv with the pinned packages of tests/sdk/requirements.txt from PyPI. Reuses it while the
-# requirements are unchanged. Prints the venv's python on stdout; anything else goes to stderr.
-# Settings: PYTHON (the interpreter to make the venv with; default python3, 3.9 or newer).
-set -euo pipefail
-
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-requirements=tests/sdk/requirements.txt
-venv=.dev/sdk-venv
-python=${PYTHON:-python3}
-mkdir -p .dev
-
-# Test binaries run side by side; one of them builds the venv while the others wait for it.
-exec 9>.dev/sdk-venv.lock
-flock 9
-
-want=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [[ -x $venv/bin/python && -f $venv/.requirements && $(cat "$venv/.requirements") == "$want" ]]; then
-    echo "$PWD/$venv/bin/python"
-    exit 0
-fi
-
-command -v "$python" >/dev/null || { echo "sdk-env: $python not found; install Python 3.9+ or set PYTHON" >&2; exit 1; }
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' \
-    || { echo "sdk-env: $python is older than 3.9, which msgraph-sdk needs" >&2; exit 1; }
-
-echo "sdk-env: building $venv from $requirements (once; a minute or two)" >&2
-rm -rf "$venv"
-"$python" -m venv "$venv" >&2
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements" >&2
-"$venv/bin/python" -c 'import msgraph, kiota_abstractions' >&2
-echo "$want" > "$venv/.requirements"
-echo "$PWD/$venv/bin/python"
+# .dev/sdk-venv with the pinned packages of tests/sdk/requirements.txt. Prints the venv's python.
+exec "$(dirname "${BASH_SOURCE[0]}")/py-env.sh" sdk tests/sdk/requirements.txt "msgraph, kiota_abstractions"

@@ -11,23 +11,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, spawn};
-
-/// The venv's python, made by scripts/sdk-env.sh (once per machine; it installs the pinned SDK from PyPI).
-fn sdk_python(root: &Path) -> String {
-    let out = Command::new("bash")
-        .arg(root.join("scripts/sdk-env.sh"))
-        .current_dir(root)
-        .output()
-        .expect("run scripts/sdk-env.sh");
-    assert!(
-        out.status.success(),
-        "scripts/sdk-env.sh could not make the Graph SDK environment (Python 3.9+ and PyPI are needed; this test \
-         is never skipped):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 path").trim().to_owned()
-}
+use crate::helpers::{ALLOWED, OUTSIDE, spawn, venv_python};
 
 fn address(name: &str, address: &str) -> Value {
     json!({"emailAddress": {"address": address, "name": name}})
@@ -38,7 +22,7 @@ async fn microsofts_graph_sdk_sends_through_mailgate(pool: PgPool) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).to_owned();
     let python = tokio::task::spawn_blocking({
         let root = root.clone();
-        move || sdk_python(&root)
+        move || venv_python(&root, "scripts/sdk-env.sh")
     })
     .await
     .expect("sdk-env");

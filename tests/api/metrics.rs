@@ -8,28 +8,12 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, message, spawn};
-
-/// The venv's python, made by scripts/metrics-env.sh (once per machine; it installs the pinned parser from PyPI).
-fn parser_python(root: &Path) -> String {
-    let out = Command::new("bash")
-        .arg(root.join("scripts/metrics-env.sh"))
-        .current_dir(root)
-        .output()
-        .expect("run scripts/metrics-env.sh");
-    assert!(
-        out.status.success(),
-        "scripts/metrics-env.sh could not make the parser environment (Python 3.9+ and PyPI are needed; this test \
-         is never skipped):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 path").trim().to_owned()
-}
+use crate::helpers::{ALLOWED, message, spawn, venv_python};
 
 /// What tests/metrics/parse.py read from `page` with the parser `format` names; panics if it refused the page.
 fn parse(format: &str, page: &str) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(parser_python(root))
+    let mut child = Command::new(venv_python(root, "scripts/metrics-env.sh"))
         .arg(root.join("tests/metrics/parse.py"))
         .arg(format)
         .stdin(Stdio::piped())

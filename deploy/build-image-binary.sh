@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # deploy/check.sh checks that the Dockerfile runs exactly this command in both of its build steps.
-BUILD_COMMAND="cargo build --release --locked --bin mailgate --bin graph-sim"
+BUILD_COMMAND="cargo build --release --locked -p mailgate -p graph-sim"
 # The runtime image's C library: distroless cc-debian12 has Debian 12's glibc.
 MAX_GLIBC=2.36
 

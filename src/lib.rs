@@ -14,7 +14,6 @@ pub mod error;
 pub mod metrics;
 pub mod policy;
 pub mod routes;
-pub mod sim;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mailgate::auth::entra::testing::{PublicKeyEncoding, TestIssuer, unix_time};
+use fake_entra::{PublicKeyEncoding, TestIssuer, unix_time};
 use mailgate::auth::entra::{EntraConfig, EntraValidator, TokenError, TokenVersion};
 use serde_json::{Value, json};
 
@@ -14,15 +14,22 @@ fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().expect("HTTP client")
 }
 
+/// A config for `issuer`'s tenant accepting `audiences`, with default intervals.
+fn config_for(issuer: &TestIssuer, audiences: &[&str]) -> EntraConfig {
+    let mut config = EntraConfig::new(issuer.tenant_id(), audiences.iter().map(|a| (*a).to_owned()).collect());
+    config.authority_host = issuer.authority();
+    config
+}
+
 async fn setup() -> (TestIssuer, EntraValidator) {
     let issuer = TestIssuer::start().await;
-    let validator = EntraValidator::new(issuer.config(&[CLIENT_ID, APP_ID_URI]), http()).await;
+    let validator = EntraValidator::new(config_for(&issuer, &[CLIENT_ID, APP_ID_URI]), http()).await;
     (issuer, validator)
 }
 
 async fn setup_with(tweak: impl FnOnce(&mut EntraConfig)) -> (TestIssuer, EntraValidator) {
     let issuer = TestIssuer::start().await;
-    let mut config = issuer.config(&[CLIENT_ID, APP_ID_URI]);
+    let mut config = config_for(&issuer, &[CLIENT_ID, APP_ID_URI]);
     tweak(&mut config);
     let validator = EntraValidator::new(config, http()).await;
     (issuer, validator)
@@ -125,7 +132,7 @@ async fn forged_kids_cannot_multiply_jwks_fetches() {
                 .collect()
         })
         .collect();
-    let mut config = issuer.config(&[CLIENT_ID]);
+    let mut config = config_for(&issuer, &[CLIENT_ID]);
     config.min_refetch_interval = interval;
     let validator = EntraValidator::new(config, http()).await;
     let run_wave = |tokens: Vec<String>| {
@@ -210,7 +217,7 @@ async fn wrong_audience_issuer_and_tenant_are_refused() {
 
     // Allowed once the tenant is listed.
     let tenant = issuer.tenant_id().to_owned();
-    let mut config = issuer.config(&[CLIENT_ID]);
+    let mut config = config_for(&issuer, &[CLIENT_ID]);
     config.allowed_tenants = vec![tenant, foreign.to_uppercase()];
     let multi = EntraValidator::new(config, http()).await;
     let identity = multi.validate(&foreign_token).await.expect("listed tenant");
@@ -290,7 +297,7 @@ async fn malformed_tokens_are_refused_cheaply() {
 async fn keys_unavailable_at_start_then_ready_after_refresh() {
     let issuer = TestIssuer::start().await;
     issuer.set_available(false);
-    let mut config = issuer.config(&[CLIENT_ID]);
+    let mut config = config_for(&issuer, &[CLIENT_ID]);
     config.refresh_interval = Duration::from_millis(300);
     config.min_refetch_interval = Duration::from_millis(300);
     let validator = EntraValidator::new(config, http()).await;

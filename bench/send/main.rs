@@ -38,6 +38,9 @@ use crate::report::{Direct, FullOutbox, Latency, Level, Machine, Report};
 use crate::services::{GraphSim, Mailgate};
 
 fn main() -> ExitCode {
+    if let Some(code) = services::run_graph_sim_if_asked() {
+        return code;
+    }
     let options = match Options::parse() {
         Ok(o) => o,
         Err(e) => {

@@ -4,10 +4,11 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use clap::Parser;
 
 const IDENTITY_HEADER: &str = "bench-identity-secret";
 
@@ -59,13 +60,37 @@ fn tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
+/// The first argument that makes this benchmark's executable run the Graph simulator instead. The simulator lives
+/// in its own crate, whose binary cargo does not build for this one; running it as a child process of its own keeps
+/// its CPU and memory apart from the load generator's, as a separate `graph-sim` would.
+const GRAPH_SIM_ARG: &str = "--run-graph-sim";
+
+/// In the child started by [`GraphSim::start`]: runs the simulator until it is killed, and returns its exit code.
+pub fn run_graph_sim_if_asked() -> Option<ExitCode> {
+    let mut args = std::env::args();
+    let program = args.next()?;
+    if args.next().as_deref() != Some(GRAPH_SIM_ARG) {
+        return None;
+    }
+    let cli = graph_sim::cli::Cli::parse_from(std::iter::once(program).chain(args));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    Some(match runtime.block_on(graph_sim::cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("graph-sim: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
 /// The Graph simulator with no faults and no delay, logging only each request's id and time.
 pub struct GraphSim(Process);
 
 impl GraphSim {
     pub fn start(log: &Path) -> anyhow::Result<GraphSim> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_graph-sim"));
-        cmd.args(["--listen", "127.0.0.1:0", "--identity-header", IDENTITY_HEADER, "--light-log"])
+        let mut cmd = Command::new(std::env::current_exe().context("the benchmark's own path")?);
+        cmd.arg(GRAPH_SIM_ARG)
+            .args(["--listen", "127.0.0.1:0", "--identity-header", IDENTITY_HEADER, "--light-log"])
             .env("RUST_LOG", "warn");
         Ok(GraphSim(Process::start(cmd, "graph-sim listening on ", log)?))
     }

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{Sim, SimConfig, SimHandle};
+use graph_sim::{Sim, SimConfig, SimHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, PgPool};
 use uuid::Uuid;

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use mailgate::sim::{Sim, SimConfig};
+use graph_sim::{Sim, SimConfig};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 

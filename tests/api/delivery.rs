@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mailgate::sim::{Fault, ScriptedFault};
+use graph_sim::{Fault, ScriptedFault};
 use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -94,7 +94,7 @@ async fn a_500_is_ambiguous_and_a_400_is_final(pool: PgPool) {
 async fn a_token_endpoint_outage_delays_but_does_not_lose_the_message(pool: PgPool) {
     let app = spawn().start(pool).await;
     app.sim.sim.add_scripted_faults(
-        mailgate::sim::TOKEN_FAULT_KEY,
+        graph_sim::TOKEN_FAULT_KEY,
         vec![ScriptedFault::times(Fault::Unavailable { retry_after_secs: None }, 1)],
     );
     let done = app.wait_final(&send(&app).await).await;
@@ -118,7 +118,7 @@ async fn a_connection_never_established_is_retried_and_sent_once(pool: PgPool) {
 
     // Graph comes up on that port: the same simulator, served there too.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("the port is still free");
-    let graph = tokio::spawn(mailgate::sim::serve(listener, app.sim.sim.clone(), std::future::pending()));
+    let graph = tokio::spawn(graph_sim::serve(listener, app.sim.sim.clone(), std::future::pending()));
     let done = app.wait_final(&id).await;
     graph.abort();
     assert_eq!(done["status"], "sent", "{done}");

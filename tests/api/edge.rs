@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use graph_sim::{Fault, ScriptedFault};
 use mailgate::auth::ApiKey;
-use mailgate::sim::{Fault, ScriptedFault};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,6 +1,6 @@
 //! Callers presenting Entra ID tokens, against a real JWKS served on loopback with keys made at test time.
 
-use mailgate::auth::entra::testing::{PublicKeyEncoding, TestIssuer, unix_time};
+use fake_entra::{PublicKeyEncoding, TestIssuer, unix_time};
 use mailgate::db;
 use serde_json::{Value, json};
 use sqlx::PgPool;

@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use graph_sim::{Sim, SimConfig, SimHandle};
 use mailgate::auth::ApiKey;
 use mailgate::db;
 use mailgate::db::policies::NewPolicy;
 use mailgate::policy::{AccessRight, AppSelector, PolicyScope};
-use mailgate::sim::{Sim, SimConfig, SimHandle};
 use reqwest::Url;
 use serde_json::{Value, json};
 use sqlx::PgPool;

@@ -2,7 +2,7 @@
 //! MAILGATE_MAX_MESSAGE_BYTES and delivered through a draft and upload sessions.
 
 use base64::Engine;
-use mailgate::sim::{Fault, MAX_CHUNK_BYTES};
+use graph_sim::{Fault, MAX_CHUNK_BYTES};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;

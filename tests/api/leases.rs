@@ -2,8 +2,8 @@
 //! that outlasts the lease keeps it.
 
 use base64::Engine;
+use graph_sim::{Fault, ScriptedFault, TOKEN_FAULT_KEY};
 use mailgate::delivery::attempt::TTL_BEFORE_SEND;
-use mailgate::sim::{Fault, ScriptedFault, TOKEN_FAULT_KEY};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 

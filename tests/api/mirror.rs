@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{AccessRight, SimPolicy};
+use graph_sim::{AccessRight, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -202,7 +202,7 @@ async fn every_change_is_in_the_trail_with_who_before_and_after(pool: PgPool) {
 async fn drift_is_recorded_counted_listed_and_can_cool_down(pool: PgPool) {
     let app = spawn().env("MAILGATE_DRIFT_COOLDOWN_SECS", "600").start(pool).await;
     let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
-    let sim_app = mailgate::sim::SimConfig::default().app_id;
+    let sim_app = graph_sim::SimConfig::default().app_id;
     app.sim.sim.set_policies(vec![SimPolicy {
         app_id: sim_app,
         access_right: AccessRight::DenyAccess,

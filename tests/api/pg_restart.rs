@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{Fault, ScriptedFault};
+use graph_sim::{Fault, ScriptedFault};
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::Mutex;
 

@@ -5,7 +5,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mailgate::sim::SimHandle;
+use graph_sim::SimHandle;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 

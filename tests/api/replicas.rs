@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mailgate::sim::{Fault, ScriptedFault};
+use graph_sim::{Fault, ScriptedFault};
 use serde_json::json;
 use sqlx::PgPool;
 

@@ -1,6 +1,6 @@
 //! The send path: allowed, denied locally, denied by Exchange, and `Prefer: wait`.
 
-use mailgate::sim::{AccessRight, Fault, SimPolicy};
+use graph_sim::{AccessRight, Fault, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -45,7 +45,7 @@ async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_id
     assert_eq!(got.client_request_id.as_deref(), Some(id.as_str()));
     assert_eq!(
         got.app_id.as_deref(),
-        Some(mailgate::sim::SimConfig::default().app_id.as_str()),
+        Some(graph_sim::SimConfig::default().app_id.as_str()),
         "token from the managed identity endpoint"
     );
     assert!(got.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer sim-")), "{:?}", got.authorization);
@@ -117,7 +117,7 @@ async fn a_local_denial_is_an_immediate_403_naming_the_policy_and_graph_hears_no
 async fn an_exchange_denial_rejects_the_message_with_graphs_code(pool: PgPool) {
     let app = spawn().start(pool).await;
     // Exchange's real policy disagrees with the mirror: it denies the mailbox mailgate allows.
-    let app_id = mailgate::sim::SimConfig::default().app_id;
+    let app_id = graph_sim::SimConfig::default().app_id;
     app.sim.sim.set_policies(vec![SimPolicy {
         app_id,
         access_right: AccessRight::DenyAccess,

@@ -190,10 +190,9 @@ async fn a_revoked_key_is_refused_on_every_replica(pool: PgPool) {
 async fn prefer_wait_answers_202_when_watching_the_stored_message_fails(pool: PgPool) {
     let app = spawn().start(pool).await;
     // Graph takes its time, so the caller is still waiting when the store goes away.
-    app.sim.sim.add_scripted_faults(
-        ALLOWED,
-        vec![mailgate::sim::ScriptedFault::times(mailgate::sim::Fault::Delay { ms: 3_000 }, 1)],
-    );
+    app.sim
+        .sim
+        .add_scripted_faults(ALLOWED, vec![graph_sim::ScriptedFault::times(graph_sim::Fault::Delay { ms: 3_000 }, 1)]);
     let post = app
         .http
         .post(format!("{}/v1/messages", app.base))

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{Fault, ScriptedFault};
+use graph_sim::{Fault, ScriptedFault};
 use serde_json::Value;
 use sqlx::PgPool;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mailgate::sim::Fault;
+use graph_sim::Fault;
 use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{Sim, SimConfig};
+use graph_sim::{Sim, SimConfig};
 use sqlx::PgPool;
 use uuid::Uuid;
 

@@ -10,7 +10,6 @@ mod claims;
 mod error;
 mod jwk;
 mod jwks;
-pub mod testing;
 mod validate;
 
 use std::sync::{Arc, Weak};

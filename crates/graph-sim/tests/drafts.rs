@@ -1,6 +1,6 @@
 //! The simulator's draft path (draft, upload sessions, send), over a real loopback socket.
 
-use mailgate::sim::{AccessRight, Fault, Sim, SimConfig, SimHandle, SimPolicy};
+use graph_sim::{AccessRight, Fault, Sim, SimConfig, SimHandle, SimPolicy};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use mailgate::sim::{
-    AccessRight, Fault, ReceivedRequest, ScriptedFault, Sim, SimConfig, SimHandle, SimPolicy, SimStats,
-};
+use graph_sim::{AccessRight, Fault, ReceivedRequest, ScriptedFault, Sim, SimConfig, SimHandle, SimPolicy, SimStats};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,36 +1,36 @@
-//! `graph-sim`: the Microsoft Graph sendMail and managed identity simulator on a socket.
+//! The `graph-sim` command line: its options, and running the simulator on a socket until a signal stops it.
+//! The binary calls it, and so can a benchmark that wants the simulator in a process of its own.
 
 use std::io::Write;
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use crate::{Sim, SimConfig, read_json_file, serve, shutdown_signal};
 use clap::Parser;
-use mailgate::sim::{Sim, SimConfig, read_json_file, serve, shutdown_signal};
 
 #[derive(Parser, Debug)]
 #[command(name = "graph-sim", about = "Microsoft Graph sendMail and managed identity simulator")]
-struct Cli {
+pub struct Cli {
     #[arg(long, env = "GRAPH_SIM_LISTEN", default_value = "127.0.0.1:8090")]
-    listen: SocketAddr,
+    pub listen: SocketAddr,
     #[arg(long, env = "GRAPH_SIM_IDENTITY_HEADER", default_value_t = SimConfig::default().identity_header)]
-    identity_header: String,
+    pub identity_header: String,
     #[arg(long, default_value_t = SimConfig::default().app_id)]
-    app_id: String,
+    pub app_id: String,
     #[arg(long, default_value_t = 3600)]
-    token_ttl_secs: u64,
+    pub token_ttl_secs: u64,
     /// JSON array of policies: [{"app_id","access_right","scope"}]
     #[arg(long)]
-    policies: Option<PathBuf>,
+    pub policies: Option<PathBuf>,
     /// JSON array of mailbox addresses that exist (default: every mailbox exists)
     #[arg(long)]
-    mailboxes: Option<PathBuf>,
+    pub mailboxes: Option<PathBuf>,
     /// Log each request without its body and `Authorization` header (for long benchmark runs).
     #[arg(long, env = "GRAPH_SIM_LIGHT_LOG")]
-    light_log: bool,
+    pub light_log: bool,
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let cli = Cli::parse();
+/// Serves until SIGINT or SIGTERM. Prints `graph-sim listening on http://ADDR` once it is listening.
+pub async fn run(cli: Cli) -> std::io::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();

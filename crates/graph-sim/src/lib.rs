@@ -18,6 +18,7 @@
 //! A reset clears the request log, scripted faults, counters and sequence numbers; it
 //! keeps policies, the mailbox directory and issued tokens (clients cache tokens).
 
+pub mod cli;
 mod conn;
 mod control;
 mod draft;

@@ -1,4 +1,4 @@
-//! Test support: a fake Entra ID tenant that generates RSA keys, serves OpenID metadata and a
+//! A fake Microsoft Entra ID tenant for mailgate's tests: it generates RSA keys, serves OpenID metadata and a
 //! JWKS over HTTP on loopback, rotates keys, and signs tokens — good ones and deliberately bad
 //! ones. For tests only; it panics on internal failures.
 
@@ -15,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::EntraConfig;
 use keys::{TestKey, pem, signing_input};
 use server::Shared;
 
@@ -68,20 +67,13 @@ impl TestIssuer {
         Self { shared, server }
     }
 
-    /// `http://127.0.0.1:{port}`, for [`EntraConfig::authority_host`].
+    /// `http://127.0.0.1:{port}`: the authority host a validator under test should use.
     pub fn authority(&self) -> reqwest::Url {
         reqwest::Url::parse(&self.shared.base_url).expect("loopback URL")
     }
 
     pub fn tenant_id(&self) -> &str {
         &self.shared.tenant_id
-    }
-
-    /// A config for this tenant accepting `audiences`, with default intervals.
-    pub fn config(&self, audiences: &[&str]) -> EntraConfig {
-        let mut config = EntraConfig::new(self.tenant_id(), audiences.iter().map(|a| (*a).to_owned()).collect());
-        config.authority_host = self.authority();
-        config
     }
 
     /// JWKS requests served (or refused while unavailable) so far.

@@ -4,6 +4,7 @@
 
 pub mod accept;
 pub mod admin;
+pub mod audit_chain;
 pub mod auth;
 pub mod cli;
 pub mod config;

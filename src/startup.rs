@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accept;
+use crate::audit_chain;
 use crate::auth::CallerCache;
 use crate::auth::entra::{EntraConfig, EntraValidator};
 use crate::auth::failures::FailureLimiter;
@@ -98,6 +99,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(events.clone().listen(pool.clone()));
     let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.idempotency_ttl);
     tokio::spawn(accept::purge_usage(pool.clone()));
+    tokio::spawn(audit_chain::sealer::run(pool.clone(), settings.audit_seal_interval));
 
     let settings = Arc::new(settings);
     let delivery = Arc::new(Delivery {

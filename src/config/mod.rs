@@ -67,6 +67,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Label sets one metric family keeps; new ones beyond it are counted under `other`.
     pub metrics_max_series: usize,
+    /// How often audit rows are sealed into the hash chain: the longest an audit row stays unsealed, roughly.
+    pub audit_seal_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -170,6 +172,7 @@ const KEYS: &[&str] = &[
     "body_retention_secs",
     "shutdown_grace_secs",
     "metrics_max_series",
+    "audit_seal_secs",
     "entra_tenant_id",
     "entra_audiences",
     "entra_allowed_tenants",
@@ -306,6 +309,10 @@ impl Settings {
             metrics_max_series: match raw.parse("metrics_max_series", crate::metrics::DEFAULT_MAX_SERIES)? {
                 n @ 10..=100_000 => n,
                 _ => return Err(invalid("metrics_max_series", "must be between 10 and 100000")),
+            },
+            audit_seal_interval: match raw.parse("audit_seal_secs", 5)? {
+                n @ 1..=3600 => Duration::from_secs(n),
+                _ => return Err(invalid("audit_seal_secs", "must be between 1 and 3600")),
             },
         })
     }

@@ -168,3 +168,15 @@ fn the_metrics_series_cap_defaults_to_1000_and_is_bounded() {
         assert!(err.to_string().contains("MAILGATE_METRICS_MAX_SERIES"), "{err}");
     }
 }
+
+#[test]
+fn the_audit_seal_interval_defaults_to_5_seconds_and_is_bounded() {
+    let s = load(&[("DATABASE_URL", "x")]).expect("loads");
+    assert_eq!(s.audit_seal_interval, std::time::Duration::from_secs(5));
+    let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_AUDIT_SEAL_SECS", "1")]).expect("loads");
+    assert_eq!(s.audit_seal_interval, std::time::Duration::from_secs(1));
+    for bad in ["0", "3601", "-1", "soon"] {
+        let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_AUDIT_SEAL_SECS", bad)]).expect_err(bad);
+        assert!(err.to_string().contains("MAILGATE_AUDIT_SEAL_SECS"), "{err}");
+    }
+}

@@ -164,7 +164,7 @@ async fn the_service_role_cannot_change_the_schema(pool: PgPool) {
     .await
     .expect("append-only tables");
     let names: Vec<&str> = append_only.iter().map(|(t, ..)| t.as_str()).collect();
-    assert_eq!(names, ["audit_events", "change_events", "drift_events"]);
+    assert_eq!(names, ["audit_chain", "audit_events", "audit_seals", "change_events", "drift_events"]);
     for &(ref table, service_changes, row_guard, truncate_guard) in &append_only {
         assert!(!service_changes, "the service may update or delete {table}");
         assert!(row_guard && truncate_guard, "{table} lacks a guard: row {row_guard}, truncate {truncate_guard}");

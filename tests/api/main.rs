@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod audit_chain;
 mod auth;
 mod bad_input;
 mod cli;

@@ -1,0 +1,141 @@
+//! The sealer: in `serve`, every MAILGATE_AUDIT_SEAL_SECS, appends the links of audit rows up to a settled horizon
+//! and records the batch in audit_seals. Replicas all run it; a transaction-scoped advisory lock lets one seal at a
+//! time (another replica's tick finds it taken and leaves the work to the holder).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::canonical::{ChainRow, SELECT};
+use super::horizon::{self, Horizon};
+use super::{GENESIS, Link, hex, link, to_link};
+
+/// The advisory lock key sealing takes.
+pub const SEAL_LOCK: i64 = 0x6d67_2d73_6561_6c73; // "mg-seals"
+
+/// Rows linked per transaction (and per seal), so that a long backlog is sealed in bounded steps.
+const BATCH: i64 = 5000;
+
+/// Ticks a horizon may wait on its holders before the wait is logged as a warning.
+const PATIENCE: u32 = 12;
+
+/// One sealing batch, as recorded in audit_seals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    pub seq: i64,
+    pub first_id: i64,
+    pub last_id: i64,
+    pub rows: i64,
+    pub head: Link,
+}
+
+/// A sealer's memory between ticks: the horizon it is waiting on.
+#[derive(Debug, Default)]
+pub struct Sealer {
+    pending: Option<Horizon>,
+    waited: u32,
+}
+
+impl Sealer {
+    /// One tick: seal up to the pending horizon if it has settled, then read the next one (and seal at once if
+    /// nothing holds it). Returns the seals made.
+    pub async fn tick(&mut self, pool: &PgPool) -> anyhow::Result<Vec<Seal>> {
+        let mut sealed = Vec::new();
+        if let Some(h) = &self.pending {
+            if !horizon::settled(pool, h).await? {
+                self.waited += 1;
+                if self.waited.is_multiple_of(PATIENCE) {
+                    tracing::warn!(
+                        upto = h.upto,
+                        holders = ?h.holders,
+                        ticks = self.waited,
+                        "audit rows are not sealed: transactions that drew audit ids are still open"
+                    );
+                }
+                return Ok(sealed);
+            }
+            sealed.extend(seal_up_to(pool, h.upto).await?);
+            self.pending = None;
+            self.waited = 0;
+        }
+        let next = horizon::observe(pool).await?;
+        if next.holders.is_empty() {
+            sealed.extend(seal_up_to(pool, next.upto).await?);
+        } else {
+            self.pending = Some(next);
+        }
+        Ok(sealed)
+    }
+}
+
+/// Links every row after the last link up to `upto` (which must be settled), in batches.
+pub async fn seal_up_to(pool: &PgPool, upto: i64) -> Result<Vec<Seal>, sqlx::Error> {
+    let mut seals = Vec::new();
+    loop {
+        let mut tx = pool.begin().await?;
+        let mine: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(SEAL_LOCK).fetch_one(&mut *tx).await?;
+        if !mine {
+            return Ok(seals);
+        }
+        let last: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, link FROM audit_chain ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (after, mut prev) = last.as_ref().map_or((0, GENESIS), |(id, l)| (*id, to_link(l)));
+        let rows: Vec<ChainRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SELECT} FROM audit_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+        )))
+        .bind(after)
+        .bind(upto)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (Some(first), Some(last_row)) = (rows.first(), rows.last()) else {
+            return Ok(seals);
+        };
+        let (first_id, last_id) = (first.id, last_row.id);
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut links = Vec::with_capacity(rows.len());
+        for row in &rows {
+            prev = link(&prev, &row.canonical());
+            ids.push(row.id);
+            links.push(prev.to_vec());
+        }
+        sqlx::query("INSERT INTO audit_chain (id, link) SELECT * FROM unnest($1::bigint[], $2::bytea[])")
+            .bind(&ids)
+            .bind(&links)
+            .execute(&mut *tx)
+            .await?;
+        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO audit_seals (first_id, last_id, rows, head, genesis) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(first_id)
+        .bind(last_id)
+        .bind(count)
+        .bind(prev.to_vec())
+        .bind(last.is_none())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // The head, logged: kept by the log pipeline outside the database, it is what `verify --expect-head` checks.
+        tracing::info!(seq, first_id, last_id, rows = count, head = %hex(&prev), "sealed audit rows");
+        seals.push(Seal { seq, first_id, last_id, rows: count, head: prev });
+        if count < BATCH {
+            return Ok(seals);
+        }
+    }
+}
+
+/// The sealer task `serve` runs: a tick every `every`, for the life of the process.
+pub async fn run(pool: PgPool, every: Duration) {
+    let mut sealer = Sealer::default();
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = sealer.tick(&pool).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not seal audit rows");
+        }
+    }
+}

@@ -37,7 +37,9 @@ fi
 "$chromium" --headless --no-sandbox --version 2>/dev/null | grep -q Chromium \
     || die "$chromium does not run: $("$chromium" --headless --no-sandbox --version 2>&1 | tail -n 3)"
 
-command -v node >/dev/null && command -v npm >/dev/null || die "node and npm not found; install Node.js 20 or newer"
+for tool in node npm; do
+    command -v "$tool" >/dev/null || die "$tool not found; install Node.js 20 or newer with npm"
+done
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
     || die "node $(node --version) is too old; playwright-core needs Node.js 20 or newer"
 want=$(cat tests/ui/package.json tests/ui/package-lock.json | sha256sum | cut -d' ' -f1)

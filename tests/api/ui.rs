@@ -292,7 +292,10 @@ async fn the_dashboard_shows_the_audit_log_in_a_browser(pool: PgPool) {
     assert!(csv.starts_with("id,at,outcome,app,mailbox"), "{csv}");
     assert_eq!(csv.lines().count() as i64, 1 + seeded.by_outcome.values().sum::<i64>(), "CSV rows");
 
-    // The filters: one app, one outcome.
+    // The filters: one app (by a click on its name), then one outcome.
+    assert_eq!(report["narrowed"]["appFilter"], "logic-app");
+    assert_eq!(report["narrowed"]["topApps"], json!([["logic-app", "12", "3", "3", "1"]]));
+    assert_eq!(report["narrowed"]["total"], 12);
     assert_eq!(report["filtered"]["totals"], json!({"denied": 2}));
     assert_eq!(report["filtered"]["topApps"], json!([["logic-app", "2", "0", "2", "0"]]));
 

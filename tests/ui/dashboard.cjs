@@ -74,8 +74,11 @@ async function main() {
     const path = await download.path();
     report.download.csv = require("fs").readFileSync(path, "utf8");
 
-    // Filters: one app and one outcome.
-    await page.getByLabel("App", { exact: true }).fill("logic-app");
+    // Filters: an app's name in the top table narrows the page to it; then one outcome.
+    await page.locator("#top-apps tbody th button", { hasText: "logic-app" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("#top-apps tbody tr[data-key]").length === 1);
+    report.narrowed = await read(page);
+    report.narrowed.appFilter = await page.getByLabel("App", { exact: true }).inputValue();
     await page.getByLabel("Outcome", { exact: true }).selectOption("denied");
     await page.getByRole("button", { name: "Apply" }).click();
     await page.locator("#totals li[data-outcome]").first().waitFor();

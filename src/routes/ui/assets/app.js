@@ -161,8 +161,8 @@ async function refresh(event) {
     ]);
     drawTotals(stats);
     drawChart($("chart"), series, OUTCOMES, COLOURS);
-    drawTop($("top-apps"), stats.by_app, "No app sent anything in this range.");
-    drawTop($("top-mailboxes"), stats.by_mailbox, "No mailbox was used in this range.");
+    drawTop($("top-apps"), "app", stats.by_app, "No app sent anything in this range.");
+    drawTop($("top-mailboxes"), "mailbox", stats.by_mailbox, "No mailbox was used in this range.");
     drawProblems(problems);
     drawDrift(drift);
     const range = f.since ? `${when(f.since.toISOString())} to ${when((f.until || new Date()).toISOString())} UTC` : "";
@@ -193,8 +193,9 @@ function drawTotals(stats) {
   }));
 }
 
-/** `rows`: {key, outcome, count} from /v1/audit/stats, grouped by key; the ten busiest keys. */
-function drawTop(table, rows, none) {
+/** `rows`: {key, outcome, count} from /v1/audit/stats, grouped by key; the ten busiest keys. `field`: the filter
+ * a key's name sets. */
+function drawTop(table, field, rows, none) {
   const groups = new Map();
   for (const { key, outcome, count } of rows) {
     const g = groups.get(key) || { key, total: 0, sent: 0, denied: 0, failed: 0 };
@@ -212,7 +213,15 @@ function drawTop(table, rows, none) {
   }
   tbody.replaceChildren(...top.map((g) => {
     const row = node("tr", "", { "data-key": g.key });
-    row.append(node("th", g.key, { scope: "row" }));
+    // A name narrows the whole page to it.
+    const th = node("th", "", { scope: "row" });
+    const narrow = node("button", g.key, { type: "button", class: "link plain", title: `Show only ${g.key}` });
+    narrow.addEventListener("click", () => {
+      $(field).value = g.key;
+      refresh();
+    });
+    th.append(narrow);
+    row.append(th);
     cell(row, g.total, "num");
     cell(row, g.sent, "num");
     cell(row, g.denied, "num");

@@ -66,6 +66,8 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", get(routes::metrics::metrics))
+        .route("/ui", get(routes::ui::page))
+        .route("/ui/{file}", get(routes::ui::asset))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
         .with_state(state)

@@ -145,7 +145,7 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
-const FILTER_SQL: &str = "($1::text IS NULL OR app_name = $1)
+pub(crate) const FILTER_SQL: &str = "($1::text IS NULL OR app_name = $1)
     AND ($2::text IS NULL OR mailbox = $2)
     AND ($3::text IS NULL OR outcome = $3)
     AND ($4::timestamptz IS NULL OR at >= $4)
@@ -197,7 +197,7 @@ pub struct Latency {
 }
 
 /// Binds the filter to `$1`…`$5`, as FILTER_SQL expects.
-fn filtered<'q, O>(
+pub(crate) fn filtered<'q, O>(
     q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
     f: &'q Filter,
 ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {

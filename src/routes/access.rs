@@ -43,12 +43,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
     public(Method::GET, "/readyz"),
     public(Method::GET, "/metrics"),
     public(Method::GET, "/openapi.json"),
+    // The dashboard's static files; its data comes from the audit endpoints below, with the auditor's credential.
+    public(Method::GET, "/ui"),
+    public(Method::GET, "/ui/{file}"),
     roles(Method::POST, "/v1/messages", &[MailSend]),
     roles(Method::POST, "/v1.0/users/{mailbox}/sendMail", &[MailSend]),
     // Senders see their own messages; auditors see every message.
     roles(Method::GET, "/v1/messages/{id}", &[MailSend, AuditRead]),
     roles(Method::GET, "/v1/audit", &[AuditRead]),
     roles(Method::GET, "/v1/audit/stats", &[AuditRead]),
+    roles(Method::GET, "/v1/audit/timeseries", &[AuditRead]),
     roles(Method::GET, "/v1/admin/apps", &[Admin]),
     roles(Method::POST, "/v1/admin/apps", &[Admin]),
     roles(Method::GET, "/v1/admin/apps/{name}", &[Admin]),

@@ -10,6 +10,7 @@ pub mod json_body;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod ui;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(graph::send_mail::send_mail))
         .routes(routes!(audit::list::list))
         .routes(routes!(audit::stats::stats))
+        .routes(routes!(audit::series::timeseries))
         .routes(routes!(admin::apps::list, admin::apps::create))
         .routes(routes!(admin::apps::get, admin::apps::change, admin::apps::remove))
         .routes(routes!(admin::keys::list, admin::keys::issue))

@@ -38,4 +38,5 @@ mod send_path;
 mod shutdown;
 mod sync;
 mod throttle;
+mod ui;
 mod unprivileged;

@@ -1,7 +1,9 @@
-//! `/v1/audit`: the audit log for operators — filtered, paginated by cursor, as JSON or CSV — and its statistics.
+//! `/v1/audit`: the audit log for operators — filtered, paginated by cursor, as JSON or CSV — its statistics and
+//! its outcomes over time.
 
 pub mod changes;
 pub mod csv;
 pub mod list;
 pub mod params;
+pub mod series;
 pub mod stats;

@@ -73,7 +73,7 @@ impl From<StatsParams> for AuditParams {
     }
 }
 
-fn outcome() -> utoipa::openapi::schema::Schema {
+pub(crate) fn outcome() -> utoipa::openapi::schema::Schema {
     let names = Outcome::ALL.iter().map(|o| o.as_str());
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)

@@ -98,6 +98,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(events.clone().listen(pool.clone()));
     let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.idempotency_ttl);
     tokio::spawn(accept::purge_usage(pool.clone()));
+    tokio::spawn(db::audit::keep_partitions(pool.clone()));
 
     let settings = Arc::new(settings);
     let delivery = Arc::new(Delivery {

@@ -1,6 +1,8 @@
-//! The `mailgate` command line: serving, migrations, and the admin operations on the policy mirror.
+//! The `mailgate` command line: serving, migrations, the admin operations on the policy mirror, and the audit log's
+//! upkeep.
 
 mod apps;
+mod audit;
 mod groups;
 mod keys;
 mod policies;
@@ -52,6 +54,9 @@ pub enum Command {
     /// Import the mirror from Exchange Online's output, or export it as PowerShell.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// The audit log's upkeep.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -75,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups(c) => c.run(&connect(&settings).await?).await,
         Command::Policies(c) => c.run(&connect(&settings).await?, settings.allow_unknown_mailboxes).await,
         Command::Sync(c) => c.run(&connect(&settings).await?).await,
+        Command::Audit(c) => c.run(&settings).await,
     }
 }
 

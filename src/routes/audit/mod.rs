@@ -1,7 +1,9 @@
-//! `/v1/audit`: the audit log for operators — filtered, paginated by cursor, as JSON or CSV — and its statistics.
+//! `/v1/audit`: the audit log for operators — filtered, paginated by cursor, as JSON or CSV, exported whole as CSV or
+//! NDJSON — and its statistics.
 
 pub mod changes;
 pub mod csv;
+pub mod export;
 pub mod list;
 pub mod params;
 pub mod stats;

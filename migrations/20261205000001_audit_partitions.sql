@@ -97,12 +97,13 @@ BEGIN
 END $$;
 
 -- The service calls this at start and daily: the current month and the next `ahead` ones (at most 12). It runs as
--- the owner, yet can only ever add empty partitions.
+-- the owner, yet can only ever add empty partitions. Replicas calling it at once take turns.
 CREATE FUNCTION audit_events_ensure_partitions(ahead integer DEFAULT 2) RETURNS SETOF text LANGUAGE plpgsql
 SECURITY DEFINER AS $$
 DECLARE
     made text;
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('audit_events_ensure_partitions'));
     FOR i IN 0..least(greatest(ahead, 0), 12) LOOP
         made := audit_events_create_partition(now() + make_interval(months => i));
         IF made IS NOT NULL THEN

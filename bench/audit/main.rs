@@ -89,7 +89,11 @@ async fn run(o: Options) -> anyhow::Result<()> {
         o.small,
         o.large,
         o.reads,
-        if o.smoke { "smoke, unoptimised" } else { "release" },
+        match (o.smoke, cfg!(debug_assertions)) {
+            (true, _) => "smoke",
+            (false, true) => "full sizes, unoptimised build",
+            (false, false) => "full sizes",
+        },
         began.elapsed().as_secs_f64()
     );
     Ok(())

@@ -102,6 +102,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.idempotency_ttl);
     tokio::spawn(accept::purge_usage(pool.clone()));
     tokio::spawn(audit_chain::sealer::run(pool.clone(), settings.audit_seal_interval));
+    tokio::spawn(db::audit::keep_partitions(pool.clone()));
 
     let settings = Arc::new(settings);
     let delivery = Arc::new(Delivery {

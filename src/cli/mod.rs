@@ -1,4 +1,5 @@
-//! The `mailgate` command line: serving, migrations, and the admin operations on the policy mirror.
+//! The `mailgate` command line: serving, migrations, the admin operations on the policy mirror, and the audit log's
+//! upkeep.
 
 mod apps;
 mod audit;
@@ -54,7 +55,7 @@ pub enum Command {
     /// Import the mirror from Exchange Online's output, or export it as PowerShell.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
-    /// The audit log: verify it against its hash chain.
+    /// The audit log: verify it against its hash chain, drop months past the retention.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
 }
@@ -80,7 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups(c) => c.run(&connect(&settings).await?).await,
         Command::Policies(c) => c.run(&connect(&settings).await?, settings.allow_unknown_mailboxes).await,
         Command::Sync(c) => c.run(&connect(&settings).await?).await,
-        Command::Audit(c) => c.run(&connect(&settings).await?).await,
+        Command::Audit(c) => c.run(&settings).await,
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// How long a message's body is kept after its final status (0: purged at once).
     pub body_retention: Duration,
+    /// `mailgate audit purge` drops the audit log's month partitions that ended this many days ago.
+    pub audit_retention_days: i32,
     /// How long SIGTERM waits for sends in flight.
     pub shutdown_grace: Duration,
     /// After Exchange refuses a pair the mirror granted, deny it locally this long (None: off).
@@ -170,6 +172,7 @@ const KEYS: &[&str] = &[
     "large_messages",
     "idempotency_ttl_secs",
     "body_retention_secs",
+    "audit_retention_days",
     "shutdown_grace_secs",
     "metrics_max_series",
     "audit_seal_secs",
@@ -298,6 +301,10 @@ impl Settings {
             limits: limits(raw)?,
             idempotency_ttl: Duration::from_secs(positive(raw, "idempotency_ttl_secs", 86_400)?),
             body_retention: Duration::from_secs(raw.parse("body_retention_secs", 0)?),
+            audit_retention_days: match raw.parse("audit_retention_days", 400)? {
+                n @ 1..=36_500 => n,
+                _ => return Err(invalid("audit_retention_days", "must be between 1 and 36500")),
+            },
             shutdown_grace: Duration::from_secs(raw.parse("shutdown_grace_secs", graph_timeout + 5)?),
             drift_cooldown: match raw.parse::<u64>("drift_cooldown_secs", 0)? {
                 0 => None,

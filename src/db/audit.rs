@@ -1,7 +1,7 @@
 //! The append-only audit log: one event per decision and per Graph attempt.
 
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -117,14 +117,29 @@ pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Ve
 const ROW: &str = "id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
                    latency_ms, request_id, detail";
 
-/// Filters shared by the audit list, its CSV export and its statistics.
+/// Filters shared by the audit list, its exports and its statistics (which take all but `message_id`).
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub app: Option<String>,
     pub mailbox: Option<String>,
     pub outcome: Option<String>,
+    pub message_id: Option<Uuid>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
+}
+
+/// Where a page ends: the (at, id) of its last event. The next page starts strictly after it in the page order
+/// (newest first), so no event is seen twice or skipped, however many arrive meanwhile (they are newer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: OffsetDateTime,
+    pub id: i64,
+}
+
+impl AuditRow {
+    pub fn cursor(&self) -> Cursor {
+        Cursor { at: self.at, id: self.id }
+    }
 }
 
 #[derive(Debug, FromRow, Serialize, utoipa::ToSchema)]
@@ -151,21 +166,96 @@ pub(crate) const FILTER_SQL: &str = "($1::text IS NULL OR app_name = $1)
     AND ($4::timestamptz IS NULL OR at >= $4)
     AND ($5::timestamptz IS NULL OR at < $5)";
 
-/// Newest first. `before` is the cursor: the id of the last event of the previous page.
+/// Newest first, by (at, id), after `cursor` when given. Only the filters given become conditions, so each page is
+/// planned for its own filters: one index of audit_events per filter (see the partitioning migration) serves it.
 #[tracing::instrument(skip(db))]
 pub async fn search(
     db: impl PgExecutor<'_>,
     f: &Filter,
-    before: Option<i64>,
+    cursor: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {ROW}
-           FROM audit_events
-          WHERE {FILTER_SQL} AND ($6::bigint IS NULL OR id < $6)
-          ORDER BY id DESC LIMIT $7"
-    );
-    filtered(sqlx::query_as(sqlx::AssertSqlSafe(sql)), f).bind(before).bind(limit).fetch_all(db).await
+    page_query(f, cursor, limit).build_query_as().fetch_all(db).await
+}
+
+/// The SQL of one page.
+pub fn page_query(f: &Filter, cursor: Option<Cursor>, limit: i64) -> QueryBuilder<Postgres> {
+    page_query_after("", f, cursor, limit)
+}
+
+/// EXPLAIN of one page's query, for the test that checks each filter reads an index.
+pub fn explain_page_query(f: &Filter, cursor: Option<Cursor>, limit: i64) -> QueryBuilder<Postgres> {
+    page_query_after("EXPLAIN ", f, cursor, limit)
+}
+
+fn page_query_after(prefix: &str, f: &Filter, cursor: Option<Cursor>, limit: i64) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::new(format!("{prefix}SELECT {ROW} FROM audit_events WHERE true"));
+    if let Some(app) = &f.app {
+        q.push(" AND app_name = ").push_bind(app.clone());
+    }
+    if let Some(mailbox) = &f.mailbox {
+        q.push(" AND mailbox = ").push_bind(mailbox.clone());
+    }
+    if let Some(outcome) = &f.outcome {
+        q.push(" AND outcome = ").push_bind(outcome.clone());
+    }
+    if let Some(message_id) = f.message_id {
+        q.push(" AND message_id = ").push_bind(message_id);
+    }
+    if let Some(since) = f.since {
+        q.push(" AND at >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        q.push(" AND at < ").push_bind(until);
+    }
+    if let Some(c) = cursor {
+        // A row comparison: one index range condition on (…, at, id).
+        q.push(" AND (at, id) < (").push_bind(c.at).push(", ").push_bind(c.id).push(")");
+    }
+    q.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
+    q
+}
+
+/// Creates the partitions of the current and the next two months where missing (as the owner, through a function
+/// the service may call); returns the names of those it made.
+pub async fn ensure_partitions(db: impl PgExecutor<'_>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT audit_events_ensure_partitions(2)").fetch_all(db).await
+}
+
+/// At start and then daily, makes sure the coming months have their partitions, so that no event lands in the
+/// DEFAULT partition (which would keep it from being dropped with its month).
+pub async fn keep_partitions(pool: sqlx::PgPool) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(86_400));
+    loop {
+        every.tick().await;
+        match ensure_partitions(&pool).await {
+            Ok(made) if !made.is_empty() => tracing::info!(partitions = ?made, "audit partitions created"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not create the coming months' audit partitions"),
+        }
+    }
+}
+
+/// A month partition past the retention: dropped, or only listed on a dry run.
+#[derive(Debug, FromRow)]
+pub struct ExpiredPartition {
+    pub partition: String,
+    pub range_end: OffsetDateTime,
+    pub events: i64,
+}
+
+/// Drops every month partition whose whole range ended `older_than_days` days ago or earlier. Needs the owner role:
+/// the service may not call it.
+pub async fn drop_partitions(
+    db: impl PgExecutor<'_>,
+    older_than_days: i32,
+    dry_run: bool,
+) -> Result<Vec<ExpiredPartition>, sqlx::Error> {
+    sqlx::query_as("SELECT partition, range_end, events FROM audit_events_drop_partitions($1, $2)")
+        .bind(older_than_days)
+        .bind(dry_run)
+        .fetch_all(db)
+        .await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -53,6 +53,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     roles(Method::GET, "/v1/audit", &[AuditRead]),
     roles(Method::GET, "/v1/audit/stats", &[AuditRead]),
     roles(Method::GET, "/v1/audit/timeseries", &[AuditRead]),
+    roles(Method::GET, "/v1/audit/export", &[AuditRead]),
     roles(Method::GET, "/v1/admin/apps", &[Admin]),
     roles(Method::POST, "/v1/admin/apps", &[Admin]),
     roles(Method::GET, "/v1/admin/apps/{name}", &[Admin]),

@@ -26,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list::list))
         .routes(routes!(audit::stats::stats))
         .routes(routes!(audit::series::timeseries))
+        .routes(routes!(audit::export::export))
         .routes(routes!(admin::apps::list, admin::apps::create))
         .routes(routes!(admin::apps::get, admin::apps::change, admin::apps::remove))
         .routes(routes!(admin::keys::list, admin::keys::issue))

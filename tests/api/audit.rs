@@ -81,7 +81,7 @@ async fn bad_parameters_name_themselves(pool: PgPool) {
         ("?since=2026-11-02T00:00:00Z&until=2026-11-01T00:00:00Z", "until"),
         ("?limit=0", "limit"),
         ("?limit=5000", "limit"),
-        ("?cursor=abc", "cursor"),
+        ("?message_id=42", "message_id"),
         ("?format=xml", "format"),
         ("?mailbox=not%20a%20mailbox", "mailbox"),
         ("?colour=blue", "colour"),
@@ -89,6 +89,196 @@ async fn bad_parameters_name_themselves(pool: PgPool) {
         let r = get(&app, &auditor, query).await;
         assert_eq!(r.status(), 422, "{query}");
         assert_eq!(r.json::<Value>().await.expect("json")["field"], field, "{query}");
+    }
+    // A cursor is opaque: one this service did not issue (or an old id-only one) is a bad request.
+    let old_style = base64_url("before:12");
+    for cursor in ["abc", old_style.as_str(), &base64_url("at:x:1")] {
+        let r = get(&app, &auditor, &format!("?cursor={cursor}")).await;
+        assert_eq!(r.status(), 400, "{cursor}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json", "{cursor}");
+        let problem: Value = r.json().await.expect("json");
+        assert_eq!((problem["field"].as_str(), problem["code"].as_str()), (Some("cursor"), Some("invalid_cursor")));
+    }
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+/// Rows straight into the log as the owner: `n` events of `app`, ten to each `at` (so that ties on `at` are broken by
+/// id), a second apart, spread back from now over `spread_days` (into older partitions and the DEFAULT one).
+pub async fn fill(pool: &PgPool, app: &str, n: i64, spread_days: i64) -> Vec<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO audit_events (at, outcome, app_name, mailbox, message_id, detail)
+         SELECT now() - make_interval(secs => (i / 10) * 10 * $3 * 86400.0 / $2), (ARRAY['sent', 'queued', 'denied'])[i % 3 + 1],
+                $1, 'box' || (i % 7) || '@contoso.test', gen_random_uuid(), 'row ' || i
+           FROM generate_series(0, $2 - 1) i
+         RETURNING id",
+    )
+    .bind(app)
+    .bind(n)
+    .bind(spread_days)
+    .fetch_all(pool)
+    .await
+    .expect("fill")
+}
+
+/// Month partitions for the `months` months before this one (migrations make this month's and the next ones').
+pub async fn past_partitions(pool: &PgPool, months: i32) {
+    sqlx::query(
+        "SELECT audit_events_create_partition(now() - make_interval(months => m)) FROM generate_series(1, $1) m",
+    )
+    .bind(months)
+    .execute(pool)
+    .await
+    .expect("partitions");
+}
+
+/// Pages through `query` with the cursor until the end; returns the ids in the order seen and the Link headers'
+/// agreement with `next_cursor`.
+async fn page_through(app: &TestApp, key: &str, query: &str, limit: usize) -> Vec<(String, i64)> {
+    let mut seen = Vec::new();
+    let mut url = format!("{query}&limit={limit}");
+    loop {
+        let r = get(app, key, &url).await;
+        assert_eq!(r.status(), 200, "{url}");
+        let link = r.headers().get("link").map(|v| v.to_str().expect("link").to_owned());
+        let page: Value = r.json().await.expect("json");
+        for e in page["events"].as_array().expect("events") {
+            seen.push((e["at"].as_str().expect("at").to_owned(), e["id"].as_i64().expect("id")));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                let link = link.expect("a Link header on every page but the last");
+                assert!(link.contains(&format!("cursor={c}>")) && link.ends_with("rel=\"next\""), "{link}");
+                url = format!("{query}&limit={limit}&cursor={c}");
+            }
+            None => {
+                assert!(link.is_none(), "no Link after the last page");
+                break;
+            }
+        }
+    }
+    seen
+}
+
+#[sqlx::test]
+async fn keyset_pages_see_every_event_once_while_events_arrive(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
+    let before: Vec<i64> = fill(&app.pool, "paged", 2000, 70).await;
+
+    // Writers keep appending events of the same app (and others) while the pages are read.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (pool, stop) = (app.pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut added = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                sqlx::query(
+                    "INSERT INTO audit_events (outcome, app_name) SELECT 'sent', 'paged' FROM generate_series(1, 5)",
+                )
+                .execute(&pool)
+                .await
+                .expect("insert");
+                added += 5;
+                tokio::task::yield_now().await;
+            }
+            added
+        })
+    };
+    let unfiltered = page_through(&app, &auditor, "?app=paged", 37).await;
+    let sent = page_through(&app, &auditor, "?app=paged&outcome=sent", 50).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let added = writer.await.expect("writer");
+    assert!(added > 0, "events arrived while paging");
+
+    let mut want = before.clone();
+    want.sort_unstable();
+    for (name, seen) in [("app", &unfiltered), ("app and outcome", &sent)] {
+        // Newest first, strictly: (at, id) descending, no pair twice.
+        let keys: Vec<(time::OffsetDateTime, i64)> = seen
+            .iter()
+            .map(|(at, id)| {
+                (time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).expect("at"), *id)
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] > w[1]), "{name}: not strictly newest first");
+        let mut ids: Vec<i64> = seen.iter().map(|(_, id)| *id).filter(|id| before.contains(id)).collect();
+        ids.sort_unstable();
+        if name == "app" {
+            assert_eq!(ids, want, "{name}: every event there before paging, exactly once");
+        } else {
+            let sent_before: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM audit_events WHERE id = ANY($1) AND outcome = 'sent' ORDER BY id")
+                    .bind(&before)
+                    .fetch_all(&app.pool)
+                    .await
+                    .expect("sent");
+            assert_eq!(ids, sent_before, "{name}: every sent event there before paging, exactly once");
+        }
+    }
+}
+
+#[sqlx::test]
+async fn every_filter_reads_an_index_without_sorting(pool: PgPool) {
+    use mailgate::db::audit::{Cursor, Filter, explain_page_query};
+    past_partitions(&pool, 4).await;
+    fill(&pool, "indexed", 30_000, 100).await;
+    fill(&pool, "other", 30_000, 100).await;
+    sqlx::query("ANALYZE audit_events").execute(&pool).await.expect("analyze");
+    let (at, message_id): (time::OffsetDateTime, uuid::Uuid) = sqlx::query_as(
+        "SELECT at, message_id FROM audit_events WHERE app_name = 'indexed' ORDER BY at DESC LIMIT 1 OFFSET 500",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a row");
+    let holding: Vec<String> = sqlx::query_scalar("SELECT DISTINCT tableoid::regclass::text FROM audit_events")
+        .fetch_all(&pool)
+        .await
+        .expect("partitions");
+    assert!(holding.len() >= 4, "events in several months: {holding:?}");
+    let now = time::OffsetDateTime::now_utc();
+    let filters = [
+        ("none", Filter::default()),
+        ("app", Filter { app: Some("indexed".into()), ..Filter::default() }),
+        ("mailbox", Filter { mailbox: Some("box3@contoso.test".into()), ..Filter::default() }),
+        ("outcome", Filter { outcome: Some("denied".into()), ..Filter::default() }),
+        ("message", Filter { message_id: Some(message_id), ..Filter::default() }),
+        ("since", Filter { since: Some(now - time::Duration::days(40)), ..Filter::default() }),
+        (
+            "since and until",
+            Filter {
+                since: Some(now - time::Duration::days(50)),
+                until: Some(now - time::Duration::days(20)),
+                ..Filter::default()
+            },
+        ),
+    ];
+    for (name, filter) in &filters {
+        for cursor in [None, Some(Cursor { at, id: i64::MAX })] {
+            let plan: Vec<String> =
+                explain_page_query(filter, cursor, 101).build_query_scalar().fetch_all(&pool).await.expect("explain");
+            // Plan nodes, without the arrows; a Merge Append's "Sort Key" line is not a sort.
+            let nodes: Vec<&str> = plan.iter().map(|l| l.trim_start().trim_start_matches("->").trim_start()).collect();
+            let plan = plan.join("\n");
+            eprintln!("{name}, {cursor:?}:\n{plan}");
+            assert!(nodes.iter().any(|n| n.starts_with("Index Scan")), "{name}, {cursor:?}: no index scan\n{plan}");
+            // A message has a handful of events: the planner may rightly sort those its index finds. Any other
+            // page must come in index order, or it would sort all the events its filter selects.
+            let sorts = nodes.iter().any(|n| n.starts_with("Sort  (") || n.starts_with("Incremental Sort"));
+            if *name == "message" {
+                assert!(plan.contains("_message_id_at_id_idx"), "{name}, {cursor:?}: not the message index\n{plan}");
+            } else {
+                assert!(!sorts, "{name}, {cursor:?}: sorts\n{plan}");
+            }
+            // An empty partition may be "scanned" (for nothing); one holding events never.
+            let scanned = nodes.iter().filter_map(|n| n.strip_prefix("Seq Scan on ")?.split(' ').next());
+            for partition in scanned {
+                assert!(!holding.iter().any(|h| h == partition), "{name}, {cursor:?}: scans {partition}\n{plan}");
+            }
+        }
     }
 }
 

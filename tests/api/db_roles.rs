@@ -151,7 +151,7 @@ async fn the_service_role_cannot_change_the_schema(pool: PgPool) {
                 coalesce(bool_or(t.tgfoid = 'audit_events_append_only'::regproc AND t.tgtype & 34 = 34), false)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            LEFT JOIN pg_trigger t ON t.tgrelid = c.oid
-          WHERE n.nspname = current_schema() AND c.relkind = 'r'
+          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
             -- A policy's apps: never changed, removed only with their policy (a cascade, run as the owner).
             AND c.relname <> 'access_policy_apps'
             AND (c.relname = 'change_events'
@@ -168,6 +168,25 @@ async fn the_service_role_cannot_change_the_schema(pool: PgPool) {
     for &(ref table, service_changes, row_guard, truncate_guard) in &append_only {
         assert!(!service_changes, "the service may update or delete {table}");
         assert!(row_guard && truncate_guard, "{table} lacks a guard: row {row_guard}, truncate {truncate_guard}");
+    }
+    // The audit log's partitions: each guarded as its parent, and none the service may touch but through it.
+    let partitions: Vec<(String, bool, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname::text,
+                has_table_privilege('mailgate_service', c.oid, 'SELECT, INSERT, UPDATE, DELETE'),
+                coalesce(bool_or(t.tgfoid = 'audit_events_append_only'::regproc AND t.tgtype & 27 = 27), false),
+                coalesce(bool_or(t.tgfoid = 'audit_events_append_only'::regproc AND t.tgtype & 34 = 34), false)
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           LEFT JOIN pg_trigger t ON t.tgrelid = c.oid
+          WHERE i.inhparent = 'audit_events'::regclass
+          GROUP BY c.oid, c.relname ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("partitions");
+    assert!(partitions.len() >= 4, "this month, the next two and DEFAULT: {partitions:?}");
+    for &(ref part, service_may, row_guard, truncate_guard) in &partitions {
+        assert!(!service_may, "the service may read or write {part} directly");
+        assert!(row_guard && truncate_guard, "{part} lacks a guard: row {row_guard}, truncate {truncate_guard}");
     }
 }
 

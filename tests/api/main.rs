@@ -3,6 +3,8 @@
 mod admin;
 mod audit;
 mod audit_chain;
+mod audit_export;
+mod audit_partitions;
 mod auth;
 mod bad_input;
 mod cli;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mailgate::sim::{AccessRight, Fault, SimPolicy};
+use graph_sim::{AccessRight, Fault, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -115,7 +115,7 @@ async fn seed(app: &TestApp) -> Seeded {
     );
     let (_, body) = send(app, ALLOWED).await;
     assert_eq!(app.wait_final(body["id"].as_str().expect("id")).await["status"], "rejected");
-    let sim_app = mailgate::sim::SimConfig::default().app_id;
+    let sim_app = graph_sim::SimConfig::default().app_id;
     app.sim.sim.set_policies(vec![SimPolicy {
         app_id: sim_app,
         access_right: AccessRight::DenyAccess,

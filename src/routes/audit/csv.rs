@@ -18,8 +18,18 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 }
 
 pub fn render(rows: &[AuditRow]) -> String {
-    let mut out = String::from(HEADER);
-    out.push_str("\r\n");
+    let mut out = header();
+    push_rows(&mut out, rows);
+    out
+}
+
+/// The header line, with its line break.
+pub fn header() -> String {
+    format!("{HEADER}\r\n")
+}
+
+/// Appends one line per row.
+pub fn push_rows(out: &mut String, rows: &[AuditRow]) {
     for r in rows {
         let at = r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         let fields = [
@@ -40,7 +50,6 @@ pub fn render(rows: &[AuditRow]) -> String {
         out.push_str(&fields.join(","));
         out.push_str("\r\n");
     }
-    out
 }
 
 #[cfg(test)]

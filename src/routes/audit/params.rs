@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 
-use crate::db::audit::{Filter, Outcome};
+use crate::db::audit::{Cursor, Filter, Outcome};
 use crate::domain::Mailbox;
 use crate::error::ApiError;
 
@@ -24,6 +24,9 @@ pub struct AuditParams {
     pub mailbox: Option<String>,
     #[param(schema_with = outcome)]
     pub outcome: Option<String>,
+    /// A message's id: the events of that message.
+    #[param(format = Uuid)]
+    pub message_id: Option<String>,
     /// RFC 3339; events at or after.
     #[param(format = DateTime)]
     pub since: Option<String>,
@@ -33,7 +36,8 @@ pub struct AuditParams {
     /// Page size: 1-1000 (JSON) or 1-10000 (CSV); default 100.
     #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
-    /// `next_cursor` from the previous page.
+    /// `next_cursor` from the previous page (opaque). Pages are read newest first after it: none is repeated or
+    /// skipped while events arrive.
     pub cursor: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` also selects CSV.
     #[param(schema_with = format)]
@@ -90,7 +94,7 @@ fn format() -> utoipa::openapi::schema::Schema {
 
 pub struct Parsed {
     pub filter: Filter,
-    pub before: Option<i64>,
+    pub after: Option<Cursor>,
     pub limit: i64,
     pub csv: bool,
 }
@@ -117,6 +121,29 @@ fn time(field: &str, value: &Option<String>) -> Result<Option<OffsetDateTime>, A
         .transpose()
 }
 
+/// The audit list's cursor: the (at, id) of the last event of a page, at in microseconds (Postgres's precision).
+pub fn encode_page_cursor(c: Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("at:{}:{}", c.at.unix_timestamp_nanos() / 1000, c.id))
+}
+
+pub fn decode_page_cursor(cursor: &str) -> Option<Cursor> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (micros, id) = text.strip_prefix("at:")?.split_once(':')?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()?.checked_mul(1000)?).ok()?;
+    Some(Cursor { at, id: id.parse().ok()? })
+}
+
+/// A cursor this service did not issue is a bad request, whatever else is right.
+pub fn bad_cursor() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "invalid_cursor",
+        "`cursor` is not one this service issued; start again without it",
+    )
+    .field("cursor")
+}
+
+/// The id cursor of the change trail.
 pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("before:{id}"))
 }
@@ -154,15 +181,17 @@ pub fn parse(query: Result<Query<AuditParams>, QueryRejection>, accept_csv: bool
     if !(1..=max).contains(&limit) {
         return Err(ApiError::invalid("limit", format!("`limit` must be between 1 and {max}")));
     }
-    let before = p
-        .cursor
+    let after = p.cursor.as_deref().map(|c| decode_page_cursor(c).ok_or_else(bad_cursor)).transpose()?;
+    let message_id = p
+        .message_id
         .as_deref()
-        .map(|c| decode_cursor(c).ok_or_else(|| ApiError::invalid("cursor", "`cursor` is not one this service issued")))
+        .map(|m| m.parse().map_err(|_| ApiError::invalid("message_id", "`message_id` must be a message's id (a UUID)")))
         .transpose()?;
     let filter = Filter {
         app: p.app,
         mailbox,
         outcome: p.outcome,
+        message_id,
         since: time("since", &p.since)?,
         until: time("until", &p.until)?,
     };
@@ -171,7 +200,7 @@ pub fn parse(query: Result<Query<AuditParams>, QueryRejection>, accept_csv: bool
     {
         return Err(ApiError::invalid("until", "`until` must be later than `since`"));
     }
-    Ok(Parsed { filter, before, limit, csv })
+    Ok(Parsed { filter, after, limit, csv })
 }
 
 #[cfg(test)]
@@ -183,5 +212,10 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
         assert_eq!(decode_cursor("42"), None);
         assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("after:1")), None);
+        let c = Cursor { at: time::macros::datetime!(2026-11-29 07:55:12.345678 UTC), id: 7 };
+        assert_eq!(decode_page_cursor(&encode_page_cursor(c)), Some(c));
+        for forged in ["", "abc", &encode_cursor(7), &URL_SAFE_NO_PAD.encode("at:x:1")] {
+            assert_eq!(decode_page_cursor(forged), None, "{forged}");
+        }
     }
 }

@@ -1,0 +1,51 @@
+use std::collections::HashMap;
+
+use super::*;
+
+fn otlp(vars: &[(&str, &str)]) -> Result<Option<Otlp>, OtlpError> {
+    let env: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    Otlp::from_env(|k| env.get(k).cloned())
+}
+
+#[test]
+fn without_otel_variables_nothing_is_exported() {
+    assert_eq!(otlp(&[]), Ok(None));
+    // Settings that only shape an export do not start one.
+    let shaping = [
+        ("OTEL_SERVICE_NAME", "mailgate"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", " "),
+    ];
+    assert_eq!(otlp(&shaping), Ok(None));
+    // And this process, which never called `init_with_otlp`, has tracing off: no span context is stored.
+    assert!(!on());
+}
+
+#[test]
+fn an_endpoint_turns_export_on_unless_disabled() {
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
+    assert_eq!(otlp(&[base]), Ok(Some(Otlp { traces_endpoint: "http://collector:4318/v1/traces".into() })));
+    let signal = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example/traces");
+    assert_eq!(otlp(&[base, signal]), Ok(Some(Otlp { traces_endpoint: "https://otlp.example/traces".into() })));
+    assert_eq!(otlp(&[base, ("OTEL_SDK_DISABLED", "TRUE")]), Ok(None));
+    assert_eq!(otlp(&[base, ("OTEL_TRACES_EXPORTER", "none")]), Ok(None));
+    assert!(otlp(&[base, ("OTEL_SDK_DISABLED", "false")]).expect("valid").is_some());
+}
+
+#[test]
+fn a_value_this_build_cannot_honour_stops_start_up_naming_it() {
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+    let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).expect_err("grpc is not built in");
+    assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL: `grpc`"), "{err}");
+    // The signal's own protocol wins over the general one.
+    let both = [base, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    assert!(otlp(&both).expect("valid").is_some());
+    let err = otlp(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).expect_err("not a URL");
+    assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
+    let err = otlp(&[base, ("OTEL_SDK_DISABLED", "yes")]).expect_err("not a boolean");
+    assert!(err.to_string().starts_with("OTEL_SDK_DISABLED"), "{err}");
+    let err = otlp(&[base, ("OTEL_TRACES_EXPORTER", "zipkin")]).expect_err("no such exporter here");
+    assert!(err.to_string().starts_with("OTEL_TRACES_EXPORTER"), "{err}");
+}

@@ -229,3 +229,41 @@ async fn without_otel_settings_nothing_is_traced_stored_or_logged(pool: PgPool) 
     assert!(!logs.contains("trace_id") && !logs.contains("OTLP"), "{logs}");
     assert_eq!(log_lines(&logs, "queued").len(), 1, "{logs}");
 }
+
+#[sqlx::test]
+async fn spans_still_batched_at_sigterm_are_exported_before_the_process_exits(pool: PgPool) {
+    let (receiver, endpoint) = Receiver::start().await;
+    // A batch delay far longer than the test: only the flush at shutdown can deliver these spans.
+    let app = spawn()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+        .start(pool)
+        .await;
+    let r = app
+        .http
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&app.demo.key)
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .json(&message(ALLOWED))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.wait_final(&id).await["status"], "sent");
+    assert!(receiver.spans().is_empty(), "nothing is exported before the batch delay or the shutdown");
+
+    let mut app = app;
+    app.process.terminate();
+    let status = app.process.wait_exit(Duration::from_secs(30)).await.expect("mailgate exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    let spans = receiver.spans();
+    for name in ["POST /v1/messages", "allowlist decision", "deliver", "POST sendMail"] {
+        assert!(
+            spans.iter().any(|(_, s)| s.name == name && hex(&s.trace_id) == TRACE_ID),
+            "span {name} was not flushed at shutdown"
+        );
+    }
+    // Without OTEL_SERVICE_NAME the service is still named.
+    assert_eq!(text(&spans[0].0, "service.name"), "mailgate");
+}

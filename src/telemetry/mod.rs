@@ -50,16 +50,24 @@ pub fn init(format: LogFormat) {
     let _ = install(format, None);
 }
 
-/// Logging, and OTLP export when the environment configures it (`mailgate serve`). A bad `OTEL_*` value is an error
-/// naming it.
+/// Logging, and OTLP export when the environment configures it (`mailgate serve`). A malformed `OTEL_*` value is an
+/// error naming it. A protocol this build does not export with (gRPC) turns export off with a warning instead:
+/// a platform's agent may ask for it, and mail must not stop for want of traces.
 pub fn init_with_otlp(format: LogFormat) -> anyhow::Result<Telemetry> {
-    let config = Otlp::from_env(|k| std::env::var(k).ok())?;
+    let (config, unsupported) = match Otlp::from_env(|k| std::env::var(k).ok()) {
+        Ok(config) => (config, None),
+        Err(e @ OtlpError::Protocol { .. }) => (None, Some(e)),
+        Err(e) => return Err(e.into()),
+    };
     let providers = config.map(|c| c.start()).transpose()?;
     let tracer = providers.as_ref().map(otlp::Providers::tracer);
     let installed = install(format, tracer);
     if installed && providers.is_some() {
         ON.store(true, Ordering::Relaxed);
         opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    }
+    if let Some(e) = unsupported {
+        tracing::warn!("{e}; traces are not exported");
     }
     if let Some(p) = &providers {
         tracing::info!(endpoint = %p.endpoint, "exporting traces over OTLP/HTTP");

@@ -18,7 +18,7 @@ const PROTOCOLS: &str = "http/protobuf";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OtlpError {
-    #[error("{name}: `{value}` is not supported; mailgate exports OTLP as {PROTOCOLS} (the collector's port 4318)")]
+    #[error("{name}: `{value}` is not built in; mailgate exports OTLP as {PROTOCOLS} (a collector's port 4318)")]
     Protocol { name: &'static str, value: String },
     #[error("{name}: `{value}`: {expected}")]
     Invalid { name: &'static str, value: String, expected: &'static str },
@@ -56,10 +56,11 @@ impl Otlp {
         };
         for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
             if let Some(value) = get(name) {
-                if value != "http/protobuf" {
-                    return Err(OtlpError::Protocol { name, value });
+                match value.as_str() {
+                    "http/protobuf" => break,
+                    "grpc" | "http/json" => return Err(OtlpError::Protocol { name, value }),
+                    _ => return Err(invalid(name, &value, "expected http/protobuf, grpc or http/json")),
                 }
-                break;
             }
         }
         Ok(Some(Otlp { traces_endpoint }))

@@ -37,8 +37,13 @@ fn an_endpoint_turns_export_on_unless_disabled() {
 #[test]
 fn a_value_this_build_cannot_honour_stops_start_up_naming_it() {
     let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+    // gRPC is a protocol, only not built in: export is turned off with a warning (`init_with_otlp`), start-up goes on.
     let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).expect_err("grpc is not built in");
+    assert!(matches!(err, OtlpError::Protocol { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
     assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL: `grpc`"), "{err}");
+    // A value that is no protocol at all is a mistake, which stops start-up.
+    let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http")]).expect_err("no such protocol");
+    assert!(matches!(err, OtlpError::Invalid { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
     // The signal's own protocol wins over the general one.
     let both = [base, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
     assert!(otlp(&both).expect("valid").is_some());

@@ -111,6 +111,10 @@ async fn a_message_is_traced_from_the_callers_request_to_the_graph_attempt(pool:
         .env("MAILGATE_LOG_FORMAT", "json")
         .start(pool)
         .await;
+    // Probes and scrapes, before the message: were they traced, their spans would be exported before its.
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(app.http.get(app.url(path)).send().await.expect("probe").status(), 200);
+    }
     let r = app
         .http
         .post(app.url("/v1/messages"))
@@ -133,7 +137,8 @@ async fn a_message_is_traced_from_the_callers_request_to_the_graph_attempt(pool:
         Duration::from_secs(30),
         || {
             let spans = receiver.spans();
-            let ok = names.iter().all(|n| spans.iter().any(|(_, s)| s.name == *n && hex(&s.trace_id) == TRACE_ID));
+            let ok = names.iter().all(|n| spans.iter().any(|(_, s)| s.name == *n && hex(&s.trace_id) == TRACE_ID))
+                && spans.iter().any(|(_, s)| s.name == "GET /v1/messages/{id}");
             async move { ok }
         },
     )
@@ -179,6 +184,13 @@ async fn a_message_is_traced_from_the_callers_request_to_the_graph_attempt(pool:
     assert_eq!(int(&graph.attributes, "attempt"), 1);
     assert_eq!(text(&graph.attributes, "outcome"), "sent");
     assert_eq!(done["events"][1]["graph_request_id"], sim_request_id.as_str());
+
+    // Routes are named by template; probes and scrapes are not traced.
+    assert!(spans.iter().any(|(_, s)| s.name == "GET /v1/messages/{id}"), "the status polls are traced");
+    assert!(
+        !spans.iter().any(|(_, s)| s.name.contains("/healthz") || s.name.contains("/metrics")),
+        "probes and scrapes are not traced"
+    );
 
     // What the outbox carried between them.
     let stored: Option<String> = sqlx::query_scalar("SELECT traceparent FROM messages WHERE id = $1::uuid")

@@ -30,6 +30,13 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
+static METER: std::sync::OnceLock<opentelemetry::metrics::Meter> = std::sync::OnceLock::new();
+
+/// The meter the main counters are also recorded with, when metrics are exported over OTLP.
+pub fn meter() -> Option<&'static opentelemetry::metrics::Meter> {
+    METER.get()
+}
+
 /// The exporters, to be flushed before the process ends.
 #[must_use = "call shutdown() before exiting, or the last spans are lost"]
 pub struct Telemetry {
@@ -60,17 +67,22 @@ pub fn init_with_otlp(format: LogFormat) -> anyhow::Result<Telemetry> {
         Err(e) => return Err(e.into()),
     };
     let providers = config.map(|c| c.start()).transpose()?;
-    let tracer = providers.as_ref().map(otlp::Providers::tracer);
+    let tracer = providers.as_ref().and_then(otlp::Providers::tracer);
+    let tracing = tracer.is_some();
     let installed = install(format, tracer);
-    if installed && providers.is_some() {
+    if installed && tracing {
         ON.store(true, Ordering::Relaxed);
         opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    }
+    if let Some(meter) = providers.as_ref().and_then(otlp::Providers::meter) {
+        let _ = METER.set(meter);
     }
     if let Some(e) = unsupported {
         tracing::warn!("{e}; traces are not exported");
     }
     if let Some(p) = &providers {
-        tracing::info!(endpoint = %p.endpoint, "exporting traces over OTLP/HTTP");
+        let (traces, metrics) = (&p.otlp.traces_endpoint, &p.otlp.metrics_endpoint);
+        tracing::info!(?traces, ?metrics, "exporting over OTLP/HTTP");
     }
     Ok(Telemetry { otlp: providers })
 }

@@ -26,11 +26,21 @@ fn without_otel_variables_nothing_is_exported() {
 #[test]
 fn an_endpoint_turns_export_on_unless_disabled() {
     let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
-    assert_eq!(otlp(&[base]), Ok(Some(Otlp { traces_endpoint: "http://collector:4318/v1/traces".into() })));
+    let both = |traces: &str, metrics: &str| Otlp {
+        traces_endpoint: Some(traces.into()).filter(|t: &String| !t.is_empty()),
+        metrics_endpoint: Some(metrics.into()).filter(|m: &String| !m.is_empty()),
+    };
+    let at_4318 = both("http://collector:4318/v1/traces", "http://collector:4318/v1/metrics");
+    assert_eq!(otlp(&[base]), Ok(Some(at_4318)));
     let signal = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example/traces");
-    assert_eq!(otlp(&[base, signal]), Ok(Some(Otlp { traces_endpoint: "https://otlp.example/traces".into() })));
+    let own = both("https://otlp.example/traces", "http://collector:4318/v1/metrics");
+    assert_eq!(otlp(&[base, signal]), Ok(Some(own)));
+    assert_eq!(otlp(&[signal]), Ok(Some(both("https://otlp.example/traces", ""))));
     assert_eq!(otlp(&[base, ("OTEL_SDK_DISABLED", "TRUE")]), Ok(None));
-    assert_eq!(otlp(&[base, ("OTEL_TRACES_EXPORTER", "none")]), Ok(None));
+    let no_metrics = otlp(&[base, ("OTEL_METRICS_EXPORTER", "none")]);
+    assert_eq!(no_metrics, Ok(Some(both("http://collector:4318/v1/traces", ""))));
+    let none = [base, ("OTEL_TRACES_EXPORTER", "none"), ("OTEL_METRICS_EXPORTER", "none")];
+    assert_eq!(otlp(&none), Ok(None));
     assert!(otlp(&[base, ("OTEL_SDK_DISABLED", "false")]).expect("valid").is_some());
 }
 
@@ -44,9 +54,18 @@ fn a_value_this_build_cannot_honour_stops_start_up_naming_it() {
     // A value that is no protocol at all is a mistake, which stops start-up.
     let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http")]).expect_err("no such protocol");
     assert!(matches!(err, OtlpError::Invalid { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
-    // The signal's own protocol wins over the general one.
-    let both = [base, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    // Each signal's own protocol wins over the general one.
+    let both = [
+        base,
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ];
     assert!(otlp(&both).expect("valid").is_some());
+    let metrics_grpc =
+        [base, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    let err = otlp(&metrics_grpc).expect_err("metrics would go over grpc");
+    assert!(matches!(err, OtlpError::Protocol { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
     let err = otlp(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).expect_err("not a URL");
     assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
     let err = otlp(&[base, ("OTEL_SDK_DISABLED", "yes")]).expect_err("not a boolean");

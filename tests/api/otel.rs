@@ -12,8 +12,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
 use prost::Message;
 use serde_json::Value;
@@ -29,13 +31,17 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
     content_types: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
     async fn start() -> (Self, String) {
         let receiver = Receiver::default();
-        let app = Router::new().route("/v1/traces", post(traces)).with_state(receiver.clone());
+        let app = Router::new()
+            .route("/v1/traces", post(traces))
+            .route("/v1/metrics", post(metrics))
+            .with_state(receiver.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
@@ -67,6 +73,40 @@ async fn traces(State(r): State<Receiver>, headers: axum::http::HeaderMap, body:
             StatusCode::OK
         }
         Err(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn metrics(State(r): State<Receiver>, body: Bytes) -> StatusCode {
+    match ExportMetricsServiceRequest::decode(body) {
+        Ok(request) => {
+            r.metrics.lock().expect("lock").push(request);
+            StatusCode::OK
+        }
+        Err(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl Receiver {
+    /// The sum of the counter `name`'s latest points whose attribute `key` is `value`, over every export received.
+    fn counted(&self, name: &str, key: &str, value: &str) -> i64 {
+        let got = self.metrics.lock().expect("lock");
+        let mut total = 0;
+        for request in got.iter() {
+            for rm in &request.resource_metrics {
+                for sm in &rm.scope_metrics {
+                    for m in sm.metrics.iter().filter(|m| m.name == name) {
+                        let Some(metric::Data::Sum(sum)) = &m.data else { panic!("{name} is not a sum: {m:?}") };
+                        for p in &sum.data_points {
+                            let wanted = matches!(attr(&p.attributes, key), Some(any_value::Value::StringValue(v)) if v == value);
+                            if wanted && let Some(number_data_point::Value::AsInt(n)) = p.value {
+                                total += n;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        total
     }
 }
 
@@ -243,12 +283,13 @@ async fn without_otel_settings_nothing_is_traced_stored_or_logged(pool: PgPool) 
 }
 
 #[sqlx::test]
-async fn spans_still_batched_at_sigterm_are_exported_before_the_process_exits(pool: PgPool) {
+async fn spans_and_counters_still_batched_at_sigterm_are_exported_before_the_process_exits(pool: PgPool) {
     let (receiver, endpoint) = Receiver::start().await;
     // A batch delay far longer than the test: only the flush at shutdown can deliver these spans.
     let app = spawn()
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "600000")
         .start(pool)
         .await;
     let r = app
@@ -264,6 +305,7 @@ async fn spans_still_batched_at_sigterm_are_exported_before_the_process_exits(po
     let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
     assert_eq!(app.wait_final(&id).await["status"], "sent");
     assert!(receiver.spans().is_empty(), "nothing is exported before the batch delay or the shutdown");
+    assert!(receiver.metrics.lock().expect("lock").is_empty(), "nor before the export interval");
 
     let mut app = app;
     app.process.terminate();
@@ -278,4 +320,8 @@ async fn spans_still_batched_at_sigterm_are_exported_before_the_process_exits(po
     }
     // Without OTEL_SERVICE_NAME the service is still named.
     assert_eq!(text(&spans[0].0, "service.name"), "mailgate");
+    // The main counters went over OTLP too, flushed at shutdown like the spans.
+    assert_eq!(receiver.counted("mailgate.graph.attempts", "outcome", "sent"), 1);
+    assert_eq!(receiver.counted("mailgate.decisions", "result", "granted"), 1);
+    assert!(receiver.counted("mailgate.http.requests", "route", "/v1/messages") >= 1);
 }

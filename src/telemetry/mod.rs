@@ -1,6 +1,6 @@
 //! Logging and tracing. Logs go to stderr, as text or JSON lines, filtered by `RUST_LOG` (default `info`).
-//! Traces go over OTLP/HTTP when the standard `OTEL_*` variables ask for it (`otlp.rs`): then `tracing` spans of this
-//! crate become OpenTelemetry spans, a caller's `traceparent` is continued, and JSON log lines carry `trace_id` and
+//! Traces (and the main counters, `metrics::otlp`) go over OTLP/HTTP when the standard `OTEL_*` variables ask for it
+//! (`otlp.rs`): then `tracing` spans of this crate become OpenTelemetry spans, a caller's `traceparent` is continued, and JSON log lines carry `trace_id` and
 //! `span_id`. With none of those variables set no exporter, layer or thread exists, and the spans that only tracing
 //! needs are not even made (`on()`).
 

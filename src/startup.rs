@@ -85,6 +85,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         db::migrate::at_start(&pool, settings.migration_database_url.as_deref(), &db_auth).await?;
     }
     let metrics = Arc::new(Metrics::new(settings.metrics_max_series));
+    if let Some(meter) = crate::telemetry::meter() {
+        metrics.export_over_otlp(meter);
+    }
     let token = Arc::new(
         GraphToken::from_settings(&settings.credential, &settings.graph_scope, metrics.clone())
             .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,

@@ -37,6 +37,8 @@ pub struct Row {
     pub request_id: String,
     pub detail: String,
     pub notify_done: bool,
+    /// The accepting request's trace context, when traces are exported.
+    pub traceparent: Option<String>,
 }
 
 /// An Idempotency-Key to claim along with the row, and the answer to keep for its retries.
@@ -221,6 +223,7 @@ fn rows<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<NewRow<'a>> {
             request_id: &r.row.request_id,
             detail: &r.row.detail,
             notify_done: r.row.notify_done,
+            traceparent: r.row.traceparent.as_deref(),
         })
         .collect()
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::broadcast;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 pub use self::batch::Writer;
@@ -20,9 +21,10 @@ use crate::db;
 use crate::db::idempotency::Stored;
 use crate::domain::message::NewMessage;
 use crate::error::ApiError;
-use crate::policy::{Access, Snapshot, decide};
+use crate::policy::{Access, Decision, Snapshot, decide};
 use crate::routes::messages::view::MessageView;
 use crate::startup::AppState;
+use crate::telemetry;
 
 /// A caller's Idempotency-Key for one logical send, with the fingerprint of the request it came with.
 pub struct Key {
@@ -55,7 +57,7 @@ pub async fn accept(
     {
         return Ok(Accepted::Replay(stored));
     }
-    let decision = decide(snapshot, caller.app_id, &caller.app_name, &message.mailbox.key());
+    let decision = decided(snapshot, caller, &message.mailbox.key());
     let granted = decision.access == Access::Granted;
     state.metrics.decision(granted);
     let id = Uuid::now_v7();
@@ -98,6 +100,8 @@ pub async fn accept(
             request_id: request_id.to_owned(),
             detail: decision.reason,
             notify_done: wait.is_some(),
+            // The request's span: the delivery attempts are traced as its children.
+            traceparent: telemetry::current_traceparent(),
         },
         key: claim,
         quota,
@@ -127,6 +131,33 @@ pub async fn accept(
     tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
     let view = view.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
     Ok(Accepted::Queued { id, view, done })
+}
+
+/// The allowlist's decision, in a span of its own when traces are exported (otherwise no span is made).
+fn decided(snapshot: &Snapshot, caller: &Caller, mailbox: &str) -> Decision {
+    if !telemetry::on() {
+        return decide(snapshot, caller.app_id, &caller.app_name, mailbox);
+    }
+    let span = tracing::info_span!(
+        "allowlist decision",
+        app = %caller.app_name,
+        mailbox,
+        decision.result = Empty,
+        decision.rule = Empty,
+        decision.policy_id = Empty,
+        decision.assignment_id = Empty,
+    );
+    let decision = span.in_scope(|| decide(snapshot, caller.app_id, &caller.app_name, mailbox));
+    let result = if decision.access == Access::Granted { "granted" } else { "denied" };
+    span.record("decision.result", result);
+    span.record("decision.rule", decision.rule.as_str());
+    if let Some(id) = decision.policy_id {
+        span.record("decision.policy_id", tracing::field::display(id));
+    }
+    if let Some(id) = decision.assignment_id {
+        span.record("decision.assignment_id", tracing::field::display(id));
+    }
+    decision
 }
 
 /// Deletes quota buckets that ended long ago, every ten minutes, for as long as the process runs.

@@ -66,9 +66,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::load(cli.config.as_deref())?;
+    if let Command::Serve = cli.command {
+        let telemetry = telemetry::init_with_otlp(settings.log_format)?;
+        let served = startup::serve(settings).await;
+        // The last spans are flushed before the process exits; the flush blocks, so off the runtime's workers.
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+        return served;
+    }
     telemetry::init(settings.log_format);
     match cli.command {
-        Command::Serve => startup::serve(settings).await,
+        Command::Serve => Ok(()),
         Command::Migrate => {
             let (url, setting) = settings.migration_url();
             db::migrate::migrate(url, &setting, &db::Auth::from_settings(&settings)?).await?;

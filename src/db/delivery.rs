@@ -37,7 +37,8 @@ pub struct Claimed {
 
 /// Claims up to `limit` due messages within Exchange's per-mailbox limits (`limits`), each for `lease`, skipping any
 /// whose time to live (`ttl`) has passed.
-#[tracing::instrument(skip(pool, limits))]
+// `debug`: an idle worker claims every poll interval, and each would be a trace of its own.
+#[tracing::instrument(level = "debug", skip(pool, limits))]
 pub async fn claim(
     pool: &PgPool,
     limit: usize,
@@ -58,15 +59,22 @@ pub async fn claim(
     .await
 }
 
+/// A claimed message's Graph request body, and the trace context of the request that accepted it.
+#[derive(Debug)]
+pub struct Payload {
+    pub body: Value,
+    pub traceparent: Option<String>,
+}
+
 /// The Graph request bodies of claimed messages, read after the claim has committed so that the claim's locks are
 /// held for ids only. A message missing from the answer has no body.
-pub async fn payloads(pool: &PgPool, ids: &[Uuid]) -> Result<HashMap<Uuid, Value>, sqlx::Error> {
-    let rows: Vec<(Uuid, Value)> =
-        sqlx::query_as("SELECT id, payload FROM messages WHERE id = ANY($1) AND payload IS NOT NULL")
+pub async fn payloads(pool: &PgPool, ids: &[Uuid]) -> Result<HashMap<Uuid, Payload>, sqlx::Error> {
+    let rows: Vec<(Uuid, Value, Option<String>)> =
+        sqlx::query_as("SELECT id, payload, traceparent FROM messages WHERE id = ANY($1) AND payload IS NOT NULL")
             .bind(ids)
             .fetch_all(pool)
             .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|(id, body, traceparent)| (id, Payload { body, traceparent })).collect())
 }
 
 /// Pushes the lease of a message this claim holds to `lease` from now. False if the claim no longer holds it.

@@ -24,6 +24,8 @@ pub struct NewRow<'a> {
     pub detail: &'a str,
     /// Someone waits for the outcome (`Prefer: wait`): finishing it sends a notice.
     pub notify_done: bool,
+    /// W3C `traceparent` of the accepting request (NULL when traces are not exported).
+    pub traceparent: Option<&'a str>,
 }
 
 /// Inserts the rows and their audit events in one statement (one round trip, and one commit when run outside a
@@ -42,12 +44,14 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
     let notify_done: Vec<bool> = rows.iter().map(|r| r.notify_done).collect();
     let app_names: Vec<&str> = rows.iter().map(|r| r.app_name).collect();
     let details: Vec<&str> = rows.iter().map(|r| r.detail).collect();
+    let traceparents: Vec<Option<&str>> = rows.iter().map(|r| r.traceparent).collect();
     let any_queued = rows.iter().any(|r| r.queued);
     sqlx::query(
         "WITH m AS (
-             INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, request_id, notify_done)
+             INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, request_id, notify_done,
+                                   traceparent)
              SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::jsonb[],
-                                  $8::text[], $9::bool[])),
+                                  $8::text[], $9::bool[], $14::text[])),
          a AS (
              INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, http_status, request_id, detail)
              SELECT r.status, r.app_id, r.app_name, r.mailbox, r.id,
@@ -70,6 +74,7 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
     .bind(&details)
     .bind(channels::OUTBOX)
     .bind(any_queued)
+    .bind(&traceparents)
     .execute(db)
     .await
     .map(drop)

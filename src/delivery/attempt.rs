@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::graph::{Attempt, Transport};
 use super::lease::Lease;
@@ -14,6 +16,7 @@ use super::worker::Delivery;
 use crate::db::audit::Outcome;
 use crate::db::delivery::{AttemptEvent, AttemptRecord, Claimed, DriftNote};
 use crate::db::messages::Status;
+use crate::telemetry;
 
 /// The audit detail of a message whose time to live ran out before Graph was called.
 pub const TTL_BEFORE_SEND: &str = "time to live passed before it could be sent";
@@ -21,8 +24,23 @@ pub const TTL_BEFORE_SEND: &str = "time to live passed before it could be sent";
 /// keeps each start a second longer than 60 s for this); later, the claim is given back as a retry.
 const START_WITHIN: Duration = Duration::from_secs(1);
 
-#[tracing::instrument(skip_all, fields(message_id = %m.id, mailbox = %m.mailbox, attempt = m.attempt))]
-pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, claimed_at: Instant) {
+/// `traceparent`: the accepting request's trace context, which this attempt's span continues as its child.
+pub async fn deliver(
+    d: &Delivery,
+    rec: &Recorder,
+    m: &Claimed,
+    body: &Value,
+    traceparent: Option<&str>,
+    claimed_at: Instant,
+) {
+    let span = tracing::info_span!("deliver", message_id = %m.id, mailbox = %m.mailbox, attempt = m.attempt);
+    if let Some(parent) = traceparent {
+        telemetry::set_remote_parent(&span, parent);
+    }
+    attempt(d, rec, m, body, claimed_at).instrument(span).await;
+}
+
+async fn attempt(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, claimed_at: Instant) {
     let s = &d.settings;
     let lease = Lease::keep(d.pool.clone(), m.id, m.attempt, s.lease, claimed_at);
     let deadline = claimed_at + Duration::from_secs_f64(m.expires_in.max(0.0));
@@ -35,6 +53,7 @@ pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, cl
         report(rec.record(record).await);
         return;
     }
+    let graph_span = graph_span(m);
     let attempt = match token {
         Err(e) => not_sent(format!("no Graph token: {e}")),
         Ok(_) if !lease.held() => not_sent("the lease ran out before the request could start".to_owned()),
@@ -42,7 +61,7 @@ pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, cl
             "the request could not start within {START_WITHIN:?} of its claim, which paced it; queued again"
         )),
         Ok(token) => tokio::select! {
-            a = d.graph.send_mail(&token, &m.mailbox, m.id, body) => a,
+            a = d.graph.send_mail(&token, &m.mailbox, m.id, body).instrument(graph_span.clone()) => a,
             () = lease.lost() => {
                 // Another worker or the sweep has the message now; whatever this one learns cannot be recorded.
                 tracing::warn!("lease lost mid-send; the attempt is abandoned");
@@ -59,6 +78,7 @@ pub async fn deliver(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, cl
         next = Next::Done(Status::Failed);
         expired = true;
     }
+    record_graph_span(&graph_span, &attempt, outcome);
     tracing::info!(outcome = outcome.as_str(), status = ?attempt.status, code = ?attempt.code, "graph attempt");
     d.metrics.graph_attempt(outcome.as_str(), attempt.transport.is_none().then_some(attempt.latency));
     if outcome == Outcome::ExchangeDenied {
@@ -85,6 +105,50 @@ pub async fn give_back(d: &Delivery, rec: &Recorder, m: &Claimed, unread: bool) 
         base(d, m, Status::Failed, Some("body_missing".to_owned()), vec![event])
     };
     report(rec.record(record).await);
+}
+
+/// The Graph call's client span, when traces are exported (otherwise none is made).
+fn graph_span(m: &Claimed) -> Span {
+    if !telemetry::on() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        "graph sendMail",
+        otel.name = "POST sendMail",
+        otel.kind = "client",
+        otel.status_code = Empty,
+        http.request.method = "POST",
+        mailbox = %m.mailbox,
+        message_id = %m.id,
+        attempt = m.attempt,
+        http.response.status_code = Empty,
+        graph.request_id = Empty,
+        graph.error_code = Empty,
+        outcome = Empty,
+        error.type = Empty,
+    )
+}
+
+fn record_graph_span(span: &Span, a: &Attempt, outcome: Outcome) {
+    if span.is_none() {
+        return;
+    }
+    span.record("outcome", outcome.as_str());
+    if let Some(status) = a.status {
+        span.record("http.response.status_code", i64::from(status));
+    }
+    if let Some(id) = &a.request_id {
+        span.record("graph.request_id", id.as_str());
+    }
+    if let Some(code) = &a.code {
+        span.record("graph.error_code", code.as_str());
+    }
+    if let Some(Transport::NotSent(why) | Transport::MaybeSent(why)) = &a.transport {
+        span.record("error.type", why.as_str());
+    }
+    if outcome != Outcome::Sent {
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 fn not_sent(why: String) -> Attempt {

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
@@ -13,7 +12,7 @@ use super::attempt;
 use super::recorder::Recorder;
 use super::{Events, GraphClient, GraphToken};
 use crate::config::{Guarantee, Settings};
-use crate::db::delivery::{self, Claimed};
+use crate::db::delivery::{self, Claimed, Payload};
 use crate::db::messages;
 use crate::metrics::Metrics;
 
@@ -102,13 +101,13 @@ impl Delivery {
             }
         }
         for (m, slot) in batch {
-            let body: Option<Value> = bodies.as_mut().and_then(|b| b.remove(&m.id));
+            let body: Option<Payload> = bodies.as_mut().and_then(|b| b.remove(&m.id));
             let this = self.clone();
             let rec = rec.clone();
             let unread = bodies.is_none();
             tokio::spawn(async move {
                 match body {
-                    Some(body) => attempt::deliver(&this, &rec, &m, &body, claimed_at).await,
+                    Some(p) => attempt::deliver(&this, &rec, &m, &p.body, p.traceparent.as_deref(), claimed_at).await,
                     None => attempt::give_back(&this, &rec, &m, unread).await,
                 }
                 drop(slot);

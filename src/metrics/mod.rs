@@ -6,6 +6,7 @@
 
 mod capped;
 mod labels;
+mod otlp;
 pub mod queue;
 
 use std::sync::atomic::AtomicU64;
@@ -73,6 +74,8 @@ pub struct Metrics {
     policy_stale: Gauge,
     /// The last queue measurement, so frequent scrapes share one query.
     pub queue: queue::QueueCache,
+    /// The same counters for OTLP export, once `export_over_otlp` was called.
+    otlp: std::sync::OnceLock<otlp::Instruments>,
 }
 
 impl Default for Metrics {
@@ -117,6 +120,7 @@ impl Metrics {
             oldest_queued: Gauge::default(),
             policy_stale: Gauge::default(),
             queue: queue::QueueCache::default(),
+            otlp: std::sync::OnceLock::new(),
         };
         m.register()
     }
@@ -219,7 +223,20 @@ impl Metrics {
     }
 
     /// One routed HTTP request: `route` is the matched template, never the raw path.
+    /// Records the main counters with `meter` too, from now on (OTLP metrics export).
+    pub fn export_over_otlp(&self, meter: &opentelemetry::metrics::Meter) {
+        let _ = self.otlp.set(otlp::Instruments::new(meter));
+    }
+
     pub fn http_request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+        if let Some(o) = self.otlp.get() {
+            let attrs = [
+                otlp::kv("method", method),
+                otlp::kv("route", route.to_owned()),
+                otlp::kv("status", i64::from(status)),
+            ];
+            o.http_requests.add(1, &attrs);
+        }
         let labels = HttpLabels { method, route: route.to_owned(), status: status.to_string() };
         self.http_requests.with(labels, |c| {
             c.inc();
@@ -253,12 +270,18 @@ impl Metrics {
 
     pub fn decision(&self, granted: bool) {
         let result = if granted { "granted" } else { "denied" };
+        if let Some(o) = self.otlp.get() {
+            o.decisions.add(1, &[otlp::kv("result", result)]);
+        }
         self.decisions.with(ResultLabel { result }, |c| {
             c.inc();
         });
     }
 
     pub fn quota_refusal(&self, quota: &'static str) {
+        if let Some(o) = self.otlp.get() {
+            o.quota_refusals.add(1, &[otlp::kv("quota", quota)]);
+        }
         self.quota_refusals.with(Quota { quota }, |c| {
             c.inc();
         });
@@ -266,6 +289,12 @@ impl Metrics {
 
     /// One sendMail attempt; `latency` when Graph answered (a transport failure has none worth recording).
     pub fn graph_attempt(&self, outcome: &'static str, latency: Option<Duration>) {
+        if let Some(o) = self.otlp.get() {
+            o.graph_attempts.add(1, &[otlp::kv("outcome", outcome)]);
+            if let Some(took) = latency {
+                o.graph_duration.record(took.as_secs_f64(), &[]);
+            }
+        }
         self.graph_attempts.with(Outcome { outcome }, |c| {
             c.inc();
         });

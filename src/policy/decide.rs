@@ -36,6 +36,22 @@ pub enum Rule {
     UnknownMailbox,
 }
 
+impl Rule {
+    /// The name the API shows (`serde`'s), for spans and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::RbacAssignment => "rbac_assignment",
+            Rule::DenyAccessInScope => "deny_access_in_scope",
+            Rule::RestrictAccessInScope => "restrict_access_in_scope",
+            Rule::RestrictAccessNotInScope => "restrict_access_not_in_scope",
+            Rule::NoPolicy => "no_policy",
+            Rule::NoGrant => "no_grant",
+            Rule::DriftCooldown => "drift_cooldown",
+            Rule::UnknownMailbox => "unknown_mailbox",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsideredKind {

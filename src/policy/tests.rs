@@ -398,3 +398,20 @@ fn unknown_names_and_aliases() {
     let w = World::new().policies(vec![]);
     assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy), "no policy: the tenant-wide grant");
 }
+
+#[test]
+fn a_rules_name_in_spans_is_its_name_in_the_api() {
+    use super::Rule;
+    for rule in [
+        Rule::RbacAssignment,
+        Rule::DenyAccessInScope,
+        Rule::RestrictAccessInScope,
+        Rule::RestrictAccessNotInScope,
+        Rule::NoPolicy,
+        Rule::NoGrant,
+        Rule::DriftCooldown,
+        Rule::UnknownMailbox,
+    ] {
+        assert_eq!(serde_json::to_value(rule).expect("json"), rule.as_str());
+    }
+}

@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::HttpSettings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::telemetry;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -42,7 +43,11 @@ pub fn layers(router: Router, http: &HttpSettings, metrics: Arc<Metrics>) -> Rou
         .layer(middleware::map_response(as_problem))
         .layer(CatchPanicLayer::custom(move |panic: Box<dyn Any + Send>| answer_panic(&metrics, panic)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::http::make_span)
+                .on_response(telemetry::http::on_response),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(middleware::map_request(drop_unplain_request_id))
 }

@@ -28,6 +28,7 @@ mod logins;
 mod metrics;
 mod mirror;
 mod openapi;
+mod otel;
 mod outbox;
 mod pacing;
 mod pg_restart;

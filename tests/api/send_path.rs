@@ -29,6 +29,7 @@ fn row(app_id: Uuid, subject: &str) -> Row {
         request_id: String::new(),
         detail: "granted".into(),
         notify_done: false,
+        traceparent: None,
     }
 }
 

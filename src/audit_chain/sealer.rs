@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use sqlx::PgPool;
 
 use super::canonical::{ChainRow, SELECT};
@@ -82,31 +83,32 @@ pub async fn seal_up_to(pool: &PgPool, upto: i64) -> Result<Vec<Seal>, sqlx::Err
             .fetch_optional(&mut *tx)
             .await?;
         let (after, mut prev) = last.as_ref().map_or((0, GENESIS), |(id, l)| (*id, to_link(l)));
-        let rows: Vec<ChainRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        // Streamed, not gathered: the rows can be large (a detail is up to a Graph error's text), and only their ids
+        // and links are kept, so a batch costs the same memory whatever its rows hold.
+        let mut ids = Vec::new();
+        let mut links = Vec::new();
+        let mut rows = sqlx::query_as::<_, ChainRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {SELECT} FROM audit_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
         )))
         .bind(after)
         .bind(upto)
         .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
-        let (Some(first), Some(last_row)) = (rows.first(), rows.last()) else {
-            return Ok(seals);
-        };
-        let (first_id, last_id) = (first.id, last_row.id);
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut links = Vec::with_capacity(rows.len());
-        for row in &rows {
+        .fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
             prev = link(&prev, &row.canonical());
             ids.push(row.id);
             links.push(prev.to_vec());
         }
+        drop(rows);
+        let (Some(&first_id), Some(&last_id)) = (ids.first(), ids.last()) else {
+            return Ok(seals);
+        };
         sqlx::query("INSERT INTO audit_chain (id, link) SELECT * FROM unnest($1::bigint[], $2::bytea[])")
             .bind(&ids)
             .bind(&links)
             .execute(&mut *tx)
             .await?;
-        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO audit_seals (first_id, last_id, rows, head, genesis) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
         )

@@ -90,14 +90,14 @@ async fn bad_parameters_name_themselves(pool: PgPool) {
         assert_eq!(r.status(), 422, "{query}");
         assert_eq!(r.json::<Value>().await.expect("json")["field"], field, "{query}");
     }
-    // A cursor is opaque: one this service did not issue (or an old id-only one) is a bad request.
+    // A cursor is opaque: one this service did not issue (or an old id-only one) is refused, naming it.
     let old_style = base64_url("before:12");
     for cursor in ["abc", old_style.as_str(), &base64_url("at:x:1")] {
         let r = get(&app, &auditor, &format!("?cursor={cursor}")).await;
-        assert_eq!(r.status(), 400, "{cursor}");
+        assert_eq!(r.status(), 422, "{cursor}");
         assert_eq!(r.headers()["content-type"], "application/problem+json", "{cursor}");
         let problem: Value = r.json().await.expect("json");
-        assert_eq!((problem["field"].as_str(), problem["code"].as_str()), (Some("cursor"), Some("invalid_cursor")));
+        assert_eq!((problem["field"].as_str(), problem["code"].as_str()), (Some("cursor"), Some("invalid_field")));
     }
 }
 

@@ -28,7 +28,6 @@ pub struct AuditPage {
     responses(
         (status = 200, description = "A page of events; with `format=csv` or `Accept: text/csv`, CSV with a header row. Unless it is the last page, a `Link: rel=next` header",
             content((AuditPage = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A `cursor` this service did not issue", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

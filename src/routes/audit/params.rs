@@ -133,14 +133,9 @@ pub fn decode_page_cursor(cursor: &str) -> Option<Cursor> {
     Some(Cursor { at, id: id.parse().ok()? })
 }
 
-/// A cursor this service did not issue is a bad request, whatever else is right.
+/// A cursor this service did not issue: refused as any other bad parameter is (and as `/v1/audit/changes` does).
 pub fn bad_cursor() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        "invalid_cursor",
-        "`cursor` is not one this service issued; start again without it",
-    )
-    .field("cursor")
+    ApiError::invalid("cursor", "`cursor` is not one this service issued; start again without it")
 }
 
 /// The id cursor of the change trail.

@@ -1,6 +1,6 @@
 //! Logging and tracing. Logs go to stderr, as text or JSON lines, filtered by `RUST_LOG` (default `info`).
-//! Traces (and the main counters, `metrics::otlp`) go over OTLP/HTTP when the standard `OTEL_*` variables ask for it
-//! (`otlp.rs`): then `tracing` spans of this crate become OpenTelemetry spans, a caller's `traceparent` is continued, and JSON log lines carry `trace_id` and
+//! Traces (and the main counters, `metrics::otlp`) go over OTLP (HTTP/protobuf or gRPC) when the standard `OTEL_*`
+//! variables ask for it (`otlp.rs`): then `tracing` spans of this crate become OpenTelemetry spans, a caller's `traceparent` is continued, and JSON log lines carry `trace_id` and
 //! `span_id`. With none of those variables set no exporter, layer or thread exists, and the spans that only tracing
 //! needs are not even made (`on()`).
 
@@ -19,7 +19,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 pub use self::context::{current_traceparent, extract_parent, set_remote_parent};
-pub use self::otlp::{Otlp, OtlpError};
+pub use self::otlp::{Export, Otlp, OtlpError, Transport};
 use crate::config::LogFormat;
 
 /// Whether spans are exported. Read on hot paths, so it is a plain flag set once at start-up.
@@ -58,8 +58,9 @@ pub fn init(format: LogFormat) {
 }
 
 /// Logging, and OTLP export when the environment configures it (`mailgate serve`). A malformed `OTEL_*` value is an
-/// error naming it. A protocol this build does not export with (gRPC) turns export off with a warning instead:
-/// a platform's agent may ask for it, and mail must not stop for want of traces.
+/// error naming it. A protocol this build does not export with (`http/json`) turns export off with a warning instead:
+/// a platform's agent may ask for it, and mail must not stop for want of traces. Runs inside the runtime (gRPC export's
+/// connection is a task of it).
 pub fn init_with_otlp(format: LogFormat) -> anyhow::Result<Telemetry> {
     let (config, unsupported) = match Otlp::from_env(|k| std::env::var(k).ok()) {
         Ok(config) => (config, None),
@@ -81,8 +82,8 @@ pub fn init_with_otlp(format: LogFormat) -> anyhow::Result<Telemetry> {
         tracing::warn!("{e}; traces are not exported");
     }
     if let Some(p) = &providers {
-        let (traces, metrics) = (&p.otlp.traces_endpoint, &p.otlp.metrics_endpoint);
-        tracing::info!(?traces, ?metrics, "exporting over OTLP/HTTP");
+        let (traces, metrics) = (&p.otlp.traces, &p.otlp.metrics);
+        tracing::info!(?traces, ?metrics, "exporting over OTLP");
     }
     Ok(Telemetry { otlp: providers })
 }

@@ -1,11 +1,14 @@
-//! OTLP/HTTP export of traces (and of the main counters), configured as every OpenTelemetry SDK is: by the standard environment variables.
+//! OTLP export of traces (and of the main counters), configured as every OpenTelemetry SDK is: by the standard environment variables.
 //! Export is on when an OTLP endpoint is named (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
-//! and neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none` says otherwise. The SDK itself reads the rest:
-//! headers, timeout, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`(`_ARG`) and the batch
-//! settings (`OTEL_BSP_*`).
+//! and neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none` says otherwise. `OTEL_EXPORTER_OTLP_PROTOCOL`
+//! (or a signal's own `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL`) picks `http/protobuf` (the default) or `grpc`.
+//! The SDK itself reads the rest: headers, timeout, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_TRACES_SAMPLER`(`_ARG`) and the batch settings (`OTEL_BSP_*`).
 //!
-//! Spans are batched and sent from the SDK's own thread with a blocking HTTP client, so neither the request path nor
-//! the runtime's workers ever wait for the collector; a collector that is away costs dropped spans, not latency.
+//! Spans are batched and sent from the SDK's own thread, so neither the request path nor the runtime's workers ever
+//! wait for the collector; a collector that is away costs dropped spans, not latency. Over HTTP that thread sends with
+//! a blocking client. Over gRPC the tonic channel's connection is a task of the runtime the exporter is built in
+//! (`start` runs inside `mailgate serve`'s runtime) and the export thread only waits for its answer.
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
@@ -16,23 +19,40 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracerProvider, Tracer};
 
 /// Protocols named by `OTEL_EXPORTER_OTLP_PROTOCOL` that this build exports with.
-const PROTOCOLS: &str = "http/protobuf";
+const PROTOCOLS: &str = "http/protobuf (a collector's port 4318) or grpc (port 4317)";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OtlpError {
-    #[error("{name}: `{value}` is not built in; mailgate exports OTLP as {PROTOCOLS} (a collector's port 4318)")]
+    #[error("{name}: `{value}` is not built in; mailgate exports OTLP as {PROTOCOLS}")]
     Protocol { name: &'static str, value: String },
     #[error("{name}: `{value}`: {expected}")]
     Invalid { name: &'static str, value: String, expected: &'static str },
 }
 
+/// How a signal is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`).
+    HttpProtobuf,
+    /// OTLP/gRPC over plaintext HTTP/2 (`grpc`).
+    Grpc,
+}
+
+/// Where one signal goes, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The endpoint as the exporter resolves it (for the start-up log line).
+    pub endpoint: String,
+    pub transport: Transport,
+}
+
 /// What the environment asks for, when it asks for export at all.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Otlp {
-    /// Where spans go, as the exporter resolves it (for the start-up log line); None: no trace export.
-    pub traces_endpoint: Option<String>,
+    /// Where spans go; None: no trace export.
+    pub traces: Option<Export>,
     /// Where the main counters go; None: no metrics export (`/metrics` serves them either way).
-    pub metrics_endpoint: Option<String>,
+    pub metrics: Option<Export>,
 }
 
 impl Otlp {
@@ -44,52 +64,38 @@ impl Otlp {
             Some("true") => return Ok(None),
             Some(other) => return Err(invalid("OTEL_SDK_DISABLED", other, "expected true or false")),
         }
-        let traces_endpoint = signal(&get, "TRACES", "traces")?;
-        let metrics_endpoint = signal(&get, "METRICS", "metrics")?;
-        if traces_endpoint.is_none() && metrics_endpoint.is_none() {
+        let traces = signal(&get, "TRACES", "traces")?;
+        let metrics = signal(&get, "METRICS", "metrics")?;
+        if traces.is_none() && metrics.is_none() {
             return Ok(None);
         }
-        // Each signal's own protocol wins over the general one.
-        let signals = [
-            (traces_endpoint.is_some(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
-            (metrics_endpoint.is_some(), "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
-        ];
-        for (_, own) in signals.into_iter().filter(|(on, _)| *on) {
-            let Some((name, value)) =
-                [own, "OTEL_EXPORTER_OTLP_PROTOCOL"].into_iter().find_map(|n| get(n).map(|v| (n, v)))
-            else {
-                continue;
-            };
-            match value.as_str() {
-                "http/protobuf" => {}
-                "grpc" | "http/json" => return Err(OtlpError::Protocol { name, value }),
-                _ => return Err(invalid(name, &value, "expected http/protobuf, grpc or http/json")),
-            }
-        }
-        Ok(Some(Otlp { traces_endpoint, metrics_endpoint }))
+        Ok(Some(Otlp { traces, metrics }))
     }
 
-    /// Builds the exporters and the providers; their threads start here.
+    /// Builds the exporters and the providers; their threads start here. Must run inside a Tokio runtime that
+    /// outlives the providers when a signal goes over gRPC: the tonic channel's tasks run on it.
     pub fn start(self) -> anyhow::Result<Providers> {
-        let tracer_provider = match &self.traces_endpoint {
+        let tracer_provider = match &self.traces {
             None => None,
-            Some(_) => {
-                let exporter = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .build()
-                    .map_err(|e| anyhow::anyhow!("setting up the OTLP trace exporter (OTEL_EXPORTER_OTLP_*): {e}"))?;
+            Some(export) => {
+                let builder = opentelemetry_otlp::SpanExporter::builder();
+                let exporter = match export.transport {
+                    Transport::HttpProtobuf => builder.with_http().with_protocol(Protocol::HttpBinary).build(),
+                    Transport::Grpc => builder.with_tonic().with_protocol(Protocol::Grpc).build(),
+                }
+                .map_err(|e| anyhow::anyhow!("setting up the OTLP trace exporter (OTEL_EXPORTER_OTLP_*): {e}"))?;
                 Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource()).build())
             }
         };
-        let meter_provider = match &self.metrics_endpoint {
+        let meter_provider = match &self.metrics {
             None => None,
-            Some(_) => {
-                let exporter = opentelemetry_otlp::MetricExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .build()
-                    .map_err(|e| anyhow::anyhow!("setting up the OTLP metric exporter (OTEL_EXPORTER_OTLP_*): {e}"))?;
+            Some(export) => {
+                let builder = opentelemetry_otlp::MetricExporter::builder();
+                let exporter = match export.transport {
+                    Transport::HttpProtobuf => builder.with_http().with_protocol(Protocol::HttpBinary).build(),
+                    Transport::Grpc => builder.with_tonic().with_protocol(Protocol::Grpc).build(),
+                }
+                .map_err(|e| anyhow::anyhow!("setting up the OTLP metric exporter (OTEL_EXPORTER_OTLP_*): {e}"))?;
                 // Read every OTEL_METRIC_EXPORT_INTERVAL (60 s by default) on the reader's own thread.
                 Some(SdkMeterProvider::builder().with_periodic_exporter(exporter).with_resource(resource()).build())
             }
@@ -98,40 +104,62 @@ impl Otlp {
     }
 }
 
-/// A signal's endpoint: its own variable as given, else the general base with the signal's path; None when neither
-/// is set or `OTEL_{SIGNAL}_EXPORTER=none`.
-fn signal(get: &impl Fn(&str) -> Option<String>, upper: &'static str, path: &str) -> Result<Option<String>, OtlpError> {
-    let exporter: &'static str = match upper {
-        "TRACES" => "OTEL_TRACES_EXPORTER",
-        _ => "OTEL_METRICS_EXPORTER",
+/// A signal's export, None when no endpoint is set or `OTEL_{SIGNAL}_EXPORTER=none`. The endpoint is the signal's
+/// own variable as given, else the general one: over HTTP a base the signal's path is appended to, over gRPC as given
+/// (a gRPC call is named by its service, not by a path).
+fn signal(get: &impl Fn(&str) -> Option<String>, upper: &'static str, path: &str) -> Result<Option<Export>, OtlpError> {
+    let (exporter, own, own_protocol): (&'static str, &'static str, &'static str) = match upper {
+        "TRACES" => {
+            ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        }
+        _ => ("OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
     };
     match get(exporter).map(|v| v.to_ascii_lowercase()).as_deref() {
         None | Some("otlp") => {}
         Some("none") => return Ok(None),
         Some(other) => return Err(invalid(exporter, other, "expected otlp or none")),
     }
-    let own: &'static str = match upper {
-        "TRACES" => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        _ => "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    let (name, url, is_base) = match (get(own), get("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+        (Some(url), _) => (own, url, false),
+        (None, Some(base)) => ("OTEL_EXPORTER_OTLP_ENDPOINT", base, true),
+        (None, None) => return Ok(None),
     };
-    Ok(match (get(own), get("OTEL_EXPORTER_OTLP_ENDPOINT")) {
-        (Some(url), _) => Some(check_url(own, url)?),
-        // The general endpoint is a base: each signal appends its path to it.
-        (None, Some(base)) => {
-            let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
-            Some(format!("{}/v1/{path}", base.trim_end_matches('/')))
+    let (url, https) = check_url(name, url)?;
+    // Each signal's own protocol wins over the general one.
+    let transport = match [own_protocol, "OTEL_EXPORTER_OTLP_PROTOCOL"].into_iter().find_map(|n| get(n).map(|v| (n, v)))
+    {
+        None => Transport::HttpProtobuf,
+        Some((_, value)) if value == "http/protobuf" => Transport::HttpProtobuf,
+        Some((_, value)) if value == "grpc" => Transport::Grpc,
+        Some((name, value)) if value == "http/json" => return Err(OtlpError::Protocol { name, value }),
+        Some((name, value)) => return Err(invalid(name, &value, "expected http/protobuf, grpc or http/json")),
+    };
+    let endpoint = match transport {
+        // The gRPC client has no TLS built in; a collector reached over TLS takes http/protobuf.
+        Transport::Grpc if https => {
+            return Err(invalid(
+                name,
+                &url,
+                "gRPC export is plaintext only: expected an http:// URL (or http/protobuf)",
+            ));
         }
-        (None, None) => None,
-    })
+        Transport::HttpProtobuf if is_base => format!("{}/v1/{path}", url.trim_end_matches('/')),
+        Transport::Grpc | Transport::HttpProtobuf => url,
+    };
+    Ok(Some(Export { endpoint, transport }))
 }
 
 fn invalid(name: &'static str, value: &str, expected: &'static str) -> OtlpError {
     OtlpError::Invalid { name, value: value.to_owned(), expected }
 }
 
-fn check_url(name: &'static str, value: String) -> Result<String, OtlpError> {
+/// The URL, and whether it is https.
+fn check_url(name: &'static str, value: String) -> Result<(String, bool), OtlpError> {
     match reqwest::Url::parse(&value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(value),
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            let https = url.scheme() == "https";
+            Ok((value, https))
+        }
         _ => Err(OtlpError::Invalid { name, value, expected: "expected an http:// or https:// URL" }),
     }
 }

@@ -23,34 +23,71 @@ fn without_otel_variables_nothing_is_exported() {
     assert!(!on());
 }
 
+fn http(endpoint: &str) -> Option<Export> {
+    Some(Export { endpoint: endpoint.into(), transport: Transport::HttpProtobuf })
+}
+
+fn grpc(endpoint: &str) -> Option<Export> {
+    Some(Export { endpoint: endpoint.into(), transport: Transport::Grpc })
+}
+
 #[test]
 fn an_endpoint_turns_export_on_unless_disabled() {
     let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
-    let both = |traces: &str, metrics: &str| Otlp {
-        traces_endpoint: Some(traces.into()).filter(|t: &String| !t.is_empty()),
-        metrics_endpoint: Some(metrics.into()).filter(|m: &String| !m.is_empty()),
-    };
-    let at_4318 = both("http://collector:4318/v1/traces", "http://collector:4318/v1/metrics");
+    let both = |traces, metrics| Otlp { traces, metrics };
+    let at_4318 = both(http("http://collector:4318/v1/traces"), http("http://collector:4318/v1/metrics"));
     assert_eq!(otlp(&[base]), Ok(Some(at_4318)));
     let signal = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example/traces");
-    let own = both("https://otlp.example/traces", "http://collector:4318/v1/metrics");
+    let own = both(http("https://otlp.example/traces"), http("http://collector:4318/v1/metrics"));
     assert_eq!(otlp(&[base, signal]), Ok(Some(own)));
-    assert_eq!(otlp(&[signal]), Ok(Some(both("https://otlp.example/traces", ""))));
+    assert_eq!(otlp(&[signal]), Ok(Some(both(http("https://otlp.example/traces"), None))));
     assert_eq!(otlp(&[base, ("OTEL_SDK_DISABLED", "TRUE")]), Ok(None));
     let no_metrics = otlp(&[base, ("OTEL_METRICS_EXPORTER", "none")]);
-    assert_eq!(no_metrics, Ok(Some(both("http://collector:4318/v1/traces", ""))));
+    assert_eq!(no_metrics, Ok(Some(both(http("http://collector:4318/v1/traces"), None))));
     let none = [base, ("OTEL_TRACES_EXPORTER", "none"), ("OTEL_METRICS_EXPORTER", "none")];
     assert_eq!(otlp(&none), Ok(None));
     assert!(otlp(&[base, ("OTEL_SDK_DISABLED", "false")]).expect("valid").is_some());
 }
 
 #[test]
+fn grpc_sends_both_signals_to_the_endpoint_as_given() {
+    // What Azure Container Apps' agent sets: the general protocol and a gRPC endpoint, used with no path appended.
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-agent:4317");
+    let both = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+    let expected = Otlp { traces: grpc("http://otel-agent:4317"), metrics: grpc("http://otel-agent:4317") };
+    assert_eq!(both, Ok(Some(expected)));
+    // Each signal's own protocol wins over the general one, either way.
+    let mixed = otlp(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4317"),
+    ]);
+    let expected = Otlp { traces: grpc("http://collector:4317"), metrics: http("http://collector:4318/v1/metrics") };
+    assert_eq!(mixed, Ok(Some(expected)));
+    let mixed = otlp(&[
+        base,
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+    ]);
+    let expected = Otlp { traces: grpc("http://otel-agent:4317"), metrics: http("http://otel-agent:4317/v1/metrics") };
+    assert_eq!(mixed, Ok(Some(expected)));
+    // No TLS is built into the gRPC client: an https:// endpoint with grpc stops start-up naming the endpoint's variable.
+    let tls =
+        [("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    let err = otlp(&tls).expect_err("grpc over TLS is not built in");
+    assert!(matches!(err, OtlpError::Invalid { name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", .. }), "{err}");
+    assert!(err.to_string().contains("plaintext"), "{err}");
+}
+
+#[test]
 fn a_value_this_build_cannot_honour_stops_start_up_naming_it() {
-    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
-    // gRPC is a protocol, only not built in: export is turned off with a warning (`init_with_otlp`), start-up goes on.
-    let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).expect_err("grpc is not built in");
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
+    // http/json is a protocol, only not built in: export is turned off with a warning (`init_with_otlp`), start-up
+    // goes on.
+    let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).expect_err("http/json is not built in");
     assert!(matches!(err, OtlpError::Protocol { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
-    assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL: `grpc`"), "{err}");
+    assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL: `http/json`"), "{err}");
     // A value that is no protocol at all is a mistake, which stops start-up.
     let err = otlp(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http")]).expect_err("no such protocol");
     assert!(matches!(err, OtlpError::Invalid { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
@@ -59,12 +96,12 @@ fn a_value_this_build_cannot_honour_stops_start_up_naming_it() {
         base,
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
     ];
     assert!(otlp(&both).expect("valid").is_some());
-    let metrics_grpc =
-        [base, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
-    let err = otlp(&metrics_grpc).expect_err("metrics would go over grpc");
+    let metrics_json =
+        [base, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")];
+    let err = otlp(&metrics_json).expect_err("metrics would go over http/json");
     assert!(matches!(err, OtlpError::Protocol { name: "OTEL_EXPORTER_OTLP_PROTOCOL", .. }), "{err}");
     let err = otlp(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).expect_err("not a URL");
     assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");

@@ -1,7 +1,8 @@
 //! OpenTelemetry: `mailgate serve` exporting over OTLP/HTTP to a receiver on loopback that decodes what it gets as
 //! the collector would (`ExportTraceServiceRequest`, protobuf). One message sent with a caller's `traceparent` is
-//! followed from the request through the allowlist decision to the Graph attempt, in the caller's trace; and without
-//! any `OTEL_*` variable nothing is stored or logged for tracing.
+//! followed from the request through the allowlist decision to the Graph attempt, in the caller's trace; the same over
+//! OTLP/gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`) to a tonic receiver; and without any `OTEL_*` variable nothing is
+//! stored or logged for tracing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,8 +13,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
@@ -61,6 +66,43 @@ impl Receiver {
             }
         }
         out
+    }
+}
+
+/// The same receiver over OTLP/gRPC, as a collector's port 4317.
+impl Receiver {
+    async fn start_grpc() -> (Self, String) {
+        let receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(receiver.clone()))
+            .add_service(MetricsServiceServer::new(receiver.clone()));
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        tokio::spawn(async move { server.serve_with_incoming(incoming).await.expect("serve gRPC") });
+        (receiver, format!("http://{addr}"))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.got.lock().expect("lock").push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.metrics.lock().expect("lock").push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse { partial_success: None }))
     }
 }
 
@@ -324,4 +366,59 @@ async fn spans_and_counters_still_batched_at_sigterm_are_exported_before_the_pro
     assert_eq!(receiver.counted("mailgate.graph.attempts", "outcome", "sent"), 1);
     assert_eq!(receiver.counted("mailgate.decisions", "result", "granted"), 1);
     assert!(receiver.counted("mailgate.http.requests", "route", "/v1/messages") >= 1);
+}
+
+#[sqlx::test]
+async fn over_grpc_a_message_is_traced_from_the_callers_request_to_the_graph_attempt(pool: PgPool) {
+    let (receiver, endpoint) = Receiver::start_grpc().await;
+    // As Azure Container Apps' agent sets it: the general protocol and the agent's gRPC endpoint, used as given.
+    let app = spawn()
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        .start(pool)
+        .await;
+    let r = app
+        .http
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&app.demo.key)
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .json(&message(ALLOWED))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.wait_final(&id).await["status"], "sent");
+
+    wait_until(
+        "the gRPC receiver has the request's, the delivery's and the Graph attempt's spans, and the counters",
+        Duration::from_secs(30),
+        || {
+            let spans = receiver.spans();
+            let ok = ["POST /v1/messages", "deliver", "POST sendMail"]
+                .iter()
+                .all(|n| spans.iter().any(|(_, s)| s.name == *n && hex(&s.trace_id) == TRACE_ID))
+                && receiver.counted("mailgate.graph.attempts", "outcome", "sent") >= 1;
+            async move { ok }
+        },
+    )
+    .await;
+    let spans = receiver.spans();
+    let span = |name: &str| {
+        let found = spans.iter().find(|(_, s)| s.name == name && hex(&s.trace_id) == TRACE_ID);
+        &found.unwrap_or_else(|| panic!("no span {name}")).1
+    };
+    let (request, graph) = (span("POST /v1/messages"), span("POST sendMail"));
+    assert_eq!(hex(&request.parent_span_id), CALLER_SPAN, "the request continues the caller's span");
+    assert_eq!(graph.parent_span_id, span("deliver").span_id);
+    assert_eq!(span("deliver").parent_span_id, request.span_id);
+    assert_eq!(int(&graph.attributes, "http.response.status_code"), 202);
+    assert_eq!(text(&spans[0].0, "service.name"), "mailgate");
+    let logs = app.logs();
+    assert!(
+        logs.contains("exporting over OTLP") && logs.contains("Grpc"),
+        "the start-up line names the transport: {logs}"
+    );
 }

@@ -43,6 +43,7 @@ identity_header=sim-identity-secret
 mailgate_app_id=00000000-0000-0000-0000-00000000a11e
 # The demo, mirroring what an admin would set up in Exchange Online for one caller app.
 demo_app=logic-app
+audit_app=ops-dashboard
 demo_group=dl-graph-scope@contoso.test
 demo_mailbox=notifications@contoso.test
 denied_mailbox=ceo@contoso.test
@@ -134,6 +135,10 @@ apps=$(mailgate apps list)
 if ! cut -f1 <<<"$apps" | grep -xF "$demo_app" >/dev/null; then
     mailgate apps create "$demo_app" >&2
 fi
+# A second app that may only read the audit log: its key signs in to the dashboard (/ui).
+if ! cut -f1 <<<"$apps" | grep -xF "$audit_app" >/dev/null; then
+    mailgate apps create "$audit_app" --roles Audit.Read >&2
+fi
 groups=$(mailgate groups list)
 if ! grep -xF "$demo_group" <<<"$groups" >/dev/null; then
     mailgate groups create "$demo_group" >&2
@@ -159,6 +164,9 @@ fi
 key=$(mailgate keys create "$demo_app" | tail -n 1)
 [[ $key == mg_* ]] || die "unexpected output from 'mailgate keys create': $key"
 (umask 077 && printf '%s\n' "$key" >"$dev/$demo_app.key")
+audit_key=$(mailgate keys create "$audit_app" | tail -n 1)
+[[ $audit_key == mg_* ]] || die "unexpected output from 'mailgate keys create': $audit_key"
+(umask 077 && printf '%s\n' "$audit_key" >"$dev/$audit_app.key")
 
 # ------------------------------------------------------------------------------ processes
 if compgen -G "$dev/*.pid" >/dev/null; then
@@ -283,6 +291,10 @@ $(send_cmd "$denied_mailbox")
 
 What Graph received:
   curl -sS $sim_url/sim/received
+
+The dashboard: open $mg_url/ui and sign in with the key of app $audit_app (role Audit.Read; also in
+.dev/$audit_app.key):
+  $audit_key
 
 Logs: .dev/mailgate.log and .dev/graph-sim.log
 EOF

@@ -19,11 +19,12 @@ pub struct Horizon {
 
 const SEQUENCE: &str = "pg_get_serial_sequence('audit_events', 'id')::regclass";
 
-/// Lockers of the sequence in this database, other than this session.
+/// Lockers of the sequence in this database, other than this session, in the mode `nextval` takes (RowExclusiveLock,
+/// held to the end of the transaction): a reader of the sequence (`pg_dump`, a monitoring query) holds nothing back.
 fn holders_sql(filter: &str) -> String {
     format!(
         "FROM pg_locks
-          WHERE locktype = 'relation' AND relation = {SEQUENCE}
+          WHERE locktype = 'relation' AND relation = {SEQUENCE} AND mode = 'RowExclusiveLock'
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND pid IS DISTINCT FROM pg_backend_pid() {filter}"
     )

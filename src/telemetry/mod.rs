@@ -79,7 +79,7 @@ pub fn init_with_otlp(format: LogFormat) -> anyhow::Result<Telemetry> {
         let _ = METER.set(meter);
     }
     if let Some(e) = unsupported {
-        tracing::warn!("{e}; traces are not exported");
+        tracing::warn!("{e}; neither traces nor metrics are exported over OTLP");
     }
     if let Some(p) = &providers {
         let (traces, metrics) = (&p.otlp.traces, &p.otlp.metrics);

@@ -155,6 +155,15 @@ fn invalid(name: &'static str, value: &str, expected: &'static str) -> OtlpError
 
 /// The URL, and whether it is https.
 fn check_url(name: &'static str, value: String) -> Result<(String, bool), OtlpError> {
+    // The endpoint is logged at start and named in errors, so a URL carrying credentials is refused, unshown.
+    if value.contains('@') {
+        return Err(OtlpError::Invalid {
+            name,
+            value: "(not shown: it holds an @)".to_owned(),
+            expected: "credentials in the URL are refused, since the endpoint is logged; send them as \
+                       OTEL_EXPORTER_OTLP_HEADERS (e.g. Authorization=Bearer …)",
+        });
+    }
     match reqwest::Url::parse(&value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
             let https = url.scheme() == "https";

@@ -110,3 +110,13 @@ fn a_value_this_build_cannot_honour_stops_start_up_naming_it() {
     let err = otlp(&[base, ("OTEL_TRACES_EXPORTER", "zipkin")]).expect_err("no such exporter here");
     assert!(err.to_string().starts_with("OTEL_TRACES_EXPORTER"), "{err}");
 }
+
+#[test]
+fn an_endpoint_with_credentials_is_refused_without_showing_them() {
+    for name in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+        let refused = otlp(&[(name, "http://user:s3cret@collector:4318")]).expect_err("credentials in the URL");
+        let text = refused.to_string();
+        assert!(text.starts_with(name) && text.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{text}");
+        assert!(!text.contains("s3cret") && !text.contains("user:"), "the secret is not repeated: {text}");
+    }
+}

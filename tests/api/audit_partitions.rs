@@ -140,6 +140,19 @@ async fn audit_purge_drops_whole_months_past_the_retention(pool: PgPool) {
     assert!(out.ends_with("would drop 1 partitions, 10 events, older than 30 days\n"), "{out}");
     assert_eq!(count(&pool, "SELECT count(*) FROM audit_events").await, 16, "a dry run drops nothing");
 
+    // A sealer mid-tick holds the seal lock: the purge waits for it (rather than deadlock with the sealer's write of
+    // links), but at most its lock timeout, and then changes nothing.
+    let mut sealing = pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(mailgate::audit_chain::sealer::SEAL_LOCK)
+        .execute(&mut *sealing)
+        .await
+        .expect("the seal lock");
+    let (ok, _, err) = purge(&db, &[]);
+    assert!(!ok && err.contains("lock timeout"), "{err}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_events").await, 16, "a timed-out purge drops nothing");
+    sealing.rollback().await.expect("release");
+
     // The default retention, 400 days, is past January 2024 too; the setting is read.
     let (ok, out, err) = purge(&db, &[]);
     assert!(ok, "{err}");

@@ -3,7 +3,8 @@
 //! The body is read from the database in keyset batches (the list's own query and cursor), each rendered and handed
 //! to the connection before the next is fetched: memory holds one batch, whatever the export's size, and no
 //! statement or snapshot stays open for its whole length. Events arriving meanwhile are newer than the first batch
-//! and so not part of it; none is repeated or skipped.
+//! and so not part of it; none is repeated. One committing while the batch around its `at` is read is missed, so a
+//! complete export of a period ends (`until`) a little before now (docs/audit.md).
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;

@@ -8,9 +8,11 @@
 //! The result is one [`Attempt`], classified like a sendMail answer. Nothing is sent before `/send`, so a failure
 //! of an earlier step is never ambiguous: a transport failure or a 5xx there is reported as
 //! [`Transport::NotSent`] (keeping the step's status and code for the audit), and a 429 comes back with its
-//! `Retry-After`. A retry starts over with a new draft; drafts left behind by failed attempts stay in the
-//! mailbox's Drafts folder, unsent and harmless. Only a failure of `/send` itself can be ambiguous.
-//! A draft is always kept in Sent Items once sent: `saveToSentItems: false` cannot be honoured on this path.
+//! `Retry-After`. A draft that was not sent is deleted (`DELETE /users/{mailbox}/messages/{id}`) before the attempt
+//! ends, so its attachments do not stay in the mailbox's Drafts folder; a retry starts over with a new one. Only a
+//! failure of `/send` itself can be ambiguous, and then the draft is left alone: it may be on its way.
+//! A draft is always kept in Sent Items once sent, so a message that takes this path cannot ask for
+//! `saveToSentItems: false`: the API refuses it (`domain::message`).
 
 use std::time::Instant;
 
@@ -115,6 +117,25 @@ impl Steps<'_> {
         let Some(id) = draft["id"].as_str() else {
             return Err(not_sent("create draft: the answer held no draft id".to_owned()));
         };
+        if let Err(failed) = self.fill(id, &plan).await {
+            self.discard(id).await;
+            return Err(failed);
+        }
+        let url = self.graph.user_url(self.mailbox, &["messages", id, "send"]);
+        match self.call("send draft", self.authed(url), true).await {
+            Ok((status, _, request_id)) => Ok(Attempt { status: Some(status), request_id, ..Attempt::default() }),
+            Err(failed) => {
+                // A draft that may have been sent is Graph's now: deleting it could only lose the message.
+                if !may_have_sent(&failed) {
+                    self.discard(id).await;
+                }
+                Err(failed)
+            }
+        }
+    }
+
+    /// The draft's further attachments: posted, or uploaded through sessions.
+    async fn fill(&self, id: &str, plan: &Plan) -> Result<(), Attempt> {
         for post in &plan.posts {
             let url = self.graph.user_url(self.mailbox, &["messages", id, "attachments"]);
             self.call("add attachment", self.authed(url).json(post), false).await?;
@@ -122,9 +143,23 @@ impl Steps<'_> {
         for (item, bytes) in &plan.uploads {
             self.upload(id, item, bytes).await?;
         }
-        let url = self.graph.user_url(self.mailbox, &["messages", id, "send"]);
-        let (status, _, request_id) = self.call("send draft", self.authed(url), true).await?;
-        Ok(Attempt { status: Some(status), request_id, ..Attempt::default() })
+        Ok(())
+    }
+
+    /// Deletes a draft that was not sent, so that it does not stay in the mailbox's Drafts folder with its
+    /// attachments (a retry starts with a new one). The attempt's outcome is already known; a failure here is only
+    /// logged.
+    async fn discard(&self, id: &str) {
+        let url = self.graph.user_url(self.mailbox, &["messages", id]);
+        let request = self.graph.http.delete(url).bearer_auth(self.token).header("client-request-id", &self.crid);
+        match request.send().await {
+            Ok(r) if r.status().is_success() => tracing::info!("deleted the unsent draft"),
+            Ok(r) => tracing::warn!(
+                status = r.status().as_u16(),
+                "the unsent draft could not be deleted; it stays in Drafts"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the unsent draft could not be deleted; it stays in Drafts"),
+        }
     }
 
     fn authed(&self, url: Url) -> RequestBuilder {
@@ -189,6 +224,15 @@ impl Steps<'_> {
     }
 }
 
+/// Whether a failed `/send` may have sent the draft: an answer that never came, or a server error other than 503.
+fn may_have_sent(failed: &Attempt) -> bool {
+    match &failed.transport {
+        Some(Transport::MaybeSent(_)) => true,
+        Some(Transport::NotSent(_)) => false,
+        None => failed.status.is_none_or(|s| s >= 500 && s != 503),
+    }
+}
+
 fn not_sent(text: String) -> Attempt {
     Attempt { transport: Some(Transport::NotSent(text)), ..Attempt::default() }
 }
@@ -219,6 +263,20 @@ mod tests {
             (Some("c"), Some(5_000_000), 5_000_000)
         );
         assert_eq!(item["contentType"], "application/pdf");
+    }
+
+    #[test]
+    fn only_a_send_that_may_have_gone_through_keeps_its_draft() {
+        let answered = |status| Attempt { status: Some(status), ..Attempt::default() };
+        let transport = |t| Attempt { transport: Some(t), ..Attempt::default() };
+        for status in [500, 502, 504] {
+            assert!(may_have_sent(&answered(status)), "{status}");
+        }
+        assert!(may_have_sent(&transport(Transport::MaybeSent("reset".into()))));
+        for status in [400, 403, 404, 429, 503] {
+            assert!(!may_have_sent(&answered(status)), "{status}");
+        }
+        assert!(!may_have_sent(&transport(Transport::NotSent("refused".into()))));
     }
 
     #[test]

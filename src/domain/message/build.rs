@@ -101,6 +101,17 @@ impl SendRequest {
                 ),
             ));
         }
+        // A draft's `/send` always keeps the message in Sent Items, so the caller's wish could not be honoured.
+        if request > GRAPH_MAX_REQUEST_BYTES && self.save_to_sent_items == Some(false) {
+            return Err(DomainError::invalid(
+                "save_to_sent_items",
+                format!(
+                    "the message's Graph request would be {request} bytes, above Graph's 4 MB, so it is sent \
+                     through a draft, which Graph always keeps in Sent Items; leave `save_to_sent_items` out or \
+                     send a smaller message"
+                ),
+            ));
+        }
         Ok(NewMessage { mailbox, subject, recipients: count, graph_body })
     }
 

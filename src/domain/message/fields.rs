@@ -16,6 +16,10 @@ pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 /// Long enough for any header a mail system defines, short enough that `Name: ` always fits a folded line.
 pub const MAX_HEADER_NAME_CHARS: usize = 64;
+/// Headers Exchange writes and trusts itself — its transport and organisation headers, Exchange Online
+/// Protection's spam verdicts — compared in lower case. A caller who set one could vouch for its own message
+/// (mark it as already scanned, as internal, as not spam), so none may be set.
+const RESERVED_HEADER_PREFIXES: [&str; 3] = ["x-ms-", "x-forefront-", "x-microsoft-antispam"];
 
 /// A validated recipient, as the caller spelled it.
 #[derive(Debug, Clone)]
@@ -142,6 +146,13 @@ pub fn headers(headers: &BTreeMap<String, String>, max: usize) -> Result<(), Dom
             return Err(DomainError::invalid(
                 &field,
                 format!("header name `{name}` must start with `x-` and hold only ASCII letters, digits and `-`"),
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if let Some(prefix) = RESERVED_HEADER_PREFIXES.iter().find(|p| lower.starts_with(*p)) {
+            return Err(DomainError::invalid(
+                &field,
+                format!("header `{name}` is reserved: Exchange sets and trusts `{prefix}*` headers itself"),
             ));
         }
         at_most(&field, name, MAX_HEADER_NAME_CHARS)?;

@@ -12,8 +12,9 @@ use super::fields::{MAX_FILE_NAME_CHARS, MAX_NAME_CHARS};
 use super::{MAX_HEADERS, MAX_SUBJECT_CHARS};
 use crate::admin::schema::{address, one_line};
 
-/// A custom header's name as `fields::headers` takes it: `x-`, then ASCII letters, digits, `-` or `_`, 64 in all.
-pub const HEADER_NAME: &str = r"^[xX]-[A-Za-z0-9_-]{1,62}$";
+/// A custom header's name as `fields::headers` takes it: `x-`, then ASCII letters, digits, `-` or `_`, 64 in all, and
+/// none of the prefixes Exchange keeps to itself (`x-ms-`, `x-forefront-`, `x-microsoft-antispam`, any case).
+pub const HEADER_NAME: &str = r"^(?![xX]-([mM][sS]-|[fF][oO][rR][eE][fF][rR][oO][nN][tT]-|[mM][iI][cC][rR][oO][sS][oO][fF][tT]-[aA][nN][tT][iI][sS][pP][aA][mM]))[xX]-[A-Za-z0-9_-]{1,62}$";
 /// A media type as `fields::attachment` takes it: `type/subtype`, then parameters in printable ASCII.
 pub const MEDIA_TYPE: &str = r"^[A-Za-z0-9!#$&^_.+-]+/ *[A-Za-z0-9!#$&^_.+-]+ *(;[ -~]*)?$";
 /// A Content-ID: printable ASCII without spaces or angle brackets.

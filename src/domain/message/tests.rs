@@ -105,6 +105,29 @@ fn a_header_name_beyond_ascii_is_refused_not_sliced() {
 }
 
 #[test]
+fn headers_exchange_trusts_are_refused_in_any_case() {
+    let mut b = json!({"from": "a@contoso.test", "to": ["b@contoso.test"], "text": "t"});
+    for name in [
+        "X-MS-Exchange-Organization-SCL",
+        "x-ms-exchange-crosstenant-authas",
+        "X-Forefront-Antispam-Report",
+        "x-microsoft-antispam",
+        "X-Microsoft-Antispam-Mailbox-Delivery",
+    ] {
+        b["headers"] = json!({ "x-job": "nightly", name: "-1" });
+        let err = parse(b.clone()).expect_err(name);
+        assert!(
+            matches!(&err, DomainError::InvalidField { field, detail }
+                if *field == format!("headers.{name}") && detail.contains("reserved")),
+            "{err:?}"
+        );
+    }
+    // Names that only look alike are the caller's own.
+    b["headers"] = json!({ "X-Msg-Id": "1", "X-Microsoft-Teams": "2", "x-forefronted": "3" });
+    assert!(parse(b).is_ok());
+}
+
+#[test]
 fn the_subject_is_bounded_in_characters() {
     let mut b = json!({"from": "a@contoso.test", "to": ["b@contoso.test"], "text": "t"});
     b["subject"] = json!("é".repeat(MAX_SUBJECT_CHARS));
@@ -122,6 +145,22 @@ fn over_graphs_request_limit_needs_large_messages_on() {
     assert!(req().validate(LIMITS).is_ok());
     let small = serde_json::from_value::<SendRequest>(with_attachment(2_000_000)).expect("shape");
     assert!(small.validate(Limits { large_messages: false, ..LIMITS }).is_ok(), "under 4 MB needs no setting");
+}
+
+#[test]
+fn a_message_for_the_draft_path_cannot_stay_out_of_sent_items() {
+    let mut b = with_attachment(3_200_000);
+    b["save_to_sent_items"] = json!(false);
+    let err = parse(b.clone()).expect_err("a draft's send keeps a copy");
+    assert!(matches!(&err, DomainError::InvalidField { field, .. } if field == "save_to_sent_items"), "{err:?}");
+    assert!(err.to_string().contains("Sent Items"), "{err}");
+    b["save_to_sent_items"] = json!(true);
+    assert!(parse(b).is_ok());
+    // Under Graph's request limit it goes by sendMail, which honours it.
+    let mut small = with_attachment(2_000_000);
+    small["save_to_sent_items"] = json!(false);
+    let m = parse(small).expect("sendMail keeps no copy");
+    assert_eq!(m.graph_body["saveToSentItems"], false);
 }
 
 #[test]

@@ -84,6 +84,9 @@ async fn attempt(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, claime
     if outcome == Outcome::ExchangeDenied {
         d.metrics.drift();
     }
+    if outcome == Outcome::Unknown {
+        d.metrics.unknown_outcomes(1);
+    }
     // The lease is kept until the outcome is written: a short outage of Postgres must not let the sweep take it.
     report(rec.record(outcome_record(d, m, &attempt, outcome, &next, expired)).await);
     drop(lease);

@@ -112,6 +112,7 @@ pub(super) async fn read_response(r: reqwest::Response) -> Attempt {
     if status == StatusCode::ACCEPTED {
         return attempt;
     }
+    let content_type = header(header::CONTENT_TYPE.as_str());
     match r.bytes().await {
         Ok(bytes) => {
             let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -120,6 +121,15 @@ pub(super) async fn read_response(r: reqwest::Response) -> Attempt {
             attempt.message = error["message"].as_str().map(|m| m.chars().take(500).collect());
             if attempt.request_id.is_none() {
                 attempt.request_id = error["innerError"]["request-id"].as_str().map(str::to_owned);
+            }
+            if attempt.code.is_none() {
+                // A gateway in front of Graph answers with a page of its own, or nothing: only the status counts.
+                let what = match content_type {
+                    _ if bytes.is_empty() => "no body".to_owned(),
+                    Some(t) => t.chars().take(100).collect(),
+                    None => "a body of no stated type".to_owned(),
+                };
+                attempt.message = Some(format!("HTTP {} without a Graph error body ({what})", status.as_u16()));
             }
         }
         Err(e) => attempt.message = Some(format!("error body unreadable: {e}")),

@@ -172,7 +172,8 @@ impl Metrics {
         counter(
             r,
             "mailgate_unknown_outcomes",
-            "Messages whose worker's lease expired mid-send: whether Graph sent them is unknown",
+            "Sends whose fate at Graph is unknown: an ambiguous answer (timeout, dropped connection, 500/502/504) or a \
+             worker's lease that expired mid-send",
             self.unknown_outcomes.clone(),
         );
         counter(
@@ -307,7 +308,8 @@ impl Metrics {
         self.drift.inc();
     }
 
-    /// Messages the sweep found with an expired lease.
+    /// Sends nobody knows the fate of: an attempt with an ambiguous answer, or messages the sweep found with an
+    /// expired lease.
     pub fn unknown_outcomes(&self, n: u64) {
         self.unknown_outcomes.inc_by(n);
     }

@@ -223,13 +223,19 @@ policies_file=$dev/graph-sim-policies.json
 cat >"$policies_file" <<EOF
 [{"app_id": "$mailgate_app_id", "access_right": "RestrictAccess", "scope": ["$demo_mailbox"]}]
 EOF
+# The simulated tenant's mailboxes: Graph answers 404 ErrorInvalidUser for any other name, as a tenant does.
+# More can be added while it runs: curl -X POST <graph-sim>/sim/mailboxes -d '["someone@contoso.test"]'
+mailboxes_file=$dev/graph-sim-mailboxes.json
+cat >"$mailboxes_file" <<EOF
+["$demo_mailbox", "$denied_mailbox"]
+EOF
 
 # An earlier run's log would show its address until the new process truncates it.
 rm -f "$dev/graph-sim.log" "$dev/mailgate.log"
 # NO_COLOR: plain logs in the .dev/*.log files, without terminal colour codes.
 log "starting graph-sim on $sim_listen (log: .dev/graph-sim.log)"
 NO_COLOR=1 setsid "$bin/graph-sim" --listen "$sim_listen" --identity-header "$identity_header" \
-    --app-id "$mailgate_app_id" --policies "$policies_file" \
+    --app-id "$mailgate_app_id" --policies "$policies_file" --mailboxes "$mailboxes_file" \
     </dev/null >"$dev/graph-sim.log" 2>&1 &
 sim_pid=$!
 echo "$sim_pid" >"$dev/graph-sim.pid"

@@ -100,7 +100,8 @@ async fn bench(server: &Server, options: &Options, names: &[String; 2]) -> anyho
     services::migrate(&ceiling_db.owner_url)?;
     let owner = PgPoolOptions::new().max_connections(2).connect(&db.owner_url).await?;
 
-    let sim = GraphSim::start(&logs.join("graph-sim.log"))?;
+    let tenant: Vec<String> = (0..options.mailboxes).map(message::mailbox).collect();
+    let sim = GraphSim::start(&logs.join("graph-sim.log"), &tenant)?;
     let mailgate = Mailgate::start(&db.service_url, &sim, &logs.join("mailgate.log"))?;
     println!("bench: mailgate at {}, graph-sim at {}, logs in {}", mailgate.base(), sim.base(), logs.display());
     let sender = setup::sender(&db.service_url, mailgate.base(), options.mailboxes).await?;

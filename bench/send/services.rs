@@ -87,10 +87,17 @@ pub fn run_graph_sim_if_asked() -> Option<ExitCode> {
 pub struct GraphSim(Process);
 
 impl GraphSim {
-    pub fn start(log: &Path) -> anyhow::Result<GraphSim> {
+    /// `mailboxes` are the tenant's: the simulator answers 404 for any other, as Graph does. They are written to a
+    /// file beside `log`.
+    pub fn start(log: &Path, mailboxes: &[String]) -> anyhow::Result<GraphSim> {
+        let directory = log.with_file_name("graph-sim-mailboxes.json");
+        std::fs::write(&directory, serde_json::to_vec(mailboxes)?)
+            .with_context(|| format!("writing {}", directory.display()))?;
         let mut cmd = Command::new(std::env::current_exe().context("the benchmark's own path")?);
         cmd.arg(GRAPH_SIM_ARG)
             .args(["--listen", "127.0.0.1:0", "--identity-header", IDENTITY_HEADER, "--light-log"])
+            .arg("--mailboxes")
+            .arg(&directory)
             .env("RUST_LOG", "warn");
         Ok(GraphSim(Process::start(cmd, "graph-sim listening on ", log)?))
     }

@@ -83,6 +83,17 @@ async fn graph_shaped_refusals(pool: PgPool) {
     let r = send_mail(&app, Some(&app.demo.key), ALLOWED, &bad).await;
     assert_eq!(r.json::<Value>().await.expect("json")["error"]["code"], "InvalidInternetMessageHeader");
 
+    // Headers Exchange trusts, in any letter case: refused as Graph refuses a header it will not take.
+    for name in ["X-MS-Exchange-Organization-AuthAs", "x-forefront-antispam-report", "X-MICROSOFT-ANTISPAM"] {
+        let mut bad = graph_body();
+        bad["message"]["internetMessageHeaders"] =
+            json!([{"name": "x-job", "value": "nightly"}, {"name": name, "value": "Internal"}]);
+        let (status, error) = error_of(send_mail(&app, Some(&app.demo.key), ALLOWED, &bad).await).await;
+        assert_eq!((status, error["code"].as_str()), (400, Some("InvalidInternetMessageHeader")), "{name}: {error}");
+        assert!(error["message"].as_str().unwrap_or_default().contains(name), "{name}: {error}");
+        assert_eq!(error["innerError"]["mailgateField"], format!("headers.{name}"), "{error}");
+    }
+
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE status <> 'denied'").await, 0);
     assert!(app.sim.sim.received().is_empty());
 }

@@ -20,6 +20,54 @@ pub const ALLOWED: &str = "notifications@contoso.test";
 pub const OUTSIDE: &str = "ceo@contoso.test";
 pub const SCOPE_GROUP: &str = "dl-graph-scope@contoso.test";
 
+/// The mailboxes of the simulated tenant: the names these tests send as. Graph answers 404 `ErrorInvalidUser` for
+/// any other, so a test that sends as a mailbox of its own adds it to its simulator (`add_mailboxes`).
+pub const MAILBOXES: &[&str] = &[
+    ALLOWED,
+    OUTSIDE,
+    "a@contoso.test",
+    "b@contoso.test",
+    "attempts@contoso.test",
+    "batch-a@contoso.test",
+    "batch-b@contoso.test",
+    "batch-c@contoso.test",
+    "behind-claim@contoso.test",
+    "big@contoso.test",
+    "billing@contoso.test",
+    "box3@contoso.test",
+    "bulk-busy@contoso.test",
+    "bulk-quiet@contoso.test",
+    "exec@contoso.test",
+    "free@contoso.test",
+    "full@contoso.test",
+    "hr@contoso.test",
+    "jane@contoso.test",
+    "john@contoso.test",
+    "late@contoso.test",
+    "locked@contoso.test",
+    "long@contoso.test",
+    "lost@contoso.test",
+    "moved-from@contoso.test",
+    "moved-to@contoso.test",
+    "open-tx@contoso.test",
+    "paced@contoso.test",
+    "paused@contoso.test",
+    "payroll@contoso.test",
+    "room@contoso.test",
+    "shared@contoso.test",
+    "stale@contoso.test",
+    "ttl@contoso.test",
+    "ttl-raised@contoso.test",
+    "zzz@contoso.test",
+];
+
+/// A Graph simulator on loopback whose tenant holds `MAILBOXES`.
+pub async fn sim(config: SimConfig) -> SimHandle {
+    let sim = Sim::spawn(config).await.expect("sim");
+    sim.sim.set_mailboxes(MAILBOXES);
+    sim
+}
+
 /// The URL of the per-test database that `#[sqlx::test]` made, on the server DATABASE_URL names.
 pub async fn database_url(pool: &PgPool) -> String {
     let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("db name");
@@ -103,7 +151,7 @@ impl Spawn {
     pub async fn start_on(self, pool: PgPool, db_url: String) -> TestApp {
         let demo = seed_demo(&pool).await;
         let db_url = service_url(&pool, &db_url).await;
-        let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
+        let sim = sim(SimConfig::default()).await;
         let process = Mailgate::start(&db_url, &sim, &self.env);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         TestApp { base: process.base.clone(), db_url, env: self.env, sim, pool, demo, http, process }

@@ -2,7 +2,7 @@
 //! MAILGATE_MAX_MESSAGE_BYTES and delivered through a draft and upload sessions.
 
 use base64::Engine;
-use graph_sim::{Fault, MAX_CHUNK_BYTES};
+use graph_sim::{Fault, GatewayBody, MAX_CHUNK_BYTES};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -84,7 +84,7 @@ async fn a_429_on_a_chunk_is_retried_with_a_new_draft_and_sent(pool: PgPool) {
     let app = large().start(pool).await;
     // Faults are consumed in order by each step: the draft and the session pass, the first chunk is throttled.
     let pass = Fault::Delay { ms: 0 };
-    app.sim.sim.add_faults(ALLOWED, vec![pass.clone(), pass, Fault::Throttle { retry_after_secs: 1 }]);
+    app.sim.sim.add_faults(ALLOWED, vec![pass.clone(), pass, Fault::Throttle { retry_after_secs: Some(1) }]);
     let bytes = content(3_500_000);
     let id = accepted(&app, &with_attachment(&bytes)).await;
     let done = app.wait_final(&id).await;
@@ -98,6 +98,58 @@ async fn a_429_on_a_chunk_is_retried_with_a_new_draft_and_sent(pool: PgPool) {
     let received = app.sim.sim.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].draft.as_ref().expect("draft").attachments[1].sha256, hex(&bytes));
+    // The throttled attempt's draft was deleted, not left in Drafts with its attachments.
+    assert!(steps.contains(&("delete".to_owned(), Some(204))), "{steps:?}");
+    assert!(app.sim.sim.drafts().is_empty(), "{:?}", app.sim.sim.drafts());
+}
+
+#[sqlx::test]
+async fn a_draft_graph_refused_to_send_is_deleted_and_one_that_may_be_sent_is_left_alone(pool: PgPool) {
+    let app = large().start(pool).await;
+    let pass = Fault::Delay { ms: 0 };
+    // Each step takes the next fault: create, session and the one chunk pass, `/send` is refused outright, the
+    // delete passes; for the next message create, session and chunk pass and a gateway answers `/send`.
+    let refused = Fault::Status { status: 400, code: "ErrorInvalidRecipients".into(), message: "no".into() };
+    let gateway = Fault::Gateway { status: 504, body: GatewayBody::Empty };
+    let mut script = vec![pass.clone(); 3];
+    script.extend([refused, pass.clone(), pass.clone(), pass.clone(), pass, gateway]);
+    app.sim.sim.add_faults(ALLOWED, script);
+
+    let first = accepted(&app, &with_attachment(&content(3_500_000))).await;
+    let done = app.wait_final(&first).await;
+    assert_eq!(done["status"], "rejected", "{done}");
+    assert!(app.sim.sim.drafts().is_empty(), "a draft that was not sent stays behind: {:?}", app.sim.sim.drafts());
+
+    let second = accepted(&app, &with_attachment(&content(3_500_000))).await;
+    let done = app.wait_final(&second).await;
+    assert_eq!(done["status"], "unknown", "{done}");
+    // Graph may be sending it: deleting it could only lose the message.
+    let left: Vec<_> = app.sim.sim.drafts().into_iter().map(|d| d.client_request_id).collect();
+    assert_eq!(left, [Some(second)]);
+    let deletes = app.sim.sim.draft_steps().into_iter().filter(|s| s.step == "delete").count();
+    assert_eq!(deletes, 1);
+}
+
+#[sqlx::test]
+async fn a_large_message_cannot_stay_out_of_sent_items(pool: PgPool) {
+    let app = large().start(pool).await;
+    let mut body = with_attachment(&content(5 * 1024 * 1024));
+    body["save_to_sent_items"] = json!(false);
+    let r = app.post_message(&body).await;
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(
+        (problem["code"].as_str(), problem["field"].as_str()),
+        (Some("invalid_field"), Some("save_to_sent_items"))
+    );
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("Sent Items"), "{problem}");
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
+    // A message small enough for one sendMail keeps the choice.
+    let mut small = with_attachment(&content(1024 * 1024));
+    small["save_to_sent_items"] = json!(false);
+    let id = accepted(&app, &small).await;
+    assert_eq!(app.wait_final(&id).await["status"], "sent");
+    assert_eq!(app.sim.sim.received()[0].body["saveToSentItems"], false);
 }
 
 #[sqlx::test]

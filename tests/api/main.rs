@@ -16,6 +16,7 @@ mod delivery;
 mod edge;
 mod entra;
 mod graph_compat;
+mod graph_faults;
 mod graph_sdk;
 mod guarantees;
 mod health;

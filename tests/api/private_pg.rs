@@ -11,10 +11,22 @@ pub struct PrivatePostgres {
     port: u16,
     /// initdb and postgres refuse to run as root: then every command runs as the `postgres` OS user.
     as_postgres: bool,
+    fsync: bool,
 }
 
 impl PrivatePostgres {
+    /// A cluster with fsync off: quick, and safe while nothing crashes the machine.
     pub fn start() -> PrivatePostgres {
+        Self::start_with(false)
+    }
+
+    /// A cluster with fsync on, as in production: a commit is on disk when it is acknowledged, and a crash is
+    /// recovered from the write-ahead log.
+    pub fn start_durable() -> PrivatePostgres {
+        Self::start_with(true)
+    }
+
+    fn start_with(fsync: bool) -> PrivatePostgres {
         let bin = server_bindir().unwrap_or_else(|| {
             panic!(
                 "this test needs the PostgreSQL server programs (initdb, pg_ctl) to run a private cluster, and none \
@@ -29,7 +41,7 @@ impl PrivatePostgres {
             assert!(chown.success(), "chown postgres {} failed: is there a `postgres` OS user?", dir.path().display());
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-        let pg = PrivatePostgres { dir, bin, port, as_postgres };
+        let pg = PrivatePostgres { dir, bin, port, as_postgres, fsync };
         let data = pg.data();
         let mut initdb = pg.command("initdb");
         initdb.arg("-D").arg(&data).args(["-A", "trust", "-U", "postgres", "--no-sync"]);
@@ -73,9 +85,10 @@ impl PrivatePostgres {
 
     pub fn up(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.fsync { "on" } else { "off" }
         );
         let log = self.dir.path().join("postgres.log");
         let log_arg = log.to_str().expect("utf-8 path");
@@ -89,6 +102,59 @@ impl PrivatePostgres {
     /// A fast shutdown: sessions are ended (SQLSTATE 57P01), new connections refused until `up`.
     pub fn down(&self) {
         assert!(self.pg_ctl(&["-m", "fast", "-w", "-t", "60", "stop"]), "pg_ctl stop failed");
+    }
+}
+
+impl PrivatePostgres {
+    /// SIGKILL to the postmaster, as the OOM killer would send it: nothing is flushed or shut down. Its other
+    /// processes notice and exit (any left after 20 s get SIGKILL too, as when the whole container dies); then
+    /// the cluster can be started again, and recovers from its write-ahead log.
+    pub fn crash(&self) {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).expect("read postmaster.pid");
+        let postmaster: u32 = pid_file.lines().next().and_then(|l| l.trim().parse().ok()).expect("postmaster pid");
+        let children: Vec<u32> = run_output(Command::new("pgrep").args(["-P", &postmaster.to_string()]))
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        sigkill(postmaster);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while children.iter().any(|p| alive(*p)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        for p in children.iter().copied().filter(|p| alive(*p)) {
+            sigkill(p);
+        }
+        while std::iter::once(postmaster).chain(children.iter().copied()).any(alive) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // Postgres takes a postmaster.pid whose process still exists for a running server, and the dead postmaster
+        // lingers as a zombie until whatever adopted it reaps it. A new container would not see it at all: wait a
+        // while for the reaping, then remove the stale file as its replacement would find none.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{postmaster}")).exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
+            std::fs::remove_file(self.data().join("postmaster.pid")).expect("remove the dead postmaster's pid file");
+        }
+    }
+
+    /// The server's log so far, across restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+    }
+}
+
+fn sigkill(pid: u32) {
+    // A process already gone makes kill fail; that is what was wanted.
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+}
+
+/// Whether `pid` still runs; a zombie (exited, not yet reaped) does not.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
     }
 }
 

@@ -35,6 +35,7 @@ async fn three_replicas_deliver_each_message_once_and_keep_the_mailbox_cap(pool:
         .await;
     let (second, third) = (app.replica(), app.replica());
     for i in 0..MAILBOXES {
+        app.sim.sim.add_mailboxes(&[mailbox(i)]);
         // Sends that take a little while, so that concurrency builds up.
         app.sim.sim.add_scripted_faults(&mailbox(i), vec![ScriptedFault::times(Fault::Delay { ms: 20 }, u32::MAX)]);
     }

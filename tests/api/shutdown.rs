@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use graph_sim::{Fault, ScriptedFault};
+use graph_sim::{Fate, Fault, ScriptedFault};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -30,9 +30,15 @@ async fn sigterm_finishes_sends_in_flight_and_leaves_the_rest_queued(pool: PgPoo
         app.count(sending).await == IN_FLIGHT
     })
     .await;
-    // Let the requests reach Graph (they are claimed just before they are sent).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.sim.sim.received().len(), 0, "a send finished before SIGTERM; the delay is too short");
+    // The requests reach Graph (they are claimed just before they are sent), which is still working on them.
+    let sim = app.sim.sim.clone();
+    wait_until("four sends are at Graph", Duration::from_secs(10), || {
+        let arrived = sim.received().len() as i64;
+        async move { arrived == IN_FLIGHT }
+    })
+    .await;
+    let answered = app.sim.sim.received().into_iter().filter(|r| r.fate != Fate::InProgress).count();
+    assert_eq!(answered, 0, "a send finished before SIGTERM; the delay is too short");
 
     app.process.terminate();
     let signalled = Instant::now();

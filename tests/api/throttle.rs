@@ -17,7 +17,7 @@ const MORE: usize = 6;
 async fn a_429_pauses_the_mailbox_for_every_replica(pool: PgPool) {
     let app = spawn().start(pool).await;
     let other = app.replica();
-    app.sim.sim.add_faults(ALLOWED, vec![Fault::Throttle { retry_after_secs: 2 }]);
+    app.sim.sim.add_faults(ALLOWED, vec![Fault::Throttle { retry_after_secs: Some(2) }]);
 
     let r = app.post_message(&message(ALLOWED)).await;
     assert_eq!(r.status(), 202);
@@ -63,7 +63,7 @@ async fn a_paused_mailbox_with_a_large_backlog_does_not_hold_up_the_others(pool:
     let key = crate::helpers::other_app(&pool, "bulk").await;
     let app = spawn().env("MAILGATE_APP_MESSAGES_PER_MINUTE", "0").start(pool).await;
     let busy = "bulk-busy@contoso.test";
-    app.sim.sim.add_faults(busy, vec![Fault::Throttle { retry_after_secs: 60 }]);
+    app.sim.sim.add_faults(busy, vec![Fault::Throttle { retry_after_secs: Some(60) }]);
     let mut first = message(busy);
     let r = app.post_message_as(&key, &first).await;
     assert_eq!(r.status(), 202);

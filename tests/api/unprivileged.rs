@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use graph_sim::{Sim, SimConfig};
+use graph_sim::SimConfig;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -62,7 +62,7 @@ async fn mailgate_run_as_nobody_serves_sends_and_stops_without_writing_a_file(po
     }
     let demo = seed_demo(&pool).await;
     let db_url = service_url(&pool, &database_url(&pool).await).await;
-    let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
+    let sim = crate::helpers::sim(SimConfig::default()).await;
 
     // The test binary may sit under a directory only root may enter (/root): run a copy everyone may execute.
     let bin_dir = tempfile::tempdir().expect("tempdir");

@@ -21,9 +21,13 @@ pub struct Cli {
     /// JSON array of policies: [{"app_id","access_right","scope"}]
     #[arg(long)]
     pub policies: Option<PathBuf>,
-    /// JSON array of mailbox addresses that exist (default: every mailbox exists)
+    /// JSON array of the addresses (or object ids) of the mailboxes that exist; every other name is answered 404
+    /// `ErrorInvalidUser`, as in a tenant (default: none, until added with `PUT /sim/mailboxes`)
     #[arg(long)]
     pub mailboxes: Option<PathBuf>,
+    /// The resource Graph tokens are for; a token issued for any other is refused 401
+    #[arg(long, default_value_t = SimConfig::default().graph_resource)]
+    pub graph_resource: String,
     /// Log each request without its body and `Authorization` header (for long benchmark runs).
     #[arg(long, env = "GRAPH_SIM_LIGHT_LOG")]
     pub light_log: bool,
@@ -38,6 +42,7 @@ pub async fn run(cli: Cli) -> std::io::Result<()> {
     let sim = Sim::new(SimConfig {
         identity_header: cli.identity_header,
         app_id: cli.app_id,
+        graph_resource: cli.graph_resource,
         token_ttl: Duration::from_secs(cli.token_ttl_secs),
         light_log: cli.light_log,
         ..SimConfig::default()
@@ -46,7 +51,8 @@ pub async fn run(cli: Cli) -> std::io::Result<()> {
         sim.set_policies(read_json_file(path)?);
     }
     if let Some(path) = &cli.mailboxes {
-        sim.set_mailboxes(Some(read_json_file(path)?));
+        let mailboxes: Vec<String> = read_json_file(path)?;
+        sim.set_mailboxes(&mailboxes);
     }
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let mut stdout = std::io::stdout();

@@ -8,7 +8,7 @@ use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
 
 use super::state::{State, mailbox_key};
-use super::types::{FaultRequest, ReceivedRequest, SimPolicy, SimStats};
+use super::types::{DraftInfo, FaultRequest, ReceivedRequest, SimPolicy, SimStats};
 
 /// `POST /sim/faults` — append scripted faults to a mailbox's queue (`"@token"` for the token endpoint).
 pub async fn add_faults(AxState(state): AxState<Arc<State>>, Json(request): Json<FaultRequest>) -> StatusCode {
@@ -29,14 +29,29 @@ pub async fn get_policies(AxState(state): AxState<Arc<State>>) -> Json<Vec<SimPo
     Json(state.policies())
 }
 
-/// `PUT /sim/mailboxes` — a JSON array of addresses, or `null` for "every mailbox exists".
-pub async fn put_mailboxes(
-    AxState(state): AxState<Arc<State>>,
-    Json(mailboxes): Json<Option<Vec<String>>>,
-) -> StatusCode {
-    tracing::info!(count = ?mailboxes.as_ref().map(Vec::len), "mailbox directory replaced");
-    state.set_mailboxes(mailboxes);
+/// `PUT /sim/mailboxes` — a JSON array of the addresses (or object ids) of the mailboxes that exist; every other
+/// name is 404 `ErrorInvalidUser`.
+pub async fn put_mailboxes(AxState(state): AxState<Arc<State>>, Json(mailboxes): Json<Vec<String>>) -> StatusCode {
+    tracing::info!(count = mailboxes.len(), "mailbox directory replaced");
+    state.set_mailboxes(&mailboxes);
     StatusCode::NO_CONTENT
+}
+
+/// `POST /sim/mailboxes` — a JSON array of mailboxes to add to the directory.
+pub async fn add_mailboxes(AxState(state): AxState<Arc<State>>, Json(mailboxes): Json<Vec<String>>) -> StatusCode {
+    tracing::info!(count = mailboxes.len(), "mailboxes added to the directory");
+    state.add_mailboxes(&mailboxes);
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /sim/mailboxes` — the directory, lower-cased and sorted.
+pub async fn get_mailboxes(AxState(state): AxState<Arc<State>>) -> Json<Vec<String>> {
+    Json(state.mailboxes())
+}
+
+/// `GET /sim/drafts` — the drafts still in Drafts folders (neither sent nor deleted).
+pub async fn drafts(AxState(state): AxState<Arc<State>>) -> Json<Vec<DraftInfo>> {
+    Json(state.drafts.drafts())
 }
 
 /// `GET /sim/received[?mailbox=...]` — the sendMail request log, oldest first.
@@ -77,6 +92,6 @@ pub struct PinToken {
 pub async fn pin_token(AxState(state): AxState<Arc<State>>, Json(pin): Json<PinToken>) -> StatusCode {
     // The token itself is not logged: it may be a password the caller chose.
     tracing::info!(resource = %pin.resource, pinned = pin.token.is_some(), "token pinned");
-    state.pin_token(&pin.resource, pin.token);
+    state.tokens.pin(&pin.resource, pin.token);
     StatusCode::NO_CONTENT
 }

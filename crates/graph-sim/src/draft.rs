@@ -18,16 +18,17 @@ use time::format_description::well_known::Rfc3339;
 
 use super::faults::{self, FaultOutcome};
 use super::gate;
-use super::response::{GraphError, ReqCtx, finish, header_str, rfc3339_now};
+use super::props;
+use super::response::{CLIENT_REQUEST_ID, GraphError, ReqCtx, finish, header_str};
 use super::send_mail::{read_body, unreadable_json};
 use super::state::{State, TokenCheck};
-use super::types::{DraftStep, ReceivedRequest};
+use super::types::DraftStep;
 use super::validate::validate_send_mail;
 
 /// Graph's largest attachment through an upload session.
 pub const MAX_UPLOAD_BYTES: u64 = 150 * 1024 * 1024;
 
-enum Decided {
+pub(super) enum Decided {
     Answer(StatusCode, Option<Value>),
     Refused(GraphError),
     Dropped,
@@ -39,24 +40,38 @@ impl From<Result<(StatusCode, Option<Value>), GraphError>> for Decided {
     }
 }
 
-/// The shared checks, then `act` with the parsed JSON body (`Null` when the body is empty) and its size.
-async fn decide(
+/// The shared checks, then `act` with the parsed JSON body (`Null` when the body is empty) and its size. The flag
+/// says a `lose_answer` fault asks for the answer to be dropped once the step is done.
+pub(super) async fn decide(
     state: &State,
     mailbox: &str,
     token: &TokenCheck,
     body: axum::body::Body,
     act: impl FnOnce(Value, usize) -> Result<(StatusCode, Option<Value>), GraphError>,
-) -> (Decided, usize) {
+) -> (Decided, usize, bool) {
     let read = read_body(body, state.config.max_body_bytes).await;
     let total = read.as_ref().map_or(0, |r| r.total);
     if let Err(err) = gate::token(token) {
-        return (Decided::Refused(err), total);
+        return (Decided::Refused(err), total, false);
     }
-    match faults::apply(state.next_fault(mailbox)).await {
-        FaultOutcome::Continue => {}
-        FaultOutcome::Respond(err) => return (Decided::Refused(err), total),
-        FaultOutcome::Drop => return (Decided::Dropped, total),
-    }
+    let lose_answer = match faults::apply(state.next_fault(mailbox)).await {
+        FaultOutcome::Continue => false,
+        FaultOutcome::LoseAnswer => true,
+        FaultOutcome::Respond(err) => return (Decided::Refused(err), total, false),
+        FaultOutcome::Drop => return (Decided::Dropped, total, false),
+    };
+    let (decided, total) = checked(state, mailbox, token, read, total, act);
+    (decided, total, lose_answer)
+}
+
+fn checked(
+    state: &State,
+    mailbox: &str,
+    token: &TokenCheck,
+    read: Result<super::send_mail::ReadBody, axum::Error>,
+    total: usize,
+    act: impl FnOnce(Value, usize) -> Result<(StatusCode, Option<Value>), GraphError>,
+) -> (Decided, usize) {
     let Ok(read) = read else {
         return (
             Decided::Refused(GraphError::bad_request("RequestBodyRead", "The request body could not be read.")),
@@ -77,7 +92,7 @@ async fn decide(
 }
 
 /// Run one step: track it, decide, answer, and log it among the draft steps.
-async fn step(
+pub(super) async fn step(
     state: Arc<State>,
     mailbox: String,
     name: &str,
@@ -89,9 +104,10 @@ async fn step(
     let _in_flight = state.enter_draft_step(&mailbox);
     let (parts, body) = request.into_parts();
     let authorization = header_str(&parts.headers, &header::AUTHORIZATION);
-    let token = state.check_token(authorization.as_deref());
-    let (decided, body_bytes) = decide(&state, &mailbox, &token, body, |json, n| act(&state, json, n)).await;
-    let (status, error_code, response) = match decided {
+    let token = state.tokens.check(authorization.as_deref());
+    let (decided, body_bytes, lose_answer) =
+        decide(&state, &mailbox, &token, body, |json, n| act(&state, json, n)).await;
+    let (status, error_code, mut response) = match decided {
         Decided::Answer(status, body) => {
             let response = match body {
                 Some(body) => (status, axum::Json(body)).into_response(),
@@ -99,9 +115,12 @@ async fn step(
             };
             (Some(status.as_u16()), None, finish(&ctx, response))
         }
-        Decided::Refused(err) => (Some(err.status.as_u16()), Some(err.code.clone()), err.into_response(&ctx)),
+        Decided::Refused(err) => (Some(err.status.as_u16()), err.logged_code(), err.into_response(&ctx)),
         Decided::Dropped => (None, None, faults::dropped_response(&parts.extensions)),
     };
+    if lose_answer {
+        response = faults::dropped_response(&parts.extensions);
+    }
     tracing::info!(%mailbox, step = name, status = ?status, error_code = ?error_code, "draft step");
     state.drafts.log(DraftStep {
         step: name.to_owned(),
@@ -120,13 +139,14 @@ async fn step(
 /// `POST /v1.0/users/{mailbox}/messages`: the body is a Graph `message`.
 pub async fn create(AxState(state): AxState<Arc<State>>, Path(mailbox): Path<String>, request: Request) -> Response {
     let mb = mailbox.clone();
+    let crid = header_str(request.headers(), &CLIENT_REQUEST_ID);
     step(state, mailbox, "create", None, request, move |state, json, bytes| {
         if !json.is_object() {
             return Err(GraphError::bad_request("RequestBodyRead", "The request body must be a JSON object."));
         }
         // Exchange checks recipients and headers when the draft is sent; checking now reports the same errors.
         validate_send_mail(&json!({ "message": json }))?;
-        let id = state.drafts.create(&mb, json.clone(), bytes)?;
+        let id = state.drafts.create(&mb, crid, json.clone(), bytes)?;
         let mut shown = json;
         shown["id"] = json!(id);
         shown["isDraft"] = json!(true);
@@ -143,6 +163,10 @@ pub async fn attach(
 ) -> Response {
     let (mb, draft) = (mailbox.clone(), id.clone());
     step(state, mailbox, "attach", Some(id), request, move |state, json, bytes| {
+        let Some(attachment) = json.as_object() else {
+            return Err(GraphError::bad_request("RequestBodyRead", "The request body must be a JSON object."));
+        };
+        props::check_attachment(attachment)?;
         let attachment_id = state.drafts.attach(&mb, &draft, json.clone(), bytes)?;
         let mut shown = json;
         shown["id"] = json!(attachment_id);
@@ -159,15 +183,16 @@ fn item_error(message: &str) -> GraphError {
 }
 
 /// Check an `AttachmentItem`; returns its size.
-fn check_item(item: &Value, min: u64) -> Result<u64, GraphError> {
-    if item.get("attachmentType").and_then(Value::as_str) != Some("file") {
+fn check_item(item: &serde_json::Map<String, Value>, min: u64) -> Result<u64, GraphError> {
+    props::check_attachment_item(item)?;
+    let field = |name: &str| props::get(item, name);
+    if !field("attachmentType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("file")) {
         return Err(item_error("AttachmentItem.attachmentType must be 'file'."));
     }
-    if item.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if field("name").and_then(Value::as_str).is_none_or(str::is_empty) {
         return Err(item_error("AttachmentItem.name is required."));
     }
-    let size =
-        item.get("size").and_then(Value::as_u64).ok_or_else(|| item_error("AttachmentItem.size is required."))?;
+    let size = field("size").and_then(Value::as_u64).ok_or_else(|| item_error("AttachmentItem.size is required."))?;
     if size > MAX_UPLOAD_BYTES {
         return Err(GraphError::bad_request(
             "ErrorAttachmentSizeShouldNotBeGreaterThanMaximumSize",
@@ -192,9 +217,13 @@ pub async fn create_session(
     let base = header_str(request.headers(), &header::HOST).map_or_else(String::new, |h| format!("http://{h}"));
     let (mb, draft) = (mailbox.clone(), id.clone());
     step(state, mailbox, "session", Some(id), request, move |state, json, _| {
-        let item = json.get("AttachmentItem").ok_or_else(|| item_error("AttachmentItem is required."))?;
+        let params = json.as_object().ok_or_else(|| item_error("AttachmentItem is required."))?;
+        props::check_params(params, "createUploadSession", props::CREATE_UPLOAD_SESSION)?;
+        let item = props::get(params, "AttachmentItem")
+            .and_then(Value::as_object)
+            .ok_or_else(|| item_error("AttachmentItem is required."))?;
         let size = check_item(item, state.config.min_upload_session_bytes)?;
-        let (session, secret) = state.drafts.open_session(&mb, &draft, item.clone(), size)?;
+        let (session, secret) = state.drafts.open_session(&mb, &draft, item, size)?;
         let expires = (OffsetDateTime::now_utc() + time::Duration::hours(24)).format(&Rfc3339).unwrap_or_default();
         let body = json!({
             "uploadUrl": format!("{base}/upload/{session}?token={secret}"),
@@ -204,63 +233,4 @@ pub async fn create_session(
         Ok((StatusCode::CREATED, Some(body)))
     })
     .await
-}
-
-/// `POST .../messages/{id}/send`: 202, and the assembled message joins the `received` log.
-pub async fn send(
-    AxState(state): AxState<Arc<State>>,
-    Path((mailbox, id)): Path<(String, String)>,
-    request: Request,
-) -> Response {
-    let ctx = ReqCtx::from_headers(request.headers());
-    let (seq, _in_flight) = state.enter_send(&mailbox);
-    let received_at = rfc3339_now();
-    let (parts, body) = request.into_parts();
-    let authorization = header_str(&parts.headers, &header::AUTHORIZATION);
-    let token = state.check_token(authorization.as_deref());
-    let mut sent = None;
-    let (decided, bytes) = decide(&state, &mailbox, &token, body, |_, _| {
-        sent = Some(state.drafts.send(&mailbox, &id)?);
-        Ok((StatusCode::ACCEPTED, None))
-    })
-    .await;
-    let (status, error_code, response) = match decided {
-        Decided::Answer(s, _) => (Some(s.as_u16()), None, finish(&ctx, s.into_response())),
-        Decided::Refused(err) => (Some(err.status.as_u16()), Some(err.code.clone()), err.into_response(&ctx)),
-        Decided::Dropped => (None, None, faults::dropped_response(&parts.extensions)),
-    };
-    tracing::info!(%mailbox, seq, step = "send", status = ?status, error_code = ?error_code, "draft step");
-    state.drafts.log(DraftStep {
-        step: "send".to_owned(),
-        mailbox: mailbox.clone(),
-        draft_id: Some(id.clone()),
-        client_request_id: ctx.client_request_id.clone(),
-        had_authorization: authorization.is_some(),
-        content_range: None,
-        body_bytes: bytes,
-        status,
-        error_code: error_code.clone(),
-    });
-    let (body, draft, body_bytes) = match sent {
-        Some((message, record, total)) => (message, Some(record), total),
-        None => (Value::Null, None, bytes),
-    };
-    state.record(ReceivedRequest {
-        seq,
-        mailbox,
-        authorization,
-        app_id: match token {
-            TokenCheck::Valid(app) => Some(app),
-            _ => None,
-        },
-        client_request_id: ctx.client_request_id.clone(),
-        body,
-        body_bytes,
-        status,
-        error_code,
-        request_id: ctx.request_id.clone(),
-        received_at,
-        draft,
-    });
-    response
 }

@@ -9,12 +9,14 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::props;
 use super::response::GraphError;
 use super::state::mailbox_key;
-use super::types::{AttachmentRecord, ChunkRecord, DraftRecord, DraftStep};
+use super::types::{AttachmentRecord, ChunkRecord, DraftInfo, DraftRecord, DraftStep};
 
 struct Draft {
     mailbox: String,
+    client_request_id: Option<String>,
     message: Value,
     /// Attachment JSON as the assembled message shows it, with its record.
     attachments: Vec<(Value, AttachmentRecord)>,
@@ -102,14 +104,20 @@ impl DraftStore {
     }
 
     /// Store a draft; attachments in the message are kept as attachments of the draft.
-    pub fn create(&self, mailbox: &str, mut message: Value, body_bytes: usize) -> Result<String, GraphError> {
+    pub fn create(
+        &self,
+        mailbox: &str,
+        client_request_id: Option<String>,
+        mut message: Value,
+        body_bytes: usize,
+    ) -> Result<String, GraphError> {
         let listed = message.as_object_mut().and_then(|m| m.remove("attachments"));
         let mut attachments = Vec::new();
         for a in listed.as_ref().and_then(Value::as_array).into_iter().flatten() {
             attachments.push((a.clone(), file_attachment(a, "draft")?));
         }
         let id = new_id();
-        let draft = Draft { mailbox: mailbox_key(mailbox), message, attachments, body_bytes };
+        let draft = Draft { mailbox: mailbox_key(mailbox), client_request_id, message, attachments, body_bytes };
         self.lock().drafts.insert(id.clone(), draft);
         Ok(id)
     }
@@ -133,7 +141,7 @@ impl DraftStore {
         &self,
         mailbox: &str,
         id: &str,
-        item: Value,
+        item: &serde_json::Map<String, Value>,
         size: u64,
     ) -> Result<(String, String), GraphError> {
         let mut inner = self.lock();
@@ -144,9 +152,9 @@ impl DraftStore {
             draft_id: id.to_owned(),
             mailbox: mailbox.to_owned(),
             secret: secret.clone(),
-            name: item["name"].as_str().unwrap_or_default().to_owned(),
-            content_type: item.get("contentType").and_then(Value::as_str).map(str::to_owned),
-            item,
+            name: props::get(item, "name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            content_type: props::get(item, "contentType").and_then(Value::as_str).map(str::to_owned),
+            item: Value::Object(item.clone()),
             size,
             next: 0,
             hasher: Sha256::new(),
@@ -218,6 +226,32 @@ impl DraftStore {
             draft.attachments.push((shown, record));
         }
         Ok(Progress::Complete)
+    }
+
+    /// `DELETE .../messages/{id}`: the draft, its attachments and its unfinished upload sessions are gone.
+    pub fn delete(&self, mailbox: &str, id: &str) -> Result<(), GraphError> {
+        let mut inner = self.lock();
+        Self::draft(&mut inner, mailbox, id)?;
+        inner.drafts.remove(id);
+        inner.sessions.retain(|_, s| s.draft_id != id);
+        Ok(())
+    }
+
+    /// The drafts in store, by mailbox, then id.
+    pub fn drafts(&self) -> Vec<DraftInfo> {
+        let inner = self.lock();
+        let mut all: Vec<DraftInfo> = inner
+            .drafts
+            .iter()
+            .map(|(id, d)| DraftInfo {
+                draft_id: id.clone(),
+                mailbox: d.mailbox.clone(),
+                client_request_id: d.client_request_id.clone(),
+                attachments: d.attachments.len(),
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.mailbox, &a.draft_id).cmp(&(&b.mailbox, &b.draft_id)));
+        all
     }
 
     /// `send`: take the draft away; returns the assembled `{"message": ...}`, its record and its bytes.

@@ -21,6 +21,8 @@ pub enum FaultOutcome {
     Respond(GraphError),
     /// Close the connection without a response.
     Drop,
+    /// Process the request normally, then close the connection instead of answering.
+    LoseAnswer,
 }
 
 /// Apply `fault` (sleeping for a delay) and say what to do next.
@@ -37,7 +39,7 @@ pub async fn apply(fault: Option<Fault>) -> FaultOutcome {
                 "ApplicationThrottled",
                 "Application is over its MailboxConcurrency limit.",
             )
-            .retry_after(Some(retry_after_secs)),
+            .retry_after(retry_after_secs),
         ),
         Some(Fault::Unavailable { retry_after_secs }) => FaultOutcome::Respond(
             GraphError::new(
@@ -51,7 +53,12 @@ pub async fn apply(fault: Option<Fault>) -> FaultOutcome {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             FaultOutcome::Respond(GraphError::new(status, &code, message))
         }
+        Some(Fault::Gateway { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            FaultOutcome::Respond(GraphError::gateway(status, body))
+        }
         Some(Fault::Drop) => FaultOutcome::Drop,
+        Some(Fault::LoseAnswer) => FaultOutcome::LoseAnswer,
     }
 }
 

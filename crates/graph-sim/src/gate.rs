@@ -11,13 +11,14 @@ fn unauthorized(message: &str) -> GraphError {
     GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
 }
 
-/// 401 unless the token is one this simulator issued and it is still valid.
+/// 401 unless the token is one this simulator issued for Graph and it is still valid.
 pub fn token(token: &TokenCheck) -> Result<(), GraphError> {
     match token {
         TokenCheck::Valid(_) => Ok(()),
         TokenCheck::Missing => Err(unauthorized("Access token is empty.")),
         TokenCheck::Unknown => Err(unauthorized("Access token validation failure.")),
         TokenCheck::Expired(_) => Err(unauthorized("Lifetime validation failed, the token is expired.")),
+        TokenCheck::WrongAudience(_) => Err(unauthorized("Access token validation failure. Invalid audience.")),
     }
 }
 

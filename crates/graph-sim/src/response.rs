@@ -3,6 +3,8 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use super::types::GatewayBody;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -66,11 +68,30 @@ pub struct GraphError {
     pub retry_after: Option<u64>,
     /// Extra top-level members of the body, next to `error` (an upload's `nextExpectedRanges`).
     pub extra: Vec<(String, serde_json::Value)>,
+    /// Set when a gateway in front of Graph answers instead: its own body, none of Graph's headers.
+    pub gateway: Option<GatewayBody>,
 }
 
 impl GraphError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, code: code.to_string(), message: message.into(), retry_after: None, extra: Vec::new() }
+        Self {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            retry_after: None,
+            extra: Vec::new(),
+            gateway: None,
+        }
+    }
+
+    /// A gateway's answer with `status`: an HTML page or nothing, never Graph's JSON.
+    pub fn gateway(status: StatusCode, body: GatewayBody) -> Self {
+        Self { gateway: Some(body), ..Self::new(status, "", "") }
+    }
+
+    /// The Graph error code to log; a gateway's answer has none.
+    pub fn logged_code(&self) -> Option<String> {
+        self.gateway.is_none().then(|| self.code.clone())
     }
 
     pub fn retry_after(mut self, secs: Option<u64>) -> Self {
@@ -89,6 +110,9 @@ impl GraphError {
 
     /// The response, with Graph's body shape and the common headers.
     pub fn into_response(self, ctx: &ReqCtx) -> Response {
+        if let Some(body) = self.gateway {
+            return gateway_response(self.status, body);
+        }
         let date = OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .ok()
@@ -116,5 +140,20 @@ impl GraphError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         finish(ctx, response)
+    }
+}
+
+fn gateway_response(status: StatusCode, body: GatewayBody) -> Response {
+    match body {
+        GatewayBody::Empty => status.into_response(),
+        GatewayBody::Html => {
+            let reason = status.canonical_reason().unwrap_or("Error");
+            let page = format!(
+                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>\
+                 </center>\r\n</body>\r\n</html>\r\n",
+                code = status.as_u16()
+            );
+            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+        }
     }
 }

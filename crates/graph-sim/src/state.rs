@@ -1,4 +1,4 @@
-//! The simulator's shared, mutable state: tokens, fault queues, policies, mailbox
+//! The simulator's shared, mutable state: fault queues, policies, mailbox
 //! directory, the request log and counters.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -7,50 +7,33 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SimConfig;
 use super::draft_store::DraftStore;
-use super::types::{Fault, ReceivedRequest, ScriptedFault, SimPolicy, SimStats};
+pub use super::tokens::TokenCheck;
+use super::tokens::TokenStore;
+use super::types::{Fate, Fault, ReceivedRequest, ScriptedFault, SimPolicy, SimStats};
 
 /// Mailbox key that routes faults to the token endpoint.
 pub const TOKEN_FAULT_KEY: &str = "@token";
 
-#[derive(Debug, Clone)]
-struct TokenInfo {
-    app_id: String,
-    expires_on: u64,
-}
-
-/// The result of checking a bearer token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenCheck {
-    /// No `Authorization: Bearer ...` header.
-    Missing,
-    /// A token this simulator never issued.
-    Unknown,
-    /// Issued to this app id, but expired.
-    Expired(String),
-    /// Issued to this app id and still valid.
-    Valid(String),
-}
-
 #[derive(Default)]
 struct Inner {
-    tokens: HashMap<String, TokenInfo>,
     faults: HashMap<String, VecDeque<ScriptedFault>>,
     policies: Vec<SimPolicy>,
-    /// Lower-cased addresses; `None` means every mailbox exists.
-    mailboxes: Option<HashSet<String>>,
+    /// Lower-cased addresses (or object ids) of the mailboxes that exist; none until configured, as in a tenant.
+    mailboxes: HashSet<String>,
+    /// Ordered by `seq`: each request is added on arrival, under the lock that gives it its number.
     received: Vec<ReceivedRequest>,
+    /// Bumped by a reset, so that a request from before it cannot change the new log.
+    epoch: u64,
     stats: SimStats,
     in_flight: HashMap<String, u32>,
     next_seq: u64,
-    /// Resource → the token every request for it gets, so that a test can make it a database role's password.
-    pinned_tokens: HashMap<String, String>,
-    /// Resource → tokens issued for it.
-    issued_for: HashMap<String, u64>,
 }
 
 pub struct State {
     pub config: SimConfig,
     inner: Mutex<Inner>,
+    /// Issued tokens, and the resources they are for.
+    pub tokens: TokenStore,
     /// Drafts, upload sessions and the log of draft requests.
     pub drafts: DraftStore,
 }
@@ -60,19 +43,14 @@ pub fn mailbox_key(mailbox: &str) -> String {
     mailbox.trim().to_ascii_lowercase()
 }
 
-/// A resource as the endpoint sees it: a scope's `/.default` and a trailing slash do not make another resource.
-fn resource_key(resource: &str) -> String {
-    let r = resource.trim();
-    r.strip_suffix("/.default").unwrap_or(r).trim_end_matches('/').to_owned()
-}
-
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl State {
     pub fn new(config: SimConfig) -> Self {
-        Self { config, inner: Mutex::new(Inner::default()), drafts: DraftStore::default() }
+        let tokens = TokenStore::new(config.token_ttl, &config.graph_resource);
+        Self { config, inner: Mutex::new(Inner::default()), tokens, drafts: DraftStore::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -83,62 +61,6 @@ impl State {
     /// Count a token request.
     pub fn count_token_request(&self) {
         self.lock().stats.token_requests += 1;
-    }
-
-    /// Issue a fresh opaque token for `app_id`; returns the token and its expiry (unix seconds).
-    pub fn issue_token(&self, app_id: &str) -> (String, u64) {
-        let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
-        let expires_on = unix_now() + self.config.token_ttl.as_secs();
-        let info = TokenInfo { app_id: app_id.to_string(), expires_on };
-        self.lock().tokens.insert(token.clone(), info);
-        (token, expires_on)
-    }
-
-    /// Issue a token for `resource`: the pinned one if a test pinned one, else a fresh one.
-    pub fn issue_token_for(&self, app_id: &str, resource: &str) -> (String, u64) {
-        let resource = resource_key(resource);
-        let mut inner = self.lock();
-        *inner.issued_for.entry(resource.clone()).or_default() += 1;
-        let Some(token) = inner.pinned_tokens.get(&resource).cloned() else {
-            drop(inner);
-            return self.issue_token(app_id);
-        };
-        let expires_on = unix_now() + self.config.token_ttl.as_secs();
-        inner.tokens.insert(token.clone(), TokenInfo { app_id: app_id.to_string(), expires_on });
-        (token, expires_on)
-    }
-
-    /// From now on every token request for `resource` gets `token` (None: fresh tokens again).
-    pub fn pin_token(&self, resource: &str, token: Option<String>) {
-        let resource = resource_key(resource);
-        let mut inner = self.lock();
-        match token {
-            Some(t) => inner.pinned_tokens.insert(resource, t),
-            None => inner.pinned_tokens.remove(&resource),
-        };
-    }
-
-    /// How many tokens were issued for `resource` so far.
-    pub fn tokens_issued_for(&self, resource: &str) -> u64 {
-        self.lock().issued_for.get(&resource_key(resource)).copied().unwrap_or(0)
-    }
-
-    /// Check an `Authorization` header value (`Bearer <token>`).
-    pub fn check_token(&self, authorization: Option<&str>) -> TokenCheck {
-        let token = authorization
-            .map(str::trim)
-            .and_then(|a| a.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return TokenCheck::Missing;
-        };
-        match self.lock().tokens.get(token) {
-            None => TokenCheck::Unknown,
-            Some(info) if info.expires_on <= unix_now() => TokenCheck::Expired(info.app_id.clone()),
-            Some(info) => TokenCheck::Valid(info.app_id.clone()),
-        }
     }
 
     pub fn add_faults(&self, mailbox: &str, faults: Vec<ScriptedFault>) {
@@ -172,25 +94,59 @@ impl State {
         self.lock().policies.clone()
     }
 
-    pub fn set_mailboxes(&self, mailboxes: Option<Vec<String>>) {
-        self.lock().mailboxes = mailboxes.map(|l| l.iter().map(|m| mailbox_key(m)).collect());
+    pub fn set_mailboxes<S: AsRef<str>>(&self, mailboxes: &[S]) {
+        self.lock().mailboxes = mailboxes.iter().map(|m| mailbox_key(m.as_ref())).collect();
+    }
+
+    pub fn add_mailboxes<S: AsRef<str>>(&self, mailboxes: &[S]) {
+        self.lock().mailboxes.extend(mailboxes.iter().map(|m| mailbox_key(m.as_ref())));
+    }
+
+    pub fn mailboxes(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.lock().mailboxes.iter().cloned().collect();
+        all.sort();
+        all
     }
 
     pub fn mailbox_exists(&self, mailbox: &str) -> bool {
-        match &self.lock().mailboxes {
-            None => true,
-            Some(set) => set.contains(&mailbox_key(mailbox)),
-        }
+        self.lock().mailboxes.contains(&mailbox_key(mailbox))
     }
 
-    /// Register a sendMail (or draft `send`) request: counts it, assigns its sequence number and
-    /// tracks in-flight concurrency until the returned guard is dropped.
-    pub fn enter_send(self: &Arc<Self>, mailbox: &str) -> (u64, InFlightGuard) {
+    /// Register a sendMail (or draft `send`) request on arrival: counts it, assigns its sequence number, adds its
+    /// record to the log (status not yet known) and tracks in-flight concurrency until the arrival is dropped.
+    pub fn arrive(self: &Arc<Self>, mut record: ReceivedRequest) -> Arrival {
         let mut inner = self.lock();
         inner.next_seq += 1;
         let seq = inner.next_seq;
+        let epoch = inner.epoch;
         inner.stats.send_requests += 1;
-        (seq, self.track(inner, mailbox))
+        record.seq = seq;
+        record.fate = Fate::InProgress;
+        self.lighten(&mut record);
+        let mailbox = record.mailbox.clone();
+        inner.received.push(record);
+        let in_flight = self.track(inner, &mailbox);
+        Arrival { state: Arc::clone(self), seq, epoch, done: false, _in_flight: in_flight }
+    }
+
+    fn lighten(&self, record: &mut ReceivedRequest) {
+        if self.config.light_log {
+            record.body = serde_json::Value::Null;
+            record.authorization = None;
+        }
+    }
+
+    /// Change the record of request `seq`, unless a reset came in between.
+    fn update(&self, seq: u64, epoch: u64, change: impl FnOnce(&mut ReceivedRequest)) -> Option<u16> {
+        let mut inner = self.lock();
+        if inner.epoch != epoch {
+            return None;
+        }
+        let at = inner.received.binary_search_by_key(&seq, |r| r.seq).ok()?;
+        let record = &mut inner.received[at];
+        change(record);
+        self.lighten(record);
+        record.status
     }
 
     /// Register a request to a draft endpoint other than `send`; tracked like sendMail for concurrency.
@@ -213,20 +169,6 @@ impl State {
         InFlightGuard { state: Arc::clone(self), key }
     }
 
-    /// Store the record of a finished sendMail request.
-    pub fn record(&self, mut request: ReceivedRequest) {
-        if self.config.light_log {
-            request.body = serde_json::Value::Null;
-            request.authorization = None;
-        }
-        let mut inner = self.lock();
-        if request.status == Some(202) {
-            inner.stats.accepted += 1;
-        }
-        let at = inner.received.iter().rposition(|r| r.seq < request.seq).map_or(0, |i| i + 1);
-        inner.received.insert(at, request);
-    }
-
     pub fn received(&self) -> Vec<ReceivedRequest> {
         self.lock().received.clone()
     }
@@ -243,8 +185,46 @@ impl State {
         inner.faults.clear();
         inner.stats = SimStats::default();
         inner.next_seq = 0;
+        inner.epoch += 1;
         drop(inner);
         self.drafts.clear();
+    }
+}
+
+/// A request in the log since its arrival. Dropped unfinished (the client went away and the server dropped the
+/// handler), its record says `abandoned`.
+pub struct Arrival {
+    state: Arc<State>,
+    seq: u64,
+    epoch: u64,
+    done: bool,
+    _in_flight: InFlightGuard,
+}
+
+impl Arrival {
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Add what became known of the request (its body, once read).
+    pub fn note(&self, change: impl FnOnce(&mut ReceivedRequest)) {
+        self.state.update(self.seq, self.epoch, change);
+    }
+
+    /// Complete the record: `change` sets the status, the error code and the fate.
+    pub fn finish(mut self, change: impl FnOnce(&mut ReceivedRequest)) {
+        self.done = true;
+        if self.state.update(self.seq, self.epoch, change) == Some(202) {
+            self.state.lock().stats.accepted += 1;
+        }
+    }
+}
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        if !self.done {
+            self.state.update(self.seq, self.epoch, |r| r.fate = Fate::Abandoned);
+        }
     }
 }
 

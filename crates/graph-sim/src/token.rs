@@ -37,8 +37,10 @@ pub async fn token(
         .into_response(&ctx);
     }
 
+    let mut lose_answer = false;
     match faults::apply(state.next_fault(TOKEN_FAULT_KEY)).await {
         FaultOutcome::Continue => {}
+        FaultOutcome::LoseAnswer => lose_answer = true,
         FaultOutcome::Respond(err) => {
             tracing::info!(status = err.status.as_u16(), "token request failed by fault");
             return err.into_response(&ctx);
@@ -56,7 +58,11 @@ pub async fn token(
     let app_id =
         query.get("client_id").filter(|c| !c.trim().is_empty()).cloned().unwrap_or_else(|| state.config.app_id.clone());
 
-    let (access_token, expires_on) = state.issue_token_for(&app_id, resource);
+    let (access_token, expires_on) = state.tokens.issue_for(&app_id, resource);
+    if lose_answer {
+        tracing::info!(app_id = %app_id, resource = %resource, "token issued, answer dropped by fault");
+        return faults::dropped_response(request.extensions());
+    }
     tracing::info!(status = 200, app_id = %app_id, resource = %resource, "token issued");
     let body = json!({
         "access_token": access_token,

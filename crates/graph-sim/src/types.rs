@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
-    /// 429 `ApplicationThrottled` with a `Retry-After` header.
-    Throttle { retry_after_secs: u64 },
+    /// 429 `ApplicationThrottled`, with `Retry-After` when set (Graph does not always send one).
+    Throttle {
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
+    },
     /// 503 `ServiceNotAvailable`, with `Retry-After` when set.
     Unavailable {
         #[serde(default)]
@@ -21,8 +24,29 @@ pub enum Fault {
     Status { status: u16, code: String, message: String },
     /// Sleep this long, then process the request normally.
     Delay { ms: u64 },
-    /// Read the request, then close the connection without a response.
+    /// A gateway in front of Graph answers this status (502, 504, …) itself: an HTML page or an empty body, not
+    /// Graph's JSON, and none of Graph's headers. Graph may or may not have processed the request.
+    Gateway {
+        status: u16,
+        #[serde(default)]
+        body: GatewayBody,
+    },
+    /// Read the request, then close the connection without a response; the request is not processed.
     Drop,
+    /// Process the request in full (a valid sendMail is accepted and will be delivered), then close the connection
+    /// instead of answering: Graph has the message and its client cannot know.
+    LoseAnswer,
+}
+
+/// What a gateway's error answer carries.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayBody {
+    /// A small `text/html` error page, as load balancers write them.
+    #[default]
+    Html,
+    /// Nothing at all (`Content-Length: 0`).
+    Empty,
 }
 
 /// A fault plus how many requests it applies to.
@@ -89,15 +113,37 @@ pub struct ReceivedRequest {
     /// The parsed body, `Null` when it was not JSON (or too large to read).
     pub body: serde_json::Value,
     pub body_bytes: usize,
-    /// The status sent back; `None` when the connection was dropped.
+    /// The status the simulator decided on; `None` while the request is in progress, when a `drop` fault closed the
+    /// connection before processing it, or when the client went away first. Whether the answer was written is
+    /// `fate`.
     pub status: Option<u16>,
     pub error_code: Option<String>,
+    /// What became of the request: recorded on arrival, so a request whose client died is still seen.
+    #[serde(default)]
+    pub fate: Fate,
     pub request_id: String,
     /// RFC 3339.
     pub received_at: String,
     /// Set when the message came through a draft (`POST .../messages/{id}/send`) rather than sendMail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<DraftRecord>,
+}
+
+/// What became of a request the simulator received.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// Arrived and not yet answered.
+    InProgress,
+    /// The answer was handed to the connection.
+    #[default]
+    Answered,
+    /// A fault closed the connection without an answer: `drop` (before processing; `status` is `None`) or
+    /// `lose_answer` (after it; `status` says what the answer would have been).
+    Dropped,
+    /// The client went away (closed the connection, or died) before the answer was ready; the request was not
+    /// processed further.
+    Abandoned,
 }
 
 /// What a draft held when it was sent.
@@ -136,7 +182,7 @@ pub struct ChunkRecord {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub struct DraftStep {
-    /// `create`, `attach`, `session`, `upload` or `send`.
+    /// `create`, `attach`, `session`, `upload`, `send` or `delete`.
     pub step: String,
     pub mailbox: String,
     pub draft_id: Option<String>,
@@ -149,6 +195,18 @@ pub struct DraftStep {
     /// The status sent back; `None` when the connection was dropped.
     pub status: Option<u16>,
     pub error_code: Option<String>,
+}
+
+/// A draft still in its mailbox's Drafts folder: created, and neither sent nor deleted.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub struct DraftInfo {
+    pub draft_id: String,
+    /// Lower-cased.
+    pub mailbox: String,
+    /// The `client-request-id` of the request that created it.
+    pub client_request_id: Option<String>,
+    pub attachments: usize,
 }
 
 /// Counters since start or the last reset.

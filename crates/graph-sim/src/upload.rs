@@ -51,25 +51,38 @@ async fn decide(
     parts: &axum::http::request::Parts,
     query: &HashMap<String, String>,
     body: axum::body::Body,
-) -> (Decided, usize) {
+) -> (Decided, usize, bool) {
     // Read the whole chunk before answering anything: an early answer while the client is still writing
     // makes it see a reset connection instead of the answer, which real Graph does not do.
     let read = match read_body(body, MAX_CHUNK_BYTES).await {
         Ok(read) => read,
-        Err(_) => return (Decided::Refused(GraphError::bad_request("RequestBodyRead", "Unreadable body.")), 0),
+        Err(_) => return (Decided::Refused(GraphError::bad_request("RequestBodyRead", "Unreadable body.")), 0, false),
     };
     if parts.headers.contains_key(header::AUTHORIZATION) {
         let m = "The upload URL is pre-authenticated; an Authorization header is not accepted.";
         return (
             Decided::Refused(GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m)),
             read.total,
+            false,
         );
     }
-    match faults::apply(state.next_fault(mailbox)).await {
-        FaultOutcome::Continue => {}
-        FaultOutcome::Respond(err) => return (Decided::Refused(err), read.total),
-        FaultOutcome::Drop => return (Decided::Dropped, read.total),
-    }
+    let lose_answer = match faults::apply(state.next_fault(mailbox)).await {
+        FaultOutcome::Continue => false,
+        FaultOutcome::LoseAnswer => true,
+        FaultOutcome::Respond(err) => return (Decided::Refused(err), read.total, false),
+        FaultOutcome::Drop => return (Decided::Dropped, read.total, false),
+    };
+    let (decided, total) = take(state, session, parts, query, read);
+    (decided, total, lose_answer)
+}
+
+fn take(
+    state: &State,
+    session: &str,
+    parts: &axum::http::request::Parts,
+    query: &HashMap<String, String>,
+    read: super::send_mail::ReadBody,
+) -> (Decided, usize) {
     let range = header_str(&parts.headers, &header::CONTENT_RANGE);
     let Some((start, end, total)) = range.as_deref().and_then(parse_content_range) else {
         return (Decided::Refused(bad_range("Content-Range must be 'bytes start-end/total'.")), 0);
@@ -100,8 +113,8 @@ pub async fn put(
     };
     let _in_flight = state.enter_draft_step(&mailbox);
     let (parts, body) = request.into_parts();
-    let (decided, body_bytes) = decide(&state, &session, &mailbox, &parts, &query, body).await;
-    let (status, error_code, response) = match decided {
+    let (decided, body_bytes, lose_answer) = decide(&state, &session, &mailbox, &parts, &query, body).await;
+    let (status, error_code, mut response) = match decided {
         Decided::Progress(Progress::Next(next)) => {
             let body = json!({ "nextExpectedRanges": [format!("{next}-")] });
             (Some(200), None, finish(&ctx, (StatusCode::OK, axum::Json(body)).into_response()))
@@ -114,9 +127,12 @@ pub async fn put(
             }
             (Some(201), None, finish(&ctx, response))
         }
-        Decided::Refused(err) => (Some(err.status.as_u16()), Some(err.code.clone()), err.into_response(&ctx)),
+        Decided::Refused(err) => (Some(err.status.as_u16()), err.logged_code(), err.into_response(&ctx)),
         Decided::Dropped => (None, None, faults::dropped_response(&parts.extensions)),
     };
+    if lose_answer {
+        response = faults::dropped_response(&parts.extensions);
+    }
     tracing::info!(%mailbox, step = "upload", status = ?status, error_code = ?error_code, "draft step");
     state.drafts.log(DraftStep {
         step: "upload".to_owned(),

@@ -2,9 +2,12 @@
 
 use serde_json::{Map, Value};
 
+use super::props::{self, get};
 use super::response::GraphError;
 
 const MAX_INTERNET_HEADERS: usize = 5;
+/// Header names Exchange reads as its own verdicts (spam, transport, authentication): a message may not set them.
+const RESERVED_HEADER_PREFIXES: [&str; 3] = ["x-ms-", "x-forefront-", "x-microsoft-antispam"];
 
 /// Whether `address` looks like an SMTP address (`local@domain`, no spaces).
 pub fn looks_like_address(address: &str) -> bool {
@@ -37,7 +40,7 @@ fn header_error(message: impl Into<String>) -> GraphError {
 
 /// The entries of an optional array property; `null` counts as absent.
 fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Vec<Value>>, GraphError> {
-    match obj.get(key) {
+    match get(obj, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
         Some(_) => {
@@ -52,7 +55,12 @@ fn check_recipients(message: &Map<String, Value>, key: &str) -> Result<usize, Gr
         return Ok(0);
     };
     for item in items {
-        let address = item.get("emailAddress").and_then(|e| e.get("address")).and_then(Value::as_str);
+        let address = item
+            .as_object()
+            .and_then(|r| get(r, "emailAddress"))
+            .and_then(Value::as_object)
+            .and_then(|e| get(e, "address"))
+            .and_then(Value::as_str);
         match address {
             Some(a) if looks_like_address(a) => {}
             Some(a) => {
@@ -85,11 +93,16 @@ fn check_headers(message: &Map<String, Value>) -> Result<(), GraphError> {
         )));
     }
     for h in headers {
-        let name = h.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name = h.as_object().and_then(|h| get(h, "name")).and_then(Value::as_str).unwrap_or_default();
         let lower = name.to_ascii_lowercase();
         if !lower.starts_with("x-") || lower.len() <= 2 {
             return Err(header_error(format!(
                 "The internet message header name '{name}' should start with 'x-' or 'X-'."
+            )));
+        }
+        if RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+            return Err(header_error(format!(
+                "The internet message header name '{name}' is reserved and cannot be set on a message."
             )));
         }
     }
@@ -97,12 +110,12 @@ fn check_headers(message: &Map<String, Value>) -> Result<(), GraphError> {
 }
 
 fn check_body_content(message: &Map<String, Value>) -> Result<(), GraphError> {
-    let body = match message.get("body") {
+    let body = match get(message, "body") {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Object(b)) => b,
         Some(_) => return Err(read_error("The property 'body' must be an object.")),
     };
-    match body.get("contentType") {
+    match get(body, "contentType") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(t)) if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("html") => Ok(()),
         Some(other) => Err(read_error(format!(
@@ -117,7 +130,8 @@ pub fn validate_send_mail(body: &Value) -> Result<(), GraphError> {
     let Some(root) = body.as_object() else {
         return Err(read_error("The request body must be a JSON object."));
     };
-    match root.get("saveToSentItems") {
+    props::check_params(root, "sendMail", props::SEND_MAIL)?;
+    match get(root, "saveToSentItems") {
         None | Some(Value::Null) | Some(Value::Bool(_)) => {}
         Some(other) => {
             return Err(read_error(format!(
@@ -125,13 +139,14 @@ pub fn validate_send_mail(body: &Value) -> Result<(), GraphError> {
             )));
         }
     }
-    let message = match root.get("message") {
+    let message = match get(root, "message") {
         Some(Value::Object(m)) => m,
         None | Some(Value::Null) => {
             return Err(GraphError::bad_request("BadRequest", "Required parameter 'message' is missing."));
         }
         Some(_) => return Err(read_error("The property 'message' must be an object.")),
     };
+    props::check_message(message)?;
     let total = check_recipients(message, "toRecipients")?
         + check_recipients(message, "ccRecipients")?
         + check_recipients(message, "bccRecipients")?;
@@ -175,5 +190,22 @@ mod tests {
         assert_eq!(code(md), "RequestBodyRead");
         let hdr = json!({"message": {"toRecipients": to, "internetMessageHeaders": [{"name": "X-A", "value": "1"}]}});
         assert_eq!(code(hdr), "ok");
+        let pascal =
+            json!({"Message": {"ToRecipients": [{"EmailAddress": {"Address": "x@y.test"}}]}, "SaveToSentItems": false});
+        assert_eq!(code(pascal), "ok");
+        let unknown = json!({"message": {"toRecipients": to, "sendLater": true}});
+        assert_eq!(code(unknown), "RequestBodyRead");
+    }
+
+    #[test]
+    fn reserved_header_names_are_refused_in_any_case() {
+        let to = json!([{"emailAddress": {"address": "x@y.test"}}]);
+        for name in ["X-MS-Exchange-Organization-SCL", "x-forefront-antispam-report", "X-Microsoft-Antispam-Mailbox"] {
+            let h = json!({"message": {"toRecipients": to, "internetMessageHeaders": [{"name": name, "value": "-1"}]}});
+            assert_eq!(code(h), "InvalidInternetMessageHeader", "{name}");
+        }
+        let ok =
+            json!({"message": {"toRecipients": to, "internetMessageHeaders": [{"name": "X-Msg-Id", "value": "1"}]}});
+        assert_eq!(code(ok), "ok");
     }
 }

@@ -16,6 +16,7 @@ struct Ctx {
 
 async fn start() -> Ctx {
     let h = Sim::spawn(SimConfig::default()).await.expect("spawn sim");
+    h.sim.set_mailboxes(&[MAILBOX]);
     let c = Client::new();
     let url = format!("{}?api-version=2019-08-01&resource=https://graph.microsoft.com", h.identity_endpoint());
     let r = c.get(url).header("X-IDENTITY-HEADER", "sim-identity-secret").send().await.expect("token");
@@ -168,7 +169,7 @@ async fn faults_policies_and_session_sizes_apply_to_every_step() {
     let draft = x.draft().await;
     let total = 3 * MIB;
     let url = x.session(&draft, total).await;
-    x.h.sim.add_faults(MAILBOX, vec![Fault::Throttle { retry_after_secs: 3 }]);
+    x.h.sim.add_faults(MAILBOX, vec![Fault::Throttle { retry_after_secs: Some(3) }]);
     let r = x.put(&url, &data(total), 0, total).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.headers()["retry-after"], "3");
@@ -196,4 +197,84 @@ async fn faults_policies_and_session_sizes_apply_to_every_step() {
     assert_eq!(x.post(&format!("messages/{draft}/send"), None).await.status(), StatusCode::ACCEPTED);
     let sent = x.h.sim.received().pop().expect("sent").draft.expect("draft");
     assert_eq!(sent.attachments.iter().map(|a| a.via.as_str()).collect::<Vec<_>>(), ["draft", "session", "post"]);
+}
+
+#[tokio::test]
+async fn a_deleted_draft_is_gone_with_its_attachments() {
+    let x = start().await;
+    let kept = x.draft().await;
+    let draft = x.draft().await;
+    let url = x.session(&draft, 3 * MIB).await;
+    let drafts = x.h.sim.drafts();
+    assert_eq!(drafts.len(), 2);
+    assert!(
+        drafts.iter().all(|d| d.mailbox == MAILBOX && d.client_request_id.as_deref() == Some("cr-1")),
+        "{drafts:?}"
+    );
+
+    let delete = |id: String| {
+        let (c, url, token) = (x.c.clone(), x.url(&format!("messages/{id}")), x.token.clone());
+        async move { c.delete(url).bearer_auth(token).send().await.expect("delete") }
+    };
+    let r = delete(draft.clone()).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let left: Vec<_> = x.h.sim.drafts().into_iter().map(|d| d.draft_id).collect();
+    assert_eq!(left, std::slice::from_ref(&kept));
+    // Its upload session went with it, and so did the draft: neither takes anything any more.
+    assert_eq!(x.put(&url, &data(3 * MIB), 0, 3 * MIB).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(x.post(&format!("messages/{draft}/send"), None).await.status(), StatusCode::NOT_FOUND);
+    let r = delete(draft).await;
+    assert_eq!(r.json::<Value>().await.expect("json")["error"]["code"], "ErrorItemNotFound");
+    let steps: Vec<_> = x.h.sim.draft_steps().into_iter().filter(|s| s.step == "delete").map(|s| s.status).collect();
+    assert_eq!(steps, [Some(204), Some(404)]);
+
+    // A sent draft leaves the Drafts folder too.
+    assert_eq!(x.post(&format!("messages/{kept}/send"), None).await.status(), StatusCode::ACCEPTED);
+    assert!(x.h.sim.drafts().is_empty());
+}
+
+#[tokio::test]
+async fn every_draft_step_refuses_a_property_its_type_does_not_have() {
+    let x = start().await;
+    let code = |r: Response| async move {
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let v: Value = r.json().await.expect("json");
+        (v["error"]["code"].as_str().unwrap_or_default().to_owned(), v["error"]["message"].clone())
+    };
+    let typo =
+        json!({"subject": "x", "toRecipients": [{"emailAddress": {"address": "x@example.com"}}], "bodyText": "x"});
+    let (c, m) = code(x.post("messages", Some(typo)).await).await;
+    assert_eq!(c, "RequestBodyRead");
+    assert!(m.as_str().unwrap_or_default().contains("'bodyText'"), "{m}");
+    let draft = x.draft().await;
+    let posted = json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": "b.txt", "contentBytes": "aGk=",
+                        "inline": false});
+    let (c, _) = code(x.post(&format!("messages/{draft}/attachments"), Some(posted)).await).await;
+    assert_eq!(c, "RequestBodyRead");
+    let item = json!({"AttachmentItem": {"attachmentType": "file", "name": "a", "size": 3 * MIB, "hash": "x"}});
+    let (c, _) = code(x.post(&format!("messages/{draft}/attachments/createUploadSession"), Some(item)).await).await;
+    assert_eq!(c, "RequestBodyRead");
+    let extra = json!({"AttachmentItem": {"attachmentType": "file", "name": "a", "size": 3 * MIB}, "overwrite": true});
+    let (c, m) = code(x.post(&format!("messages/{draft}/attachments/createUploadSession"), Some(extra)).await).await;
+    assert_eq!(c, "RequestBodyRead");
+    assert!(m.as_str().unwrap_or_default().contains("'createUploadSession'"), "{m}");
+    // The parameter's name in another letter case is the same parameter.
+    let cased = json!({"attachmentItem": {"AttachmentType": "file", "Name": "a", "Size": 3 * MIB}});
+    let r = x.post(&format!("messages/{draft}/attachments/createUploadSession"), Some(cased)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_mailbox_outside_the_directory_has_no_drafts() {
+    let x = start().await;
+    let r =
+        x.c.post(format!("{}/v1.0/users/ghost@contoso.test/messages", x.h.base_url()))
+            .bearer_auth(&x.token)
+            .json(&json!({"toRecipients": [{"emailAddress": {"address": "x@example.com"}}]}))
+            .send()
+            .await
+            .expect("create");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.expect("json")["error"]["code"], "ErrorInvalidUser");
+    assert!(x.h.sim.drafts().is_empty());
 }

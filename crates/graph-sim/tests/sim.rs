@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use graph_sim::{AccessRight, Fault, ReceivedRequest, ScriptedFault, Sim, SimConfig, SimHandle, SimPolicy, SimStats};
+use graph_sim::{
+    AccessRight, Fate, Fault, GatewayBody, ReceivedRequest, ScriptedFault, Sim, SimConfig, SimHandle, SimPolicy,
+    SimStats,
+};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -11,8 +14,32 @@ const DEFAULT_APP: &str = "00000000-0000-0000-0000-00000000a11e";
 const APP_A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
 const APP_B: &str = "bbbbbbbb-0000-0000-0000-000000000002";
 
+/// The mailboxes these tests send as; every other name is unknown to the simulator.
+const DIRECTORY: &[&str] = &[
+    "sender@example.test",
+    "s@example.test",
+    "s@e.test",
+    "allowed@example.test",
+    "other@example.test",
+    "secret@example.test",
+    "only@example.test",
+    "busy@example.test",
+    "calm@example.test",
+    "slow@example.test",
+    "drop@example.test",
+    "lost@example.test",
+    "gw@example.test",
+    "conc@example.test",
+    "a@example.test",
+    "b@example.test",
+    "d@example.test",
+    "a@contoso.test",
+];
+
 async fn start() -> SimHandle {
-    Sim::spawn(SimConfig::default()).await.expect("spawn sim")
+    let h = Sim::spawn(SimConfig::default()).await.expect("spawn sim");
+    h.sim.set_mailboxes(DIRECTORY);
+    h
 }
 
 fn token_url(h: &SimHandle, client_id: Option<&str>) -> String {
@@ -166,11 +193,28 @@ async fn unauthorized_without_valid_token() {
     let r = send(&c, &expired, "s@example.test", Some(&token), &body).await;
     assert_eq!(graph_error(r, StatusCode::UNAUTHORIZED).await, "InvalidAuthenticationToken");
 
-    let got = h.sim.received();
-    assert_eq!(got.len(), 2);
+    // A token the simulator issued for another resource (a wrong scope, the database's) is not one for Graph.
+    for resource in ["https://ossrdbms-aad.database.windows.net", "https://graph.microsoft.us", "api://mailgate"] {
+        let url = format!("{}?api-version=2019-08-01&resource={resource}/.default", h.identity_endpoint());
+        let r = c.get(url).header("X-IDENTITY-HEADER", SECRET).send().await.expect("token request");
+        let other = r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
+        let r = send(&c, &h, "s@example.test", Some(&other), &body).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{resource}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["error"]["code"], "InvalidAuthenticationToken", "{resource}");
+        assert_eq!(v["error"]["message"], "Access token validation failure. Invalid audience.");
+    }
+    // Graph's own app id is another name of its audience.
+    let url = format!("{}?api-version=2019-08-01&resource=00000003-0000-0000-c000-000000000000", h.identity_endpoint());
+    let r = c.get(url).header("X-IDENTITY-HEADER", SECRET).send().await.expect("token request");
+    let by_id = r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(send(&c, &h, "s@example.test", Some(&by_id), &body).await.status(), StatusCode::ACCEPTED);
+
+    let got: Vec<_> = h.sim.received().into_iter().filter(|r| r.status != Some(202)).collect();
+    assert_eq!(got.len(), 5);
     assert!(got.iter().all(|r| r.status == Some(401) && r.app_id.is_none()));
     assert_eq!(got[1].authorization.as_deref(), Some("Bearer bogus"));
-    assert_eq!(h.sim.stats().accepted, 0);
+    assert_eq!(h.sim.stats().accepted, 1);
 }
 
 #[tokio::test]
@@ -224,7 +268,15 @@ async fn internet_message_headers_are_checked() {
     let ok = with_headers(json!([hdr("x-one"), hdr("X-Two")]));
     assert_eq!(send(&c, &h, "s@e.test", Some(&t), &ok).await.status(), StatusCode::ACCEPTED);
     let six: Vec<Value> = (0..6).map(|i| hdr(&format!("x-h{i}"))).collect();
-    for bad in [json!([hdr("Reply-By")]), json!(six), json!([])] {
+    let reserved = |n: &str| json!([hdr("x-ok"), hdr(n)]);
+    for bad in [
+        json!([hdr("Reply-By")]),
+        json!(six),
+        json!([]),
+        reserved("X-MS-Exchange-Organization-AuthAs"),
+        reserved("x-forefront-antispam-report"),
+        reserved("X-Microsoft-Antispam"),
+    ] {
         let r = send(&c, &h, "s@e.test", Some(&t), &with_headers(bad.clone())).await;
         let code = graph_error(r, StatusCode::BAD_REQUEST).await;
         assert_eq!(code, "InvalidInternetMessageHeader", "{bad}");
@@ -294,17 +346,21 @@ async fn access_policies_decide_like_exchange() {
 }
 
 #[tokio::test]
-async fn mailbox_directory_gives_404() {
-    let h = start().await;
+async fn a_mailbox_exists_only_once_it_is_in_the_directory() {
+    let h = Sim::spawn(SimConfig::default()).await.expect("spawn sim");
     let c = Client::new();
     let t = token_for(&c, &h, None).await;
     let body = mail("r@example.test");
-    h.sim.set_mailboxes(Some(vec!["Known@Example.test".to_string()]));
+    // A fresh simulator knows no mailbox, as a tenant knows none it was not given.
+    let r = send(&c, &h, "known@example.test", Some(&t), &body).await;
+    assert_eq!(graph_error(r, StatusCode::NOT_FOUND).await, "ErrorInvalidUser");
+    h.sim.set_mailboxes(&["Known@Example.test"]);
     assert_eq!(send(&c, &h, "known@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
     let r = send(&c, &h, "ghost@example.test", Some(&t), &body).await;
     assert_eq!(graph_error(r, StatusCode::NOT_FOUND).await, "ErrorInvalidUser");
-    h.sim.set_mailboxes(None);
-    assert_eq!(send(&c, &h, "ghost@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
+    h.sim.add_mailboxes(&["ghost@example.test"]);
+    assert_eq!(send(&c, &h, "GHOST@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(h.sim.mailboxes(), ["ghost@example.test", "known@example.test"]);
 }
 
 #[tokio::test]
@@ -317,7 +373,7 @@ async fn throttle_unavailable_and_status_faults() {
     h.sim.add_faults(
         "BUSY@example.test",
         vec![
-            Fault::Throttle { retry_after_secs: 2 },
+            Fault::Throttle { retry_after_secs: Some(2) },
             Fault::Unavailable { retry_after_secs: None },
             Fault::Unavailable { retry_after_secs: Some(5) },
             Fault::Status { status: 500, code: "InternalServerError".to_string(), message: "boom".to_string() },
@@ -344,7 +400,7 @@ async fn throttle_unavailable_and_status_faults() {
     assert_eq!(send(&c, &h, mb, Some(&t), &body).await.status(), StatusCode::ACCEPTED);
 
     // Faults for one mailbox do not touch another; a 401 does not consume a fault.
-    h.sim.add_faults(mb, vec![Fault::Throttle { retry_after_secs: 1 }]);
+    h.sim.add_faults(mb, vec![Fault::Throttle { retry_after_secs: Some(1) }]);
     assert_eq!(send(&c, &h, "calm@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
     assert_eq!(send(&c, &h, mb, None, &body).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(send(&c, &h, mb, Some(&t), &body).await.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -426,8 +482,11 @@ async fn control_api_over_http() {
     let r = c.put(format!("{base}/sim/mailboxes")).json(&json!(["b@example.test"])).send().await.expect("send");
     assert!(r.status().is_success());
     assert_eq!(send(&c, &h, "a@example.test", Some(&t), &body).await.status(), StatusCode::NOT_FOUND);
-    let r = c.put(format!("{base}/sim/mailboxes")).json(&Value::Null).send().await.expect("send");
+    let r = c.post(format!("{base}/sim/mailboxes")).json(&json!(["A@example.test"])).send().await.expect("send");
     assert!(r.status().is_success());
+    let listed: Vec<String> =
+        c.get(format!("{base}/sim/mailboxes")).send().await.expect("send").json().await.expect("json");
+    assert_eq!(listed, ["a@example.test", "b@example.test"]);
     assert_eq!(send(&c, &h, "a@example.test", Some(&t), &body).await.status(), StatusCode::ACCEPTED);
 
     let all: Vec<ReceivedRequest> =
@@ -461,8 +520,17 @@ async fn control_api_over_http() {
 
 #[test]
 fn scripted_fault_json_shape() {
-    let f = ScriptedFault::once(Fault::Throttle { retry_after_secs: 2 });
+    let f = ScriptedFault::once(Fault::Throttle { retry_after_secs: Some(2) });
     assert_eq!(serde_json::to_value(&f).expect("json"), json!({"kind": "throttle", "retry_after_secs": 2, "times": 1}));
+    let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "throttle"})).expect("parse");
+    assert_eq!(parsed.fault, Fault::Throttle { retry_after_secs: None });
+    let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "gateway", "status": 504})).expect("parse");
+    assert_eq!(parsed.fault, Fault::Gateway { status: 504, body: GatewayBody::Html });
+    let parsed: ScriptedFault =
+        serde_json::from_value(json!({"kind": "gateway", "status": 502, "body": "empty"})).expect("parse");
+    assert_eq!(parsed.fault, Fault::Gateway { status: 502, body: GatewayBody::Empty });
+    let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "lose_answer"})).expect("parse");
+    assert_eq!(parsed.fault, Fault::LoseAnswer);
     let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "delay", "ms": 5})).expect("parse");
     assert_eq!(parsed, ScriptedFault::times(Fault::Delay { ms: 5 }, 1));
     let parsed: ScriptedFault = serde_json::from_value(json!({"kind": "unavailable", "times": 3})).expect("parse");
@@ -477,6 +545,7 @@ fn scripted_fault_json_shape() {
 #[tokio::test]
 async fn drop_fault_also_fails_when_router_is_served_plainly() {
     let sim = Sim::new(SimConfig::default());
+    sim.set_mailboxes(DIRECTORY);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = sim.router();
@@ -505,6 +574,7 @@ async fn drop_fault_also_fails_when_router_is_served_plainly() {
 #[tokio::test]
 async fn a_light_log_keeps_who_and_when_but_not_the_body() {
     let h = Sim::spawn(SimConfig { light_log: true, ..SimConfig::default() }).await.expect("spawn sim");
+    h.sim.set_mailboxes(DIRECTORY);
     let c = Client::new();
     let t = token_for(&c, &h, None).await;
     let r = c
@@ -550,11 +620,136 @@ async fn a_pinned_token_is_what_every_request_for_its_resource_gets_until_unpinn
     assert_eq!(token("https://ossrdbms-aad.database.windows.net/").await, "the-role-password");
     assert_ne!(token("https://graph.microsoft.com").await, "the-role-password", "other resources are not pinned");
     assert_eq!(h.sim.tokens_issued_for(db), 2);
-    // A pinned token is a real one: Graph accepts it until it expires.
+    // A pinned token is a real one, for its own resource: Graph refuses it as it refuses the database's token.
     let r = send(&c, &h, "a@contoso.test", Some("the-role-password"), &mail("b@example.com")).await;
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(graph_error(r, StatusCode::UNAUTHORIZED).await, "InvalidAuthenticationToken");
 
     assert_eq!(pin(None).await, StatusCode::NO_CONTENT);
     let (first, second) = (token(db).await, token(db).await);
     assert!(first != "the-role-password" && first != second, "fresh tokens again: {first} {second}");
+}
+
+#[tokio::test]
+async fn a_request_is_in_the_log_from_its_arrival_and_stays_there_when_its_client_goes_away() {
+    let h = start().await;
+    let c = Client::new();
+    let t = token_for(&c, &h, None).await;
+    h.sim.add_faults("slow@example.test", vec![Fault::Delay { ms: 60_000 }]);
+    let url = send_url(&h, "slow@example.test");
+    let client = tokio::spawn({
+        let (c, t) = (c.clone(), t.clone());
+        async move {
+            c.post(url).bearer_auth(t).header("client-request-id", "gone-1").json(&mail("r@example.test")).send().await
+        }
+    });
+    // Seen while Graph is still working on it.
+    let sim = h.sim.clone();
+    let arrived = wait_for(|| sim.received().first().is_some_and(|r| r.body != Value::Null)).await;
+    assert!(arrived, "the request never showed up in the log");
+    let rec = h.sim.received().remove(0);
+    assert_eq!((rec.fate, rec.status, rec.client_request_id.as_deref()), (Fate::InProgress, None, Some("gone-1")));
+    assert_eq!(rec.body, mail("r@example.test"));
+
+    // The client dies: its connection closes, the server stops working on the request, the record stays.
+    client.abort();
+    let abandoned = wait_for(|| sim.received()[0].fate == Fate::Abandoned).await;
+    assert!(abandoned, "the record did not turn abandoned: {:?}", h.sim.received());
+    let rec = h.sim.received().remove(0);
+    assert_eq!(rec.status, None);
+    assert_eq!(h.sim.stats().accepted, 0);
+}
+
+/// Polls `check` for up to 10 s.
+async fn wait_for(check: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_a_message_graph_accepted_and_its_client_never_heard_of() {
+    let h = start().await;
+    let c = Client::new();
+    let t = token_for(&c, &h, None).await;
+    h.sim.add_faults("lost@example.test", vec![Fault::LoseAnswer]);
+    let result = c.post(send_url(&h, "lost@example.test")).bearer_auth(&t).json(&mail("r@example.test")).send().await;
+    assert!(result.is_err(), "{result:?}");
+    let rec = h.sim.received().pop().expect("recorded");
+    assert_eq!((rec.status, rec.fate), (Some(202), Fate::Dropped));
+    assert_eq!(h.sim.stats().accepted, 1, "Graph has the message");
+    // A refusal is refused all the same; only its answer is lost.
+    h.sim.add_faults("lost@example.test", vec![Fault::LoseAnswer]);
+    let result = c.post(send_url(&h, "lost@example.test")).bearer_auth(&t).json(&json!({"message": {}})).send().await;
+    assert!(result.is_err(), "{result:?}");
+    let rec = h.sim.received().pop().expect("recorded");
+    assert_eq!((rec.status, rec.fate), (Some(400), Fate::Dropped));
+    assert_eq!(h.sim.stats().accepted, 1);
+}
+
+#[tokio::test]
+async fn a_gateway_answers_html_or_nothing_and_a_throttle_may_come_without_retry_after() {
+    let h = start().await;
+    let c = Client::new();
+    let t = token_for(&c, &h, None).await;
+    let mb = "gw@example.test";
+    h.sim.add_faults(
+        mb,
+        vec![
+            Fault::Gateway { status: 502, body: GatewayBody::Html },
+            Fault::Gateway { status: 504, body: GatewayBody::Empty },
+            Fault::Throttle { retry_after_secs: None },
+        ],
+    );
+    let r = send(&c, &h, mb, Some(&t), &mail("r@example.test")).await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(r.headers()["content-type"], "text/html");
+    assert!(!r.headers().contains_key("request-id"), "a gateway does not speak for Graph");
+    let page = r.text().await.expect("text");
+    assert!(page.contains("<h1>502 Bad Gateway</h1>"), "{page}");
+    assert!(serde_json::from_str::<Value>(&page).is_err());
+
+    let r = send(&c, &h, mb, Some(&t), &mail("r@example.test")).await;
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(!r.headers().contains_key("content-type"));
+    assert!(r.bytes().await.expect("body").is_empty());
+
+    let r = send(&c, &h, mb, Some(&t), &mail("r@example.test")).await;
+    assert!(!r.headers().contains_key("retry-after"));
+    assert_eq!(graph_error(r, StatusCode::TOO_MANY_REQUESTS).await, "ApplicationThrottled");
+
+    let log: Vec<_> = h.sim.received().into_iter().map(|r| (r.status, r.error_code, r.fate)).collect();
+    assert_eq!(
+        log,
+        [
+            (Some(502), None, Fate::Answered),
+            (Some(504), None, Fate::Answered),
+            (Some(429), Some("ApplicationThrottled".to_owned()), Fate::Answered)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_property_graph_does_not_know_is_refused_as_graph_refuses_it() {
+    let h = start().await;
+    let c = Client::new();
+    let t = token_for(&c, &h, None).await;
+    let mut typo = mail("r@example.test");
+    typo["message"]["toRecipents"] = typo["message"]["toRecipients"].clone();
+    let mut nested = mail("r@example.test");
+    nested["message"]["body"]["format"] = json!("text");
+    let mut param = mail("r@example.test");
+    param["saveToDrafts"] = json!(true);
+    for body in [typo, nested, param] {
+        let r = send(&c, &h, "s@example.test", Some(&t), &body).await;
+        assert_eq!(graph_error(r, StatusCode::BAD_REQUEST).await, "RequestBodyRead", "{body}");
+    }
+    // Names in any letter case and OData annotations are Graph's to read.
+    let mut sdk = json!({"Message": mail("r@example.test")["message"].clone(), "SaveToSentItems": true});
+    sdk["Message"]["@odata.type"] = json!("#microsoft.graph.message");
+    assert_eq!(send(&c, &h, "s@example.test", Some(&t), &sdk).await.status(), StatusCode::ACCEPTED);
 }

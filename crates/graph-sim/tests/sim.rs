@@ -1,6 +1,6 @@
 //! The Graph simulator, exercised over a real loopback socket.
 
-// Each test file uses only some of the shared helpers.
+// Each test file uses only some of what `common` holds.
 #[allow(dead_code)]
 mod common;
 

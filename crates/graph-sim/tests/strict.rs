@@ -2,7 +2,7 @@
 //! died is seen), an answer can be lost after the work is done, a gateway answers with its own page, a throttle
 //! comes without `Retry-After`, and a property Graph does not know is refused.
 
-// Each test file uses only some of the shared helpers.
+// Each test file uses only some of what `common` holds.
 #[allow(dead_code)]
 mod common;
 

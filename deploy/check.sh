@@ -6,13 +6,14 @@
 #   YAML           yamllint, every file
 #   Dockerfile     hadolint; checkov; the same cargo command and toolchain as deploy/build-image-binary.sh
 #   shell          shellcheck
+#   pin-images.sh  deploy/check/pin-images-test.sh: its rewrite of the Dockerfile, with stand-in registries
 #   compose        dclint: the Compose Specification's JSON schema, and its lint rules
 #   Kubernetes     kubectl kustomize renders both overlays; kubernetes-validate --strict against the oldest
 #                  supported Kubernetes and the newest the tool knows; checkov on what was rendered
 #   Bicep          tree-sitter-bicep parses main.bicep and main.bicepparam; checkov
 #   cross-checks   deploy/check/validate.py: setting names and credential kinds against src/config, dashboard and
 #                  alert queries against the metrics mailgate exports, workload identity and Key Vault wiring,
-#                  the links of deploy/README.md
+#                  who the NetworkPolicies admit, the Ingress's TLS, the links of deploy/README.md
 #
 # checkov checks that do not apply are skipped where they arise, each with its reason, never here.
 set -euo pipefail
@@ -87,7 +88,11 @@ awk '/^FROM /{user=""} /^USER /{user=$2} END{exit !(user ~ /^[0-9]+(:[0-9]+)?$/)
     || die "deploy/Dockerfile's last stage must set a numeric USER"
 
 step "shellcheck"
-shellcheck deploy/check.sh deploy/build-image-binary.sh deploy/compose/postgres-init.sh
+shellcheck deploy/check.sh deploy/build-image-binary.sh deploy/compose/postgres-init.sh deploy/pin-images.sh \
+    deploy/check/pin-images-test.sh
+
+step "deploy/pin-images.sh: pins a copy of the Dockerfile with stand-in registries; changes nothing when one fails"
+deploy/check/pin-images-test.sh "$out/pin-images"
 
 step "compose: the Compose Specification schema, and dclint's rules"
 # Style rules off: the services are in start-up order and their keys in reading order, not alphabetical.

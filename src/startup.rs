@@ -53,6 +53,7 @@ mod listener;
 pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = routes::api().split_for_parts();
     routes::openapi::annotate_access(&mut openapi);
+    let declared = Arc::new(routes::query::Declared::from_document(&openapi));
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let body_limit = state.settings.max_body_bytes;
     let http = state.settings.http.clone();
@@ -68,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics::metrics))
         .route("/ui", get(routes::ui::page))
         .route("/ui/{file}", get(routes::ui::asset))
+        // Route layers run outermost last: the guard authenticates, then undeclared query parameters are refused.
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            routes::query::refuse_undeclared(declared.clone(), request, next)
+        }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
         .with_state(state)

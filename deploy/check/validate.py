@@ -5,7 +5,8 @@ the first kind of problem it finds.
 
     validate.py settings FILE...          every MAILGATE_* name is a setting mailgate reads (or one marked coming)
     validate.py metrics DASHBOARD ALERTS  every query names a metric mailgate exports
-    validate.py kubernetes APP MIGRATE    the rendered overlays: workload identity, Key Vault, one image
+    validate.py kubernetes APP MIGRATE    the rendered overlays: workload identity, Key Vault, one image, who the
+                                          NetworkPolicies admit, the Ingress's TLS
     validate.py bicep MAIN PARAMS         both parse; the parameters file sets declared parameters, all required ones
     validate.py links FILE...             every relative link in these Markdown files names a file and heading there
 """
@@ -134,6 +135,46 @@ def pod_spec(doc):
     return None
 
 
+OWN_LABEL = ("app.kubernetes.io/part-of", "mailgate")
+
+
+def network(path, docs):
+    """NetworkPolicies admit callers only from named namespaces, and every peer in another namespace selects pods
+    that can exist there (not mailgate's own labels, which kustomize's includeSelectors adds to every podSelector).
+    Every Ingress serves its hosts over TLS, to a Service of the overlay."""
+    problems = []
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    for doc in docs:
+        where = f"{path}: {doc['kind']} {doc['metadata']['name']}"
+        if doc["kind"] == "NetworkPolicy":
+            spec = doc["spec"]
+            peers = [p for rule in spec.get("egress", []) for p in rule.get("to", [])]
+            for rule in spec.get("ingress", []):
+                if not rule.get("from"):
+                    problems.append(f"{where}: an ingress rule without `from` admits every source")
+                for peer in rule.get("from", []):
+                    peers.append(peer)
+                    if "ipBlock" not in peer and not peer.get("namespaceSelector", {}).get("matchLabels"):
+                        problems.append(f"{where}: an ingress peer admits every namespace: {peer}")
+            for peer in peers:
+                labels = peer.get("podSelector", {}).get("matchLabels", {})
+                if "namespaceSelector" in peer and labels.get(OWN_LABEL[0]) == OWN_LABEL[1]:
+                    problems.append(f"{where}: a peer in another namespace selects mailgate's own labels: {peer}")
+        elif doc["kind"] == "Ingress":
+            spec = doc["spec"]
+            secured = {h for t in spec.get("tls", []) if t.get("secretName") for h in t.get("hosts", [])}
+            for rule in spec.get("rules", []):
+                if rule.get("host") not in secured:
+                    problems.append(f"{where}: host {rule.get('host')} is not served over TLS")
+                for p in rule.get("http", {}).get("paths", []):
+                    backend = p["backend"]["service"]
+                    service = services.get(backend["name"])
+                    ports = {port.get("name") for port in (service or {}).get("spec", {}).get("ports", [])}
+                    if service is None or backend["port"].get("name") not in ports:
+                        problems.append(f"{where}: {p['path']} goes to {backend}, which the overlay lacks")
+    return problems
+
+
 def kubernetes(app, migrate):
     problems = []
     images = {}
@@ -153,6 +194,7 @@ def kubernetes(app, migrate):
                 obj = yaml.safe_load(entry)
                 if not {"objectName", "objectType"} <= obj.keys():
                     problems.append(f"{path}: SecretProviderClass object without objectName/objectType: {obj}")
+        problems += network(path, docs)
         for doc in docs:
             template = pod_spec(doc)
             if template is None:

@@ -110,7 +110,8 @@ fn rule(method: &Method, path: &str) -> Option<&'static Endpoint> {
 }
 
 /// Codes answered as problem+json on every path, the Graph-shaped one included: they are about HTTP, not mail.
-const EDGE_CODES: [&str; 2] = ["method_not_allowed", "too_many_auth_failures"];
+/// A 429 is not among them: Graph SDKs retry a throttled call only when it comes in Graph's shape.
+const EDGE_CODES: [&str; 1] = ["method_not_allowed"];
 
 /// Authenticates and authorizes per the table; records request metrics for every routed request.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {

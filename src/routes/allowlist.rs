@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -17,6 +17,7 @@ use crate::domain::Mailbox;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Decision, decide};
 use crate::routes::json_body;
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -80,9 +81,8 @@ pub struct DriftParams {
     responses((status = 200, body = Vec<DriftEvent>), (status = 422, body = Problem)))]
 pub async fn drift(
     State(state): State<AppState>,
-    query: Result<Query<DriftParams>, QueryRejection>,
+    StrictQuery(p): StrictQuery<DriftParams>,
 ) -> Result<Json<Vec<DriftEvent>>, ApiError> {
-    let Query(p) = query.map_err(|e| json_body::query_error(&e))?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 1000"));

@@ -94,13 +94,6 @@ fn has_nul_escape(bytes: &[u8]) -> bool {
     false
 }
 
-/// A query string that does not fit its parameters: 422 naming the parameter (serde quotes it in backticks).
-pub fn query_error(e: &axum::extract::rejection::QueryRejection) -> ApiError {
-    let text = e.body_text();
-    let field = text.split('`').nth(1).unwrap_or("query").to_owned();
-    ApiError::invalid(field, text)
-}
-
 /// serde reports an unknown or missing field at its parent's path; name the field itself.
 fn field_name(path: &str, message: &str) -> String {
     let unknown = ["unknown field `", "missing field `"]

@@ -10,6 +10,7 @@ pub mod json_body;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod query;
 pub mod ui;
 
 use utoipa_axum::router::OpenApiRouter;

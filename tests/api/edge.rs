@@ -128,7 +128,7 @@ async fn a_source_over_its_failure_limit_gets_429_before_any_lookup(pool: PgPool
     assert_eq!(r.status(), 429);
     assert_eq!(app.count("SELECT count(*) FROM api_keys WHERE last_used_at IS NOT NULL").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
-    // The Graph-shaped endpoint says the same in the same words.
+    // The Graph-shaped endpoint says the same in Graph's words (tests/api/graph_throttled.rs).
     let r = app
         .http
         .post(app.url(&format!("/v1.0/users/{ALLOWED}/sendMail")))
@@ -137,7 +137,9 @@ async fn a_source_over_its_failure_limit_gets_429_before_any_lookup(pool: PgPool
         .send()
         .await
         .expect("send");
-    problem(r, 429, "too_many_auth_failures").await;
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["innerError"]["mailgateCode"], "too_many_auth_failures", "{body}");
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE outcome = 'unauthenticated'").await, 5);
     // Public endpoints stay answerable.
     assert_eq!(app.http.get(app.url("/healthz")).send().await.expect("get").status(), 200);

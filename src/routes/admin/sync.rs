@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,13 +12,15 @@ use utoipa::IntoParams;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body;
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 use crate::sync::{self, Bundle, Report};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
-    /// Make the changes; without it (or with false) the diff is only reported.
+    /// `true` makes the changes; without it, or `false`, the diff is only reported. Any other value is refused.
     #[serde(default)]
     pub apply: bool,
 }
@@ -37,11 +39,10 @@ pub struct ImportParams {
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
+    StrictQuery(params): StrictQuery<ImportParams>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Report>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("apply", format!("apply must be true or false: {e}")))?;
     let bundle: Bundle = json_body::parse(&headers, body)?;
     let desired = sync::normalize(&bundle)?;
     let actor = format!("import:http:{}", caller.app_name);

@@ -1,8 +1,7 @@
 //! `GET /v1/audit/changes`: every change to apps, keys and the mirror — who, what, before and after.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,7 +9,7 @@ use super::params::encode_cursor;
 use crate::db;
 use crate::db::changes::ChangeEvent;
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -58,9 +57,8 @@ fn object_type() -> utoipa::openapi::schema::Schema {
     responses((status = 200, body = ChangePage), (status = 422, body = Problem)))]
 pub async fn changes(
     State(state): State<AppState>,
-    query: Result<Query<ChangeParams>, QueryRejection>,
+    StrictQuery(p): StrictQuery<ChangeParams>,
 ) -> Result<Json<ChangePage>, ApiError> {
-    let Query(p) = query.map_err(|e| json_body::query_error(&e))?;
     if let Some(t) = &p.object_type
         && !TYPES.contains(&t.as_str())
     {

@@ -7,8 +7,7 @@
 //! complete export of a period ends (`until`) a little before now (docs/audit.md).
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -19,6 +18,7 @@ use utoipa::IntoParams;
 use super::params::{self, AuditParams};
 use crate::db::audit::{self, AuditRow, Cursor, Filter};
 use crate::error::{ApiError, Problem};
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
 /// Rows per database round trip: small enough to bound memory with large `detail` texts, large enough to stream fast.
@@ -78,9 +78,8 @@ enum Format {
 pub async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<ExportParams>, QueryRejection>,
+    StrictQuery(p): StrictQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = query.map_err(|e| crate::routes::json_body::query_error(&e))?;
     let format = match p.format.as_deref() {
         Some("csv") => Format::Csv,
         Some("ndjson") => Format::Ndjson,
@@ -101,7 +100,7 @@ pub async fn export(
         until: p.until,
         ..AuditParams::default()
     };
-    let parsed = params::parse(Ok(Query(filters)), false)?.with_canonical_mailbox(&state).await?;
+    let parsed = params::parse(filters, false)?.with_canonical_mailbox(&state).await?;
 
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),

@@ -1,8 +1,7 @@
 //! `GET /v1/audit`.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -11,6 +10,7 @@ use utoipa::ToSchema;
 use super::params::{self, AuditParams, encode_page_cursor};
 use crate::db::audit::{self, AuditRow};
 use crate::error::{ApiError, Problem};
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -37,7 +37,7 @@ pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    query: Result<Query<AuditParams>, QueryRejection>,
+    StrictQuery(query): StrictQuery<AuditParams>,
 ) -> Result<Response, ApiError> {
     let query_string = uri.query().unwrap_or("").to_owned();
     let accept_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));

@@ -1,7 +1,5 @@
 //! Query parameters of the audit endpoints, checked once with errors that name the parameter.
 
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -148,8 +146,7 @@ pub fn decode_cursor(cursor: &str) -> Option<i64> {
     String::from_utf8(bytes).ok()?.strip_prefix("before:")?.parse().ok()
 }
 
-pub fn parse(query: Result<Query<AuditParams>, QueryRejection>, accept_csv: bool) -> Result<Parsed, ApiError> {
-    let Query(p) = query.map_err(|e| crate::routes::json_body::query_error(&e))?;
+pub fn parse(p: AuditParams, accept_csv: bool) -> Result<Parsed, ApiError> {
     let csv = match p.format.as_deref() {
         None => accept_csv,
         Some("csv") => true,

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::params::{self, AuditParams};
 use crate::db::audit_series::{self, BucketCount};
 use crate::error::{ApiError, Problem};
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
 /// Bucket widths chosen when none is asked for: the narrowest that gives at most `AUTO_BUCKETS` buckets.
@@ -81,9 +81,8 @@ pub struct Bucket {
 )]
 pub async fn timeseries(
     State(state): State<AppState>,
-    query: Result<Query<SeriesParams>, QueryRejection>,
+    StrictQuery(p): StrictQuery<SeriesParams>,
 ) -> Result<Json<Series>, ApiError> {
-    let Query(p) = query.map_err(|e| crate::routes::json_body::query_error(&e))?;
     let width = p.bucket_secs.as_deref().map(parse_width).transpose()?;
     let filters = AuditParams {
         app: p.app,
@@ -93,7 +92,7 @@ pub async fn timeseries(
         until: p.until,
         ..AuditParams::default()
     };
-    let mut parsed = params::parse(Ok(Query(filters)), false)?.with_canonical_mailbox(&state).await?;
+    let mut parsed = params::parse(filters, false)?.with_canonical_mailbox(&state).await?;
     let (since, until) = range(parsed.filter.since, parsed.filter.until)?;
     parsed.filter.since = Some(since);
     parsed.filter.until = Some(until);

@@ -1,12 +1,12 @@
 //! `GET /v1/audit/stats`.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 
 use super::params::{self, StatsParams};
 use crate::db::audit::{self, Stats};
 use crate::error::{ApiError, Problem};
+use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
 /// Counts by outcome, app and mailbox, and Graph latency percentiles, over the same filters as `/v1/audit`.
@@ -22,9 +22,9 @@ use crate::startup::AppState;
 )]
 pub async fn stats(
     State(state): State<AppState>,
-    query: Result<Query<StatsParams>, QueryRejection>,
+    StrictQuery(query): StrictQuery<StatsParams>,
 ) -> Result<Json<Stats>, ApiError> {
     // limit, cursor and format are unknown parameters here, refused by name like any other.
-    let p = params::parse(query.map(|Query(p)| Query(p.into())), false)?.with_canonical_mailbox(&state).await?;
+    let p = params::parse(query.into(), false)?.with_canonical_mailbox(&state).await?;
     Ok(Json(audit::stats(&state.pool, &p.filter).await?))
 }

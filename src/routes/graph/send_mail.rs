@@ -37,7 +37,7 @@ use crate::startup::AppState;
         (status = 404, body = GraphError, description = "ErrorInvalidUser: the mailbox is not in the directory"),
         (status = 413, body = GraphError, description = "RequestBodyTooLarge"),
         (status = 415, body = GraphError, description = "UnsupportedMediaType: the body is not JSON"),
-        (status = 429, body = GraphError, description = "ApplicationThrottled: over the app's quota; `Retry-After` says when"),
+        (status = 429, body = GraphError, headers(("Retry-After" = String, description = "Seconds to wait")), description = "ApplicationThrottled: over the app's quota; TooManyRequests: too many failed authentications from this source; `Retry-After` says when"),
         (status = 503, body = GraphError, description = "ServiceNotAvailable: the message could not be stored; `Retry-After` says when"),
     )
 )]

@@ -1,8 +1,8 @@
 //! The refusals every operation shares, written into the document once instead of into every annotation:
 //! 401/403 where a role is needed, 400/413/415/422 where a JSON body is read, 404 where the path names something,
-//! 422 where the query is parsed, 429 when a source failed authentication too often, 503 when the instance is
-//! overloaded, drains, its store is away, or the request timed out. Every problem answer is
-//! `application/problem+json`.
+//! 422 on every API operation (its query is read strictly), 429 when a source failed authentication too often,
+//! 503 when the instance is overloaded, drains, its store is away, or the request timed out. Every problem answer
+//! is `application/problem+json`.
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -60,8 +60,9 @@ pub fn add(op: &mut Operation, shape: &Shape, api: bool) {
         common.push(("413", problem("The body is larger than this server accepts")));
         common.push(("415", problem("The body is not `application/json`")));
     }
-    if shape.body || shape.query_params || shape.path_params {
-        common.push(("422", problem("A field or parameter is invalid; `field` names it")));
+    // Every API operation refuses a query parameter it does not declare (src/routes/query.rs).
+    if shape.body || shape.query_params || shape.path_params || api {
+        common.push(("422", problem("A field or parameter is invalid or unknown; `field` names it")));
     }
     if shape.path_params {
         common.push(("404", problem("Nothing by that name")));

@@ -14,7 +14,11 @@ pub(super) const KEYS: &[&str] = &[
     "auth_failures_per_minute",
     "auth_failures_audited_per_minute",
     "client_address_header",
+    "max_inflight_body_bytes",
 ];
+
+/// The body budget is counted in KiB internally; 64 GiB is far beyond any pod and within that count's range.
+const MAX_INFLIGHT_BODY_BYTES: usize = 64 << 30;
 
 /// The longest `Prefer: wait` a send honours; a request timeout must leave room for it.
 const LONGEST_PREFER_WAIT_SECS: u64 = 30;
@@ -35,6 +39,9 @@ pub struct HttpSettings {
     /// A header the load balancer in front sets to the client's address (`X-Forwarded-For`): its last entry, the
     /// one that load balancer appended, is the source for the failure limit. None: the TCP peer's address.
     pub client_address_header: Option<HeaderName>,
+    /// Request bodies read at once, in bytes, across every request of this process; a body that would pass it is
+    /// refused 503 `overloaded` before it is read.
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +53,7 @@ impl Default for HttpSettings {
             auth_failures_per_minute: 30,
             auth_failures_audited_per_minute: 10,
             client_address_header: None,
+            max_inflight_body_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -86,6 +94,10 @@ pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
                 .map_err(|_| invalid("client_address_header", format!("`{name}` is not a header name")))?,
         ),
     };
+    let max_inflight_body_bytes: usize = raw.parse("max_inflight_body_bytes", d.max_inflight_body_bytes)?;
+    if !(1024..=MAX_INFLIGHT_BODY_BYTES).contains(&max_inflight_body_bytes) {
+        return Err(invalid("max_inflight_body_bytes", "must be between 1024 and 68719476736 (64 GiB)"));
+    }
     Ok(HttpSettings {
         header_read_timeout: Duration::from_secs(header_read),
         request_timeout: Duration::from_secs(request),
@@ -93,6 +105,7 @@ pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
         auth_failures_per_minute: failures,
         auth_failures_audited_per_minute: audited,
         client_address_header,
+        max_inflight_body_bytes,
     })
 }
 
@@ -107,6 +120,18 @@ mod tests {
         let mut map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         map.insert("DATABASE_URL".to_owned(), "postgres://x/y".to_owned());
         Settings::from_sources(None, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_body_budget_defaults_to_256_mib_and_must_hold_the_largest_body() {
+        let s = load(&[]).expect("loads");
+        assert_eq!(s.http.max_inflight_body_bytes, 256 * 1024 * 1024);
+        let err = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "1000000")])
+            .expect_err("smaller than one body");
+        assert!(err.to_string().contains("MAILGATE_MAX_INFLIGHT_BODY_BYTES"), "{err}");
+        let s = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "2000000")])
+            .expect("one body fits");
+        assert_eq!(s.http.max_inflight_body_bytes, 2_000_000);
     }
 
     #[test]
@@ -125,6 +150,7 @@ mod tests {
             ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "7"),
             ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "4"),
             ("MAILGATE_CLIENT_ADDRESS_HEADER", "X-Forwarded-For"),
+            ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "100000000"),
         ])
         .expect("loads");
         assert_eq!(s.http.header_read_timeout, Duration::from_secs(2));
@@ -132,6 +158,7 @@ mod tests {
         assert_eq!((s.http.max_concurrent_requests, s.http.auth_failures_per_minute), (3, 7));
         assert_eq!(s.http.auth_failures_audited_per_minute, 4);
         assert_eq!(s.http.client_address_header, Some(HeaderName::from_static("x-forwarded-for")));
+        assert_eq!(s.http.max_inflight_body_bytes, 100_000_000);
         // Fewer failures allowed than the default audited share: the share follows.
         let s = load(&[("MAILGATE_AUTH_FAILURES_PER_MINUTE", "3")]).expect("loads");
         assert_eq!(s.http.auth_failures_audited_per_minute, 3);
@@ -143,6 +170,8 @@ mod tests {
             ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "0"),
             ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "31"),
             ("MAILGATE_CLIENT_ADDRESS_HEADER", "bad header"),
+            ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "1000"),
+            ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "68719476737"),
         ] {
             let err = load(&[(name, bad)]).expect_err(bad);
             assert!(err.to_string().contains(name), "{err}");

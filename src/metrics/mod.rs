@@ -5,6 +5,7 @@
 //! Counters are registered without `_total`: the encoder appends it, so the series keep the names dashboards use.
 
 mod capped;
+mod known;
 mod labels;
 mod otlp;
 pub mod queue;
@@ -72,6 +73,7 @@ pub struct Metrics {
     outbox: Family<Status, Gauge>,
     oldest_queued: Gauge<f64, AtomicU64>,
     policy_stale: Gauge,
+    inflight_body_bytes: Gauge,
     /// The last queue measurement, so frequent scrapes share one query.
     pub queue: queue::QueueCache,
     /// The same counters for OTLP export, once `export_over_otlp` was called.
@@ -119,10 +121,38 @@ impl Metrics {
             outbox: Family::default(),
             oldest_queued: Gauge::default(),
             policy_stale: Gauge::default(),
+            inflight_body_bytes: Gauge::default(),
             queue: queue::QueueCache::default(),
             otlp: std::sync::OnceLock::new(),
         };
+        m.seed();
         m.register()
+    }
+
+    /// Every known label set at zero, so that the series exist before their first event.
+    fn seed(&self) {
+        let zero = |_: &Counter| {};
+        for reason in known::AUTH_FAILURE_REASONS {
+            self.auth_failures.with(Reason { reason }, zero);
+        }
+        for reason in known::SHED_REASONS {
+            self.http_shed.with(Reason { reason }, zero);
+        }
+        for result in known::DECISIONS {
+            self.decisions.with(ResultLabel { result }, zero);
+        }
+        for quota in known::QUOTAS {
+            self.quota_refusals.with(Quota { quota }, zero);
+        }
+        for outcome in known::GRAPH_OUTCOMES {
+            self.graph_attempts.with(Outcome { outcome }, zero);
+        }
+        for result in known::TOKEN_RESULTS {
+            self.token_fetches.with(ResultLabel { result }, zero);
+        }
+        for status in known::OUTBOX_STATUSES {
+            self.outbox.get_or_create(&Status { status }).set(0);
+        }
     }
 
     fn register(mut self) -> Self {
@@ -155,7 +185,7 @@ impl Metrics {
         counter(
             r,
             "mailgate_http_shed",
-            "Requests answered 503 at the edge by reason (overloaded, request_timeout)",
+            "Requests answered 503 at the edge by reason (overloaded, request_timeout, body_budget)",
             self.http_shed.family(),
         );
         counter(r, "mailgate_http_panics", "Requests whose handler panicked (answered 500)", self.http_panics.clone());
@@ -165,7 +195,7 @@ impl Metrics {
         counter(
             r,
             "mailgate_quota_refusals",
-            "Sends refused at the API by a per-app quota",
+            "Requests refused 429 by a per-app quota (messages_per_minute, recipients_per_day, refusals_per_minute)",
             self.quota_refusals.family(),
         );
         counter(r, "mailgate_drift", "Graph refused (ErrorAccessDenied) a pair the mirror granted", self.drift.clone());
@@ -204,6 +234,12 @@ impl Metrics {
             "mailgate_policy_snapshot_stale",
             "1 while reloading the policy snapshot fails and decisions use the last good one",
             self.policy_stale.clone(),
+        );
+        gauge(
+            r,
+            "mailgate_http_inflight_body_bytes",
+            "Bytes of request bodies held now, against MAILGATE_MAX_INFLIGHT_BODY_BYTES",
+            self.inflight_body_bytes.clone(),
         );
         self
     }
@@ -327,6 +363,14 @@ impl Metrics {
 
     pub fn token_degraded(&self) -> bool {
         self.token_degraded.get() == 1
+    }
+
+    pub fn body_bytes_reserved(&self, bytes: usize) {
+        self.inflight_body_bytes.inc_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub fn body_bytes_released(&self, bytes: usize) {
+        self.inflight_body_bytes.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     pub fn set_policy_stale(&self, stale: bool) {

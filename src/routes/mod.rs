@@ -4,12 +4,14 @@ pub mod access;
 pub mod admin;
 pub mod allowlist;
 pub mod audit;
+pub mod body_budget;
 pub mod graph;
 pub mod health;
 pub mod json_body;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod readiness;
 pub mod ui;
 
 use utoipa_axum::router::OpenApiRouter;

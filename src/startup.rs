@@ -104,9 +104,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         GraphToken::from_settings(&settings.credential, &settings.graph_scope, metrics.clone())
             .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
     );
-    // Asked for once before serving, so that /readyz, which never asks itself, knows how it stands; a failure is
+    // Asked for at once and now and then, so that /readyz, which never asks itself, knows how it stands; a failure is
     // reported there (degraded), not fatal.
-    let _ = tokio::time::timeout(Duration::from_secs(5), token.get()).await;
     tokio::spawn(token.clone().keep_checked());
     let audit = AuditReads::connect(&settings, &db_auth).await.context("setting up the audit reads' pool")?;
     let graph =

@@ -40,7 +40,7 @@ pub struct HttpSettings {
     /// one that load balancer appended, is the source for the failure limit. None: the TCP peer's address.
     pub client_address_header: Option<HeaderName>,
     /// Request bodies read at once, in bytes, across every request of this process; a body that would pass it is
-    /// refused 503 `overloaded` before it is read.
+    /// refused 503 `overloaded` without being held.
     pub max_inflight_body_bytes: usize,
 }
 

@@ -60,18 +60,12 @@ impl GraphToken {
         self.health.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Asks for the token now and then for as long as the process runs, so that its health is known without a send:
-    /// every five minutes while it comes (the credential answers from its cache until the token nears expiry), and
-    /// after a failure again after 1 s, 2 s, 4 s … up to a minute.
+    /// Asks for the token at once and then for as long as the process runs, so that its health is known without a
+    /// send: every five minutes while it comes (the credential answers from its cache until the token nears expiry),
+    /// and after a failure again after 1 s, 2 s, 4 s … up to a minute.
     pub async fn keep_checked(self: std::sync::Arc<Self>) {
-        // Soon after start when the first request (at start) failed or did not finish.
-        let mut failures = u32::from(!matches!(self.health(), Some(Ok(()))));
+        let mut failures: u32 = 0;
         loop {
-            let wait = match failures {
-                0 => Duration::from_secs(300),
-                n => Duration::from_secs(1u64 << (n - 1).min(6)).min(Duration::from_secs(60)),
-            };
-            tokio::time::sleep(wait).await;
             match tokio::time::timeout(Duration::from_secs(30), self.get()).await {
                 Ok(Ok(_)) => failures = 0,
                 Ok(Err(_)) => failures = failures.saturating_add(1),
@@ -82,6 +76,11 @@ impl GraphToken {
                     failures = failures.saturating_add(1);
                 }
             }
+            let wait = match failures {
+                0 => Duration::from_secs(300),
+                n => Duration::from_secs(1u64 << (n - 1).min(6)).min(Duration::from_secs(60)),
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 }

@@ -3,8 +3,9 @@
 //! here, after its caller was authenticated, into one buffer of its declared size: the handler then takes that
 //! buffer as it is, without another copy. Its share of the budget is held until the handler has answered.
 //!
-//! A body the budget cannot take now is refused at once (503 `overloaded`, `Retry-After`), before any of it is read:
-//! waiting would only hold the connection, and the caller's retry lands on a replica with room.
+//! A body the budget cannot take now is refused (503 `overloaded`, `Retry-After`) without being held: waiting would
+//! only hold the connection, and the caller's retry lands on a replica with room. Its bytes are received and dropped
+//! as they come, so that the caller, still sending, reads the answer rather than a reset connection.
 
 use std::sync::Arc;
 
@@ -80,7 +81,13 @@ impl BodyBudget {
         }
         // A body of unknown length takes the largest share it may grow to: the budget bounds what could be held.
         let expected = declared.unwrap_or(self.limit);
-        let reservation = self.reserve(expected)?;
+        let reservation = match self.reserve(expected) {
+            Ok(r) => r,
+            Err(refused) => {
+                discard(request.into_body(), expected).await;
+                return Err(refused);
+            }
+        };
         let (parts, body) = request.into_parts();
         let mut buffer = Vec::with_capacity(declared.unwrap_or(0));
         let mut stream = body.into_data_stream();
@@ -94,6 +101,18 @@ impl BodyBudget {
             buffer.extend_from_slice(&chunk);
         }
         Ok((Request::from_parts(parts, Body::from(Bytes::from(buffer))), reservation))
+    }
+}
+
+/// Receives up to `most` bytes of `body` and drops each chunk at once.
+async fn discard(body: Body, most: usize) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > most {
+            return;
+        }
     }
 }
 

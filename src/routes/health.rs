@@ -61,7 +61,8 @@ pub async fn readyz(State(state): State<AppState>, request: Request) -> (StatusC
     let graph_token = match state.token.health() {
         Some(Ok(())) => "ok".to_owned(),
         Some(Err(e)) => format!("degraded: {e}"),
-        None => "degraded: no token requested yet".to_owned(),
+        // Only in the moment after start, before the first request for it has been answered.
+        None => "degraded: no token yet".to_owned(),
     };
     // Stale keys still verify tokens, so a failed refresh is reported but only no keys at all is not ready.
     let entra_keys = state.entra.as_ref().map(|e| {

@@ -78,7 +78,7 @@ pub struct Bucket {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "A parameter is invalid (`field` names it); `range_too_long`: `since`..`until` spans more than the retention period"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "`unavailable`: the audit database cannot be reached; `query_timeout`: the query ran past MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS"),
+        (status = 503, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String)), description = "The instance is overloaded, shutting down, or the request timed out; `unavailable`: the audit database cannot be reached; retry. `query_timeout`: the query ran past MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS: narrow it"),
     ),
 )]
 pub async fn timeseries(

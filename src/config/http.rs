@@ -39,8 +39,9 @@ pub struct HttpSettings {
     /// A header the load balancer in front sets to the client's address (`X-Forwarded-For`): its last entry, the
     /// one that load balancer appended, is the source for the failure limit. None: the TCP peer's address.
     pub client_address_header: Option<HeaderName>,
-    /// Request bodies read at once, in bytes, across every request of this process; a body that would pass it is
-    /// refused 503 `overloaded` without being held.
+    /// What request bodies may take at once, in bytes, across every request of this process, each charged three
+    /// times its length (what handling it holds at its peak); a body that would pass it is refused 503 `overloaded`
+    /// without being held.
     pub max_inflight_body_bytes: usize,
 }
 
@@ -126,12 +127,14 @@ mod tests {
     fn the_body_budget_defaults_to_256_mib_and_must_hold_the_largest_body() {
         let s = load(&[]).expect("loads");
         assert_eq!(s.http.max_inflight_body_bytes, 256 * 1024 * 1024);
-        let err = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "1000000")])
-            .expect_err("smaller than one body");
+        let err = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "5999999")])
+            .expect_err("smaller than one body's charge");
         assert!(err.to_string().contains("MAILGATE_MAX_INFLIGHT_BODY_BYTES"), "{err}");
-        let s = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "2000000")])
+        let s = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "6000000")])
             .expect("one body fits");
-        assert_eq!(s.http.max_inflight_body_bytes, 2_000_000);
+        assert_eq!(s.http.max_inflight_body_bytes, 6_000_000);
+        // With large messages the largest body is about 48 MiB: the default budget holds it too.
+        assert!(load(&[("MAILGATE_LARGE_MESSAGES", "true")]).is_ok());
     }
 
     #[test]

@@ -252,11 +252,14 @@ impl Settings {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
         let http = http::http(raw)?;
-        if http.max_inflight_body_bytes < max_body_bytes {
+        // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
+        if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
             return Err(invalid(
                 "max_inflight_body_bytes",
                 format!(
-                    "must be at least MAILGATE_MAX_BODY_BYTES ({max_body_bytes}), or no body that large is ever read"
+                    "must be at least three times MAILGATE_MAX_BODY_BYTES ({}), as each body is charged three times \
+                     its length; else no body that large is ever read",
+                    max_body_bytes.saturating_mul(3)
                 ),
             ));
         }

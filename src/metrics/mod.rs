@@ -238,7 +238,7 @@ impl Metrics {
         gauge(
             r,
             "mailgate_http_inflight_body_bytes",
-            "Bytes of request bodies held now, against MAILGATE_MAX_INFLIGHT_BODY_BYTES",
+            "Bytes of MAILGATE_MAX_INFLIGHT_BODY_BYTES in use: each request body held, charged three times its length",
             self.inflight_body_bytes.clone(),
         );
         self

@@ -3,6 +3,11 @@
 //! here, after its caller was authenticated, into one buffer of its declared size: the handler then takes that
 //! buffer as it is, without another copy. Its share of the budget is held until the handler has answered.
 //!
+//! A body is charged `COPIES` times its length: handling it holds that much at its peak. While it is decoded the
+//! bytes read and the decoded message are both held (the bytes go right after); while it is stored, the message,
+//! its encoding for the database and the connection's copy of that. Charging the bytes once would let the budget's
+//! worth of bodies take three budgets of memory.
+//!
 //! A body the budget cannot take now is refused (503 `overloaded`, `Retry-After`) without being held: waiting would
 //! only hold the connection, and the caller's retry lands on a replica with room. Its bytes are received and dropped
 //! as they come, so that the caller, still sending, reads the answer rather than a reset connection.
@@ -20,6 +25,8 @@ use crate::metrics::Metrics;
 
 /// The budget is counted in KiB, so that a semaphore's `u32` permits can stand for up to 4 TiB.
 const UNIT: usize = 1024;
+/// How many times its length a body is charged (see the module's docs).
+pub const COPIES: usize = 3;
 
 pub struct BodyBudget {
     permits: Arc<Semaphore>,
@@ -81,7 +88,7 @@ impl BodyBudget {
         }
         // A body of unknown length takes the largest share it may grow to: the budget bounds what could be held.
         let expected = declared.unwrap_or(self.limit);
-        let reservation = match self.reserve(expected) {
+        let reservation = match self.reserve(expected.saturating_mul(COPIES)) {
             Ok(r) => r,
             Err(refused) => {
                 discard(request.into_body(), expected).await;
@@ -149,7 +156,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_past_the_budget_are_refused_until_one_is_answered() {
         let metrics = Arc::new(Metrics::default());
-        let budget = BodyBudget::new(3 * UNIT, 2 * UNIT, metrics.clone());
+        let budget = BodyBudget::new(3 * COPIES * UNIT, 2 * UNIT, metrics.clone());
         let (_, first) = budget.read(post(&[b'a'; 2048], Some(2048))).await.expect("fits");
         let refused = budget.read(post(&[b'b'; 1500], Some(1500))).await.err().expect("over the budget");
         assert_eq!((refused.status, refused.code), (StatusCode::SERVICE_UNAVAILABLE, "overloaded"));
@@ -164,7 +171,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_limit_is_refused_before_or_while_it_is_read() {
-        let budget = BodyBudget::new(10 * UNIT, 100, Arc::new(Metrics::default()));
+        let budget = BodyBudget::new(10 * COPIES * UNIT, 100, Arc::new(Metrics::default()));
         let declared = budget.read(post(&[b'x'; 50], Some(101))).await.err().expect("declared too large");
         assert_eq!(declared.code, "body_too_large");
         let streamed =

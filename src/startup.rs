@@ -144,8 +144,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.http.auth_failures_per_minute,
         settings.http.auth_failures_audited_per_minute,
     ));
-    let body_budget =
-        Arc::new(BodyBudget::new(settings.http.max_inflight_body_bytes, settings.max_body_bytes, metrics.clone()));
+    let body_budget = Arc::new(BodyBudget::new(
+        settings.http.max_inflight_body_bytes,
+        settings.max_body_bytes,
+        settings.limits.large_messages,
+        metrics.clone(),
+    ));
     let refusals = Arc::new(RefusalBudget::new(settings.limits.app_refusals_per_minute));
     tokio::spawn(refusals.clone().keep_flushing(pool.clone()));
     let flush = (refusals.clone(), pool.clone());

@@ -1,11 +1,12 @@
-//! Settings for the HTTP edge: how long a caller may take, how many requests run at once, and how many failed
-//! authentications a source may make.
+//! Settings for the HTTP edge: how long a caller may take, how many requests run at once, how large a body may be and
+//! how much all of them may take at once, and how many failed authentications a source may make.
 
 use std::time::Duration;
 
 use axum::http::HeaderName;
 
 use super::{ConfigError, Raw, invalid};
+use crate::domain::message::GRAPH_MAX_REQUEST_BYTES;
 
 pub(super) const KEYS: &[&str] = &[
     "header_read_timeout_secs",
@@ -59,7 +60,40 @@ impl Default for HttpSettings {
     }
 }
 
-pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
+/// The largest request body worth reading: one that can hold the largest message that can be delivered. Without
+/// large messages that is Graph's 4 MB request (a message over it is refused 413 whatever its size); with them, the
+/// largest message in base64 JSON. Either way with room for the rest of the request.
+fn default_body_limit(max_message_bytes: usize, large_messages: bool) -> usize {
+    let largest = max_message_bytes.div_ceil(3) * 4 + 1024 * 1024;
+    if large_messages { largest } else { largest.min(GRAPH_MAX_REQUEST_BYTES + 1024 * 1024) }
+}
+
+/// `MAILGATE_MAX_BODY_BYTES` and the HTTP settings, the body budget checked against it.
+pub(super) fn with_body_limit(
+    raw: &Raw,
+    max_message_bytes: usize,
+    large_messages: bool,
+) -> Result<(usize, HttpSettings), ConfigError> {
+    let max_body_bytes: usize = raw.parse("max_body_bytes", default_body_limit(max_message_bytes, large_messages))?;
+    if max_body_bytes < 1024 {
+        return Err(invalid("max_body_bytes", "must be at least 1024"));
+    }
+    let http = http(raw)?;
+    // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
+    if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
+        return Err(invalid(
+            "max_inflight_body_bytes",
+            format!(
+                "must be at least three times MAILGATE_MAX_BODY_BYTES ({}), as each body is charged three times its \
+                 length; else no body that large is ever read",
+                max_body_bytes.saturating_mul(3)
+            ),
+        ));
+    }
+    Ok((max_body_bytes, http))
+}
+
+fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
     let d = HttpSettings::default();
     let header_read: u64 = raw.parse("header_read_timeout_secs", d.header_read_timeout.as_secs())?;
     if !(1..=300).contains(&header_read) {

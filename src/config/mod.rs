@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::domain::message::GRAPH_MAX_REQUEST_BYTES;
-
 /// A setting that could not be used, named the way an operator sets it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -247,22 +245,7 @@ impl Settings {
             return Err(invalid("max_message_bytes", "must be between 1024 and 157286400 (Graph's 150 MB)"));
         }
         let limits = limits(raw)?;
-        let max_body_bytes: usize = raw.parse("max_body_bytes", default_body_limit(max_message_bytes, &limits))?;
-        if max_body_bytes < 1024 {
-            return Err(invalid("max_body_bytes", "must be at least 1024"));
-        }
-        let http = http::http(raw)?;
-        // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
-        if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
-            return Err(invalid(
-                "max_inflight_body_bytes",
-                format!(
-                    "must be at least three times MAILGATE_MAX_BODY_BYTES ({}), as each body is charged three times \
-                     its length; else no body that large is ever read",
-                    max_body_bytes.saturating_mul(3)
-                ),
-            ));
-        }
+        let (max_body_bytes, http) = http::with_body_limit(raw, max_message_bytes, limits.large_messages)?;
         let graph_timeout: u64 = raw.parse("graph_timeout_secs", 30)?;
         if graph_timeout == 0 {
             return Err(invalid("graph_timeout_secs", "must be above 0"));
@@ -350,14 +333,6 @@ fn list(raw: &Raw, key: &str) -> Vec<String> {
     raw.get(key)
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default()
-}
-
-/// The largest request body worth reading: one that can hold the largest message that can be delivered. Without
-/// large messages that is Graph's 4 MB request (a message over it is refused 413 whatever its size); with them, the
-/// largest message in base64 JSON. Either way with room for the rest of the request.
-fn default_body_limit(max_message_bytes: usize, limits: &Limits) -> usize {
-    let largest = max_message_bytes.div_ceil(3) * 4 + 1024 * 1024;
-    if limits.large_messages { largest } else { largest.min(GRAPH_MAX_REQUEST_BYTES + 1024 * 1024) }
 }
 
 /// Exchange Online's default maximum message size, 35 MB.

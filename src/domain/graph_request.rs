@@ -2,6 +2,7 @@
 //! Read as Graph reads it (property names in any letter case, OData annotations, enum values in any case), so
 //! that Graph's SDKs work unchanged; only what mailgate models is read, and only what it validated is forwarded.
 
+mod contents;
 mod props;
 pub mod schema;
 
@@ -153,7 +154,7 @@ fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>
     Ok(Some((SendAs { field: key, address }, json!({ "emailAddress": email }))))
 }
 
-/// An attachment, but for its content, which is moved out of the body afterwards (see `take_contents`).
+/// An attachment, but for its content, which is moved out of the body afterwards (see `contents::take`).
 fn attachment(value: &Value, field: &str) -> Result<AttachmentInput, DomainError> {
     let a = Props::read(value, field, FILE_ATTACHMENT)?;
     // Graph's default for an attachment without a type is a file attachment.
@@ -223,40 +224,8 @@ fn importance(message: &Props) -> Result<Option<Importance>, DomainError> {
 /// (its content and the attachments') are moved into the request, not copied: a large message is held once.
 pub fn to_send_request(mailbox: &str, mut body: Value) -> Result<GraphSend, DomainError> {
     let mut send = read(mailbox, &body)?;
-    take_contents(&mut send.request, &mut body);
+    contents::take(&mut send.request, &mut body);
     Ok(send)
-}
-
-/// A property of an object by its Graph name in any letter case, as `Props::read` found it (once, or it refused).
-fn child<'v>(value: &'v mut Value, name: &str) -> Option<&'v mut Value> {
-    value.as_object_mut()?.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-}
-
-fn take_string(value: &mut Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(std::mem::take(s)),
-        _ => None,
-    }
-}
-
-/// Moves the body's content and each attachment's `contentBytes` from the checked body into `request`.
-fn take_contents(request: &mut SendRequest, body: &mut Value) {
-    let Some(message) = child(body, "message") else { return };
-    let content = child(message, "body").and_then(|b| child(b, "content")).and_then(take_string);
-    if let Some(content) = content {
-        match (&mut request.text, &mut request.html) {
-            (_, Some(html)) => *html = content,
-            (Some(text), None) => *text = content,
-            (None, None) => {}
-        }
-    }
-    if let Some(Value::Array(list)) = child(message, "attachments") {
-        for (value, a) in list.iter_mut().zip(request.attachments.iter_mut()) {
-            if let Some(bytes) = child(value, "contentBytes").and_then(take_string) {
-                a.content_base64 = bytes;
-            }
-        }
-    }
 }
 
 /// Reads and checks everything but the large strings, which stay empty here.

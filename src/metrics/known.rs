@@ -2,6 +2,11 @@
 //! first scrape, at zero: a series that appears only with its first event reads "no data" on a panel and keeps a
 //! `rate()` alert from ever firing. Each list names where its values come from.
 
+use prometheus_client::metrics::counter::Counter;
+
+use super::Metrics;
+use super::labels::{Outcome, Quota, Reason, ResultLabel, Status};
+
 /// `mailgate_auth_failures_total{reason}`: auth::authenticate's reasons, auth::entra's `TokenError::reason`, and
 /// routes::access's own.
 pub const AUTH_FAILURE_REASONS: [&str; 19] = [
@@ -43,6 +48,32 @@ pub const TOKEN_RESULTS: [&str; 3] = ["fetched", "cached", "error"];
 
 /// `mailgate_outbox_messages{status}`.
 pub const OUTBOX_STATUSES: [&str; 2] = ["queued", "sending"];
+
+/// Every known label set at zero, so that the series exist before their first event.
+pub(super) fn seed(m: &Metrics) {
+    let zero = |_: &Counter| {};
+    for reason in AUTH_FAILURE_REASONS {
+        m.auth_failures.with(Reason { reason }, zero);
+    }
+    for reason in SHED_REASONS {
+        m.http_shed.with(Reason { reason }, zero);
+    }
+    for result in DECISIONS {
+        m.decisions.with(ResultLabel { result }, zero);
+    }
+    for quota in QUOTAS {
+        m.quota_refusals.with(Quota { quota }, zero);
+    }
+    for outcome in GRAPH_OUTCOMES {
+        m.graph_attempts.with(Outcome { outcome }, zero);
+    }
+    for result in TOKEN_RESULTS {
+        m.token_fetches.with(ResultLabel { result }, zero);
+    }
+    for status in OUTBOX_STATUSES {
+        m.outbox.get_or_create(&Status { status }).set(0);
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -125,34 +125,8 @@ impl Metrics {
             queue: queue::QueueCache::default(),
             otlp: std::sync::OnceLock::new(),
         };
-        m.seed();
+        known::seed(&m);
         m.register()
-    }
-
-    /// Every known label set at zero, so that the series exist before their first event.
-    fn seed(&self) {
-        let zero = |_: &Counter| {};
-        for reason in known::AUTH_FAILURE_REASONS {
-            self.auth_failures.with(Reason { reason }, zero);
-        }
-        for reason in known::SHED_REASONS {
-            self.http_shed.with(Reason { reason }, zero);
-        }
-        for result in known::DECISIONS {
-            self.decisions.with(ResultLabel { result }, zero);
-        }
-        for quota in known::QUOTAS {
-            self.quota_refusals.with(Quota { quota }, zero);
-        }
-        for outcome in known::GRAPH_OUTCOMES {
-            self.graph_attempts.with(Outcome { outcome }, zero);
-        }
-        for result in known::TOKEN_RESULTS {
-            self.token_fetches.with(ResultLabel { result }, zero);
-        }
-        for status in known::OUTBOX_STATUSES {
-            self.outbox.get_or_create(&Status { status }).set(0);
-        }
     }
 
     fn register(mut self) -> Self {

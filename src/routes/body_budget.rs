@@ -32,6 +32,8 @@ pub struct BodyBudget {
     permits: Arc<Semaphore>,
     /// The largest body read at all (`MAILGATE_MAX_BODY_BYTES`).
     limit: usize,
+    /// `MAILGATE_LARGE_MESSAGES`: without it the limit is Graph's request size, which a refusal says.
+    large_messages: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -53,9 +55,9 @@ fn units(bytes: usize) -> u32 {
 }
 
 impl BodyBudget {
-    pub fn new(budget_bytes: usize, limit: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(budget_bytes: usize, limit: usize, large_messages: bool, metrics: Arc<Metrics>) -> Self {
         let permits = Arc::new(Semaphore::new(units(budget_bytes) as usize));
-        Self { permits, limit, metrics }
+        Self { permits, limit, large_messages, metrics }
     }
 
     fn reserve(&self, bytes: usize) -> Result<Reservation, ApiError> {
@@ -84,7 +86,7 @@ impl BodyBudget {
             })?),
         };
         if declared.is_some_and(|n| n > self.limit) {
-            return Err(too_large());
+            return Err(self.too_large());
         }
         // A body of unknown length takes the largest share it may grow to: the budget bounds what could be held.
         let expected = declared.unwrap_or(self.limit);
@@ -103,7 +105,7 @@ impl BodyBudget {
                 ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", format!("the body could not be read: {e}"))
             })?;
             if buffer.len() + chunk.len() > expected {
-                return Err(too_large());
+                return Err(self.too_large());
             }
             buffer.extend_from_slice(&chunk);
         }
@@ -133,12 +135,22 @@ fn overloaded() -> ApiError {
     .header(header::RETRY_AFTER, HeaderValue::from_static("1"))
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        "the request body is larger than this server accepts",
-    )
+impl BodyBudget {
+    fn too_large(&self) -> ApiError {
+        let why = if self.large_messages {
+            String::new()
+        } else {
+            // Without large messages nothing over Graph's 4 MB request can be sent, which is what the limit holds.
+            "; a message must fit Graph's 4 MB request unless MAILGATE_LARGE_MESSAGES=true sends larger ones through \
+             drafts"
+                .to_owned()
+        };
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than this server accepts ({} bytes){why}", self.limit),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +168,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_past_the_budget_are_refused_until_one_is_answered() {
         let metrics = Arc::new(Metrics::default());
-        let budget = BodyBudget::new(3 * COPIES * UNIT, 2 * UNIT, metrics.clone());
+        let budget = BodyBudget::new(3 * COPIES * UNIT, 2 * UNIT, false, metrics.clone());
         let (_, first) = budget.read(post(&[b'a'; 2048], Some(2048))).await.expect("fits");
         let refused = budget.read(post(&[b'b'; 1500], Some(1500))).await.err().expect("over the budget");
         assert_eq!((refused.status, refused.code), (StatusCode::SERVICE_UNAVAILABLE, "overloaded"));
@@ -171,9 +183,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_limit_is_refused_before_or_while_it_is_read() {
-        let budget = BodyBudget::new(10 * COPIES * UNIT, 100, Arc::new(Metrics::default()));
+        let budget = BodyBudget::new(10 * COPIES * UNIT, 100, false, Arc::new(Metrics::default()));
         let declared = budget.read(post(&[b'x'; 50], Some(101))).await.err().expect("declared too large");
         assert_eq!(declared.code, "body_too_large");
+        assert!(declared.detail.contains("MAILGATE_LARGE_MESSAGES=true"), "{}", declared.detail);
         let streamed =
             Body::from_stream(futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 101]))]));
         let request = Request::builder().method("POST").uri("/").body(streamed).expect("request");

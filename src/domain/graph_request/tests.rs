@@ -18,6 +18,7 @@ fn reads_graphs_body_and_keeps_its_meaning() {
     });
     let req = to_send_request("shared@contoso.test", body.clone()).expect("reads");
     assert_eq!(req.request.html.as_deref(), Some("<b>x</b>"));
+    assert_eq!(req.request.attachments[0].content_base64, "aGk=");
     assert_eq!(req.request.to[0]["name"], "A");
     let m = req.validate(LIMITS).expect("valid");
     assert_eq!(m.recipients, 1);
@@ -43,6 +44,8 @@ fn reads_what_graph_sdks_write() {
     });
     let m = to_send_request("shared@contoso.test", body.clone()).expect("reads").validate(LIMITS).expect("valid");
     let sent = &m.graph_body["message"];
+    // The content moved out of the body under its Graph spellings, in any letter case.
+    assert_eq!(sent["attachments"][0]["contentBytes"], "aGk=");
     assert_eq!(sent["body"], json!({"contentType": "HTML", "content": "<p>x</p>"}));
     assert_eq!(sent["importance"], "normal");
     assert_eq!(sent["isReadReceiptRequested"], true);

@@ -135,13 +135,15 @@ sim_addr=$(wait_listening "$sim_pid" "$work/graph-sim.log" 'graph-sim listening 
 # The delivery workers poll fast so that sends leave the queue during the run, as in production. The run sends
 # many deliberately unauthenticated requests from one address (schemathesis's negative-authentication cases),
 # which the per-source failure limit would turn into 429s for every later request, the valid ones too, after
-# the first thirty a minute: its highest setting is far more failures than a run makes. The app quotas likewise
-# are lifted (0: none), so that a 429 in this run means a limit that should not have applied.
+# the first thirty a minute: its highest setting is far more failures than a run makes. The app quotas and the
+# per-app refusal budget likewise are lifted (0: none), so that a 429 in this run means a limit that should not
+# have applied.
 DATABASE_URL=$db_url \
     MAILGATE_LISTEN=127.0.0.1:0 \
     MAILGATE_AUTH_FAILURES_PER_MINUTE=1000000 \
     MAILGATE_APP_MESSAGES_PER_MINUTE=0 \
     MAILGATE_APP_RECIPIENTS_PER_DAY=0 \
+    MAILGATE_APP_REFUSALS_PER_MINUTE=0 \
     MAILGATE_GRAPH_URL=http://$sim_addr \
     MAILGATE_CREDENTIAL=managed-identity \
     IDENTITY_ENDPOINT=http://$sim_addr/msi/token \

@@ -15,18 +15,22 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accept;
+use crate::accept::refusal_budget::RefusalBudget;
 use crate::audit_chain;
 use crate::auth::CallerCache;
 use crate::auth::entra::{EntraConfig, EntraValidator};
 use crate::auth::failures::FailureLimiter;
 use crate::config::{EntraSettings, Settings};
 use crate::db;
+use crate::db::audit_reads::AuditReads;
 use crate::delivery::worker::Delivery;
 use crate::delivery::{Events, GraphClient, GraphToken};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::policy::PolicyCache;
 use crate::routes;
+use crate::routes::body_budget::BodyBudget;
+use crate::routes::readiness::DatabaseCheck;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -45,6 +49,14 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Failed authentications per source address.
     pub auth_failures: Arc<FailureLimiter>,
+    /// The audit endpoints' own pool, on the primary or a standby.
+    pub audit: AuditReads,
+    /// The database check `/readyz` answers from.
+    pub readiness: Arc<DatabaseCheck>,
+    /// Request bodies held at once.
+    pub body_budget: Arc<BodyBudget>,
+    /// Refusals per app and minute recorded one by one.
+    pub refusals: Arc<RefusalBudget>,
 }
 
 pub mod edge;
@@ -97,6 +109,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         GraphToken::from_settings(&settings.credential, &settings.graph_scope, metrics.clone())
             .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
     );
+    // Asked for at once and now and then, so that /readyz, which never asks itself, knows how it stands; a failure is
+    // reported there (degraded), not fatal.
+    tokio::spawn(token.clone().keep_checked());
+    let audit = AuditReads::connect(&settings, &db_auth).await.context("setting up the audit reads' pool")?;
     let graph =
         GraphClient::new(settings.graph_url.clone(), settings.graph_timeout).context("building the HTTP client")?;
     let entra = match &settings.entra {
@@ -133,6 +149,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.http.auth_failures_per_minute,
         settings.http.auth_failures_audited_per_minute,
     ));
+    let body_budget = Arc::new(BodyBudget::new(
+        settings.http.max_inflight_body_bytes,
+        settings.max_body_bytes,
+        settings.limits.large_messages,
+        metrics.clone(),
+    ));
+    let refusals = Arc::new(RefusalBudget::new(settings.limits.app_refusals_per_minute));
+    tokio::spawn(refusals.clone().keep_flushing(pool.clone()));
+    let flush = (refusals.clone(), pool.clone());
     let header_read_timeout = settings.http.header_read_timeout;
     let state = AppState {
         pool,
@@ -146,6 +171,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         entra,
         draining: draining.clone(),
         auth_failures,
+        audit,
+        readiness: Arc::new(DatabaseCheck::default()),
+        body_budget,
+        refusals,
     };
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
@@ -159,6 +188,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     edge::log_panics();
     listener::serve(listener, router(state), header_read_timeout, stopping).await?;
+    // The refusals counted over the budget in minutes not yet over are recorded now, not lost with the process.
+    flush.0.flush(&flush.1, true).await;
     tracing::info!("stopping: finishing sends in flight");
     let _ = stop.send(true);
     let _ = workers.await;

@@ -21,6 +21,7 @@ mod prefill;
 mod report;
 mod services;
 mod setup;
+mod starvation;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -165,6 +166,38 @@ async fn bench(server: &Server, options: &Options, names: &[String; 2]) -> anyho
         mailgate: full,
     };
 
+    // No caller starves the others: memory with the largest requests at once, then sends while probes and scrapes
+    // flood a replica whose Graph token cannot be had (a second mailgate, with the wrong identity secret).
+    delivery::drained(&b.owner, options.drain_timeout).await?;
+    let memory = starvation::memory(b.mailgate.base(), &sender.key, &b.mailboxes, b.mailgate.pid()).await?;
+    println!(
+        "bench: {} of the largest requests, {} at once: peak RSS {:.0} MiB (ceiling {:.0} MiB), answers {:?}",
+        memory.requests, 10, memory.peak_rss_mib, memory.ceiling_mib, memory.answers
+    );
+    let tokenless = Mailgate::start_with(
+        &db.service_url,
+        &sim,
+        &logs.join("mailgate-tokenless.log"),
+        &[("IDENTITY_HEADER", "not-the-identity-secret")],
+    )?;
+    let probes = starvation::probes(
+        &tokenless,
+        &sim,
+        &sender.key,
+        b.mailboxes.clone(),
+        (options.reference_level, options.probe_rate, options.warmup, options.measure),
+    )
+    .await?;
+    drop(tokenless);
+    println!(
+        "bench: /readyz {:.0}/s and /metrics {:.0}/s answered while {} clients sent {:.0}/s: {} sends answered 503",
+        probes.readyz.answered_per_sec,
+        probes.metrics.answered_per_sec,
+        probes.senders,
+        probes.accepted_per_sec,
+        probes.sends_503
+    );
+
     let command = if options.smoke { "cargo test --bench send" } else { "cargo bench --bench send" };
     let extra: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let mut report = Report {
@@ -179,6 +212,8 @@ async fn bench(server: &Server, options: &Options, names: &[String; 2]) -> anyho
         reference_level: options.reference_level,
         paced,
         full_outbox: Some(full_outbox),
+        memory: Some(memory),
+        probes: Some(probes),
         targets: Vec::new(),
     };
     report.judge();

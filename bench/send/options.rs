@@ -24,13 +24,24 @@ pub struct Options {
     pub mailboxes: usize,
     /// How long to wait for the outbox to empty after a level.
     pub drain_timeout: Duration,
+    /// Requests a second to each of `/readyz` and `/metrics` while sending, with the token endpoint failing.
+    pub probe_rate: f64,
     pub out: PathBuf,
     /// An existing server to use (a fresh database on it, dropped at the end); otherwise a private cluster.
     pub database_url: Option<String>,
 }
 
-const VALUE_FLAGS: [&str; 8] =
-    ["levels", "reference-level", "warmup", "measure", "prefill-messages", "prefill-audit", "drain-timeout", "out"];
+const VALUE_FLAGS: [&str; 9] = [
+    "levels",
+    "reference-level",
+    "warmup",
+    "measure",
+    "prefill-messages",
+    "prefill-audit",
+    "drain-timeout",
+    "probe-rate",
+    "out",
+];
 
 const HELP: &str = "\
 cargo bench --bench send [-- OPTIONS]
@@ -42,6 +53,8 @@ cargo bench --bench send [-- OPTIONS]
   --prefill-messages N   messages already in the outbox (1000000)   BENCH_SEND_PREFILL_MESSAGES
   --prefill-audit N      audit rows already stored (5000000)        BENCH_SEND_PREFILL_AUDIT
   --drain-timeout 600    seconds to wait for the outbox to empty    BENCH_SEND_DRAIN_TIMEOUT_SECS
+  --probe-rate 2000      /readyz and /metrics requests a second     BENCH_SEND_PROBE_RATE
+                         each, while sending (token endpoint down)
   --out PATH             the JSON result (target/bench-send.json)   BENCH_SEND_OUT
 
 DATABASE_URL names an existing server to use (as a role that may create roles and databases); without it a private
@@ -111,6 +124,7 @@ impl Options {
             prefill_audit: number("prefill-audit", "BENCH_SEND_PREFILL_AUDIT", if smoke { 1e4 } else { 5e6 })? as u64,
             mailboxes: 200,
             drain_timeout: secs("drain-timeout", "BENCH_SEND_DRAIN_TIMEOUT_SECS", 600.0, 60.0)?,
+            probe_rate: number("probe-rate", "BENCH_SEND_PROBE_RATE", if smoke { 200.0 } else { 2000.0 })?,
             out: get("out", "BENCH_SEND_OUT").map_or(out_default, PathBuf::from),
             database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
         })

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::ceilings::Pgbench;
 use crate::services::Memory;
+use crate::starvation::{MemoryPhase, ProbesPhase};
 
 #[derive(Serialize, Clone, Copy, Default)]
 pub struct Latency {
@@ -158,6 +159,10 @@ pub struct Report {
     pub reference_level: usize,
     pub paced: Option<Mailgate>,
     pub full_outbox: Option<FullOutbox>,
+    /// Ten of the largest requests at once.
+    pub memory: Option<MemoryPhase>,
+    /// Sends while `/readyz` and `/metrics` are flooded and the token endpoint fails.
+    pub probes: Option<ProbesPhase>,
     pub targets: Vec<Target>,
 }
 
@@ -218,6 +223,18 @@ impl Report {
                 "ms",
             ),
             at_most("peak RSS of mailgate".into(), peak, 64.0, "MiB"),
+            at_most(
+                "peak RSS with ten of the largest requests at once".into(),
+                self.memory.as_ref().map(|m| m.peak_rss_mib),
+                self.memory.as_ref().map_or(f64::NAN, |m| m.ceiling_mib),
+                "MiB (the body budget + 64)",
+            ),
+            at_most(
+                "sends answered 503 while /readyz and /metrics are flooded (token endpoint down)".into(),
+                self.probes.as_ref().map(|p| p.sends_503 as f64),
+                0.0,
+                "",
+            ),
         ];
     }
 
@@ -301,6 +318,35 @@ impl Report {
                 two(&g.accept_to_graph),
                 memory(g),
                 errors(&g.errors, &BTreeMap::new()),
+            );
+        }
+        if let Some(m) = &self.memory {
+            out += &format!(
+                "\nThe largest requests ({} bytes each), ten at once, {} in all: peak RSS {:.0} MiB, ceiling {:.0} MiB \
+                 (the body budget + 64); answers {}\n",
+                m.body_bytes,
+                m.requests,
+                m.peak_rss_mib,
+                m.ceiling_mib,
+                errors(&m.answers, &BTreeMap::new()),
+            );
+        }
+        if let Some(p) = &self.probes {
+            out += &format!(
+                "\nFlooded probes, token endpoint down: /readyz {:.0} of {:.0}/s offered answered 200 (other: {}), \
+                 /metrics {:.0} of {:.0}/s (other: {}); meanwhile {} clients: {:.0} accepted/s, {} answered 503, other \
+                 errors {}; token requests {}\n",
+                p.readyz.answered_per_sec,
+                p.readyz.offered_per_sec,
+                errors(&p.readyz.errors, &BTreeMap::new()),
+                p.metrics.answered_per_sec,
+                p.metrics.offered_per_sec,
+                errors(&p.metrics.errors, &BTreeMap::new()),
+                p.senders,
+                p.accepted_per_sec,
+                p.sends_503,
+                errors(&p.send_errors, &BTreeMap::new()),
+                p.token_requests,
             );
         }
         out += "\n| target | value | goal | |\n|---|---:|---|---|\n";

@@ -106,6 +106,12 @@ impl GraphSim {
         &self.0.base
     }
 
+    /// How many requests the managed-identity endpoint has seen (answered or failed).
+    pub async fn token_requests(&self) -> anyhow::Result<u64> {
+        let stats: serde_json::Value = reqwest::get(format!("{}/sim/stats", self.base())).await?.json().await?;
+        stats["token_requests"].as_u64().context("no token_requests in the simulator's stats")
+    }
+
     /// A token from the managed-identity endpoint, as mailgate gets its own.
     pub async fn token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
         let url = format!("{}/msi/token?api-version=2019-08-01&resource=https://graph.microsoft.com", self.base());
@@ -120,6 +126,16 @@ pub struct Mailgate(Process);
 
 impl Mailgate {
     pub fn start(service_url: &str, sim: &GraphSim, log: &Path) -> anyhow::Result<Mailgate> {
+        Self::start_with(service_url, sim, log, &[])
+    }
+
+    /// As `start`, with `extra` settings on top.
+    pub fn start_with(
+        service_url: &str,
+        sim: &GraphSim,
+        log: &Path,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Mailgate> {
         let mut cmd = command(service_url);
         cmd.arg("serve")
             .env("MAILGATE_LISTEN", "127.0.0.1:0")
@@ -130,6 +146,9 @@ impl Mailgate {
             .env("MAILGATE_APP_MESSAGES_PER_MINUTE", "0")
             .env("MAILGATE_APP_RECIPIENTS_PER_DAY", "0")
             .env("MAILGATE_MAILBOX_MESSAGES_PER_MINUTE", "100000");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         Ok(Mailgate(Process::start(cmd, "mailgate listening on ", log)?))
     }
 

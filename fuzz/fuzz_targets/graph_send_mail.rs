@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for mailbox in ["shared@contoso.test", "15ca046b-ee0f-426e-858e-949b5f826596", "", "€€"] {
-        match to_send_request(mailbox, &body) {
+        match to_send_request(mailbox, body.clone()) {
             Ok(request) => {
                 if let Err(e) = request.validate(LIMITS) {
                     assert!(!matches!(e, DomainError::Internal(_)), "{e:?}");

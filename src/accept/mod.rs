@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod quota;
 mod refusal;
+pub mod refusal_budget;
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 pub use self::batch::Writer;
 use self::batch::{KeyClaim, Request, Row, Written};
-pub use self::refusal::Refusal;
+pub use self::refusal::{Refusal, too_many_refusals};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::idempotency::Stored;
@@ -60,6 +61,12 @@ pub async fn accept(
     let decision = decided(snapshot, caller, &message.mailbox.key());
     let granted = decision.access == Access::Granted;
     state.metrics.decision(granted);
+    if !granted {
+        over_budget(state, caller).map_err(|retry_after| Refusal::TooManyRefusals {
+            limit: state.settings.limits.app_refusals_per_minute,
+            retry_after,
+        })?;
+    }
     let id = Uuid::now_v7();
     // From here on the mailbox is the canonical one, whatever name the caller used: the audit row, the outbox row
     // (and so pacing and the Graph call) all carry it.
@@ -131,6 +138,18 @@ pub async fn accept(
     tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
     let view = view.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
     Ok(Accepted::Queued { id, view, done })
+}
+
+/// Counts a refusal about to be answered and recorded: `Err(retry_after)` when the app is over its refusal budget
+/// and it must be answered 429 instead, recording nothing of its own.
+pub fn over_budget(state: &AppState, caller: &Caller) -> Result<(), u64> {
+    match state.refusals.refuse(caller.app_id, &caller.app_name) {
+        refusal_budget::Verdict::Record => Ok(()),
+        refusal_budget::Verdict::OverBudget { retry_after } => {
+            state.metrics.quota_refusal("refusals_per_minute");
+            Err(retry_after.as_secs_f64().ceil() as u64)
+        }
+    }
 }
 
 /// The allowlist's decision, in a span of its own when traces are exported (otherwise no span is made).

@@ -25,6 +25,12 @@ pub enum Refusal {
         detail: String,
         retry_after: u64,
     },
+    /// The app is over its refusal budget (`MAILGATE_APP_REFUSALS_PER_MINUTE`): this refusal is answered 429 and
+    /// counted in the minute's one audit row; nothing of its own was recorded.
+    TooManyRefusals {
+        limit: u32,
+        retry_after: u64,
+    },
     /// It could not be stored; nothing was acknowledged.
     Store(Arc<sqlx::Error>),
     Internal(String),
@@ -34,6 +40,20 @@ impl From<sqlx::Error> for Refusal {
     fn from(e: sqlx::Error) -> Self {
         Self::Store(Arc::new(e))
     }
+}
+
+/// The answer to a refusal over the app's budget.
+pub fn too_many_refusals(limit: u32, retry_after: u64) -> ApiError {
+    let value = HeaderValue::from_str(&retry_after.to_string()).unwrap_or(HeaderValue::from_static("60"));
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_refusals",
+        format!(
+            "this app was refused more than {limit} times this minute (MAILGATE_APP_REFUSALS_PER_MINUTE); further \
+             refusals are answered 429 and recorded together; retry after {retry_after} s"
+        ),
+    )
+    .header(header::RETRY_AFTER, value)
 }
 
 impl Refusal {
@@ -67,6 +87,7 @@ impl Refusal {
                 )
                 .header(header::RETRY_AFTER, value)
             }
+            Self::TooManyRefusals { limit, retry_after } => too_many_refusals(*limit, *retry_after),
             Self::Store(e) => ApiError::store(e),
             Self::Internal(what) => ApiError::internal(what),
         }

@@ -2,7 +2,10 @@
 //! is refused (429) before its credential is looked at, and only its first failures in a window are audited.
 //!
 //! Memory is bounded: at most `MAX_SOURCES` sources are told apart per window; later sources in the same window
-//! share one count. IPv6 sources are counted per /64, the block one host usually controls.
+//! share one count. That shared count never refuses anyone unchecked: the sources behind it are not known apart, so
+//! refusing them would refuse a valid credential for the failures of others (whoever filled the table could lock
+//! every new caller out). Their credentials are checked; their failures are counted, and audited only within the
+//! shared share. IPv6 sources are counted per /64, the block one host usually controls.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -80,10 +83,14 @@ impl FailureLimiter {
         Self { limit, audited_per_source, window, state: Mutex::new(state) }
     }
 
-    /// Before authenticating: `Err(retry_after)` when this source has used up its failures for the window.
+    /// Before authenticating: `Err(retry_after)` when this source, counted apart, has used up its failures for the
+    /// window. A source not counted apart (no address, or past `MAX_SOURCES`) is never refused here.
     pub fn check(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
         let w = self.current();
-        let source = w.counted_as(Source::of(ip));
+        let source = Source::of(ip);
+        if source == Source::Shared {
+            return Ok(());
+        }
         if w.failures.get(&source).copied().unwrap_or(0) >= self.limit {
             let left = self.window.saturating_sub(w.started.elapsed());
             return Err(left.max(Duration::from_secs(1)));
@@ -170,7 +177,25 @@ mod tests {
         }
         assert_eq!(limiter.state.lock().expect("lock").failures.len(), MAX_SOURCES + 1);
         assert_eq!(audited, MAX_AUDITED);
-        // Sources beyond the bound share one count, which they have used up between them.
-        assert!(limiter.check(Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))).is_err());
+    }
+
+    #[test]
+    fn no_one_is_refused_for_the_failures_of_sources_not_told_apart() {
+        // 10,001 spoofed sources fill the table and reach the shared count, then 30 failures use it up.
+        let limiter = FailureLimiter::new(30, 10);
+        for i in 0..=(MAX_SOURCES as u32) {
+            limiter.fail(Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))));
+        }
+        for i in 0..30 {
+            limiter.fail(Some(IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + i))));
+        }
+        // A new caller is not refused unchecked, and neither is one without a known address.
+        assert!(limiter.check(Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))).is_ok());
+        assert!(limiter.check(None).is_ok());
+        // A source counted apart still answers for its own failures.
+        for _ in 0..30 {
+            limiter.fail(Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0001))));
+        }
+        assert!(limiter.check(Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0001)))).is_err());
     }
 }

@@ -9,7 +9,8 @@ pub const DEFAULT_DB_SCOPE: &str = "https://ossrdbms-aad.database.windows.net/.d
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbAuth {
-    /// DATABASE_URL (and MAILGATE_MIGRATION_DATABASE_URL) carry the password, as they always did.
+    /// DATABASE_URL (and MAILGATE_MIGRATION_DATABASE_URL, MAILGATE_AUDIT_DATABASE_URL) carry the password, as they
+    /// always did.
     Password,
     /// Each new connection's password is an Entra access token for `scope`, from the credential MAILGATE_CREDENTIAL
     /// names (the one mailgate also uses for Graph).
@@ -20,7 +21,7 @@ pub(super) fn db_auth(raw: &Raw) -> Result<DbAuth, ConfigError> {
     match raw.get("db_auth").unwrap_or("password") {
         "password" => Ok(DbAuth::Password),
         "entra" => {
-            for key in ["database_url", "migration_database_url"] {
+            for key in ["database_url", "migration_database_url", "audit_database_url"] {
                 if let Some(url) = raw.get(key) {
                     passwordless(key, url)?;
                 }

@@ -22,6 +22,9 @@ pub struct Limits {
     /// Per-app quotas at the API; 0 = none. Apps may override them.
     pub app_messages_per_minute: i64,
     pub app_recipients_per_day: i64,
+    /// Refusals (403: the allowlist's, a missing role) per app per minute that are answered and recorded one by one;
+    /// past them 429 `too_many_refusals`, recorded as one audit row per app and minute. 0: no limit.
+    pub app_refusals_per_minute: u32,
     /// Messages whose Graph request passes 4 MB go through a draft and upload sessions, which need the
     /// Mail.ReadWrite permission. Off by default: Mail.Send alone cannot read mail, so such messages are refused
     /// at the API (413) unless an administrator grants and scopes Mail.ReadWrite and turns this on.
@@ -52,6 +55,10 @@ pub(super) fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
     if app_messages_per_minute < 0 || app_recipients_per_day < 0 {
         return Err(invalid("app_messages_per_minute", "quotas must be 0 (none) or more"));
     }
+    let app_refusals_per_minute: u32 = raw.parse("app_refusals_per_minute", 60)?;
+    if app_refusals_per_minute > 1_000_000 {
+        return Err(invalid("app_refusals_per_minute", "must be between 0 (no limit) and 1000000"));
+    }
     let large_messages = match raw.get("large_messages").unwrap_or("false") {
         "true" => true,
         "false" => false,
@@ -62,6 +69,7 @@ pub(super) fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
         mailbox_per_minute,
         app_messages_per_minute,
         app_recipients_per_day,
+        app_refusals_per_minute,
         large_messages,
     })
 }
@@ -73,6 +81,17 @@ mod tests {
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, super::ConfigError> {
         let map: std::collections::BTreeMap<&str, &str> = pairs.iter().copied().collect();
         Settings::from_sources(None, |name| map.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn refusals_default_to_60_a_minute_per_app() {
+        assert_eq!(load(&[("DATABASE_URL", "x")]).expect("loads").limits.app_refusals_per_minute, 60);
+        let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_APP_REFUSALS_PER_MINUTE", "0")]).expect("loads");
+        assert_eq!(s.limits.app_refusals_per_minute, 0);
+        for bad in ["-1", "1000001", "many"] {
+            let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_APP_REFUSALS_PER_MINUTE", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("MAILGATE_APP_REFUSALS_PER_MINUTE"), "{err}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Settings for the HTTP edge: how long a caller may take, how many requests run at once, and how many failed
-//! authentications a source may make.
+//! Settings for the HTTP edge: how long a caller may take, how many requests run at once, how large a body may be and
+//! how much all of them may take at once, and how many failed authentications a source may make.
 
 use std::time::Duration;
 
 use axum::http::HeaderName;
 
 use super::{ConfigError, Raw, invalid};
+use crate::domain::message::GRAPH_MAX_REQUEST_BYTES;
 
 pub(super) const KEYS: &[&str] = &[
     "header_read_timeout_secs",
@@ -14,7 +15,11 @@ pub(super) const KEYS: &[&str] = &[
     "auth_failures_per_minute",
     "auth_failures_audited_per_minute",
     "client_address_header",
+    "max_inflight_body_bytes",
 ];
+
+/// The body budget is counted in KiB internally; 64 GiB is far beyond any pod and within that count's range.
+const MAX_INFLIGHT_BODY_BYTES: usize = 64 << 30;
 
 /// The longest `Prefer: wait` a send honours; a request timeout must leave room for it.
 const LONGEST_PREFER_WAIT_SECS: u64 = 30;
@@ -35,6 +40,10 @@ pub struct HttpSettings {
     /// A header the load balancer in front sets to the client's address (`X-Forwarded-For`): its last entry, the
     /// one that load balancer appended, is the source for the failure limit. None: the TCP peer's address.
     pub client_address_header: Option<HeaderName>,
+    /// What request bodies may take at once, in bytes, across every request of this process, each charged three
+    /// times its length (what handling it holds at its peak); a body that would pass it is refused 503 `overloaded`
+    /// without being held.
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -46,11 +55,45 @@ impl Default for HttpSettings {
             auth_failures_per_minute: 30,
             auth_failures_audited_per_minute: 10,
             client_address_header: None,
+            max_inflight_body_bytes: 256 * 1024 * 1024,
         }
     }
 }
 
-pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
+/// The largest request body worth reading: one that can hold the largest message that can be delivered. Without
+/// large messages that is Graph's 4 MB request (a message over it is refused 413 whatever its size); with them, the
+/// largest message in base64 JSON. Either way with room for the rest of the request.
+fn default_body_limit(max_message_bytes: usize, large_messages: bool) -> usize {
+    let largest = max_message_bytes.div_ceil(3) * 4 + 1024 * 1024;
+    if large_messages { largest } else { largest.min(GRAPH_MAX_REQUEST_BYTES + 1024 * 1024) }
+}
+
+/// `MAILGATE_MAX_BODY_BYTES` and the HTTP settings, the body budget checked against it.
+pub(super) fn with_body_limit(
+    raw: &Raw,
+    max_message_bytes: usize,
+    large_messages: bool,
+) -> Result<(usize, HttpSettings), ConfigError> {
+    let max_body_bytes: usize = raw.parse("max_body_bytes", default_body_limit(max_message_bytes, large_messages))?;
+    if max_body_bytes < 1024 {
+        return Err(invalid("max_body_bytes", "must be at least 1024"));
+    }
+    let http = http(raw)?;
+    // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
+    if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
+        return Err(invalid(
+            "max_inflight_body_bytes",
+            format!(
+                "must be at least three times MAILGATE_MAX_BODY_BYTES ({}), as each body is charged three times its \
+                 length; else no body that large is ever read",
+                max_body_bytes.saturating_mul(3)
+            ),
+        ));
+    }
+    Ok((max_body_bytes, http))
+}
+
+fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
     let d = HttpSettings::default();
     let header_read: u64 = raw.parse("header_read_timeout_secs", d.header_read_timeout.as_secs())?;
     if !(1..=300).contains(&header_read) {
@@ -86,6 +129,10 @@ pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
                 .map_err(|_| invalid("client_address_header", format!("`{name}` is not a header name")))?,
         ),
     };
+    let max_inflight_body_bytes: usize = raw.parse("max_inflight_body_bytes", d.max_inflight_body_bytes)?;
+    if !(1024..=MAX_INFLIGHT_BODY_BYTES).contains(&max_inflight_body_bytes) {
+        return Err(invalid("max_inflight_body_bytes", "must be between 1024 and 68719476736 (64 GiB)"));
+    }
     Ok(HttpSettings {
         header_read_timeout: Duration::from_secs(header_read),
         request_timeout: Duration::from_secs(request),
@@ -93,6 +140,7 @@ pub(super) fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
         auth_failures_per_minute: failures,
         auth_failures_audited_per_minute: audited,
         client_address_header,
+        max_inflight_body_bytes,
     })
 }
 
@@ -107,6 +155,20 @@ mod tests {
         let mut map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         map.insert("DATABASE_URL".to_owned(), "postgres://x/y".to_owned());
         Settings::from_sources(None, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_body_budget_defaults_to_256_mib_and_must_hold_the_largest_body() {
+        let s = load(&[]).expect("loads");
+        assert_eq!(s.http.max_inflight_body_bytes, 256 * 1024 * 1024);
+        let err = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "5999999")])
+            .expect_err("smaller than one body's charge");
+        assert!(err.to_string().contains("MAILGATE_MAX_INFLIGHT_BODY_BYTES"), "{err}");
+        let s = load(&[("MAILGATE_MAX_BODY_BYTES", "2000000"), ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "6000000")])
+            .expect("one body fits");
+        assert_eq!(s.http.max_inflight_body_bytes, 6_000_000);
+        // With large messages the largest body is about 48 MiB: the default budget holds it too.
+        assert!(load(&[("MAILGATE_LARGE_MESSAGES", "true")]).is_ok());
     }
 
     #[test]
@@ -125,6 +187,7 @@ mod tests {
             ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "7"),
             ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "4"),
             ("MAILGATE_CLIENT_ADDRESS_HEADER", "X-Forwarded-For"),
+            ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "100000000"),
         ])
         .expect("loads");
         assert_eq!(s.http.header_read_timeout, Duration::from_secs(2));
@@ -132,6 +195,7 @@ mod tests {
         assert_eq!((s.http.max_concurrent_requests, s.http.auth_failures_per_minute), (3, 7));
         assert_eq!(s.http.auth_failures_audited_per_minute, 4);
         assert_eq!(s.http.client_address_header, Some(HeaderName::from_static("x-forwarded-for")));
+        assert_eq!(s.http.max_inflight_body_bytes, 100_000_000);
         // Fewer failures allowed than the default audited share: the share follows.
         let s = load(&[("MAILGATE_AUTH_FAILURES_PER_MINUTE", "3")]).expect("loads");
         assert_eq!(s.http.auth_failures_audited_per_minute, 3);
@@ -143,6 +207,8 @@ mod tests {
             ("MAILGATE_AUTH_FAILURES_PER_MINUTE", "0"),
             ("MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", "31"),
             ("MAILGATE_CLIENT_ADDRESS_HEADER", "bad header"),
+            ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "1000"),
+            ("MAILGATE_MAX_INFLIGHT_BODY_BYTES", "68719476737"),
         ] {
             let err = load(&[(name, bad)]).expect_err(bad);
             assert!(err.to_string().contains(name), "{err}");

@@ -71,6 +71,8 @@ pub struct Settings {
     pub metrics_max_series: usize,
     /// How often audit rows are sealed into the hash chain: the longest an audit row stays unsealed, roughly.
     pub audit_seal_interval: Duration,
+    /// Where and how the audit endpoints read.
+    pub audit_reads: AuditReads,
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +178,10 @@ const KEYS: &[&str] = &[
     "shutdown_grace_secs",
     "metrics_max_series",
     "audit_seal_secs",
+    "audit_database_url",
+    "audit_db_max_connections",
+    "audit_statement_timeout_secs",
+    "app_refusals_per_minute",
     "entra_tenant_id",
     "entra_audiences",
     "entra_allowed_tenants",
@@ -238,11 +244,8 @@ impl Settings {
         if !(1024..=MAX_UPLOAD_MESSAGE_BYTES).contains(&max_message_bytes) {
             return Err(invalid("max_message_bytes", "must be between 1024 and 157286400 (Graph's 150 MB)"));
         }
-        // Unless set, the request body limit holds the largest message in base64 JSON, with room for the rest.
-        let max_body_bytes: usize = raw.parse("max_body_bytes", max_message_bytes.div_ceil(3) * 4 + 1024 * 1024)?;
-        if max_body_bytes < 1024 {
-            return Err(invalid("max_body_bytes", "must be at least 1024"));
-        }
+        let limits = limits(raw)?;
+        let (max_body_bytes, http) = http::with_body_limit(raw, max_message_bytes, limits.large_messages)?;
         let graph_timeout: u64 = raw.parse("graph_timeout_secs", 30)?;
         if graph_timeout == 0 {
             return Err(invalid("graph_timeout_secs", "must be above 0"));
@@ -298,7 +301,7 @@ impl Settings {
                 }
             },
             message_ttl: Duration::from_secs(positive(raw, "message_ttl_secs", 86_400)?),
-            limits: limits(raw)?,
+            limits,
             idempotency_ttl: Duration::from_secs(positive(raw, "idempotency_ttl_secs", 86_400)?),
             body_retention: Duration::from_secs(raw.parse("body_retention_secs", 0)?),
             audit_retention_days: match raw.parse("audit_retention_days", 400)? {
@@ -312,7 +315,7 @@ impl Settings {
             },
             allow_unknown_mailboxes: raw.parse("allow_unknown_mailboxes", false)?,
             entra: entra(raw)?,
-            http: http::http(raw)?,
+            http,
             metrics_max_series: match raw.parse("metrics_max_series", crate::metrics::DEFAULT_MAX_SERIES)? {
                 n @ 10..=100_000 => n,
                 _ => return Err(invalid("metrics_max_series", "must be between 10 and 100000")),
@@ -321,6 +324,7 @@ impl Settings {
                 n @ 1..=3600 => Duration::from_secs(n),
                 _ => return Err(invalid("audit_seal_secs", "must be between 1 and 3600")),
             },
+            audit_reads: audit_reads(raw)?,
         })
     }
 }
@@ -364,6 +368,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(out)
 }
 
+mod audit_reads;
 mod credential;
 mod db_auth;
 mod delivery;
@@ -372,6 +377,8 @@ mod http;
 #[cfg(test)]
 mod tests;
 
+pub use audit_reads::AuditReads;
+use audit_reads::audit_reads;
 pub use credential::CredentialKind;
 use credential::credential;
 use db_auth::db_auth;

@@ -260,6 +260,11 @@ pub async fn drop_partitions(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Stats {
+    /// The range counted: events at or after `since` and before `until`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub until: Option<OffsetDateTime>,
     pub total: i64,
     /// Events per outcome.
     pub by_outcome: std::collections::BTreeMap<String, i64>,
@@ -295,7 +300,7 @@ pub(crate) fn filtered<'q, O>(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> {
+pub async fn stats(db: &mut sqlx::PgConnection, f: &Filter) -> Result<Stats, sqlx::Error> {
     let q = |sql: String| sqlx::AssertSqlSafe(sql);
     let by_outcome: Vec<(String, i64)> = filtered(
         sqlx::query_as(q(format!(
@@ -303,7 +308,7 @@ pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> 
         ))),
         f,
     )
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?;
     let grouped = |column: &str| {
         format!(
@@ -317,7 +322,7 @@ pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> 
     };
     let mut by_group = Vec::new();
     for column in ["app_name", "mailbox"] {
-        let rows: Vec<GroupCount> = filtered(sqlx::query_as(q(grouped(column))), f).fetch_all(db).await?;
+        let rows: Vec<GroupCount> = filtered(sqlx::query_as(q(grouped(column))), f).fetch_all(&mut *db).await?;
         by_group.push(rows);
     }
     let graph_latency_ms: Latency = filtered(
@@ -330,11 +335,13 @@ pub async fn stats(db: &sqlx::PgPool, f: &Filter) -> Result<Stats, sqlx::Error> 
         ))),
         f,
     )
-    .fetch_one(db)
+    .fetch_one(&mut *db)
     .await?;
     let by_mailbox = by_group.pop().unwrap_or_default();
     let by_app = by_group.pop().unwrap_or_default();
     Ok(Stats {
+        since: f.since,
+        until: f.until,
         total: by_outcome.iter().map(|(_, n)| n).sum(),
         by_outcome: by_outcome.into_iter().collect(),
         by_app,

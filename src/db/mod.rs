@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod audit_reads;
 pub mod audit_series;
 pub mod changes;
 pub mod delivery;

@@ -2,6 +2,7 @@
 //! Read as Graph reads it (property names in any letter case, OData annotations, enum values in any case), so
 //! that Graph's SDKs work unchanged; only what mailgate models is read, and only what it validated is forwarded.
 
+mod contents;
 mod props;
 pub mod schema;
 
@@ -153,30 +154,30 @@ fn send_as(message: &Props, key: &'static str) -> Result<Option<(SendAs, Value)>
     Ok(Some((SendAs { field: key, address }, json!({ "emailAddress": email }))))
 }
 
+/// An attachment, but for its content, which is moved out of the body afterwards (see `contents::take`).
 fn attachment(value: &Value, field: &str) -> Result<AttachmentInput, DomainError> {
     let a = Props::read(value, field, FILE_ATTACHMENT)?;
     // Graph's default for an attachment without a type is a file attachment.
     a.expect_type("fileAttachment")?;
+    a.str("contentBytes")?.ok_or_else(|| invalid(&a.field("contentBytes"), "an attachment needs contentBytes"))?;
     Ok(AttachmentInput {
         name: a.str("name")?.ok_or_else(|| invalid(&a.field("name"), "an attachment needs a name"))?.to_owned(),
         content_type: a.str("contentType")?.unwrap_or("application/octet-stream").to_owned(),
-        content_base64: a
-            .str("contentBytes")?
-            .ok_or_else(|| invalid(&a.field("contentBytes"), "an attachment needs contentBytes"))?
-            .to_owned(),
+        content_base64: String::new(),
         inline: a.bool("isInline")?.unwrap_or(false),
         content_id: a.str("contentId")?.map(str::to_owned),
     })
 }
 
+/// The body as `text` or `html`, still empty: its content is moved out of the request afterwards.
 fn item_body(message: &Props) -> Result<(Option<String>, Option<String>), DomainError> {
     let Some(value) = message.get("body") else { return Ok((Some(String::new()), None)) };
     let b = Props::read(value, &message.field("body"), ITEM_BODY)?;
     b.expect_type("itemBody")?;
-    let content = b.str("content")?.unwrap_or("").to_owned();
+    b.str("content")?;
     match b.str("contentType")?.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("text") => Ok((Some(content), None)),
-        Some("html") => Ok((None, Some(content))),
+        None | Some("text") => Ok((Some(String::new()), None)),
+        Some("html") => Ok((None, Some(String::new()))),
         Some(other) => Err(invalid(&b.field("contentType"), format!("`{other}` is not text or html"))),
     }
 }
@@ -219,8 +220,16 @@ fn importance(message: &Props) -> Result<Option<Importance>, DomainError> {
     }
 }
 
-/// Reads `{"message": {...}, "saveToSentItems": bool}` sent to `/users/{mailbox}/sendMail`.
-pub fn to_send_request(mailbox: &str, body: &Value) -> Result<GraphSend, DomainError> {
+/// Reads `{"message": {...}, "saveToSentItems": bool}` sent to `/users/{mailbox}/sendMail`. The body's large strings
+/// (its content and the attachments') are moved into the request, not copied: a large message is held once.
+pub fn to_send_request(mailbox: &str, mut body: Value) -> Result<GraphSend, DomainError> {
+    let mut send = read(mailbox, &body)?;
+    contents::take(&mut send.request, &mut body);
+    Ok(send)
+}
+
+/// Reads and checks everything but the large strings, which stay empty here.
+fn read(mailbox: &str, body: &Value) -> Result<GraphSend, DomainError> {
     let top = Props::read(body, "", BODY)?;
     let message = top
         .get("message")

@@ -5,6 +5,7 @@
 //! Counters are registered without `_total`: the encoder appends it, so the series keep the names dashboards use.
 
 mod capped;
+mod known;
 mod labels;
 mod otlp;
 pub mod queue;
@@ -72,6 +73,7 @@ pub struct Metrics {
     outbox: Family<Status, Gauge>,
     oldest_queued: Gauge<f64, AtomicU64>,
     policy_stale: Gauge,
+    inflight_body_bytes: Gauge,
     /// The last queue measurement, so frequent scrapes share one query.
     pub queue: queue::QueueCache,
     /// The same counters for OTLP export, once `export_over_otlp` was called.
@@ -119,9 +121,11 @@ impl Metrics {
             outbox: Family::default(),
             oldest_queued: Gauge::default(),
             policy_stale: Gauge::default(),
+            inflight_body_bytes: Gauge::default(),
             queue: queue::QueueCache::default(),
             otlp: std::sync::OnceLock::new(),
         };
+        known::seed(&m);
         m.register()
     }
 
@@ -155,7 +159,7 @@ impl Metrics {
         counter(
             r,
             "mailgate_http_shed",
-            "Requests answered 503 at the edge by reason (overloaded, request_timeout)",
+            "Requests answered 503 at the edge by reason (overloaded, request_timeout, body_budget)",
             self.http_shed.family(),
         );
         counter(r, "mailgate_http_panics", "Requests whose handler panicked (answered 500)", self.http_panics.clone());
@@ -165,7 +169,7 @@ impl Metrics {
         counter(
             r,
             "mailgate_quota_refusals",
-            "Sends refused at the API by a per-app quota",
+            "Requests refused 429 by a per-app quota (messages_per_minute, recipients_per_day, refusals_per_minute)",
             self.quota_refusals.family(),
         );
         counter(r, "mailgate_drift", "Graph refused (ErrorAccessDenied) a pair the mirror granted", self.drift.clone());
@@ -205,6 +209,12 @@ impl Metrics {
             "mailgate_policy_snapshot_stale",
             "1 while reloading the policy snapshot fails and decisions use the last good one",
             self.policy_stale.clone(),
+        );
+        gauge(
+            r,
+            "mailgate_http_inflight_body_bytes",
+            "Bytes of MAILGATE_MAX_INFLIGHT_BODY_BYTES in use: each request body held, charged three times its length",
+            self.inflight_body_bytes.clone(),
         );
         self
     }
@@ -329,6 +339,14 @@ impl Metrics {
 
     pub fn token_degraded(&self) -> bool {
         self.token_degraded.get() == 1
+    }
+
+    pub fn body_bytes_reserved(&self, bytes: usize) {
+        self.inflight_body_bytes.inc_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub fn body_bytes_released(&self, bytes: usize) {
+        self.inflight_body_bytes.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     pub fn set_policy_stale(&self, stale: bool) {

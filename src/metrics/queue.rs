@@ -1,16 +1,23 @@
 //! Queue depth for `GET /metrics`, without a scan of the outbox per scrape: `sending` is the sum of the per-mailbox
 //! `in_flight` counts (kept exact by triggers, one row per mailbox); the queued count and the oldest queued message
-//! come from the partial index `messages_queued_created`, and are measured at most once per `FRESH` however often
-//! Prometheus (or several of them) scrape. Between measurements the two counts come from different moments, so a
-//! message may briefly count in both or neither; each measurement itself reads both in one snapshot.
+//! come from the partial index `messages_queued_created`. Both are read in one statement, one snapshot, at most once
+//! per `FRESH` however often Prometheus (or anyone) scrapes.
+//!
+//! No scrape waits for another's measurement: the scrape that finds the last one stale measures (one at a time), and
+//! scrapes meanwhile answer with the last values at once. A slow or blocked database thus holds one scrape, never
+//! all of them, and a flood of scrapes costs the pool one connection at most.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-/// How long a measurement of the queued messages is reused.
-pub const FRESH: Duration = Duration::from_secs(5);
+/// How long a measurement is reused.
+pub const FRESH: Duration = Duration::from_secs(2);
+/// A measurement taking longer is given up (the scrape answers with the last values).
+const PATIENCE: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Depth {
@@ -21,44 +28,75 @@ pub struct Depth {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Queued {
+struct Measured {
     at: Instant,
-    count: i64,
+    sending: i64,
+    queued: i64,
     oldest: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Default)]
 pub struct QueueCache {
-    /// Held across the query, so concurrent scrapes wait for one measurement instead of each making their own.
-    last: tokio::sync::Mutex<Option<Queued>>,
+    /// Never held across an await.
+    last: Mutex<Option<Measured>>,
+    /// Set while one scrape measures.
+    measuring: AtomicBool,
+}
+
+/// Clears the flag however the measurement ends, its scrape dropped by a departed client included.
+struct Measuring<'a>(&'a AtomicBool);
+
+impl Drop for Measuring<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl QueueCache {
-    pub async fn measure(&self, pool: &PgPool) -> Result<Depth, sqlx::Error> {
-        let mut last = self.last.lock().await;
-        let (sending, queued) = match *last {
-            Some(q) if q.at.elapsed() < FRESH => {
-                let sending: i64 = sqlx::query_scalar("SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state")
-                    .fetch_one(pool)
-                    .await?;
-                (sending, q)
-            }
-            _ => {
-                // One statement, one snapshot: a message moving from queued to sending meanwhile is counted once.
-                let (sending, count, oldest): (i64, i64, Option<OffsetDateTime>) = sqlx::query_as(
-                    "SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state), count(*), min(created_at)
-                       FROM messages WHERE status = 'queued'",
-                )
-                .fetch_one(pool)
-                .await?;
-                let q = Queued { at: Instant::now(), count, oldest };
-                *last = Some(q);
-                (sending, q)
-            }
-        };
-        // The age is taken now, from the cached oldest time, so it keeps growing between measurements.
-        let oldest_queued_secs =
-            queued.oldest.map_or(0.0, |t| (OffsetDateTime::now_utc() - t).as_seconds_f64().max(0.0));
-        Ok(Depth { queued: queued.count, sending, oldest_queued_secs })
+    /// The queue's depth as last measured, measuring it first when that is stale and no one else is. None before
+    /// any measurement succeeded.
+    pub async fn measure(&self, pool: &PgPool) -> Option<Depth> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let stale = last.is_none_or(|m| m.at.elapsed() >= FRESH);
+        let measured =
+            match stale && self.measuring.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                true => {
+                    let _measuring = Measuring(&self.measuring);
+                    match tokio::time::timeout(PATIENCE, read(pool)).await {
+                        Ok(Ok(m)) => {
+                            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(m);
+                            Some(m)
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "could not measure the outbox for /metrics");
+                            last
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                "measuring the outbox for /metrics took over 3 s; answering with the last values"
+                            );
+                            last
+                        }
+                    }
+                }
+                false => last,
+            };
+        // The age is taken now, from the measured oldest time, so it keeps growing between measurements.
+        measured.map(|m| Depth {
+            queued: m.queued,
+            sending: m.sending,
+            oldest_queued_secs: m.oldest.map_or(0.0, |t| (OffsetDateTime::now_utc() - t).as_seconds_f64().max(0.0)),
+        })
     }
+}
+
+/// One statement, one snapshot: a message moving from queued to sending meanwhile is counted once.
+async fn read(pool: &PgPool) -> Result<Measured, sqlx::Error> {
+    let (sending, queued, oldest): (i64, i64, Option<OffsetDateTime>) = sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state), count(*), min(created_at)
+           FROM messages WHERE status = 'queued'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Measured { at: Instant::now(), sending, queued, oldest })
 }

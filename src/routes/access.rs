@@ -14,6 +14,7 @@ use crate::auth::failures::Record;
 use crate::auth::{Caller, Role};
 use crate::db::audit::{self, NewEvent, Outcome};
 use crate::error::ApiError;
+use crate::routes::body_budget::Reservation;
 use crate::startup::AppState;
 
 pub enum Access {
@@ -119,8 +120,17 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let response = match check(&state, &method, &route, &mut request).await {
-        Ok(()) => next.run(request).await,
+    let checked = match check(&state, &method, &route, &mut request).await {
+        Ok(()) => read_body(&state, request).await,
+        Err(e) => Err(e),
+    };
+    let response = match checked {
+        Ok((request, held)) => {
+            let response = next.run(request).await;
+            // The body's share of the budget is given back once the handler is done with it.
+            drop(held);
+            response
+        }
         // Callers of the Graph-shaped endpoint parse Graph's error shape.
         Err(e) if route.starts_with("/v1.0/") && !EDGE_CODES.contains(&e.code) => {
             crate::routes::graph::error::respond(e, &request_id)
@@ -129,6 +139,15 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     };
     state.metrics.http_request(known(&method), &route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// An authenticated caller's body, read within the process's budget for bodies; a public route's is never read.
+async fn read_body(state: &AppState, request: Request) -> Result<(Request, Option<Reservation>), ApiError> {
+    if request.extensions().get::<Caller>().is_none() {
+        return Ok((request, None));
+    }
+    let (request, held) = state.body_budget.read(request).await?;
+    Ok((request, Some(held)))
 }
 
 async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
@@ -151,7 +170,8 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
     };
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let source = source(state, request);
-    // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row.
+    // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row (only a
+    // source counted apart: see auth::failures).
     if let Err(retry_after) = state.auth_failures.check(source) {
         state.metrics.auth_throttled();
         return Err(ApiError::new(
@@ -182,6 +202,10 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
     };
     if !allowed.iter().any(|r| caller.has(*r)) {
         state.metrics.auth_failure("missing_role");
+        if let Err(retry_after) = crate::accept::over_budget(state, &caller) {
+            let limit = state.settings.limits.app_refusals_per_minute;
+            return Err(crate::accept::too_many_refusals(limit, retry_after));
+        }
         let need: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
         let has: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
         let detail = format!(

@@ -95,5 +95,8 @@ pub async fn drift(
                 .map_err(|_| ApiError::invalid("since", "`since` must be an RFC 3339 time"))
         })
         .transpose()?;
-    Ok(Json(db::drift::list(&state.pool, since, limit).await?))
+    // Read where the audit log is read (the dashboard shows it beside the log).
+    let failed = crate::routes::audit::read_error(&state.audit);
+    let mut tx = state.audit.begin().await.map_err(&failed)?;
+    Ok(Json(db::drift::list(&mut *tx, since, limit).await.map_err(&failed)?))
 }

@@ -1,7 +1,8 @@
 //! Liveness and readiness. Readiness answers one question: can this instance ACCEPT mail now? The database must
 //! answer, Entra signing keys must be known (when Entra tokens are on), and the instance must not be draining. A
 //! Graph token outage does not stop accepting (the outbox holds the mail until a token comes), so it is reported as
-//! degraded and stays ready.
+//! degraded and stays ready. A probe costs no query of its own and no token request: the database's answer is at
+//! most two seconds old (routes::readiness), the token's is the last request's.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -45,8 +46,8 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready to accept mail: the database answers, (with Entra tokens on) signing keys are known, and the instance is not
-/// draining. A Graph token outage is reported as `degraded` and stays 200. Anonymous callers get status words only;
+/// Ready to accept mail: the database answers (checked at most every 2 s), (with Entra tokens on) signing keys are
+/// known, and the instance is not draining. A Graph token outage is reported as `degraded` and stays 200. Anonymous callers get status words only;
 /// a caller with the Admin role also gets each check's detail.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>, request: Request) -> (StatusCode, Json<Readiness>) {
@@ -54,20 +55,14 @@ pub async fn readyz(State(state): State<AppState>, request: Request) -> (StatusC
     let source = access::source(&state, &request);
     let headers = request.headers().clone();
     drop(request);
-    let database =
-        match tokio::time::timeout(Duration::from_secs(3), sqlx::query("SELECT 1").execute(&state.pool)).await {
-            Ok(Ok(_)) => "ok".to_owned(),
-            Ok(Err(e)) => format!("error: {e}"),
-            Err(_) => "error: timed out".to_owned(),
-        };
-    let graph_token = match tokio::time::timeout(Duration::from_secs(5), state.token.get()).await {
-        Ok(Ok(_)) => "ok".to_owned(),
-        Ok(Err(e)) => format!("degraded: {e}"),
-        Err(_) => {
-            // The token request itself did not finish, so it recorded nothing; the gauge must still say so.
-            state.metrics.token_request(None);
-            "degraded: timed out".to_owned()
-        }
+    let database = state.readiness.status(&state.pool).await;
+    // As the last request for the token went (the delivery workers' or the periodic check's): a probe never asks for
+    // one itself, so probes cannot hammer a failing token endpoint.
+    let graph_token = match state.token.health() {
+        Some(Ok(())) => "ok".to_owned(),
+        Some(Err(e)) => format!("degraded: {e}"),
+        // Only in the moment after start, before the first request for it has been answered.
+        None => "degraded: no token yet".to_owned(),
     };
     // Stale keys still verify tokens, so a failed refresh is reported but only no keys at all is not ready.
     let entra_keys = state.entra.as_ref().map(|e| {

@@ -4,6 +4,7 @@ pub mod access;
 pub mod admin;
 pub mod allowlist;
 pub mod audit;
+pub mod body_budget;
 pub mod graph;
 pub mod health;
 pub mod json_body;
@@ -11,6 +12,7 @@ pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
+pub mod readiness;
 pub mod ui;
 
 use utoipa_axum::router::OpenApiRouter;

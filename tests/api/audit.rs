@@ -331,7 +331,9 @@ async fn outcomes_over_time_come_in_buckets(pool: PgPool) {
     for (query, field) in [
         ("?bucket_secs=59", "bucket_secs"),
         ("?bucket_secs=hourly", "bucket_secs"),
-        ("?since=2000-01-01T00:00:00Z&bucket_secs=60", "bucket_secs"),
+        ("?since=2026-10-01T00:00:00Z&until=2026-11-01T00:00:00Z&bucket_secs=60", "bucket_secs"),
+        // Longer than the retention (400 days).
+        ("?since=2000-01-01T00:00:00Z", "since"),
         ("?since=2026-11-02T00:00:00Z&until=2026-11-01T00:00:00Z", "until"),
         ("?outcome=exploded", "outcome"),
         ("?cursor=abc", "cursor"),

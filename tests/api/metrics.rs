@@ -42,7 +42,8 @@ fn sample(parsed: &Value, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 fn assert_counted(parsed: &Value, format: &str) {
     let get = |name: &str, labels: &[(&str, &str)]| sample(parsed, name, labels);
-    // A labelled family appears once it has a series (no auth failure or quota refusal happened here).
+    // Every family is there, labelled ones with their known label values at zero (no auth failure, shed request or
+    // quota refusal happened here).
     let families = &parsed["families"];
     for (family, kind) in [
         ("mailgate_http_requests", "counter"),
@@ -58,6 +59,10 @@ fn assert_counted(parsed: &Value, format: &str) {
         ("mailgate_policy_snapshot_stale", "gauge"),
         ("mailgate_drift", "counter"),
         ("mailgate_auth_throttled", "counter"),
+        ("mailgate_auth_failures", "counter"),
+        ("mailgate_http_shed", "counter"),
+        ("mailgate_quota_refusals", "counter"),
+        ("mailgate_http_inflight_body_bytes", "gauge"),
     ] {
         assert_eq!(families[family], kind, "{format}: family {family}: {families}");
     }
@@ -102,4 +107,78 @@ async fn strict_parsers_read_both_formats_and_the_counters_moved(pool: PgPool) {
     assert!(!page.contains("# EOF"), "{page}");
     let parsed = parse("text", &page);
     assert_counted(&parsed, "text");
+}
+
+/// Every series an expression asks for: each `mailgate_…` name, with the label values its matchers name
+/// (`outcome="sent"`, and each alternative of `reason=~"a|b"`).
+fn wanted_series(expr: &str, out: &mut Vec<(String, Vec<(String, String)>)>) {
+    let mut rest = expr;
+    while let Some(at) = rest.find("mailgate_") {
+        rest = &rest[at..];
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name = rest[..end].to_owned();
+        rest = &rest[end..];
+        let mut labels = Vec::new();
+        if let Some(inner) = rest.strip_prefix('{') {
+            let close = inner.find('}').expect("a closed matcher");
+            for matcher in inner[..close].split(',') {
+                let matcher: String = matcher.split_whitespace().collect();
+                if let Some((label, values)) = matcher.split_once("=~") {
+                    for v in values.trim_matches('"').split('|') {
+                        labels.push((label.to_owned(), v.to_owned()));
+                    }
+                } else if let Some((label, value)) = matcher.split_once('=') {
+                    labels.push((label.to_owned(), value.trim_matches('"').to_owned()));
+                }
+            }
+            rest = &inner[close..];
+        }
+        if labels.is_empty() {
+            out.push((name, labels));
+        } else {
+            // One series per label value asked for.
+            out.extend(labels.into_iter().map(|l| (name.clone(), vec![l])));
+        }
+    }
+}
+
+/// Whether the Prometheus text `page` has a sample of `name` carrying every label of `labels`.
+fn has_series(page: &str, name: &str, labels: &[(String, String)]) -> bool {
+    page.lines().filter(|l| !l.starts_with('#')).any(|line| {
+        let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
+        let (sample, label_text) = series.split_once('{').unwrap_or((series, ""));
+        sample == name && labels.iter().all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")))
+    })
+}
+
+#[sqlx::test]
+async fn every_series_the_dashboard_and_the_alerts_query_exists_before_its_first_event(pool: PgPool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut exprs = Vec::new();
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/grafana/mailgate.json")).expect("dashboard"))
+            .expect("json");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().expect("expr").to_owned());
+        }
+    }
+    assert!(exprs.len() >= 15, "the dashboard's queries were not found: {exprs:?}");
+    // The alert rules' expressions, as plain text: only the series names and matchers are read from them.
+    exprs.push(std::fs::read_to_string(root.join("deploy/prometheus/alerts.yml")).expect("alerts"));
+    let mut wanted = Vec::new();
+    for e in &exprs {
+        wanted_series(e, &mut wanted);
+    }
+
+    let app = spawn().start(pool).await;
+    // Request counters appear with the first request, and the first scrape is one: read the second.
+    app.http.get(app.url("/metrics")).send().await.expect("first scrape");
+    let page = app.http.get(app.url("/metrics")).send().await.expect("get").text().await.expect("text");
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(name, labels)| !has_series(&page, name, labels))
+        .map(|(name, labels)| format!("{name}{labels:?}"))
+        .collect();
+    assert!(missing.is_empty(), "series the dashboard or the alerts query are missing: {missing:?}\n{page}");
 }

@@ -23,6 +23,7 @@ pub(crate) fn limits(concurrency: i64, per_minute: i64) -> Limits {
         mailbox_per_minute: per_minute,
         app_messages_per_minute: 0,
         app_recipients_per_day: 0,
+        app_refusals_per_minute: 0,
         large_messages: false,
     }
 }

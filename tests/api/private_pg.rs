@@ -199,3 +199,36 @@ impl PrivatePostgres {
         assert!(self.pg_ctl(&["reload"]), "pg_ctl reload failed");
     }
 }
+
+impl PrivatePostgres {
+    /// A hot standby of this cluster, streaming from it: a base backup (`pg_basebackup -R`, which writes the
+    /// connection to the primary and `standby.signal`) started on a port of its own. Stopped when dropped.
+    pub fn standby(&self) -> PrivatePostgres {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if self.as_postgres {
+            let chown = Command::new("chown").arg("postgres").arg(dir.path()).status().expect("run chown");
+            assert!(chown.success(), "chown postgres {} failed", dir.path().display());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let standby =
+            PrivatePostgres { dir, bin: self.bin.clone(), port, as_postgres: self.as_postgres, fsync: self.fsync };
+        let mut backup = self.command("pg_basebackup");
+        backup
+            .arg("-D")
+            .arg(standby.data())
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            // Streams the WAL written meanwhile, writes the standby's settings, and does not wait for a spread
+            // checkpoint or for fsync.
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+        let out = backup.output().expect("run pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        standby.up();
+        standby
+    }
+}

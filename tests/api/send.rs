@@ -86,7 +86,7 @@ async fn the_graph_token_is_fetched_once_and_reused(pool: PgPool) {
         assert_eq!(app.wait_final(&id).await["status"], "sent");
     }
     assert_eq!(app.sim.sim.stats().accepted, 3);
-    // readyz may also ask; the cache answers it too.
+    // Asked for once at start (so that readiness knows how it stands); every send reused it.
     assert_eq!(app.sim.sim.stats().token_requests, 1);
 }
 

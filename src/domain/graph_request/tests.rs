@@ -16,8 +16,9 @@ fn reads_graphs_body_and_keeps_its_meaning() {
         },
         "saveToSentItems": false
     });
-    let req = to_send_request("shared@contoso.test", &body).expect("reads");
+    let req = to_send_request("shared@contoso.test", body.clone()).expect("reads");
     assert_eq!(req.request.html.as_deref(), Some("<b>x</b>"));
+    assert_eq!(req.request.attachments[0].content_base64, "aGk=");
     assert_eq!(req.request.to[0]["name"], "A");
     let m = req.validate(LIMITS).expect("valid");
     assert_eq!(m.recipients, 1);
@@ -41,8 +42,10 @@ fn reads_what_graph_sdks_write() {
         },
         "SaveToSentItems": false
     });
-    let m = to_send_request("shared@contoso.test", &body).expect("reads").validate(LIMITS).expect("valid");
+    let m = to_send_request("shared@contoso.test", body.clone()).expect("reads").validate(LIMITS).expect("valid");
     let sent = &m.graph_body["message"];
+    // The content moved out of the body under its Graph spellings, in any letter case.
+    assert_eq!(sent["attachments"][0]["contentBytes"], "aGk=");
     assert_eq!(sent["body"], json!({"contentType": "HTML", "content": "<p>x</p>"}));
     assert_eq!(sent["importance"], "normal");
     assert_eq!(sent["isReadReceiptRequested"], true);
@@ -58,7 +61,7 @@ fn from_and_sender_are_read_for_the_caller_to_check_and_forwarded_clean() {
         "from": {"emailAddress": {"address": "CEO@contoso.test", "name": "The CEO"}},
         "Sender": {"emailAddress": {"address": "shared@contoso.test"}}
     }});
-    let g = to_send_request("shared@contoso.test", &body).expect("reads");
+    let g = to_send_request("shared@contoso.test", body.clone()).expect("reads");
     let named: Vec<_> = g.send_as.iter().map(|s| (s.field, s.address.as_str())).collect();
     assert_eq!(named, [("from", "ceo@contoso.test"), ("sender", "shared@contoso.test")]);
     let m = g.validate(LIMITS).expect("valid");
@@ -70,7 +73,7 @@ fn from_and_sender_are_read_for_the_caller_to_check_and_forwarded_clean() {
 
 #[test]
 fn refuses_what_graph_would_and_what_mailgate_cannot_honour() {
-    let err = |b: Value| to_send_request("shared@contoso.test", &b).expect_err("refused");
+    let err = |b: Value| to_send_request("shared@contoso.test", b).expect_err("refused");
     let field = |b: Value| err(b).field().unwrap_or_default().to_owned();
     assert_eq!(field(json!({})), "message");
     assert_eq!(
@@ -101,7 +104,7 @@ fn refuses_what_graph_would_and_what_mailgate_cannot_honour() {
 fn validation_names_fields_as_the_graph_body_spells_them() {
     let body = json!({"message": {"toRecipients": [
         {"emailAddress": {"address": "a@example.com"}}, {"emailAddress": {"address": "not-an-address"}}]}});
-    let e = to_send_request("shared@contoso.test", &body).expect("reads").validate(LIMITS).expect_err("refused");
+    let e = to_send_request("shared@contoso.test", body.clone()).expect("reads").validate(LIMITS).expect_err("refused");
     assert_eq!(e.field(), Some("message.toRecipients[1].emailAddress.address"));
     assert_eq!(graph_field("attachments[0].content_base64"), "message.attachments[0].contentBytes");
     assert_eq!(graph_field("headers.x-a"), "headers.x-a");
@@ -116,8 +119,8 @@ fn from_and_sender_names_are_bounded_like_every_display_name() {
         }})
     };
     let longest = "n".repeat(MAX_NAME_CHARS);
-    to_send_request("shared@contoso.test", &body(&longest)).expect("256 characters are kept");
-    let e = to_send_request("shared@contoso.test", &body(&format!("{longest}n"))).expect_err("257 are refused");
+    to_send_request("shared@contoso.test", body(&longest)).expect("256 characters are kept");
+    let e = to_send_request("shared@contoso.test", body(&format!("{longest}n"))).expect_err("257 are refused");
     assert_eq!(e.field(), Some("message.sender.emailAddress.name"));
 }
 
@@ -131,10 +134,9 @@ fn a_repeated_header_name_is_forwarded_as_given() {
         }})
     };
     let list = json!([{"name": "X-0", "value": "a"}, {"name": "x-1", "value": "b"}, {"name": "X-0", "value": "c"}]);
-    let m =
-        to_send_request("shared@contoso.test", &body(list.clone())).expect("reads").validate(LIMITS).expect("valid");
+    let m = to_send_request("shared@contoso.test", body(list.clone())).expect("reads").validate(LIMITS).expect("valid");
     assert_eq!(m.graph_body["message"]["internetMessageHeaders"], list);
     let bad = json!([{"name": "X-0", "value": "a\r\nBcc: x@example.com"}, {"name": "X-0", "value": "c"}]);
-    let e = to_send_request("shared@contoso.test", &body(bad)).expect_err("each value is checked");
+    let e = to_send_request("shared@contoso.test", body(bad)).expect_err("each value is checked");
     assert_eq!(e.field(), Some("headers.X-0"));
 }

@@ -76,7 +76,11 @@ pub async fn changes(
                 .ok_or_else(|| ApiError::invalid("cursor", "`cursor` is not one this service issued"))
         })
         .transpose()?;
-    let mut changes = db::changes::list(&state.pool, p.object_type.as_deref(), before, limit + 1).await?;
+    let failed = super::read_error(&state.audit);
+    let mut tx = state.audit.begin().await.map_err(&failed)?;
+    let mut changes =
+        db::changes::list(&mut *tx, p.object_type.as_deref(), before, limit + 1).await.map_err(&failed)?;
+    drop(tx);
     let more = changes.len() as i64 > limit;
     changes.truncate(limit as usize);
     let next_cursor = more.then(|| changes.last().map(|c| encode_cursor(c.id))).flatten();

@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
-use sqlx::PgPool;
 use utoipa::IntoParams;
 
 use super::params::{self, AuditParams};
 use crate::db::audit::{self, AuditRow, Cursor, Filter};
+use crate::db::audit_reads::AuditReads;
 use crate::error::{ApiError, Problem};
 use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
@@ -113,10 +113,18 @@ pub async fn export(
         Format::Csv => super::csv::header(),
         Format::Ndjson => String::new(),
     };
+    // The first batch is read before answering, so that an audit database that cannot answer is a 503, not a
+    // download cut short after its header.
+    let failed = super::read_error(&state.audit);
+    let mut tx = state.audit.begin().await.map_err(&failed)?;
+    let first = audit::search(&mut *tx, &parsed.filter, None, BATCH).await.map_err(&failed)?;
+    drop(tx);
+    let after = (first.len() as i64 == BATCH).then(|| first.last().map(AuditRow::cursor));
+    let first = (!first.is_empty()).then(|| Ok(Bytes::from(render(&first, format))));
     // No empty first chunk for NDJSON: nothing but rows.
     let head = (!head.is_empty()).then(|| Ok(Bytes::from(head)));
-    let body = stream::iter(head)
-        .chain(batches(state.pool.clone(), parsed.filter, format))
+    let body = stream::iter(head.into_iter().chain(first))
+        .chain(batches(state.audit.clone(), parsed.filter, format, after))
         .inspect_err(|e| tracing::error!(error = %e, "audit export cut short"));
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type)), (header::CONTENT_DISPOSITION, disposition)],
@@ -127,16 +135,20 @@ pub async fn export(
 
 /// One rendered chunk per batch of rows, fetched only when the previous chunk has been taken.
 fn batches(
-    pool: PgPool,
+    reads: AuditReads,
     filter: Filter,
     format: Format,
+    after: Option<Option<Cursor>>,
 ) -> impl futures::Stream<Item = Result<Bytes, sqlx::Error>> + Send + 'static {
     // The state is the cursor to read after: `Some(None)` before the first batch, `None` once done.
-    stream::try_unfold(Some(None::<Cursor>), move |state| {
-        let (pool, filter) = (pool.clone(), filter.clone());
+    stream::try_unfold(after, move |state| {
+        let (reads, filter) = (reads.clone(), filter.clone());
         async move {
             let Some(after) = state else { return Ok(None) };
-            let rows = audit::search(&pool, &filter, after, BATCH).await?;
+            // A transaction per batch: the statement timeout bounds each batch, not the whole download.
+            let mut tx = reads.begin().await?;
+            let rows = audit::search(&mut *tx, &filter, after, BATCH).await?;
+            drop(tx);
             let Some(last) = rows.last() else { return Ok(None) };
             let next = (rows.len() as i64 == BATCH).then(|| Some(last.cursor()));
             Ok(Some((Bytes::from(render(&rows, format)), next)))

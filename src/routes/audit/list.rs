@@ -31,6 +31,7 @@ pub struct AuditPage {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String)), description = "The instance is overloaded, shutting down, or the request timed out; `unavailable`: the audit database cannot be reached; retry. `query_timeout`: the query ran past MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS: narrow it"),
     ),
 )]
 pub async fn list(
@@ -43,7 +44,10 @@ pub async fn list(
     let accept_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));
     let p = params::parse(query, accept_csv)?.with_canonical_mailbox(&state).await?;
     // One more than asked tells whether another page exists.
-    let mut events = audit::search(&state.pool, &p.filter, p.after, p.limit + 1).await?;
+    let failed = super::read_error(&state.audit);
+    let mut tx = state.audit.begin().await.map_err(&failed)?;
+    let mut events = audit::search(&mut *tx, &p.filter, p.after, p.limit + 1).await.map_err(&failed)?;
+    drop(tx);
     let more = events.len() as i64 > p.limit;
     events.truncate(p.limit as usize);
     let next_cursor = more.then(|| events.last().map(|e| encode_page_cursor(e.cursor()))).flatten();

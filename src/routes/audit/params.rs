@@ -1,5 +1,6 @@
 //! Query parameters of the audit endpoints, checked once with errors that name the parameter.
 
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -54,10 +55,11 @@ pub struct StatsParams {
     pub mailbox: Option<String>,
     #[param(schema_with = outcome)]
     pub outcome: Option<String>,
-    /// RFC 3339; events at or after.
+    /// RFC 3339; events at or after. Default: 24 hours before `until`. `since`..`until` spans at most the retention
+    /// period (`MAILGATE_AUDIT_RETENTION_DAYS`, 400 days by default).
     #[param(format = DateTime)]
     pub since: Option<String>,
-    /// RFC 3339; events before; later than `since`.
+    /// RFC 3339; events before; later than `since`. Default: now.
     #[param(format = DateTime)]
     pub until: Option<String>,
 }
@@ -117,6 +119,39 @@ fn time(field: &str, value: &Option<String>) -> Result<Option<OffsetDateTime>, A
             })
         })
         .transpose()
+}
+
+/// The range statistics and time series count over: until now and since a day before `until` unless given, and at
+/// most the retention period long (`MAILGATE_AUDIT_RETENTION_DAYS`): events older are not kept, and an unbounded
+/// range would have every such query read the whole log.
+pub fn counted_range(
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+    retention_days: i32,
+) -> Result<(OffsetDateTime, OffsetDateTime), ApiError> {
+    let until = until.unwrap_or_else(OffsetDateTime::now_utc);
+    let since = match since {
+        Some(s) => s,
+        None => until
+            .checked_sub(time::Duration::DAY)
+            .ok_or_else(|| ApiError::invalid("until", "`until` is too early to count a day back from"))?,
+    };
+    if since >= until {
+        return Err(ApiError::invalid("until", "`until` (now, when not given) must be later than `since`"));
+    }
+    let longest = time::Duration::days(i64::from(retention_days));
+    if until - since > longest {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "range_too_long",
+            format!(
+                "`since`..`until` spans {} days; at most {retention_days} (MAILGATE_AUDIT_RETENTION_DAYS, how long                  events are kept): narrow it",
+                (until - since).whole_days()
+            ),
+        )
+        .field("since"));
+    }
+    Ok((since, until))
 }
 
 /// The audit list's cursor: the (at, id) of the last event of a page, at in microseconds (Postgres's precision).
@@ -198,6 +233,31 @@ pub fn parse(p: AuditParams, accept_csv: bool) -> Result<Parsed, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(unix: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(unix).expect("time")
+    }
+
+    #[test]
+    fn the_range_defaults_to_the_last_day_and_must_not_be_empty() {
+        let (since, until) = counted_range(None, Some(at(200_000)), 400).expect("range");
+        assert_eq!((since, until), (at(200_000 - 86_400), at(200_000)));
+        assert_eq!(counted_range(Some(at(5)), Some(at(5)), 400).expect_err("empty").field.as_deref(), Some("until"));
+        let (since, until) = counted_range(None, None, 400).expect("range");
+        assert_eq!(until - since, time::Duration::DAY);
+    }
+
+    #[test]
+    fn the_range_is_at_most_the_retention_period() {
+        let day = 86_400;
+        assert!(counted_range(Some(at(0)), Some(at(30 * day)), 30).is_ok());
+        let e = counted_range(Some(at(0)), Some(at(30 * day + 1)), 30).expect_err("a second too long");
+        assert_eq!(
+            (e.status, e.code, e.field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "range_too_long", Some("since"))
+        );
+        assert!(e.detail.contains("MAILGATE_AUDIT_RETENTION_DAYS"), "{}", e.detail);
+    }
 
     #[test]
     fn cursors_round_trip_and_forgeries_fail() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::params::{self, AuditParams};
@@ -34,7 +34,8 @@ pub struct SeriesParams {
     pub mailbox: Option<String>,
     #[param(schema_with = super::params::outcome)]
     pub outcome: Option<String>,
-    /// RFC 3339; events at or after. Default: 24 hours before `until`.
+    /// RFC 3339; events at or after. Default: 24 hours before `until`. `since`..`until` spans at most the retention
+    /// period (`MAILGATE_AUDIT_RETENTION_DAYS`, 400 days by default).
     #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339; events before; later than `since`. Default: now.
@@ -76,7 +77,8 @@ pub struct Bucket {
         (status = 200, body = Series),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A parameter is invalid (`field` names it); `range_too_long`: `since`..`until` spans more than the retention period"),
+        (status = 503, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String)), description = "The instance is overloaded, shutting down, or the request timed out; `unavailable`: the audit database cannot be reached; retry. `query_timeout`: the query ran past MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS: narrow it"),
     ),
 )]
 pub async fn timeseries(
@@ -93,7 +95,8 @@ pub async fn timeseries(
         ..AuditParams::default()
     };
     let mut parsed = params::parse(filters, false)?.with_canonical_mailbox(&state).await?;
-    let (since, until) = range(parsed.filter.since, parsed.filter.until)?;
+    let (since, until) =
+        params::counted_range(parsed.filter.since, parsed.filter.until, state.settings.audit_retention_days)?;
     parsed.filter.since = Some(since);
     parsed.filter.until = Some(until);
     let span = (until - since).whole_seconds();
@@ -111,7 +114,10 @@ pub async fn timeseries(
         Some(w) => w,
         None => auto_width(span),
     };
-    let counts = audit_series::counts(&state.pool, &parsed.filter, width).await?;
+    let failed = super::read_error(&state.audit);
+    let mut tx = state.audit.begin().await.map_err(&failed)?;
+    let counts = audit_series::counts(&mut *tx, &parsed.filter, width).await.map_err(&failed)?;
+    drop(tx);
     Ok(Json(Series { since, until, bucket_secs: width, buckets: dense(since, until, width, counts) }))
 }
 
@@ -122,24 +128,6 @@ fn parse_width(value: &str) -> Result<i64, ApiError> {
             format!("`bucket_secs` must be a whole number of seconds from {MIN_WIDTH} to {MAX_WIDTH}"),
         )
     })
-}
-
-/// The range asked for, with its defaults: until now, since a day before `until`.
-fn range(
-    since: Option<OffsetDateTime>,
-    until: Option<OffsetDateTime>,
-) -> Result<(OffsetDateTime, OffsetDateTime), ApiError> {
-    let until = until.unwrap_or_else(OffsetDateTime::now_utc);
-    let since = match since {
-        Some(s) => s,
-        None => until
-            .checked_sub(Duration::DAY)
-            .ok_or_else(|| ApiError::invalid("until", "`until` is too early to count a day back from"))?,
-    };
-    if since >= until {
-        return Err(ApiError::invalid("until", "`until` (now, when not given) must be later than `since`"));
-    }
-    Ok((since, until))
 }
 
 /// How many buckets of `width` seconds cover `span` seconds, at worst (the first may start before `since`).
@@ -221,10 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn the_range_defaults_to_the_last_day_and_must_not_be_empty() {
-        let (since, until) = range(None, Some(at(200_000))).expect("range");
-        assert_eq!((since, until), (at(200_000 - 86_400), at(200_000)));
-        assert_eq!(range(Some(at(5)), Some(at(5))).expect_err("empty").field.as_deref(), Some("until"));
+    fn widths_are_whole_minutes_to_thirty_days() {
         assert_eq!(parse_width("59").expect_err("narrow").field.as_deref(), Some("bucket_secs"));
         assert_eq!(parse_width("x").expect_err("text").field.as_deref(), Some("bucket_secs"));
         assert_eq!(parse_width("3600").expect("hour"), 3600);

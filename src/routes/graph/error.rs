@@ -49,10 +49,10 @@ fn graph_code(e: &ApiError) -> (StatusCode, &'static str) {
         }
         "unsupported_media_type" => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType"),
         "body_too_large" | "message_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge"),
-        "quota_exceeded" => (StatusCode::TOO_MANY_REQUESTS, "ApplicationThrottled"),
+        "quota_exceeded" | "too_many_refusals" => (StatusCode::TOO_MANY_REQUESTS, "ApplicationThrottled"),
         // Graph's code for throttling that is not about one app's mailbox traffic.
         "too_many_auth_failures" => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
-        "unavailable" | "shutting_down" => (StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable"),
+        "unavailable" | "shutting_down" | "overloaded" => (StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable"),
         "not_found" => (StatusCode::NOT_FOUND, "ResourceNotFound"),
         // A code added elsewhere keeps its status, under Graph's generic code for it.
         _ => by_status(e.status),

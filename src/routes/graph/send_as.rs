@@ -34,6 +34,10 @@ pub async fn check(
         if granted {
             continue;
         }
+        if let Err(retry_after) = crate::accept::over_budget(state, caller) {
+            let limit = state.settings.limits.app_refusals_per_minute;
+            return Err(crate::accept::too_many_refusals(limit, retry_after));
+        }
         let field = format!("message.{}", who.field);
         let reason = format!("`{field}` names {other}, another mailbox than the path's: {}", decision.reason);
         let event = NewEvent {

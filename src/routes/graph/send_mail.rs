@@ -37,8 +37,8 @@ use crate::startup::AppState;
         (status = 404, body = GraphError, description = "ErrorInvalidUser: the mailbox is not in the directory"),
         (status = 413, body = GraphError, description = "RequestBodyTooLarge"),
         (status = 415, body = GraphError, description = "UnsupportedMediaType: the body is not JSON"),
-        (status = 429, body = GraphError, headers(("Retry-After" = String, description = "Seconds to wait")), description = "ApplicationThrottled: over the app's quota; TooManyRequests: too many failed authentications from this source; `Retry-After` says when"),
-        (status = 503, body = GraphError, description = "ServiceNotAvailable: the message could not be stored; `Retry-After` says when"),
+        (status = 429, body = GraphError, headers(("Retry-After" = String, description = "Seconds to wait")), description = "ApplicationThrottled: over the app's quota, or refused more often than its refusal budget allows (`innerError.mailgateCode` `too_many_refusals`); TooManyRequests: too many failed authentications from this source; `Retry-After` says when"),
+        (status = 503, body = GraphError, description = "ServiceNotAvailable: the message could not be stored, or this instance holds as many request bodies as it may (`overloaded`); `Retry-After` says when"),
     )
 )]
 pub async fn send_mail(
@@ -67,17 +67,20 @@ async fn handle(
     // The path arrives percent-decoded: `notifications%40contoso.test` is `notifications@contoso.test`.
     let path_mailbox = Mailbox::parse(mailbox.trim())
         .map_err(|e| ApiError::invalid("mailbox", format!("the mailbox in the path: {e}")))?;
-    let graph_body: Value = json_body::decode(&bytes)?;
     // Resolved before validation, as on /v1/messages, so the message names the mailbox as Graph is called with it.
     let snapshot = state.policy.get(&state.pool).await?;
     let identity = snapshot.directory.identify(&path_mailbox.key());
     let sender = identity.entry.map_or_else(|| path_mailbox.key(), |r| r.address.clone());
     let names = identity.names;
-    let mut graph = to_send_request(&sender, &graph_body)?;
+    // The body is fingerprinted, decoded and let go before anything else is built from it, and its large strings
+    // move from the decoded body into the message: a large body is held once, not three times.
+    let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
+    let graph_body: Value = json_body::decode(&bytes)?;
+    drop(bytes);
+    let mut graph = to_send_request(&sender, graph_body)?;
     let claimed = std::mem::take(&mut graph.send_as);
     let message = graph.validate(Limits::from_settings(&state.settings))?;
     send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
-    let key = idempotent::key_for_mailbox(headers, &names, &bytes)?;
     let id = match accept(state, &snapshot, caller, message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { id, .. } => id,
         Accepted::Replay(stored) => {

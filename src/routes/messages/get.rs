@@ -26,9 +26,18 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("message"))?;
-    let row = db::messages::get(&state.pool, id).await?;
     // Someone else's message answers exactly like a missing one, unless the caller audits.
     let visible = |r: &db::messages::MessageRow| r.app_id == caller.app_id || caller.has(Role::AuditRead);
+    if caller.has(Role::AuditRead) && !caller.has(Role::MailSend) {
+        // An auditor (the dashboard's message timeline) reads where the audit log is read, apart from the senders.
+        let failed = crate::routes::audit::read_error(&state.audit);
+        let mut tx = state.audit.begin().await.map_err(&failed)?;
+        let row = db::messages::get(&mut *tx, id).await.map_err(&failed)?;
+        let row = row.filter(visible).ok_or_else(|| ApiError::not_found("message"))?;
+        return Ok(Json(MessageView::load(&mut *tx, row).await.map_err(&failed)?));
+    }
+    // A sender polls its own message on the primary: a standby might not have it yet.
+    let row = db::messages::get(&state.pool, id).await?;
     let row = row.filter(visible).ok_or_else(|| ApiError::not_found("message"))?;
     Ok(Json(MessageView::load(&state.pool, row).await?))
 }

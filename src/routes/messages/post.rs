@@ -35,8 +35,8 @@ use crate::startup::AppState;
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "A field is invalid (`field` names it), or an Idempotency-Key was reused with another body"),
-        (status = 429, body = Problem, content_type = "application/problem+json", description = "Over the app's quota; `Retry-After` says when to try again"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "The message could not be stored"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "`quota_exceeded`: over the app's quota; `too_many_refusals`: refused (403) more often this minute than MAILGATE_APP_REFUSALS_PER_MINUTE allows; `Retry-After` says when to try again"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "`unavailable`: the message could not be stored; `overloaded`: this instance holds as many request bodies as MAILGATE_MAX_INFLIGHT_BODY_BYTES allows"),
     )
 )]
 pub async fn send(
@@ -46,13 +46,15 @@ pub async fn send(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let bytes = json_body::read(&headers, body)?;
+    // Fingerprinted first, so that the body's bytes go once decoded: a large body is held once, not twice.
+    let key = idempotent::key(&headers, &bytes)?;
     let mut request: SendRequest = json_body::decode(&bytes)?;
+    drop(bytes);
     let snapshot = state.policy.get(&state.pool).await?;
     if let Some(mailbox) = snapshot.directory.recipient(&request.from) {
         request.from = mailbox.address.clone();
     }
     let message = request.validate(Limits::from_settings(&state.settings))?;
-    let key = idempotent::key(&headers, &bytes)?;
     let wait = wait::prefer_wait(&headers);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (id, accepted, done) =

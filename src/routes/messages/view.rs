@@ -1,7 +1,6 @@
 //! How a message is shown to its sender.
 
 use serde::Serialize;
-use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -45,8 +44,8 @@ impl MessageView {
         }
     }
 
-    pub async fn load(pool: &PgPool, row: MessageRow) -> Result<Self, sqlx::Error> {
-        let events = db::audit::for_message(pool, row.id).await?;
+    pub async fn load(db: impl sqlx::PgExecutor<'_>, row: MessageRow) -> Result<Self, sqlx::Error> {
+        let events = db::audit::for_message(db, row.id).await?;
         Ok(Self {
             id: row.id,
             status: row.status,

@@ -174,6 +174,9 @@ def _keep(failure, case, response):
     if case.operation.path in ("/v1/audit", "/v1/audit/export", "/v1/audit/stats", "/v1/audit/timeseries") \
             and field == "until":
         return "422 until not after since"
+    # Statistics and time series count at most the retention period: a range is valid alone, not when it is longer.
+    if case.operation.path in ("/v1/audit/stats", "/v1/audit/timeseries") and problem.get("code") == "range_too_long":
+        return "422 range longer than the retention"
     # A bucket width is valid alone, but not with a range it would cut into more than 1000 buckets.
     if case.operation.path == "/v1/audit/timeseries" and field == "bucket_secs":
         return "422 too many buckets for the range"

@@ -43,3 +43,4 @@ mod sync;
 mod throttle;
 mod ui;
 mod unprivileged;
+mod unscoped;

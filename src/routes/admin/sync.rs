@@ -43,7 +43,8 @@ pub async fn import(
 ) -> Result<Json<Report>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("apply", format!("apply must be true or false: {e}")))?;
     let bundle: Bundle = json_body::parse(&headers, body)?;
-    let desired = sync::normalize(&bundle)?;
+    let mut desired = sync::normalize(&bundle)?;
+    desired.home_tenant = crate::admin::apps::home_tenant(&state.settings);
     let actor = format!("import:http:{}", caller.app_name);
     Ok(Json(sync::import(&state.pool, &desired, &actor, params.apply).await?))
 }

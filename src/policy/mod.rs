@@ -13,6 +13,8 @@ pub mod scoping;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_rbac_unknown;
+#[cfg(test)]
 mod tests_scoping;
 
 pub use cache::PolicyCache;

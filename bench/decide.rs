@@ -45,7 +45,8 @@ fn snapshot(size: usize) -> Snapshot {
         }],
         ..Snapshot::default()
     };
-    snapshot.apps.insert(APP, AppGrants { entra_app_id: None, entra_mail_send: true });
+    // An app with API keys only, scoped by its own DenyAccess policy.
+    snapshot.apps.insert(APP, AppGrants::default());
     snapshot
 }
 

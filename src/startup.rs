@@ -61,6 +61,7 @@ pub struct AppState {
 
 pub mod edge;
 mod listener;
+mod unscoped;
 
 pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = routes::api().split_for_parts();
@@ -120,6 +121,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let policy = Arc::new(PolicyCache::new(settings.allow_unknown_mailboxes));
+    unscoped::warn(&pool, &policy).await;
     let callers = Arc::new(CallerCache::default());
     let events = Events::new(policy.clone(), callers.clone());
     tokio::spawn(events.clone().listen(pool.clone()));

@@ -1,7 +1,12 @@
 //! Property tests for the OPATH recipient-filter parser and evaluator.
 
+use std::collections::HashMap;
+
+use mailgate::policy::model::{AppGrants, ManagementScope, RoleAssignment, ServicePrincipal};
 use mailgate::policy::opath::{CompareOp, Comparison, Expr, Filter, MapRecipient, Property, Recipient, Value};
+use mailgate::policy::{Access, Directory, Snapshot, decide};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 // ---------- generators ----------
 
@@ -66,6 +71,53 @@ fn expr() -> impl Strategy<Value = Expr> {
             (inner.clone(), inner).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
         ]
     })
+}
+
+/// Filters that could hold a name only through a pattern or a negation: `-like`, `-notlike` and `-ne` on any
+/// property, `-eq` on properties other than the address ones, under any `-not`, `-and` and `-or`.
+fn pattern_or_negation() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        (single_property(), prop_oneof![Just(CompareOp::Ne), Just(CompareOp::Like), Just(CompareOp::NotLike)], value())
+            .prop_map(|(p, o, v)| Expr::compare(p, o, v)),
+        (prop_oneof![Just(CompareOp::Ne), Just(CompareOp::Like), Just(CompareOp::NotLike)], value())
+            .prop_map(|(o, v)| Expr::compare(Property::EmailAddresses, o, v)),
+        (single_property().prop_filter("not an address", |p| *p != Property::PrimarySmtpAddress), value())
+            .prop_map(|(p, v)| Expr::compare(p, CompareOp::Eq, v)),
+        group_name().prop_map(|g| Expr::compare(Property::MemberOfGroup, CompareOp::Ne, Value::Str(g))),
+    ];
+    leaf.prop_recursive(5, 32, 2, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+        ]
+    })
+}
+
+/// Whether an app whose only grant is a Mail.Send role assignment scoped by `filter` may send as `name`, a name the
+/// (empty) directory does not list.
+fn rbac_grants_unknown(filter: Filter, name: &str) -> bool {
+    const APP: Uuid = Uuid::from_u128(1);
+    let (sp, scope) = (Uuid::from_u128(2), Uuid::from_u128(3));
+    let entra_app_id = Uuid::from_u128(4);
+    let mut s = Snapshot { directory: Directory::new(HashMap::new(), Vec::new()), ..Snapshot::default() };
+    s.apps
+        .insert(APP, AppGrants { entra_app_id: Some(entra_app_id), has_entra_identity: true, ..AppGrants::default() });
+    s.service_principals.push(ServicePrincipal {
+        id: sp,
+        app_id: entra_app_id,
+        object_id: Uuid::from_u128(5),
+        display_name: "app".into(),
+    });
+    s.scopes.insert(scope, ManagementScope { id: scope, name: "scope".into(), filter });
+    s.assignments.push(RoleAssignment {
+        id: Uuid::from_u128(6),
+        name: "send".into(),
+        service_principal: sp,
+        role: "Application Mail.Send".into(),
+        scope: Some(scope),
+    });
+    decide(&s, APP, "app", name).access == Access::Granted
 }
 
 fn recipient() -> impl Strategy<Value = MapRecipient> {
@@ -246,5 +298,46 @@ proptest! {
         prop_assert_eq!(textual.matches(&r), !f.matches(&r));
         let bare = Filter::parse(&format!("-NOT({f})")).expect("parses");
         prop_assert_eq!(bare, negated);
+    }
+
+    #[test]
+    fn partial_evaluation_with_every_comparison_known_is_evaluation(e in expr(), r in recipient()) {
+        let f = Filter::new(e).expect("expressible");
+        prop_assert_eq!(f.eval_partial(&|c: &Comparison| Some(c.matches(&r))), Some(f.matches(&r)), "filter: {}", f);
+    }
+
+    #[test]
+    fn partial_evaluation_holds_whatever_the_unknown_comparisons_are(
+        e in expr(),
+        r in recipient(),
+        other in recipient(),
+        hidden in proptest::collection::vec(single_property(), 0..6),
+        hide_groups in any::<bool>(),
+    ) {
+        let f = Filter::new(e).expect("expressible");
+        let unknown = |c: &Comparison| {
+            hidden.contains(&c.property) || (hide_groups && c.property == Property::MemberOfGroup)
+        };
+        let partial = f.eval_partial(&|c: &Comparison| if unknown(c) { None } else { Some(c.matches(&r)) });
+        if let Some(b) = partial {
+            // Any answer for the unknown comparisons, here another recipient's, gives the same result.
+            let mixed = f.eval_partial(&|c: &Comparison| Some(if unknown(c) { c.matches(&other) } else { c.matches(&r) }));
+            prop_assert_eq!(mixed, Some(b), "filter: {}", f);
+            prop_assert_eq!(f.matches(&r), b, "filter: {}", f);
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_passes_no_pattern_or_negation(e in pattern_or_negation(), local in "[a-z]{1,6}") {
+        let f = Filter::new(e).expect("expressible");
+        let name = format!("{local}@alerts.contoso.test");
+        prop_assert!(!rbac_grants_unknown(f.clone(), &name), "{} granted {}", f, name);
+        prop_assert!(!rbac_grants_unknown(f.clone(), "00000000-0000-0000-0000-0000000000aa"), "{} granted an object id", f);
+        // Named exactly beside it, the name is granted; required beside it, still not.
+        let exact = Expr::compare(Property::PrimarySmtpAddress, CompareOp::Eq, Value::Str(name.to_uppercase()));
+        let either = Filter::new(Expr::Or(Box::new(f.expr().clone()), Box::new(exact.clone()))).expect("expressible");
+        prop_assert!(rbac_grants_unknown(either, &name));
+        let both = Filter::new(Expr::And(Box::new(exact), Box::new(f.expr().clone()))).expect("expressible");
+        prop_assert!(!rbac_grants_unknown(both, &name));
     }
 }

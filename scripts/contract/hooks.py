@@ -180,6 +180,10 @@ def _keep(failure, case, response):
     # A bucket width is valid alone, but not with a range it would cut into more than 1000 buckets.
     if case.operation.path == "/v1/audit/timeseries" and field == "bucket_secs":
         return "422 too many buckets for the range"
+    # The tenant-wide Entra grant needs an Entra identity, given in the same request or recorded for the app already:
+    # a relation between fields, or with the app as it is, that JSON Schema cannot state.
+    if case.operation.path in ("/v1/admin/apps", "/v1/admin/apps/{name}") and field == "entra_mail_send":
+        return "422 Entra grant without an Entra identity"
     # The bundle's items are Exchange cmdlet output, checked field by field when the bundle is normalized.
     if case.operation.path == "/v1/admin/import" and _bundle_item(field):
         return "422 import bundle item"

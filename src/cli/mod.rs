@@ -83,11 +83,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => Ok(()),
-        Command::Apps(c) => c.run(&connect(&settings).await?).await,
+        Command::Apps(c) => c.run(&connect(&settings).await?, crate::admin::apps::home_tenant(&settings)).await,
         Command::Keys(c) => c.run(&connect(&settings).await?).await,
         Command::Groups(c) => c.run(&connect(&settings).await?).await,
         Command::Policies(c) => c.run(&connect(&settings).await?, settings.allow_unknown_mailboxes).await,
-        Command::Sync(c) => c.run(&connect(&settings).await?).await,
+        Command::Sync(c) => c.run(&connect(&settings).await?, crate::admin::apps::home_tenant(&settings)).await,
         Command::Audit(c) => c.run(&settings).await,
     }
 }

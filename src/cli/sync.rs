@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::sync;
 
@@ -23,11 +24,12 @@ pub enum SyncCommand {
 }
 
 impl SyncCommand {
-    pub async fn run(self, pool: &PgPool) -> anyhow::Result<()> {
+    pub async fn run(self, pool: &PgPool, home_tenant: Option<Uuid>) -> anyhow::Result<()> {
         match self {
             Self::Import { file, apply } => {
                 let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-                let desired = sync::normalize(&sync::parse_bundle(&text)?)?;
+                let mut desired = sync::normalize(&sync::parse_bundle(&text)?)?;
+                desired.home_tenant = home_tenant;
                 let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into());
                 let report = sync::import(pool, &desired, &format!("import:{name}"), apply).await?;
                 print!("{report}");

@@ -14,8 +14,12 @@ pub struct App {
     /// The service principal's object id (`oid` in tokens).
     pub entra_object_id: Option<Uuid>,
     pub roles: Vec<String>,
-    /// Holds the tenant-wide Entra Mail.Send grant, which access policies constrain.
+    /// The app's Entra identity holds the tenant-wide Entra Mail.Send grant, which access policies constrain (only an
+    /// app with an Entra identity can).
     pub entra_mail_send: bool,
+    /// An admin chose to let the app send as every mailbox its access policies do not exclude, with no policy or role
+    /// assignment of its own (Exchange's behaviour for an unscoped app). Otherwise such an app sends as no mailbox.
+    pub unrestricted: bool,
     /// The app's own quotas (messages a minute, recipients a day); absent: the service-wide settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages_per_minute: Option<i32>,
@@ -26,7 +30,7 @@ pub struct App {
 }
 
 const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, \
-                       messages_per_minute, recipients_per_day, created_at";
+                       unrestricted, messages_per_minute, recipients_per_day, created_at";
 
 #[derive(Debug, Default)]
 pub struct NewApp<'a> {
@@ -36,13 +40,15 @@ pub struct NewApp<'a> {
     pub entra_object_id: Option<Uuid>,
     /// None: the default, Mail.Send.
     pub roles: Option<Vec<String>>,
+    pub entra_mail_send: bool,
+    pub unrestricted: bool,
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn create(db: impl PgExecutor<'_>, app: &NewApp<'_>) -> Result<App, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO apps (id, name, entra_app_id, entra_tenant_id, entra_object_id, roles)
-         VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{{Mail.Send}}'::text[])) RETURNING {COLUMNS}"
+        "INSERT INTO apps (id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{{Mail.Send}}'::text[]), $7, $8) RETURNING {COLUMNS}"
     )))
     .bind(Uuid::now_v7())
     .bind(app.name)
@@ -50,6 +56,8 @@ pub async fn create(db: impl PgExecutor<'_>, app: &NewApp<'_>) -> Result<App, sq
     .bind(app.entra_tenant_id)
     .bind(app.entra_object_id)
     .bind(&app.roles)
+    .bind(app.entra_mail_send)
+    .bind(app.unrestricted)
     .fetch_one(db)
     .await
 }
@@ -65,9 +73,10 @@ pub async fn find(db: impl PgExecutor<'_>, name_or_app_id: &str) -> Result<Optio
         .await
 }
 
-/// The app an Entra token speaks for: by its app id within the tenant it was registered with (or any accepted
-/// tenant if none is recorded), else by its service principal's object id, which names an object of one tenant
-/// only: the one recorded, or mailgate's home tenant when none is.
+/// The app an Entra token speaks for: by its app id, else by its service principal's object id, in either case only
+/// within the app's own tenant: the one recorded, or mailgate's home tenant when none is (an app registered before
+/// tenants were recorded). An app id is unique across tenants only for multi-tenant apps, and an object id names an
+/// object of one tenant, so a token from another allowed tenant never speaks for the app.
 #[tracing::instrument(skip(db))]
 pub async fn find_entra(
     db: impl PgExecutor<'_>,
@@ -78,8 +87,8 @@ pub async fn find_entra(
 ) -> Result<Option<App>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM apps
-          WHERE (entra_app_id = $2 AND (entra_tenant_id IS NULL OR entra_tenant_id = $1))
-             OR ($3::uuid IS NOT NULL AND entra_object_id = $3 AND COALESCE(entra_tenant_id, $4) = $1)
+          WHERE COALESCE(entra_tenant_id, $4) = $1
+            AND (entra_app_id = $2 OR ($3::uuid IS NOT NULL AND entra_object_id = $3))
           ORDER BY (entra_app_id = $2) DESC NULLS LAST
           LIMIT 1"
     )))
@@ -96,28 +105,32 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<App>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM apps ORDER BY name"))).fetch_all(db).await
 }
 
+/// The fields a change sets; None leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Change<'a> {
+    pub entra_app_id: Option<Uuid>,
+    pub entra_tenant_id: Option<Uuid>,
+    pub entra_object_id: Option<Uuid>,
+    pub roles: Option<&'a [String]>,
+    pub entra_mail_send: Option<bool>,
+    pub unrestricted: Option<bool>,
+}
+
 /// Sets the given fields, leaving the others.
-pub async fn change(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    entra_app_id: Option<Uuid>,
-    entra_tenant_id: Option<Uuid>,
-    entra_object_id: Option<Uuid>,
-    roles: Option<&[String]>,
-    entra_mail_send: Option<bool>,
-) -> Result<App, sqlx::Error> {
+pub async fn change(db: impl PgExecutor<'_>, id: Uuid, c: &Change<'_>) -> Result<App, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE apps SET entra_app_id = COALESCE($2, entra_app_id), entra_tenant_id = COALESCE($3, entra_tenant_id),
                 entra_object_id = COALESCE($4, entra_object_id), roles = COALESCE($5, roles),
-                entra_mail_send = COALESCE($6, entra_mail_send)
+                entra_mail_send = COALESCE($6, entra_mail_send), unrestricted = COALESCE($7, unrestricted)
           WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
-    .bind(entra_app_id)
-    .bind(entra_tenant_id)
-    .bind(entra_object_id)
-    .bind(roles)
-    .bind(entra_mail_send)
+    .bind(c.entra_app_id)
+    .bind(c.entra_tenant_id)
+    .bind(c.entra_object_id)
+    .bind(c.roles)
+    .bind(c.entra_mail_send)
+    .bind(c.unrestricted)
     .fetch_one(db)
     .await
 }

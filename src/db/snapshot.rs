@@ -108,12 +108,17 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         })
         .collect();
 
-    let apps = sqlx::query_as::<_, (Uuid, Option<Uuid>, bool)>("SELECT id, entra_app_id, entra_mail_send FROM apps")
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(id, entra_app_id, entra_mail_send)| (id, AppGrants { entra_app_id, entra_mail_send }))
-        .collect();
+    let apps = sqlx::query_as::<_, (Uuid, Option<Uuid>, bool, bool, bool)>(
+        "SELECT id, entra_app_id, entra_object_id IS NOT NULL, entra_mail_send, unrestricted FROM apps",
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id, entra_app_id, has_object_id, entra_mail_send, unrestricted)| {
+        let has_entra_identity = entra_app_id.is_some() || has_object_id;
+        (id, AppGrants { entra_app_id, has_entra_identity, entra_mail_send, unrestricted })
+    })
+    .collect();
     let service_principals = sqlx::query_as::<_, (Uuid, Uuid, Uuid, String)>(
         "SELECT id, app_id, object_id, display_name FROM service_principals",
     )

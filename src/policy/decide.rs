@@ -1,7 +1,8 @@
 //! The combined decision for one (app, mailbox), as Exchange makes it:
 //! RBAC for Applications grants add to the tenant-wide Entra Mail.Send grant, and Application Access Policies
-//! constrain only the Entra grant. So: granted when a sending role assignment covers the mailbox; otherwise,
-//! when the app holds the Entra grant, the access policies decide; otherwise denied.
+//! constrain only the Entra grant. So: granted when a sending role assignment covers the mailbox; otherwise, when
+//! the app holds the grant, the access policies decide; otherwise denied. One rule is mailgate's own: an app that
+//! nothing of its own scopes sends as no mailbox unless an admin marked it unrestricted (`scoping`).
 //! Sources: docs/policy-model.md.
 
 use serde::Serialize;
@@ -9,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{Policy, RoleAssignment, Snapshot};
+use super::scoping::{AppScope, Grant, unscoped_reason};
 use super::{access_policy, rbac};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -30,6 +32,8 @@ pub enum Rule {
     NoPolicy,
     /// Neither an Entra grant nor a covering role assignment.
     NoGrant,
+    /// No access policy or role assignment names the app by itself, and no admin marked it unrestricted.
+    UnscopedApp,
     /// Exchange refused this pair recently although the mirror allowed it; denied locally for a while.
     DriftCooldown,
     /// The directory lists mailboxes and this name is none of theirs (`MAILGATE_ALLOW_UNKNOWN_MAILBOXES` is off).
@@ -46,6 +50,7 @@ impl Rule {
             Rule::RestrictAccessNotInScope => "restrict_access_not_in_scope",
             Rule::NoPolicy => "no_policy",
             Rule::NoGrant => "no_grant",
+            Rule::UnscopedApp => "unscoped_app",
             Rule::DriftCooldown => "drift_cooldown",
             Rule::UnknownMailbox => "unknown_mailbox",
         }
@@ -57,6 +62,8 @@ impl Rule {
 pub enum ConsideredKind {
     AccessPolicy,
     RoleAssignment,
+    /// What names the app by itself, or that it is marked unrestricted.
+    AppScope,
     EntraGrant,
     Cooldown,
 }
@@ -109,7 +116,7 @@ pub struct Decision {
     pub scope_group: Option<String>,
     /// The decision in words.
     pub reason: String,
-    /// Everything looked at, in order: cooldown, role assignments, the Entra grant, access policies.
+    /// Everything looked at, in order: cooldown, role assignments, the app's own scope, the grant, access policies.
     pub considered: Vec<Consideration>,
 }
 
@@ -158,6 +165,7 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, name: &str, now
     let grants = snapshot.apps.get(&app).cloned().unwrap_or_default();
     let assignments = rbac::evaluate(snapshot, grants.entra_app_id, &who);
     let granting = assignments.iter().find(|(_, _, g)| *g).map(|(a, _, _)| a.clone());
+    let scope = AppScope::of(snapshot, app, assignments.iter().map(|(a, _, _)| a));
     considered.extend(assignments.into_iter().map(|(_, c, _)| c));
     if let Some(a) = granting {
         let reason = format!("role assignment {} ({}) lets app {app_name} send as {mailbox}", a.name, a.role);
@@ -166,20 +174,18 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, name: &str, now
         return d;
     }
 
-    considered.push(Consideration {
-        kind: ConsideredKind::EntraGrant,
-        id: None,
-        name: "tenant-wide Entra Mail.Send".into(),
-        matched: grants.entra_mail_send,
-        why: if grants.entra_mail_send {
-            "the app holds it; access policies constrain it".into()
-        } else {
-            "the app does not hold it".into()
-        },
-    });
-    if !grants.entra_mail_send {
+    considered.push(scope.consideration(app_name, grants.unrestricted));
+    if !scope.is_scoped() && !grants.unrestricted {
+        return decision(Access::Denied, Rule::UnscopedApp, unscoped_reason(app_name), considered);
+    }
+
+    let grant = Grant::of(&grants);
+    considered.push(grant.consideration(app_name));
+    if !grant.is_held() {
         let reason = format!(
-            "app {app_name} holds no tenant-wide Mail.Send grant, and no role assignment lets it send as {mailbox}"
+            "app {app_name} holds no tenant-wide Mail.Send grant, and no role assignment lets it send as {mailbox}; \
+             access policies constrain only that grant, as in Exchange. If Entra grants it to the app, record it \
+             (`entra_mail_send`, or an import with EntraMailSendGrants); else let a role assignment cover {mailbox}"
         );
         return decision(Access::Denied, Rule::NoGrant, reason, considered);
     }

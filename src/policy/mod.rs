@@ -8,9 +8,14 @@ pub mod directory;
 pub mod model;
 pub mod opath;
 pub mod rbac;
+pub mod scoping;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rbac_unknown;
+#[cfg(test)]
+mod tests_scoping;
 
 pub use cache::PolicyCache;
 pub use decide::{Access, Decision, Rule, decide};

@@ -128,8 +128,15 @@ pub const SENDING_ROLES: [&str; 3] =
 #[derive(Clone, Debug, Default)]
 pub struct AppGrants {
     pub entra_app_id: Option<Uuid>,
-    /// Holds the tenant-wide Entra `Mail.Send` application permission, which access policies constrain.
+    /// The app has an Entra identity (an app id or a service principal object id); without one it calls with API
+    /// keys only, and Exchange holds no grant for it.
+    pub has_entra_identity: bool,
+    /// Its Entra identity holds the tenant-wide Entra `Mail.Send` application permission, which access policies
+    /// constrain.
     pub entra_mail_send: bool,
+    /// An admin let it send as every mailbox its access policies do not exclude, with no policy or role assignment
+    /// of its own.
+    pub unrestricted: bool,
 }
 
 /// Everything a decision needs, held in memory and replaced whole when the mirror changes.

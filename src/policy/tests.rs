@@ -74,16 +74,31 @@ impl World {
         // These tables are about the policies' semantics, so mailboxes outside the directory are decided too;
         // `unknown_names_and_aliases` covers the directory's own refusal.
         let mut snapshot = Snapshot { directory: directory(), allow_unknown_mailboxes: true, ..Snapshot::default() };
-        snapshot.apps.insert(APP, AppGrants { entra_app_id: Some(ENTRA_APP), entra_mail_send: true });
-        snapshot.apps.insert(OTHER_APP, AppGrants { entra_app_id: None, entra_mail_send: true });
+        let entra = AppGrants {
+            entra_app_id: Some(ENTRA_APP),
+            has_entra_identity: true,
+            entra_mail_send: true,
+            unrestricted: false,
+        };
+        snapshot.apps.insert(APP, entra);
+        snapshot.apps.insert(OTHER_APP, AppGrants::default());
         Self { snapshot }
+    }
+    /// Marks APP unrestricted: with no policy of its own, Exchange's unscoped rules decide.
+    fn unrestricted(mut self) -> Self {
+        if let Some(a) = self.snapshot.apps.get_mut(&APP) {
+            a.unrestricted = true;
+        }
+        self
     }
     fn policies(mut self, p: Vec<Policy>) -> Self {
         self.snapshot.policies = p;
         self
     }
     fn without_entra_grant(mut self) -> Self {
-        self.snapshot.apps.insert(APP, AppGrants { entra_app_id: Some(ENTRA_APP), entra_mail_send: false });
+        if let Some(a) = self.snapshot.apps.get_mut(&APP) {
+            a.entra_mail_send = false;
+        }
         self
     }
     fn rbac(mut self, role: &str, scope: Option<Uuid>) -> Self {
@@ -242,7 +257,12 @@ fn access_policy_rules_in_evaluation_order() {
         ),
     ];
     for (name, policies, mailbox, expected) in cases {
-        assert_eq!(World::new().policies(policies).decide(mailbox), expected, "{name}");
+        // An app no policy of its own names is refused before Exchange's rules (`unscoped_app`); marked
+        // unrestricted, it is decided by them, which is what this table is about.
+        let own = policies.iter().any(|p| p.apps == app());
+        let world = World::new().policies(policies);
+        let world = if own { world } else { world.unrestricted() };
+        assert_eq!(world.decide(mailbox), expected, "{name}");
     }
 }
 
@@ -251,10 +271,16 @@ fn rbac_rules_and_their_combination_with_access_policies() {
     let restrict_notify = || vec![policy(1, app(), group(G_NOTIFY), Restrict)];
     let cases: Vec<(&str, World, &str, (Access, Rule))> = vec![
         (
-            "no Entra grant, no RBAC: denied",
+            "no Entra grant, no RBAC, no policy: nothing scopes it",
             World::new().without_entra_grant(),
             "notify@contoso.test",
-            (Denied, Rule::NoGrant),
+            (Denied, Rule::UnscopedApp),
+        ),
+        (
+            "no Entra grant, no RBAC, unrestricted: unrestricted gives the grant",
+            World::new().without_entra_grant().unrestricted(),
+            "notify@contoso.test",
+            (Granted, Rule::NoPolicy),
         ),
         (
             "no Entra grant: a Restrict policy cannot grant",
@@ -293,8 +319,14 @@ fn rbac_rules_and_their_combination_with_access_policies() {
             (Granted, Rule::RbacAssignment),
         ),
         (
-            "Mail.Read does not send",
+            "Mail.Read does not send, nor scope sending",
             World::new().without_entra_grant().rbac("Application Mail.Read", None),
+            "ceo@contoso.test",
+            (Denied, Rule::UnscopedApp),
+        ),
+        (
+            "Mail.Read does not send beside a scoping policy",
+            World::new().without_entra_grant().policies(restrict_notify()).rbac("Application Mail.Read", None),
             "ceo@contoso.test",
             (Denied, Rule::NoGrant),
         ),
@@ -357,7 +389,14 @@ fn every_thing_considered_is_explained() {
     let kinds: Vec<String> = d.considered.iter().map(|c| format!("{:?}:{}", c.kind, c.matched)).collect();
     assert_eq!(
         kinds,
-        ["RoleAssignment:false", "RoleAssignment:false", "EntraGrant:true", "AccessPolicy:false", "AccessPolicy:true"]
+        [
+            "RoleAssignment:false",
+            "RoleAssignment:false",
+            "AppScope:true",
+            "EntraGrant:true",
+            "AccessPolicy:false",
+            "AccessPolicy:true"
+        ]
     );
     assert!(d.considered[0].why.contains("does not allow sending"), "{:?}", d.considered[0]);
     assert!(d.considered[1].why.contains("outside scope mailgate-scope"), "{:?}", d.considered[1]);
@@ -395,7 +434,7 @@ fn unknown_names_and_aliases() {
     w.snapshot.directory = Directory::new(directory().groups().clone(), Vec::new());
     assert_eq!(w.decide("notify@contoso.test"), (Granted, Rule::RestrictAccessInScope));
     assert_eq!(w.decide("third@contoso.test"), (Denied, Rule::RestrictAccessNotInScope));
-    let w = World::new().policies(vec![]);
+    let w = World::new().policies(vec![]).unrestricted();
     assert_eq!(w.decide("third@contoso.test"), (Granted, Rule::NoPolicy), "no policy: the tenant-wide grant");
 }
 
@@ -409,6 +448,7 @@ fn a_rules_name_in_spans_is_its_name_in_the_api() {
         Rule::RestrictAccessNotInScope,
         Rule::NoPolicy,
         Rule::NoGrant,
+        Rule::UnscopedApp,
         Rule::DriftCooldown,
         Rule::UnknownMailbox,
     ] {

@@ -96,6 +96,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // "May app X send as mailbox Y, and why?" — for those who manage or audit the allowlist.
     roles(Method::POST, "/v1/access/test", &[Admin, AuditRead]),
     roles(Method::GET, "/v1/access/drift", &[Admin, AuditRead]),
+    roles(Method::GET, "/v1/access/apps", &[Admin, AuditRead]),
     roles(Method::GET, "/v1/audit/changes", &[AuditRead]),
     roles(Method::POST, "/v1/admin/import", &[Admin]),
     roles(Method::GET, "/v1/admin/export", &[Admin]),

@@ -1,4 +1,5 @@
-//! `/v1/access`: ask the allowlist "may app X send as mailbox Y, and why?", and see where it drifted from Exchange.
+//! `/v1/access`: ask the allowlist "may app X send as mailbox Y, and why?", see which apps nothing scopes, and see
+//! where it drifted from Exchange.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use crate::admin::apps;
 use crate::db;
 use crate::db::drift::DriftEvent;
 use crate::domain::Mailbox;
 use crate::error::{ApiError, Problem};
+use crate::policy::scoping::AppScope;
 use crate::policy::{Decision, decide};
 use crate::routes::json_body;
 use crate::routes::query::StrictQuery;
@@ -62,6 +65,64 @@ pub async fn test(
         access_check_result: format!("{:?}", decision.access),
         decision,
     }))
+}
+
+/// How an app's sending is scoped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeState {
+    /// An access policy or role assignment of its own names it: it sends where they allow.
+    Scoped,
+    /// Nothing of its own names it, and an admin marked it unrestricted: it may send as every mailbox no access
+    /// policy denies.
+    Unrestricted,
+    /// Nothing of its own names it: it sends as no mailbox (`unscoped_app`).
+    Unscoped,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppScopeView {
+    pub app: String,
+    pub scope: ScopeState,
+    /// The app's roles in mailgate: only one holding `Mail.Send` sends at all.
+    pub roles: Vec<String>,
+    /// Marked unrestricted by an admin (also shown for a scoped app, whose own policies then narrow it).
+    pub unrestricted: bool,
+    /// Its Entra identity holds the tenant-wide Entra Mail.Send grant.
+    pub entra_mail_send: bool,
+    /// Access policies that name the app by itself.
+    pub policies: Vec<Uuid>,
+    /// Role assignments with a sending role held by its service principal.
+    pub role_assignments: Vec<String>,
+}
+
+/// Every app, with what scopes its sending: unrestricted apps may send as every mailbox no policy denies, unscoped
+/// apps send as no mailbox.
+#[utoipa::path(get, path = "/v1/access/apps", tag = "access", responses((status = 200, body = Vec<AppScopeView>)))]
+pub async fn apps(State(state): State<AppState>) -> Result<Json<Vec<AppScopeView>>, ApiError> {
+    let snapshot = state.policy.get(&state.pool).await?;
+    let views = db::apps::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(|app| {
+            let scope = AppScope::lookup(&snapshot, app.id);
+            let state = match (scope.is_scoped(), app.unrestricted) {
+                (true, _) => ScopeState::Scoped,
+                (false, true) => ScopeState::Unrestricted,
+                (false, false) => ScopeState::Unscoped,
+            };
+            AppScopeView {
+                app: app.name,
+                scope: state,
+                roles: app.roles,
+                unrestricted: app.unrestricted,
+                entra_mail_send: app.entra_mail_send,
+                policies: scope.policies,
+                role_assignments: scope.assignments,
+            }
+        })
+        .collect();
+    Ok(Json(views))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -50,6 +50,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::rbac::get_assignment, admin::rbac::change_assignment, admin::rbac::remove_assignment))
         .routes(routes!(allowlist::test))
         .routes(routes!(allowlist::drift))
+        .routes(routes!(allowlist::apps))
         .routes(routes!(audit::changes::changes))
         .routes(routes!(admin::sync::import))
         .routes(routes!(admin::sync::export))

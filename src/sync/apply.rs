@@ -25,20 +25,23 @@ pub async fn import(pool: &PgPool, desired: &Desired, actor: &str, apply: bool) 
         tx.rollback().await?;
         return Ok(d.report(false));
     }
-    execute(&mut tx, &d).await?;
+    execute(&mut tx, &d, desired.home_tenant).await?;
     tx.commit().await?;
     Ok(d.report(true))
 }
 
-async fn execute(db: &mut PgConnection, d: &Diff) -> Result<(), sqlx::Error> {
+async fn execute(db: &mut PgConnection, d: &Diff, home_tenant: Option<Uuid>) -> Result<(), sqlx::Error> {
     for (_, a) in &d.apps.added {
-        sqlx::query("INSERT INTO apps (id, name, entra_app_id, entra_mail_send) VALUES ($1, $2, $3, $4)")
-            .bind(Uuid::now_v7())
-            .bind(&a.name)
-            .bind(a.entra_app_id)
-            .bind(a.entra_mail_send)
-            .execute(&mut *db)
-            .await?;
+        sqlx::query(
+            "INSERT INTO apps (id, name, entra_app_id, entra_tenant_id, entra_mail_send) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(&a.name)
+        .bind(a.entra_app_id)
+        .bind(home_tenant)
+        .bind(a.entra_mail_send)
+        .execute(&mut *db)
+        .await?;
     }
     for (_, _, a) in &d.apps.changed {
         sqlx::query("UPDATE apps SET entra_mail_send = $2 WHERE entra_app_id = $1")

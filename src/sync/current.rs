@@ -13,6 +13,8 @@ pub struct AppRow {
     pub name: String,
     pub entra_app_id: Option<Uuid>,
     pub entra_mail_send: bool,
+    pub unrestricted: bool,
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -38,9 +40,11 @@ struct PolicyRow {
 
 pub async fn load(db: &mut PgConnection) -> Result<Current, sqlx::Error> {
     let mut c = Current {
-        apps: sqlx::query_as("SELECT id, name, entra_app_id, entra_mail_send FROM apps ORDER BY name")
-            .fetch_all(&mut *db)
-            .await?,
+        apps: sqlx::query_as(
+            "SELECT id, name, entra_app_id, entra_mail_send, unrestricted, roles FROM apps ORDER BY name",
+        )
+        .fetch_all(&mut *db)
+        .await?,
         ..Current::default()
     };
     let m = &mut c.mirror;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::current::{AppRow, Current};
 use super::state::*;
+use super::unscoped::{UnscopedApp, unscoped};
 use crate::admin::apps::valid_name;
 
 /// One kind's changes, typed, as `apply` executes them.
@@ -51,6 +52,8 @@ pub struct Diff {
     pub assignments: Plan<String, AssignmentState>,
     /// The rows behind the current policies, for updates and removals.
     pub policy_ids: BTreeMap<PolicyKey, Uuid>,
+    /// Apps nothing of their own scopes once the import is made.
+    pub unscoped: Vec<UnscopedApp>,
 }
 
 pub fn diff(desired: &Desired, current: &Current) -> Diff {
@@ -62,8 +65,10 @@ pub fn diff(desired: &Desired, current: &Current) -> Diff {
         policies.removed.push((key.clone(), PolicyState { description: description.clone() }));
         policy_ids.insert(key.clone(), *id);
     }
+    let apps = plan_apps(desired, &current.apps);
     Diff {
-        apps: plan_apps(desired, &current.apps),
+        unscoped: unscoped(desired, &current.apps, &apps),
+        apps,
         recipients: plan(&d.recipients, &c.recipients),
         groups: plan(&d.groups, &c.groups),
         members: plan(&d.members, &c.members),
@@ -76,6 +81,7 @@ pub fn diff(desired: &Desired, current: &Current) -> Diff {
 }
 
 /// Apps are never removed by an import; they are created for unknown app ids, and follow `EntraMailSendGrants`.
+/// Without it nothing is known of Entra's grants: existing apps keep theirs, and new ones hold none.
 fn plan_apps(desired: &Desired, apps: &[AppRow]) -> Plan<String, AppState> {
     let mut p = Plan { added: Vec::new(), changed: Vec::new(), removed: Vec::new() };
     let grant = |id: Uuid, otherwise: bool| desired.mail_send_grants.as_ref().map_or(otherwise, |g| g.contains(&id));
@@ -92,8 +98,7 @@ fn plan_apps(desired: &Desired, apps: &[AppRow]) -> Plan<String, AppState> {
     for id in desired.policy_app_ids.iter().filter(|id| !known.contains(id)) {
         let name = unique_name(&app_name(*id, desired.app_names.get(id)), &taken);
         taken.insert(name.clone());
-        // Without the grants key the schema's default holds: the tenant-wide grant is assumed.
-        p.added.push((name.clone(), AppState { name, entra_app_id: *id, entra_mail_send: grant(*id, true) }));
+        p.added.push((name.clone(), AppState { name, entra_app_id: *id, entra_mail_send: grant(*id, false) }));
     }
     p
 }

@@ -11,6 +11,7 @@ pub mod normalize;
 mod policy_scope;
 pub mod report;
 pub mod state;
+pub mod unscoped;
 
 pub use apply::import;
 pub use bundle::Bundle;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::diff::{Diff, Plan};
+use super::unscoped::UnscopedApp;
 
 /// The diff as shown to people and returned by the API.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -23,6 +24,9 @@ pub struct Report {
     pub service_principals: KindReport,
     pub management_scopes: KindReport,
     pub role_assignments: KindReport,
+    /// Apps that no access policy or role assignment of their own names once the import is made (not changes):
+    /// mailgate refuses them every mailbox (`unscoped_app`) until they are scoped or marked unrestricted.
+    pub unscoped_apps: Vec<UnscopedApp>,
 }
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
@@ -105,6 +109,7 @@ impl Diff {
             service_principals: self.service_principals.report(),
             management_scopes: self.scopes.report(),
             role_assignments: self.assignments.report(),
+            unscoped_apps: self.unscoped.iter().map(UnscopedApp::clone).collect(),
         };
         r.changes = r.kinds().iter().map(|(_, k)| k.len()).sum();
         r
@@ -158,6 +163,26 @@ impl Display for Report {
             for i in &kind.removed {
                 writeln!(f, "  - {}", i.key)?;
             }
+        }
+        if !self.unscoped_apps.is_empty() {
+            writeln!(
+                f,
+                "unscoped apps: {} (no access policy or role assignment of their own; each sends as no mailbox until \
+                 scoped or marked unrestricted)",
+                self.unscoped_apps.len()
+            )?;
+        }
+        for a in &self.unscoped_apps {
+            let id = a.entra_app_id.map(|id| format!(" (Entra app id {id})")).unwrap_or_default();
+            let what = match (a.unrestricted, a.entra_mail_send) {
+                (true, _) => "marked unrestricted: mailgate lets it send as every mailbox no policy denies",
+                (false, true) => {
+                    "holds the tenant-wide Entra Mail.Send grant, so Exchange lets it send as every mailbox; mailgate \
+                     refuses it"
+                }
+                (false, false) => "refused every mailbox",
+            };
+            writeln!(f, "  ! {}{id}: {what}", a.name)?;
         }
         Ok(())
     }

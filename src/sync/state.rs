@@ -164,6 +164,9 @@ pub struct Desired {
     pub app_names: BTreeMap<Uuid, String>,
     /// Present when the bundle carried `EntraMailSendGrants`.
     pub mail_send_grants: Option<BTreeSet<Uuid>>,
+    /// The tenant the apps an import creates belong to: mailgate's own (`MAILGATE_ENTRA_TENANT_ID`), as the bundle
+    /// comes from its tenant's Exchange. None: recorded as none, which token checks read as mailgate's own.
+    pub home_tenant: Option<Uuid>,
 }
 
 /// Checks a recipient filter with the same OPATH parser that evaluates it; the error says where and what.

@@ -11,13 +11,14 @@ async fn apps_and_keys_rotate_over_http(pool: PgPool) {
     let admin = app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
     let post = |path: &str, body: Value| app.http.post(app.url(path)).bearer_auth(&admin).json(&body).send();
 
-    let r =
-        post("/v1/admin/apps", json!({"name": "billing-job", "entra_app_id": "6f1c1e3a-8d2b-4c61-9a0e-3f6b9b7d2a11"}))
-            .await
-            .expect("create");
+    // About keys, not scopes: the app may send as any mailbox (an admin's choice).
+    let body =
+        json!({"name": "billing-job", "entra_app_id": "6f1c1e3a-8d2b-4c61-9a0e-3f6b9b7d2a11", "unrestricted": true});
+    let r = post("/v1/admin/apps", body).await.expect("create");
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.expect("json");
     assert_eq!(created["roles"], json!(["Mail.Send"]));
+    assert_eq!(created["unrestricted"], true);
     assert_eq!(post("/v1/admin/apps", json!({"name": "billing-job"})).await.expect("dup").status(), 409);
 
     // Two live keys at once: rotation without downtime.

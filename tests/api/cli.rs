@@ -31,7 +31,9 @@ fn ok(db: &str, args: &[&str]) -> String {
 async fn the_seed_scenario_through_the_cli(pool: PgPool) {
     let db = database_url(&pool).await;
     ok(&db, &["migrate"]);
-    ok(&db, &["apps", "create", "logic-app", "--entra-app-id", "15ca046b-ee0f-426e-858e-949b5f826596"]);
+    // The seed article's Logic App holds Graph's tenant-wide Mail.Send, which its access policy constrains.
+    let app_id = "15ca046b-ee0f-426e-858e-949b5f826596";
+    ok(&db, &["apps", "create", "logic-app", "--entra-app-id", app_id, "--entra-mail-send"]);
     ok(&db, &["groups", "create", "DL-Graph-Scope@contoso.test"]);
     ok(&db, &["groups", "create", "inner@contoso.test"]);
     ok(&db, &["groups", "add-member", "dl-graph-scope@contoso.test", "inner@contoso.test"]);
@@ -74,8 +76,12 @@ async fn the_seed_scenario_through_the_cli(pool: PgPool) {
     assert!(policies.contains("RestrictAccess") && policies.contains("logic-app"), "{policies}");
     let id = policies.split_whitespace().next().expect("id");
     ok(&db, &["policies", "remove", id]);
-    let granted = ok(&db, &["policies", "test", "--app", "logic-app", "--mailbox", "ceo@contoso.test"]);
-    assert_eq!(granted.lines().next(), Some("Granted"));
+    // Exchange would now let the app send as every mailbox; with nothing of its own to scope it, mailgate refuses.
+    let refused = ok(&db, &["policies", "test", "--app", "logic-app", "--mailbox", "ceo@contoso.test"]);
+    assert_eq!(refused.lines().next(), Some("Denied"), "{refused}");
+    assert!(refused.contains("mailgate policies new --app logic-app"), "{refused}");
+    let listed = ok(&db, &["apps", "list"]);
+    assert!(listed.contains("entra-mail-send=true\tunrestricted=false"), "{listed}");
 }
 
 #[sqlx::test]

@@ -46,7 +46,7 @@ async fn insert_app_as(db: &PgPool, actor: &str, name: &str) -> String {
             .fetch_one(&mut *tx)
             .await
             .expect("insert app");
-    sqlx::query("UPDATE apps SET entra_mail_send = false WHERE id = $1::uuid")
+    sqlx::query("UPDATE apps SET roles = '{Audit.Read}' WHERE id = $1::uuid")
         .bind(&id)
         .execute(&mut *tx)
         .await

@@ -21,9 +21,11 @@ async fn start(pool: PgPool) -> (TestApp, TestIssuer) {
         .env("MAILGATE_ENTRA_MIN_REFETCH_SECS", "1")
         .start(pool)
         .await;
+    // These tests are about tokens: the app may send as any mailbox (no policy of its own scopes it).
     let new = db::apps::NewApp {
         name: "func-app",
         entra_app_id: Some(Uuid::parse_str(FUNC_APP).expect("guid")),
+        unrestricted: true,
         ..Default::default()
     };
     db::apps::create(&app.pool, &new).await.expect("app");
@@ -67,7 +69,7 @@ async fn v1_and_v2_tokens_map_to_the_registered_app(pool: PgPool) {
 async fn an_app_is_found_by_its_service_principal_object_id(pool: PgPool) {
     let (app, issuer) = start(pool).await;
     let oid = Uuid::new_v4();
-    let new = db::apps::NewApp { name: "by-oid", entra_object_id: Some(oid), ..Default::default() };
+    let new = db::apps::NewApp { name: "by-oid", entra_object_id: Some(oid), unrestricted: true, ..Default::default() };
     db::apps::create(&app.pool, &new).await.expect("app");
     let mut claims = issuer.v2_claims(&Uuid::new_v4().to_string(), AUDIENCE);
     claims["oid"] = json!(oid.to_string());
@@ -103,7 +105,8 @@ async fn roles_come_from_the_token(pool: PgPool) {
 async fn grant(app: &TestApp, roles: &[&str]) {
     let func = db::apps::find(&app.pool, "func-app").await.expect("find").expect("func-app");
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    db::apps::change(&app.pool, func.id, None, None, None, Some(&roles), None).await.expect("change");
+    let change = db::apps::Change { roles: Some(&roles), ..Default::default() };
+    db::apps::change(&app.pool, func.id, &change).await.expect("change");
 }
 
 #[sqlx::test]
@@ -162,12 +165,14 @@ async fn an_object_id_speaks_for_its_app_only_in_its_own_tenant(pool: PgPool) {
     .await;
     let (home_oid, partner_oid) = (Uuid::new_v4(), Uuid::new_v4());
     // One app registered by object id alone (so in the home tenant), one registered with the partner tenant.
-    let by_oid = db::apps::NewApp { name: "by-oid", entra_object_id: Some(home_oid), ..Default::default() };
+    let by_oid =
+        db::apps::NewApp { name: "by-oid", entra_object_id: Some(home_oid), unrestricted: true, ..Default::default() };
     db::apps::create(&app.pool, &by_oid).await.expect("app");
     let partner_app = db::apps::NewApp {
         name: "partner-app",
         entra_tenant_id: Some(Uuid::parse_str(&partner).expect("guid")),
         entra_object_id: Some(partner_oid),
+        unrestricted: true,
         ..Default::default()
     };
     db::apps::create(&app.pool, &partner_app).await.expect("app");
@@ -184,6 +189,59 @@ async fn an_object_id_speaks_for_its_app_only_in_its_own_tenant(pool: PgPool) {
     assert_eq!(send(token(&partner, home_oid)).await, 403, "the home tenant's object id matched a partner's token");
     assert_eq!(send(token(&partner, partner_oid)).await, 202);
     assert_eq!(send(token(&home, partner_oid)).await, 403, "the partner's object id matched a home token");
+}
+
+#[sqlx::test]
+async fn an_app_id_speaks_for_its_app_only_in_its_own_tenant(pool: PgPool) {
+    let issuer = TestIssuer::start().await;
+    let home = issuer.tenant_id().to_owned();
+    let partner = Uuid::new_v4().to_string();
+    let app = spawn()
+        .env("MAILGATE_ENTRA_TENANT_ID", &home)
+        .env("MAILGATE_ENTRA_ALLOWED_TENANTS", &format!("{home},{partner}"))
+        .env("MAILGATE_ENTRA_AUDIENCES", AUDIENCE)
+        .env("MAILGATE_ENTRA_AUTHORITY_HOST", issuer.authority().as_str())
+        .env("MAILGATE_ENTRA_MIN_REFETCH_SECS", "1")
+        .start(pool)
+        .await;
+    wait_until("the signing keys are fetched", std::time::Duration::from_secs(10), || async {
+        let ready: Value = app.http.get(app.url("/readyz")).send().await.expect("get").json().await.expect("json");
+        ready["entra_keys"].as_str().is_some_and(|k| k.starts_with("ok"))
+    })
+    .await;
+    let (registered, legacy, partners) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // Registered through the admin API without a tenant: it is recorded as mailgate's own.
+    let admin = crate::helpers::app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
+    let body = json!({"name": "registered", "entra_app_id": registered, "unrestricted": true});
+    let r = app.http.post(app.url("/v1/admin/apps")).bearer_auth(&admin).json(&body).send().await.expect("post");
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.expect("app")["entra_tenant_id"], json!(home));
+    // Registered before tenants were recorded (none stored): taken to be mailgate's own tenant.
+    let old = db::apps::NewApp { name: "legacy", entra_app_id: Some(legacy), unrestricted: true, ..Default::default() };
+    db::apps::create(&app.pool, &old).await.expect("app");
+    let partner_app = db::apps::NewApp {
+        name: "partners",
+        entra_app_id: Some(partners),
+        entra_tenant_id: Some(Uuid::parse_str(&partner).expect("guid")),
+        unrestricted: true,
+        ..Default::default()
+    };
+    db::apps::create(&app.pool, &partner_app).await.expect("app");
+
+    let token = |tenant: &str, app_id: Uuid| {
+        let mut claims = issuer.v2_claims(&app_id.to_string(), AUDIENCE);
+        claims["tid"] = json!(tenant);
+        claims["iss"] = json!(format!("https://login.microsoftonline.com/{tenant}/v2.0"));
+        issuer.sign(&claims)
+    };
+    let app = &app;
+    let send = |token: String| async move { app.post_message_as(&token, &message(ALLOWED)).await.status().as_u16() };
+    for id in [registered, legacy] {
+        assert_eq!(send(token(&home, id)).await, 202, "{id} from its own tenant");
+        assert_eq!(send(token(&partner, id)).await, 403, "{id}: another allowed tenant's token spoke for it");
+    }
+    assert_eq!(send(token(&partner, partners)).await, 202);
+    assert_eq!(send(token(&home, partners)).await, 403, "a home token spoke for the partner's app");
 }
 
 #[sqlx::test]

@@ -125,7 +125,7 @@ async fn grant_demo(app: &TestApp, mailbox: &str) {
 #[sqlx::test]
 async fn one_idempotency_key_and_body_for_two_mailboxes_is_two_requests(pool: PgPool) {
     let app = spawn().start(pool).await;
-    // An app without policies may send as either mailbox.
+    // An unrestricted app without policies may send as either mailbox.
     let key = other_app(&app.pool, "graph-app").await;
     let first = send_with(&app, Some(&key), ALLOWED, &graph_body(), Some("nightly-1")).await;
     assert_eq!(first.status(), 202);

@@ -103,9 +103,12 @@ pub async fn seed_demo(pool: &PgPool) -> Demo {
     Demo { app_id: app.id, key: key.reveal().to_owned(), policy_id }
 }
 
-/// Another app with its own key and no policy.
+/// Another app with its own key and no policy of its own, marked unrestricted (an admin's choice): like an Exchange
+/// app holding the tenant-wide grant with no policy, it may send as every mailbox no policy denies it.
 pub async fn other_app(pool: &PgPool, name: &str) -> String {
-    app_with_roles(pool, name, &["Mail.Send"]).await
+    let key = app_with_roles(pool, name, &["Mail.Send"]).await;
+    sqlx::query("UPDATE apps SET unrestricted = true WHERE name = $1").bind(name).execute(pool).await.expect("app");
+    key
 }
 
 /// An app holding exactly these roles, and a key for it.

@@ -52,3 +52,4 @@ mod sync;
 mod throttle;
 mod ui;
 mod unprivileged;
+mod unscoped;

@@ -157,13 +157,19 @@ async fn a_key_loses_the_roles_its_app_loses(pool: PgPool) {
 
     // Changed behind the service's back, as the CLI or another replica would: every replica hears of it within a
     // second (its change notice empties their caches of callers).
-    db::apps::change(&app.pool, ops.id, None, None, None, Some(&["Mail.Send".to_owned()]), None).await.expect("change");
+    let roles = ["Mail.Send".to_owned()];
+    db::apps::change(&app.pool, ops.id, &db::apps::Change { roles: Some(&roles), ..Default::default() })
+        .await
+        .expect("change");
     let r = eventually(403, || async { list().await.expect("get") }).await;
     assert_eq!(r.status(), 403, "a key issued with Admin kept it after its app lost Admin");
     let problem: Value = r.json().await.expect("json");
     assert_eq!(problem["code"], "missing_role");
     assert!(problem["detail"].as_str().expect("detail").ends_with("has none"), "{problem}");
     // Given back to the app, the role returns to the key: the key's own roles never changed.
-    db::apps::change(&app.pool, ops.id, None, None, None, Some(&["Admin".to_owned()]), None).await.expect("change");
+    let roles = ["Admin".to_owned()];
+    db::apps::change(&app.pool, ops.id, &db::apps::Change { roles: Some(&roles), ..Default::default() })
+        .await
+        .expect("change");
     assert_eq!(eventually(200, || async { list().await.expect("get") }).await.status(), 200);
 }

@@ -184,7 +184,7 @@ async fn a_caller_cannot_read_another_apps_message(pool: PgPool) {
     assert_eq!(r.status(), 404);
     let r = app.http.get(app.url("/v1/messages/not-a-uuid")).bearer_auth(&other_key).send().await.expect("get");
     assert_eq!(r.status(), 404);
-    // An app without any policy falls back to the tenant-wide grant, as Exchange does.
+    // An unrestricted app without any policy falls back to the tenant-wide grant, as Exchange does.
     let r = app.post_message_as(&other_key, &message(OUTSIDE)).await;
     assert_eq!(r.status(), 202);
 }

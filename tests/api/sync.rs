@@ -234,8 +234,11 @@ async fn import_and_export_over_http(pool: PgPool) {
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.expect("json");
     assert_eq!(report["applied"], false);
-    // The demo's local policy is not in Exchange: a full mirror removes it.
+    // The demo's local policy is not in Exchange: a full mirror removes it, which leaves the demo's app unscoped.
     assert_eq!(sizes(&report, "access_policies"), [3, 0, 1], "{report}");
+    let unscoped: Vec<&str> =
+        report["unscoped_apps"].as_array().expect("unscoped").iter().filter_map(|a| a["name"].as_str()).collect();
+    assert_eq!(unscoped, ["logic-app"], "{report}");
     assert_eq!(keys(&report, "groups", "changed"), ["dl-graph-scope@contoso.test"]);
     assert_eq!(counts(&app.pool).await, before);
 
@@ -377,4 +380,93 @@ async fn the_cli_imports_dry_runs_and_exports(pool: PgPool) {
         .expect("actors");
     assert_eq!(actors, 0);
     assert!(run(&["sync", "export"]).contains("New-ManagementScope -Name 'mailgate-senders'"));
+}
+
+#[sqlx::test]
+async fn without_entra_grants_an_import_gives_no_app_the_tenant_wide_grant(pool: PgPool) {
+    let mut bundle: Value = serde_json::from_str(&fixture("bundle.json")).expect("json");
+    bundle.as_object_mut().expect("object").remove("EntraMailSendGrants");
+    let without = sync::normalize(&sync::parse_bundle(bundle.to_string().as_bytes()).expect("parse")).expect("norm");
+    sync::import(&pool, &without, "import:bundle.json", true).await.expect("apply");
+    let granted: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM apps WHERE entra_mail_send").fetch_one(&pool).await.expect("count");
+    assert_eq!(granted, 0, "an import assumed the tenant-wide Entra grant");
+    // As in Exchange, an access policy constrains a grant the app does not hold: it grants nothing.
+    let snapshot = mailgate::db::snapshot::load(&pool).await.expect("snapshot");
+    let app = mailgate::db::apps::find(&pool, LOGIC_APP).await.expect("find").expect("app");
+    let d = mailgate::policy::decide(&snapshot, app.id, &app.name, "notifications@contoso.test");
+    assert_eq!((d.access, d.rule), (mailgate::policy::Access::Denied, mailgate::policy::Rule::NoGrant));
+    // With the grants, the same import records them.
+    sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
+    let granted: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM apps WHERE entra_mail_send").fetch_one(&pool).await.expect("count");
+    assert_eq!(granted, 2);
+}
+
+#[sqlx::test]
+async fn an_import_reports_the_apps_exchange_leaves_unscoped_and_they_stay_refused(pool: PgPool) {
+    const RELAY: &str = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
+    let new = |name, entra_app_id| mailgate::db::apps::NewApp { name, entra_app_id, ..Default::default() };
+    let relay =
+        mailgate::db::apps::create(&pool, &new("legacy-relay", Some(RELAY.parse().expect("guid")))).await.expect("app");
+    mailgate::db::apps::create(&pool, &new("cron-job", None)).await.expect("app");
+    let unrestricted = mailgate::db::apps::NewApp { unrestricted: true, ..new("old-relay", None) };
+    mailgate::db::apps::create(&pool, &unrestricted).await.expect("app");
+    // Entra holds the relay's tenant-wide grant, and no policy or assignment in Exchange names it.
+    let mut bundle: Value = serde_json::from_str(&fixture("bundle.json")).expect("json");
+    bundle["EntraMailSendGrants"].as_array_mut().expect("grants").push(json!(RELAY));
+    let desired = sync::normalize(&sync::parse_bundle(bundle.to_string().as_bytes()).expect("parse")).expect("norm");
+
+    let report = sync::import(&pool, &desired, "import:bundle.json", false).await.expect("dry run");
+    let r = serde_json::to_value(&report).expect("json");
+    assert_eq!(
+        r["unscoped_apps"],
+        json!([
+            {"name": "cron-job", "entra_app_id": null, "entra_mail_send": false, "unrestricted": false},
+            {"name": "legacy-relay", "entra_app_id": RELAY, "entra_mail_send": true, "unrestricted": false},
+            {"name": "old-relay", "entra_app_id": null, "entra_mail_send": false, "unrestricted": true},
+        ]),
+        "{report}"
+    );
+    let text = report.to_string();
+    assert!(text.contains("unscoped apps: 3 (no access policy or role assignment of their own"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  ! legacy-relay (Entra app id {RELAY}): holds the tenant-wide Entra Mail.Send grant, so Exchange lets it \
+             send as every mailbox; mailgate refuses it"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("  ! old-relay: marked unrestricted"), "{text}");
+
+    sync::import(&pool, &desired, "import:bundle.json", true).await.expect("apply");
+    let snapshot = mailgate::db::snapshot::load(&pool).await.expect("snapshot");
+    for mailbox in ["notifications@contoso.test", "ceo@contoso.test"] {
+        let d = mailgate::policy::decide(&snapshot, relay.id, &relay.name, mailbox);
+        assert_eq!(d.rule, mailgate::policy::Rule::UnscopedApp, "{mailbox}: {}", d.reason);
+    }
+}
+
+#[sqlx::test]
+async fn apps_an_import_creates_belong_to_mailgates_tenant(pool: PgPool) {
+    let db = database_url(&pool).await;
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &db)
+            .env("MAILGATE_ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+            .env("MAILGATE_ENTRA_AUDIENCES", "api://mailgate")
+            .output()
+            .expect("run mailgate");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["migrate"]);
+    let path = format!("{}/tests/fixtures/exo/bundle.json", env!("CARGO_MANIFEST_DIR"));
+    run(&["sync", "import", &path, "--apply"]);
+    let tenants: Vec<Option<String>> = sqlx::query_scalar("SELECT entra_tenant_id::text FROM apps ORDER BY name")
+        .fetch_all(&pool)
+        .await
+        .expect("apps");
+    assert_eq!(tenants, vec![Some("72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned()); 2]);
 }

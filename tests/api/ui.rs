@@ -1,7 +1,7 @@
 //! The dashboard at /ui in a real browser: Debian's Chromium driven by playwright-core (tests/ui/dashboard.cjs,
 //! installed by scripts/ui-env.sh), against the real binary with audit rows made by real sends and denials and by
 //! history written into the log. It checks the figures the page shows against what was seeded, the timelines, the
-//! drift, the filters and the CSV export, and that the policy held: no CSP violation or console error, the key in no
+//! drift, the apps no policy scopes, the filters and the CSV export, and that the policy held: no CSP violation or console error, the key in no
 //! URL, storage or cookie. Never skipped: without a browser it fails, saying why.
 //!
 //! The screenshot goes to the target directory; `UPDATE_SCREENSHOT=1` writes docs/ui.png instead.
@@ -211,6 +211,13 @@ async fn the_dashboard_shows_the_audit_log_in_a_browser(pool: PgPool) {
     .expect("ui-env");
     let app = spawn().start(pool).await;
     let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
+    // One sending app an admin marked unrestricted, one nothing scopes; the auditor sends nothing and needs no scope.
+    app_with_roles(&app.pool, "legacy-relay", &["Mail.Send"]).await;
+    sqlx::query("UPDATE apps SET unrestricted = true WHERE name = 'legacy-relay'")
+        .execute(&app.pool)
+        .await
+        .expect("app");
+    app_with_roles(&app.pool, "new-job", &["Mail.Send"]).await;
     let seeded = seed(&app).await;
     check_headers(&app).await;
 
@@ -268,6 +275,20 @@ async fn the_dashboard_shows_the_audit_log_in_a_browser(pool: PgPool) {
         (&json!("logic-app"), &json!(ALLOWED), &json!("ErrorAccessDenied"))
     );
     assert!(drift[0][4].as_str().expect("rule").contains("RestrictAccess"), "{}", drift[0][4]);
+
+    // The sending apps no policy scopes: the unrestricted one first in name order, then the unscoped one.
+    let scopes: Vec<Vec<String>> = serde_json::from_value(main["scopes"].clone()).expect("scopes");
+    assert_eq!(
+        scopes,
+        [
+            ["legacy-relay", "unrestricted", "may send as every mailbox no access policy denies it"],
+            [
+                "new-job",
+                "unscoped",
+                "sends as no mailbox until an access policy or role assignment of its own names it"
+            ],
+        ]
+    );
 
     // Timelines: typed in, and clicked from the newest denial.
     let typed = &report["typed"];

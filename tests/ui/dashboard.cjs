@@ -123,7 +123,7 @@ async function main() {
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
-/** What the dashboard shows: totals, the chart, the top tables, denials and failures, drift. */
+/** What the dashboard shows: totals, the chart, the top tables, denials and failures, drift, unscoped apps. */
 function read(page) {
   return page.evaluate(() => {
     const text = (n) => (n ? n.textContent.trim() : null);
@@ -152,6 +152,8 @@ function read(page) {
         message: tr.querySelector("button[data-message]")?.dataset.message || null,
       })),
       drift: rows("#drift"),
+      scopes: [...document.querySelectorAll("#app-scopes tbody tr[data-app]")].map((tr) => (
+        [...tr.children].map((c) => c.textContent.trim()))),
     };
   });
 }

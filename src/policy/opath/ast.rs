@@ -67,6 +67,13 @@ pub struct Comparison {
     pub value: Value,
 }
 
+impl Comparison {
+    /// Whether the recipient satisfies this one comparison, as [`super::Filter::matches`] reads it.
+    pub fn matches(&self, r: &dyn super::Recipient) -> bool {
+        super::eval::compare(self, r)
+    }
+}
+
 /// A filter expression. `And`/`Or` are binary; chains parse left-associatively.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Expr {

@@ -18,7 +18,27 @@ pub(super) fn eval(expr: &Expr, r: &dyn Recipient) -> bool {
     }
 }
 
-fn compare(c: &Comparison, r: &dyn Recipient) -> bool {
+/// Three-valued (Kleene) evaluation over comparisons whose outcome `leaf` may not know (None). A `Some` result holds
+/// whatever the unknown comparisons turn out to be: `-not` of an unknown is unknown, `-and` is false once either side
+/// is, `-or` true once either side is.
+pub(super) fn eval_partial(expr: &Expr, leaf: &dyn Fn(&Comparison) -> Option<bool>) -> Option<bool> {
+    match expr {
+        Expr::Compare(c) => leaf(c),
+        Expr::Not(inner) => eval_partial(inner, leaf).map(|b| !b),
+        Expr::And(a, b) => match (eval_partial(a, leaf), eval_partial(b, leaf)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Expr::Or(a, b) => match (eval_partial(a, leaf), eval_partial(b, leaf)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+    }
+}
+
+pub(super) fn compare(c: &Comparison, r: &dyn Recipient) -> bool {
     let wildcard = c.op.is_wildcard();
     let target = c.value.as_text();
     let positive = match c.property {

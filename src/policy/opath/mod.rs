@@ -99,6 +99,13 @@ impl Filter {
         eval::eval(&self.expr, r)
     }
 
+    /// What the filter says of a recipient known only in part: `leaf` gives each comparison's outcome, or None when
+    /// it cannot be known. `Some(b)` only when the filter is `b` whatever the unknown comparisons are (three-valued
+    /// logic); None when it depends on them.
+    pub fn eval_partial(&self, leaf: &dyn Fn(&Comparison) -> Option<bool>) -> Option<bool> {
+        eval::eval_partial(&self.expr, leaf)
+    }
+
     /// The properties the filter reads, each once, in order of first appearance.
     pub fn properties(&self) -> Vec<Property> {
         let mut out: Vec<Property> = Vec::new();

@@ -21,7 +21,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<App>>, ApiEr
     Ok(Json(db::apps::list(&state.pool).await?))
 }
 
-/// Register an app.
+/// Register an app. It sends as no mailbox until an access policy or role assignment of its own names it, or it is
+/// registered `unrestricted`.
 #[utoipa::path(
     post, path = "/v1/admin/apps", tag = "admin", request_body = AppInput,
     responses(
@@ -37,7 +38,8 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
     let input: AppInput = json_body::parse(&headers, body)?;
-    Ok((StatusCode::CREATED, Json(apps::create(&state.pool, &Actor::http(&caller), &input).await?)))
+    let home = apps::home_tenant(&state.settings);
+    Ok((StatusCode::CREATED, Json(apps::create(&state.pool, &Actor::http(&caller), &input, home).await?)))
 }
 
 /// One app, by name or Entra app id.
@@ -50,7 +52,8 @@ pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Res
     Ok(Json(apps::get(&state.pool, &name).await?))
 }
 
-/// Change an app's Entra ids, roles, or whether it holds the tenant-wide Entra Mail.Send grant.
+/// Change an app's Entra ids, roles, whether it holds the tenant-wide Entra Mail.Send grant, or whether it is
+/// unrestricted (sends as every mailbox its access policies do not exclude, with no policy of its own).
 #[utoipa::path(
     patch, path = "/v1/admin/apps/{name}", tag = "admin",
     params(("name" = String, Path)), request_body = AppChange,
@@ -69,7 +72,8 @@ pub async fn change(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<App>, ApiError> {
     let input: AppChange = json_body::parse(&headers, body)?;
-    let app = apps::change(&state.pool, &Actor::http(&caller), &name, &input).await?;
+    let home = apps::home_tenant(&state.settings);
+    let app = apps::change(&state.pool, &Actor::http(&caller), &name, &input, home).await?;
     // Other replicas forget the app's callers on the change notice; this one at once.
     state.callers.invalidate();
     Ok(Json(app))

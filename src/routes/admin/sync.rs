@@ -44,7 +44,8 @@ pub async fn import(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Report>, ApiError> {
     let bundle: Bundle = json_body::parse(&headers, body)?;
-    let desired = sync::normalize(&bundle)?;
+    let mut desired = sync::normalize(&bundle)?;
+    desired.home_tenant = crate::admin::apps::home_tenant(&state.settings);
     let actor = format!("import:http:{}", caller.app_name);
     Ok(Json(sync::import(&state.pool, &desired, &actor, params.apply).await?))
 }

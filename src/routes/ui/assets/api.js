@@ -95,6 +95,11 @@ export function drift(since, limit = 20) {
   return json(`/v1/access/drift${query({ since }, { limit })}`);
 }
 
+/** Every app with what scopes its sending (`scoped`, `unrestricted`, `unscoped`): `GET /v1/access/apps`. */
+export function appScopes() {
+  return json("/v1/access/apps");
+}
+
 /**
  * The filtered audit log as one CSV Blob: `GET /v1/audit/export` streams every matching event (the service holds a
  * batch at a time; the browser holds the file). Fetched, not linked, so that the credential stays in a header.

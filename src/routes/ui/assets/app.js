@@ -98,7 +98,7 @@ async function signIn(event) {
 
 function signOut(reason = "") {
   api.signOut();
-  for (const id of ["top-apps", "top-mailboxes", "problems", "drift", "message-events"]) {
+  for (const id of ["top-apps", "top-mailboxes", "problems", "drift", "app-scopes", "message-events"]) {
     $(id).tBodies[0].replaceChildren();
   }
   $("totals").replaceChildren();
@@ -156,8 +156,8 @@ async function refresh(event) {
   $("status").classList.remove("error");
   $("status").textContent = "Loading…";
   try {
-    const [stats, series, problems, drift] = await Promise.all([
-      api.stats(f), api.timeseries(f), api.problems(f), api.drift(f.since),
+    const [stats, series, problems, drift, scopes] = await Promise.all([
+      api.stats(f), api.timeseries(f), api.problems(f), api.drift(f.since), api.appScopes(),
     ]);
     drawTotals(stats);
     drawChart($("chart"), series, OUTCOMES, COLOURS);
@@ -165,6 +165,7 @@ async function refresh(event) {
     drawTop($("top-mailboxes"), "mailbox", stats.by_mailbox, "No mailbox was used in this range.");
     drawProblems(problems);
     drawDrift(drift);
+    drawScopes(scopes);
     const range = f.since ? `${when(f.since.toISOString())} to ${when((f.until || new Date()).toISOString())} UTC` : "";
     $("status").textContent = `${range}. Updated at ${when(new Date().toISOString())} UTC.`;
   } catch (e) {
@@ -270,6 +271,31 @@ function drawDrift(events) {
     cell(row, d.local_rule || d.detail, "reason");
     const m = cell(row, "");
     if (d.message_id) m.append(messageButton(d.message_id));
+    return row;
+  }));
+}
+
+const SCOPE_WORDS = {
+  unrestricted: ["#c62828", "may send as every mailbox no access policy denies it"],
+  unscoped: ["#616161", "sends as no mailbox until an access policy or role assignment of its own names it"],
+};
+
+function drawScopes(apps) {
+  const tbody = $("app-scopes").tBodies[0];
+  // Apps that cannot send at all (no Mail.Send role) need no scope.
+  const outside = apps.filter((a) => a.scope !== "scoped" && a.roles.includes("Mail.Send"));
+  if (!outside.length) {
+    emptyRow(tbody, 3, "Every sending app is scoped by an access policy or role assignment of its own.");
+    return;
+  }
+  tbody.replaceChildren(...outside.map((a) => {
+    const [colour, words] = SCOPE_WORDS[a.scope] || ["#555", a.scope];
+    const row = node("tr", "", { "data-app": a.app, "data-scope": a.scope });
+    cell(row, a.app);
+    const badge = node("span", a.scope, { class: "badge" });
+    badge.style.setProperty("--c", colour);
+    cell(row, "").append(badge);
+    cell(row, words, "reason");
     return row;
   }));
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod audit_chain;
+mod audit_chain_guards;
 mod audit_export;
 mod audit_partitions;
 mod auth;
@@ -38,6 +39,7 @@ mod replicas;
 mod roles;
 mod send;
 mod send_path;
+mod service_grants;
 mod shutdown;
 mod sync;
 mod throttle;

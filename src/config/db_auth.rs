@@ -20,7 +20,7 @@ pub(super) fn db_auth(raw: &Raw) -> Result<DbAuth, ConfigError> {
     match raw.get("db_auth").unwrap_or("password") {
         "password" => Ok(DbAuth::Password),
         "entra" => {
-            for key in ["database_url", "migration_database_url"] {
+            for key in ["database_url", "migration_database_url", "listen_database_url"] {
                 if let Some(url) = raw.get(key) {
                     passwordless(key, url)?;
                 }

@@ -31,6 +31,8 @@ pub struct Settings {
     pub database_url: String,
     /// The owner role migrations run as; None: DATABASE_URL's role (a one-role setup).
     pub migration_database_url: Option<String>,
+    /// Where LISTEN connects, directly to Postgres; None: DATABASE_URL (which then must not be a pooler).
+    pub listen_database_url: Option<String>,
     pub db_max_connections: u32,
     /// How database connections authenticate (MAILGATE_DB_AUTH).
     pub db_auth: DbAuth,
@@ -140,6 +142,7 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
 const KEYS: &[&str] = &[
     "database_url",
     "migration_database_url",
+    "listen_database_url",
     "db_max_connections",
     "db_auth",
     "db_scope",
@@ -268,6 +271,7 @@ impl Settings {
         Ok(Settings {
             database_url: raw.required("database_url")?,
             migration_database_url: raw.get("migration_database_url").map(str::to_owned),
+            listen_database_url: raw.get("listen_database_url").map(str::to_owned),
             db_max_connections: match raw.parse("db_max_connections", 10)? {
                 n @ 2..=500 => n,
                 _ => return Err(invalid("db_max_connections", "must be between 2 and 500")),

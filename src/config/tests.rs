@@ -107,6 +107,25 @@ fn migrations_use_their_own_url_else_the_database_url() {
 }
 
 #[test]
+fn listen_has_its_own_url_only_when_set_and_it_is_passwordless_under_entra() {
+    assert_eq!(load(&[("DATABASE_URL", "postgres://svc@pooler:6432/m")]).expect("loads").listen_database_url, None);
+    let s = load(&[
+        ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
+        ("MAILGATE_LISTEN_DATABASE_URL", "postgres://svc@db:5432/m"),
+    ])
+    .expect("loads");
+    assert_eq!(s.listen_database_url.as_deref(), Some("postgres://svc@db:5432/m"));
+    assert!(!format!("{s:?}").contains("db:5432"), "the URL may hold a password: {s:?}");
+    let err = load(&[
+        ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
+        ("MAILGATE_DB_AUTH", "entra"),
+        ("MAILGATE_LISTEN_DATABASE_URL", "postgres://svc:pw@db:5432/m"),
+    ])
+    .expect_err("a password under entra");
+    assert!(err.to_string().contains("MAILGATE_LISTEN_DATABASE_URL"), "{err}");
+}
+
+#[test]
 fn the_lease_follows_the_graph_timeout_unless_set() {
     let s = load(&[("DATABASE_URL", "x")]).expect("loads");
     assert_eq!((s.graph_timeout.as_secs(), s.lease.as_secs()), (30, 60));

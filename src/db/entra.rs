@@ -36,7 +36,8 @@ impl Auth {
 
     /// Connect options for `url`, with a fresh token as the password under Entra.
     pub async fn options(&self, url: &str) -> anyhow::Result<PgConnectOptions> {
-        let base: PgConnectOptions = url.parse().context("parsing the database URL")?;
+        // PgBouncer refuses start-up parameters it does not know, this one among them (see `super::connect`).
+        let base = url.parse::<PgConnectOptions>().context("parsing the database URL")?.extra_float_digits(None);
         match self {
             Self::Password => Ok(base),
             Self::Entra(entra) => Ok(entra.apply(&base).await?.0),

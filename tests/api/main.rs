@@ -33,6 +33,7 @@ mod otel;
 mod outbox;
 mod pacing;
 mod pg_restart;
+mod pooler;
 mod private_pg;
 mod process;
 mod replicas;

@@ -93,8 +93,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics.export_over_otlp(meter);
     }
     let token = Arc::new(
-        GraphToken::from_settings(&settings.credential, &settings.graph_scope, metrics.clone())
-            .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
+        GraphToken::from_settings(
+            &settings.credential,
+            settings.credential_authority.as_ref(),
+            &settings.graph_scope,
+            metrics.clone(),
+        )
+        .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
     );
     let graph =
         GraphClient::new(settings.graph_url.clone(), settings.graph_timeout).context("building the HTTP client")?;

@@ -39,6 +39,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub graph_url: Url,
     pub graph_scope: String,
+    /// MAILGATE_CLOUD: the defaults of the authority, Graph and the database scope.
+    pub cloud: Cloud,
+    /// Where mailgate's own credential signs in (workload identity, client secret), when not the SDK's default
+    /// (`AZURE_AUTHORITY_HOST`, else the public cloud): set by MAILGATE_ENTRA_AUTHORITY_HOST or a national cloud.
+    pub credential_authority: Option<Url>,
     pub graph_timeout: Duration,
     pub credential: CredentialKind,
     pub migrate_on_start: bool,
@@ -147,6 +152,7 @@ const KEYS: &[&str] = &[
     "db_auth",
     "db_scope",
     "listen",
+    "cloud",
     "graph_url",
     "graph_scope",
     "graph_timeout_secs",
@@ -217,7 +223,9 @@ impl Settings {
     }
 
     fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
-        let graph_url: Url = raw.parse("graph_url", Url::parse(DEFAULT_GRAPH_URL).expect("valid"))?;
+        let cloud = cloud::cloud(raw)?;
+        let (authority_host, authority_explicit) = cloud::authority_host(raw, cloud)?;
+        let graph_url: Url = raw.parse("graph_url", Url::parse(cloud.endpoints().graph_url).expect("valid"))?;
         if !matches!(graph_url.scheme(), "http" | "https") || graph_url.host().is_none() {
             return Err(invalid("graph_url", "must be an http(s) URL with a host"));
         }
@@ -276,10 +284,12 @@ impl Settings {
                 n @ 2..=500 => n,
                 _ => return Err(invalid("db_max_connections", "must be between 2 and 500")),
             },
-            db_auth: db_auth(raw)?,
+            db_auth: db_auth(raw, cloud)?,
             listen: raw.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             graph_url,
-            graph_scope: raw.get("graph_scope").unwrap_or("https://graph.microsoft.com/.default").to_owned(),
+            graph_scope: raw.get("graph_scope").map_or_else(|| cloud.graph_scope(), str::to_owned),
+            cloud,
+            credential_authority: (authority_explicit || cloud != Cloud::Public).then(|| authority_host.clone()),
             graph_timeout: Duration::from_secs(graph_timeout),
             credential: credential(raw)?,
             migrate_on_start: raw.parse("migrate_on_start", true)?,
@@ -315,7 +325,7 @@ impl Settings {
                 secs => Some(Duration::from_secs(secs)),
             },
             allow_unknown_mailboxes: raw.parse("allow_unknown_mailboxes", false)?,
-            entra: entra(raw)?,
+            entra: entra(raw, authority_host)?,
             http: http::http(raw)?,
             metrics_max_series: match raw.parse("metrics_max_series", crate::metrics::DEFAULT_MAX_SERIES)? {
                 n @ 10..=100_000 => n,
@@ -339,8 +349,6 @@ fn list(raw: &Raw, key: &str) -> Vec<String> {
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 35 * 1024 * 1024;
 /// Graph takes attachments up to 150 MB through upload sessions.
 const MAX_UPLOAD_MESSAGE_BYTES: usize = 150 * 1024 * 1024;
-
-const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 /// Reads a flat TOML table whose keys are the setting keys (`listen = "0.0.0.0:8080"`).
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
@@ -368,6 +376,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(out)
 }
 
+mod cloud;
 mod credential;
 mod db_auth;
 mod delivery;
@@ -376,6 +385,7 @@ mod http;
 #[cfg(test)]
 mod tests;
 
+pub use cloud::Cloud;
 pub use credential::CredentialKind;
 use credential::credential;
 use db_auth::db_auth;

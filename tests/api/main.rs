@@ -9,6 +9,7 @@ mod audit_partitions;
 mod auth;
 mod bad_input;
 mod cli;
+mod clouds;
 mod crash;
 mod cursor;
 mod db_entra;

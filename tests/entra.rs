@@ -412,3 +412,18 @@ async fn another_clouds_authority_names_the_issuers_its_tokens_carry() {
         assert_eq!(error, TokenError::WrongIssuer(format!("https://login.microsoftonline.com/{tid}/v2.0")));
     }
 }
+
+/// Metadata that could not be fetched at start is fetched with the keys for the first token; the issuers it names
+/// are the ones that token is checked against.
+#[tokio::test]
+async fn issuers_come_with_metadata_fetched_after_start() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_available(false);
+    let mut config = config_for(&issuer, &[CLIENT_ID]);
+    config.min_refetch_interval = Duration::ZERO;
+    let validator = EntraValidator::new(config, http()).await;
+    assert!(!validator.status().is_ready());
+    issuer.set_available(true);
+    let identity = validator.validate(&issuer.sign(&issuer.v1_claims(CALLER, CLIENT_ID))).await.expect("valid v1");
+    assert_eq!(identity.version, TokenVersion::V1);
+}

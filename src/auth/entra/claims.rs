@@ -174,13 +174,13 @@ pub(super) struct Claims {
 pub(super) struct ClaimRules<'a> {
     pub allowed_tenants: &'a [String],
     pub audiences: &'a [String],
-    pub issuers: std::sync::Arc<Issuers>,
 }
 
 impl Claims {
     /// Checks version, tenant (before issuer, so the error is precise), issuer, audience, that the
     /// token is app-only, and the caller's app id, and builds the identity.
-    pub(super) fn check(self, rules: &ClaimRules<'_>) -> Result<EntraIdentity, TokenError> {
+    /// `issuers`: as the metadata that the signing key came with names them.
+    pub(super) fn check(self, rules: &ClaimRules<'_>, issuers: &Issuers) -> Result<EntraIdentity, TokenError> {
         let version = match self.ver.as_deref() {
             Some("1.0") => TokenVersion::V1,
             Some("2.0") => TokenVersion::V2,
@@ -194,7 +194,7 @@ impl Claims {
             return Err(TokenError::WrongTenant(sanitize(&tid)));
         }
         let iss = self.iss.ok_or(TokenError::MissingClaim("iss"))?;
-        if rules.issuers.expected(version, &tid).as_deref() != Some(iss.as_str()) {
+        if issuers.expected(version, &tid).as_deref() != Some(iss.as_str()) {
             return Err(TokenError::WrongIssuer(sanitize(&iss)));
         }
         let aud = self.aud.ok_or(TokenError::MissingClaim("aud"))?;

@@ -135,11 +135,7 @@ impl EntraValidator {
     pub async fn validate(&self, token: &str) -> Result<EntraIdentity, TokenError> {
         let validator = validate::Validator {
             jwks: &self.inner.jwks,
-            rules: ClaimRules {
-                allowed_tenants: &self.inner.allowed_tenants,
-                audiences: &self.inner.audiences,
-                issuers: self.inner.jwks.issuers(),
-            },
+            rules: ClaimRules { allowed_tenants: &self.inner.allowed_tenants, audiences: &self.inner.audiences },
             leeway_secs: self.inner.leeway_secs,
         };
         validator.validate(token).await

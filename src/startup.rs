@@ -96,19 +96,28 @@ pub fn router(state: AppState) -> Router {
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db_auth = db::Auth::from_settings(&settings)?;
-    let pool = db::connect(&settings.database_url, settings.db_max_connections, &db_auth)
+    let (pool, pooled) = db::connect_detecting(&settings.database_url, settings.db_max_connections, &db_auth)
         .await
         .context("connecting to DATABASE_URL")?;
+    if pooled {
+        tracing::info!("DATABASE_URL goes through a connection pooler: no statement is kept past its transaction");
+    }
+    let listen_pool = listen_pool(&settings, &pool, pooled, &db_auth).await?;
     if settings.migrate_on_start {
-        db::migrate::at_start(&pool, settings.migration_database_url.as_deref(), &db_auth).await?;
+        db::migrate::at_start(&pool, pooled, settings.migration_database_url.as_deref(), &db_auth).await?;
     }
     let metrics = Arc::new(Metrics::new(settings.metrics_max_series));
     if let Some(meter) = crate::telemetry::meter() {
         metrics.export_over_otlp(meter);
     }
     let token = Arc::new(
-        GraphToken::from_settings(&settings.credential, &settings.graph_scope, metrics.clone())
-            .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
+        GraphToken::from_settings(
+            &settings.credential,
+            settings.credential_authority.as_ref(),
+            &settings.graph_scope,
+            metrics.clone(),
+        )
+        .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
     );
     // Asked for at once and now and then, so that /readyz, which never asks itself, knows how it stands; a failure is
     // reported there (degraded), not fatal.
@@ -124,7 +133,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     unscoped::warn(&pool, &policy).await;
     let callers = Arc::new(CallerCache::default());
     let events = Events::new(policy.clone(), callers.clone());
-    tokio::spawn(events.clone().listen(pool.clone()));
+    tokio::spawn(events.clone().listen(listen_pool));
     let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.idempotency_ttl);
     tokio::spawn(accept::purge_usage(pool.clone()));
     tokio::spawn(audit_chain::sealer::run(pool.clone(), settings.audit_seal_interval));
@@ -196,6 +205,30 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = stop.send(true);
     let _ = workers.await;
     Ok(())
+}
+
+/// Where notifications are listened for: a connection straight to Postgres, since LISTEN cannot work through a
+/// transaction-mode pooler (the server connection it registered on goes back to the pool). DATABASE_URL's own pool
+/// unless MAILGATE_LISTEN_DATABASE_URL is set; a pooler on either is a start-up error saying what to set.
+async fn listen_pool(settings: &Settings, pool: &PgPool, pooled: bool, auth: &db::Auth) -> anyhow::Result<PgPool> {
+    let Some(url) = &settings.listen_database_url else {
+        anyhow::ensure!(
+            !pooled,
+            "DATABASE_URL reaches Postgres through a transaction-mode connection pooler (such as PgBouncer on port \
+             6432), where LISTEN cannot work: set MAILGATE_LISTEN_DATABASE_URL to a direct connection to the same \
+             database (on Azure Flexible Server, the same URL with port 5432)"
+        );
+        return Ok(pool.clone());
+    };
+    // One connection, held by the listener for as long as it listens.
+    let (listen, listen_pooled) =
+        db::connect_detecting(url, 1, auth).await.context("connecting to MAILGATE_LISTEN_DATABASE_URL")?;
+    anyhow::ensure!(
+        !listen_pooled,
+        "MAILGATE_LISTEN_DATABASE_URL reaches Postgres through a connection pooler too, where LISTEN cannot work: it \
+         must connect to the database directly (on Azure Flexible Server, port 5432, not the pooler's 6432)"
+    );
+    Ok(listen)
 }
 
 /// Fetches the tenant's signing keys now (a failure is reported by /readyz, not fatal) and keeps them fresh.

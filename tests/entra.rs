@@ -389,3 +389,41 @@ async fn only_app_only_tokens_are_accepted() {
     plain.as_object_mut().expect("object").remove("idtyp");
     validator.validate(&issuer.sign(&plain)).await.expect("no idtyp");
 }
+
+/// Each cloud names its own issuers in its OpenID metadata (US Government's v2 tokens come from
+/// login.microsoftonline.us, 21Vianet's v1 tokens from sts.chinacloudapi.cn): the validator takes them from there.
+#[tokio::test]
+async fn another_clouds_authority_names_the_issuers_its_tokens_carry() {
+    for (v2_host, v1_host) in [
+        ("https://login.microsoftonline.us", "https://sts.windows.net"),
+        ("https://login.chinacloudapi.cn", "https://sts.chinacloudapi.cn"),
+    ] {
+        let issuer = TestIssuer::start_in_cloud(v2_host, v1_host).await;
+        let validator = EntraValidator::new(config_for(&issuer, &[CLIENT_ID]), http()).await;
+        let tid = issuer.tenant_id().to_owned();
+        for claims in [issuer.v1_claims(CALLER, CLIENT_ID), issuer.v2_claims(CALLER, CLIENT_ID)] {
+            let identity = validator.validate(&issuer.sign(&claims)).await.unwrap_or_else(|e| panic!("{claims}: {e}"));
+            assert_eq!(identity.tenant_id, tid);
+        }
+        // The public cloud's issuer, signed with this tenant's own key, is not this authority's.
+        let mut claims = issuer.v2_claims(CALLER, CLIENT_ID);
+        claims["iss"] = json!(format!("https://login.microsoftonline.com/{tid}/v2.0"));
+        let error = refused(&validator, &issuer.sign(&claims)).await;
+        assert_eq!(error, TokenError::WrongIssuer(format!("https://login.microsoftonline.com/{tid}/v2.0")));
+    }
+}
+
+/// Metadata that could not be fetched at start is fetched with the keys for the first token; the issuers it names
+/// are the ones that token is checked against.
+#[tokio::test]
+async fn issuers_come_with_metadata_fetched_after_start() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_available(false);
+    let mut config = config_for(&issuer, &[CLIENT_ID]);
+    config.min_refetch_interval = Duration::ZERO;
+    let validator = EntraValidator::new(config, http()).await;
+    assert!(!validator.status().is_ready());
+    issuer.set_available(true);
+    let identity = validator.validate(&issuer.sign(&issuer.v1_claims(CALLER, CLIENT_ID))).await.expect("valid v1");
+    assert_eq!(identity.version, TokenVersion::V1);
+}

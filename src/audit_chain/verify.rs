@@ -2,6 +2,7 @@
 //! consistent view, constant memory), walks them, then checks each seal's head against the link it ends on.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, Transaction};
 
@@ -19,6 +20,10 @@ pub struct Report {
     pub found: u64,
     pub rows_verified: u64,
     pub rows_unsealed: u64,
+    /// Rows after the last link written longer ago than the horizon: the sealer is stopped or held back.
+    pub unsealed_late: Vec<(i64, i64)>,
+    /// All such rows, including any beyond those kept.
+    pub late: u64,
     /// The last link: (id, link).
     pub head: Option<(i64, Link)>,
     pub seals: u64,
@@ -28,12 +33,13 @@ pub struct Report {
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.found == 0 && !matches!(self.expected_at, Some(None))
+        self.found == 0 && self.late == 0 && !matches!(self.expected_at, Some(None))
     }
 }
 
 /// Walks the whole chain. `expected`: a head anchored outside the database, which must be one of the links.
-pub async fn verify(pool: &PgPool, expected: Option<Link>) -> Result<Report, sqlx::Error> {
+/// `horizon`: rows after the last link older than this are reported as left unsealed.
+pub async fn verify(pool: &PgPool, expected: Option<Link>, horizon: Duration) -> Result<Report, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let (first, last): (Option<i64>, Option<i64>) =
@@ -49,7 +55,12 @@ pub async fn verify(pool: &PgPool, expected: Option<Link>) -> Result<Report, sql
         }
         _ => None,
     };
-    let mut walk = Walk::new(extent);
+    // Ids up to the sequence's last value were given to rows; a link past it never had one.
+    let issued: i64 =
+        sqlx::query_scalar("SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'id')), 0)")
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut walk = Walk::new(extent, issued);
     let mut expected_at = expected.map(|_| None);
     let mut rows =
         Cursor::<ChainRow>::open(&mut tx, "chain_rows", &format!("SELECT {SELECT} FROM audit_events ORDER BY id"))
@@ -83,6 +94,7 @@ pub async fn verify(pool: &PgPool, expected: Option<Link>) -> Result<Report, sql
     };
     walk.finish(witness.map(|w| to_link(&w)));
     let seals = check_seals(&mut tx, first.unwrap_or(i64::MAX), &mut walk).await?;
+    let (late, unsealed_late) = unsealed_since(&mut tx, last.unwrap_or(i64::MIN), horizon).await?;
     tx.commit().await?;
     Ok(Report {
         head: walk.head(),
@@ -90,9 +102,38 @@ pub async fn verify(pool: &PgPool, expected: Option<Link>) -> Result<Report, sql
         found: walk.found,
         rows_verified: walk.rows_verified,
         rows_unsealed: walk.rows_unsealed,
+        unsealed_late,
+        late,
         seals,
         expected_at,
     })
+}
+
+/// Rows kept of those left unsealed too long.
+const LATE_KEPT: i64 = 1000;
+
+/// Rows after the last link written before now − `horizon`: how many, and the first (id, age in seconds).
+async fn unsealed_since(
+    tx: &mut PgConnection,
+    last_link: i64,
+    horizon: Duration,
+) -> Result<(u64, Vec<(i64, i64)>), sqlx::Error> {
+    const LATE: &str = "FROM audit_events WHERE id > $1 AND at < now() - make_interval(secs => $2)";
+    let secs = horizon.as_secs_f64();
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {LATE}")))
+        .bind(last_link)
+        .bind(secs)
+        .fetch_one(&mut *tx)
+        .await?;
+    let kept: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, floor(extract(epoch FROM now() - at))::bigint {LATE} ORDER BY id LIMIT $3"
+    )))
+    .bind(last_link)
+    .bind(secs)
+    .bind(LATE_KEPT)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok((u64::try_from(count).unwrap_or(0), kept))
 }
 
 /// A seal's number, last id and head, and the link at that id if any.

@@ -18,6 +18,8 @@ pub enum What {
     RowOrLinkAltered,
     /// A link without its row.
     RowRemoved,
+    /// A link at an id no audit row was ever given (past the sequence): not made by the sealer.
+    LinkWithoutRow,
     /// A row inside the sealed range the chain skips: added behind the service's back.
     RowInserted,
     /// A row whose link was deleted: the next link continues a chain that included the row.
@@ -42,6 +44,7 @@ impl fmt::Display for What {
             Self::LinkAltered => f.write_str("link altered: the row matches the chain, its stored link does not"),
             Self::RowOrLinkAltered => f.write_str("row or link altered: they disagree"),
             Self::RowRemoved => f.write_str("row removed: its link remains"),
+            Self::LinkWithoutRow => f.write_str("link without a row: no audit row was ever given this id"),
             Self::RowInserted => f.write_str("row inserted into the sealed range: the chain skips it"),
             Self::LinkRemoved => f.write_str("link removed: the row is in the chain but its link is gone"),
             Self::RowWithoutLink => f.write_str("row without link inside the sealed range (inserted, or link removed)"),
@@ -103,6 +106,8 @@ const KEEP: usize = 1000;
 
 pub struct Walk {
     extent: Option<Extent>,
+    /// The highest id the sequence has given out: a link above it was never a row's.
+    issued: i64,
     /// The stored link of the last link seen, and its id.
     prev: Option<(i64, Link)>,
     pending: Option<Suspect>,
@@ -113,8 +118,17 @@ pub struct Walk {
 }
 
 impl Walk {
-    pub fn new(extent: Option<Extent>) -> Self {
-        Self { extent, prev: None, pending: None, findings: Vec::new(), found: 0, rows_verified: 0, rows_unsealed: 0 }
+    pub fn new(extent: Option<Extent>, issued: i64) -> Self {
+        Self {
+            extent,
+            issued,
+            prev: None,
+            pending: None,
+            findings: Vec::new(),
+            found: 0,
+            rows_verified: 0,
+            rows_unsealed: 0,
+        }
     }
 
     pub fn report(&mut self, id: i64, what: What) {
@@ -140,7 +154,7 @@ impl Walk {
                 None => self.report(id, What::RowBeforeChain),
                 Some(l) => {
                     match row {
-                        None => self.report(id, What::RowRemoved),
+                        None => self.report(id, self.removed(id)),
                         Some(r) if extent.genesis => self.check(id, r, &GENESIS, l, false),
                         // The start anchor: trusted, its row not checkable.
                         Some(_) => {}
@@ -172,7 +186,7 @@ impl Walk {
             }
             (None, Some(l)) => {
                 self.flush();
-                self.report(id, What::RowRemoved);
+                self.report(id, self.removed(id));
                 self.prev = Some((id, l));
             }
             (Some(r), None) => {
@@ -181,6 +195,10 @@ impl Walk {
             }
             (None, None) => {}
         }
+    }
+
+    fn removed(&self, id: i64) -> What {
+        if id > self.issued { What::LinkWithoutRow } else { What::RowRemoved }
     }
 
     fn check(&mut self, id: i64, row: &[u8], prev: &Link, stored: Link, gap_before: bool) {

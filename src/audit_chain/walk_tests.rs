@@ -19,7 +19,8 @@ fn chain(n: i64) -> Vec<Item> {
 fn walk(items: &[Item], genesis: bool, witness: Option<Link>) -> Walk {
     let links: Vec<i64> = items.iter().filter(|i| i.2.is_some()).map(|i| i.0).collect();
     let extent = links.first().map(|&f| Extent { first_link: f, last_link: *links.last().expect("last"), genesis });
-    let mut w = Walk::new(extent);
+    let issued = items.iter().filter(|i| i.1.is_some()).map(|i| i.0).max().unwrap_or(0);
+    let mut w = Walk::new(extent, issued);
     for (id, row, l) in items {
         w.step(*id, row.as_deref(), *l);
     }
@@ -41,6 +42,13 @@ fn an_intact_chain_verifies_every_row() {
     assert_eq!(findings(&w), vec![]);
     assert_eq!(w.rows_verified, 9);
     assert_eq!(w.head().map(|h| h.0), Some(10));
+}
+
+#[test]
+fn a_link_past_every_issued_id_is_a_link_without_a_row() {
+    let mut c = chain(10);
+    c.push((i64::MAX, None, Some([9; 32])));
+    assert_eq!(findings(&walk(&c, true, None)), vec![(i64::MAX, What::LinkWithoutRow)]);
 }
 
 #[test]

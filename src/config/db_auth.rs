@@ -2,9 +2,10 @@
 
 use reqwest::Url;
 
-use super::{ConfigError, Raw, invalid};
+use super::{Cloud, ConfigError, Raw, invalid};
 
-/// Azure Database for PostgreSQL's token audience in the public cloud; sovereign clouds set MAILGATE_DB_SCOPE.
+/// Azure Database for PostgreSQL's token audience in the public cloud; national clouds have their own
+/// (MAILGATE_CLOUD), and MAILGATE_DB_SCOPE overrides either.
 pub const DEFAULT_DB_SCOPE: &str = "https://ossrdbms-aad.database.windows.net/.default";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,16 +18,16 @@ pub enum DbAuth {
     Entra { scope: String },
 }
 
-pub(super) fn db_auth(raw: &Raw) -> Result<DbAuth, ConfigError> {
+pub(super) fn db_auth(raw: &Raw, cloud: Cloud) -> Result<DbAuth, ConfigError> {
     match raw.get("db_auth").unwrap_or("password") {
         "password" => Ok(DbAuth::Password),
         "entra" => {
-            for key in ["database_url", "migration_database_url", "audit_database_url"] {
+            for key in ["database_url", "migration_database_url", "audit_database_url", "listen_database_url"] {
                 if let Some(url) = raw.get(key) {
                     passwordless(key, url)?;
                 }
             }
-            Ok(DbAuth::Entra { scope: raw.get("db_scope").unwrap_or(DEFAULT_DB_SCOPE).to_owned() })
+            Ok(DbAuth::Entra { scope: raw.get("db_scope").unwrap_or(cloud.endpoints().db_scope).to_owned() })
         }
         other => Err(invalid("db_auth", format!("`{other}`: expected password or entra"))),
     }

@@ -7,7 +7,7 @@ use reqwest::Url;
 use super::{ConfigError, EntraSettings, Raw, env_name, invalid, list};
 
 /// Token authentication is on when a tenant is set; it then needs at least one audience.
-pub(super) fn entra(raw: &Raw) -> Result<Option<EntraSettings>, ConfigError> {
+pub(super) fn entra(raw: &Raw, authority_host: Url) -> Result<Option<EntraSettings>, ConfigError> {
     let Some(tenant_id) = raw.get("entra_tenant_id") else {
         return Ok(None);
     };
@@ -25,11 +25,6 @@ pub(super) fn entra(raw: &Raw) -> Result<Option<EntraSettings>, ConfigError> {
     }
     if allowed_tenants.is_empty() {
         allowed_tenants.push(tenant_id.to_owned());
-    }
-    let authority_host: Url =
-        raw.parse("entra_authority_host", Url::parse("https://login.microsoftonline.com").expect("valid"))?;
-    if !matches!(authority_host.scheme(), "http" | "https") {
-        return Err(invalid("entra_authority_host", "must be an http(s) URL"));
     }
     let leeway: u64 = raw.parse("entra_leeway_secs", 60)?;
     if leeway > 600 {

@@ -31,12 +31,19 @@ pub struct Settings {
     pub database_url: String,
     /// The owner role migrations run as; None: DATABASE_URL's role (a one-role setup).
     pub migration_database_url: Option<String>,
+    /// Where LISTEN connects, directly to Postgres; None: DATABASE_URL (which then must not be a pooler).
+    pub listen_database_url: Option<String>,
     pub db_max_connections: u32,
     /// How database connections authenticate (MAILGATE_DB_AUTH).
     pub db_auth: DbAuth,
     pub listen: SocketAddr,
     pub graph_url: Url,
     pub graph_scope: String,
+    /// MAILGATE_CLOUD: the defaults of the authority, Graph and the database scope.
+    pub cloud: Cloud,
+    /// Where mailgate's own credential signs in (workload identity, client secret), when not the SDK's default
+    /// (`AZURE_AUTHORITY_HOST`, else the public cloud): set by MAILGATE_ENTRA_AUTHORITY_HOST or a national cloud.
+    pub credential_authority: Option<Url>,
     pub graph_timeout: Duration,
     pub credential: CredentialKind,
     pub migrate_on_start: bool,
@@ -142,10 +149,12 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
 const KEYS: &[&str] = &[
     "database_url",
     "migration_database_url",
+    "listen_database_url",
     "db_max_connections",
     "db_auth",
     "db_scope",
     "listen",
+    "cloud",
     "graph_url",
     "graph_scope",
     "graph_timeout_secs",
@@ -220,7 +229,9 @@ impl Settings {
     }
 
     fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
-        let graph_url: Url = raw.parse("graph_url", Url::parse(DEFAULT_GRAPH_URL).expect("valid"))?;
+        let cloud = cloud::cloud(raw)?;
+        let (authority_host, authority_explicit) = cloud::authority_host(raw, cloud)?;
+        let graph_url: Url = raw.parse("graph_url", Url::parse(cloud.endpoints().graph_url).expect("valid"))?;
         if !matches!(graph_url.scheme(), "http" | "https") || graph_url.host().is_none() {
             return Err(invalid("graph_url", "must be an http(s) URL with a host"));
         }
@@ -271,14 +282,17 @@ impl Settings {
         Ok(Settings {
             database_url: raw.required("database_url")?,
             migration_database_url: raw.get("migration_database_url").map(str::to_owned),
+            listen_database_url: raw.get("listen_database_url").map(str::to_owned),
             db_max_connections: match raw.parse("db_max_connections", 10)? {
                 n @ 2..=500 => n,
                 _ => return Err(invalid("db_max_connections", "must be between 2 and 500")),
             },
-            db_auth: db_auth(raw)?,
+            db_auth: db_auth(raw, cloud)?,
             listen: raw.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             graph_url,
-            graph_scope: raw.get("graph_scope").unwrap_or("https://graph.microsoft.com/.default").to_owned(),
+            graph_scope: raw.get("graph_scope").map_or_else(|| cloud.graph_scope(), str::to_owned),
+            cloud,
+            credential_authority: (authority_explicit || cloud != Cloud::Public).then(|| authority_host.clone()),
             graph_timeout: Duration::from_secs(graph_timeout),
             credential: credential(raw)?,
             migrate_on_start: raw.parse("migrate_on_start", true)?,
@@ -314,7 +328,7 @@ impl Settings {
                 secs => Some(Duration::from_secs(secs)),
             },
             allow_unknown_mailboxes: raw.parse("allow_unknown_mailboxes", false)?,
-            entra: entra(raw)?,
+            entra: entra(raw, authority_host)?,
             http,
             metrics_max_series: match raw.parse("metrics_max_series", crate::metrics::DEFAULT_MAX_SERIES)? {
                 n @ 10..=100_000 => n,
@@ -339,8 +353,6 @@ fn list(raw: &Raw, key: &str) -> Vec<String> {
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 35 * 1024 * 1024;
 /// Graph takes attachments up to 150 MB through upload sessions.
 const MAX_UPLOAD_MESSAGE_BYTES: usize = 150 * 1024 * 1024;
-
-const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 /// Reads a flat TOML table whose keys are the setting keys (`listen = "0.0.0.0:8080"`).
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
@@ -369,6 +381,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
 }
 
 mod audit_reads;
+mod cloud;
 mod credential;
 mod db_auth;
 mod delivery;
@@ -379,6 +392,7 @@ mod tests;
 
 pub use audit_reads::AuditReads;
 use audit_reads::audit_reads;
+pub use cloud::Cloud;
 pub use credential::CredentialKind;
 use credential::credential;
 use db_auth::db_auth;

@@ -116,6 +116,25 @@ fn migrations_use_their_own_url_else_the_database_url() {
 }
 
 #[test]
+fn listen_has_its_own_url_only_when_set_and_it_is_passwordless_under_entra() {
+    assert_eq!(load(&[("DATABASE_URL", "postgres://svc@pooler:6432/m")]).expect("loads").listen_database_url, None);
+    let s = load(&[
+        ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
+        ("MAILGATE_LISTEN_DATABASE_URL", "postgres://svc@db:5432/m"),
+    ])
+    .expect("loads");
+    assert_eq!(s.listen_database_url.as_deref(), Some("postgres://svc@db:5432/m"));
+    assert!(!format!("{s:?}").contains("db:5432"), "the URL may hold a password: {s:?}");
+    let err = load(&[
+        ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
+        ("MAILGATE_DB_AUTH", "entra"),
+        ("MAILGATE_LISTEN_DATABASE_URL", "postgres://svc:pw@db:5432/m"),
+    ])
+    .expect_err("a password under entra");
+    assert!(err.to_string().contains("MAILGATE_LISTEN_DATABASE_URL"), "{err}");
+}
+
+#[test]
 fn the_lease_follows_the_graph_timeout_unless_set() {
     let s = load(&[("DATABASE_URL", "x")]).expect("loads");
     assert_eq!((s.graph_timeout.as_secs(), s.lease.as_secs()), (30, 60));
@@ -188,4 +207,66 @@ fn the_audit_seal_interval_defaults_to_5_seconds_and_is_bounded() {
         let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_AUDIT_SEAL_SECS", bad)]).expect_err(bad);
         assert!(err.to_string().contains("MAILGATE_AUDIT_SEAL_SECS"), "{err}");
     }
+}
+
+#[test]
+fn a_cloud_sets_the_defaults_of_the_authority_graph_and_the_database_scope() {
+    let entra =
+        [("MAILGATE_ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"), ("MAILGATE_ENTRA_AUDIENCES", "x")];
+    let with = |more: &[(&'static str, &'static str)]| {
+        let mut all = vec![("DATABASE_URL", "postgres://svc@db/m"), ("MAILGATE_DB_AUTH", "entra")];
+        all.extend_from_slice(&entra);
+        all.extend_from_slice(more);
+        load(&all).expect("loads")
+    };
+    for (cloud, authority, graph, db) in [
+        ("public", "https://login.microsoftonline.com/", "https://graph.microsoft.com/", DEFAULT_DB_SCOPE),
+        (
+            "usgov",
+            "https://login.microsoftonline.us/",
+            "https://graph.microsoft.us/",
+            "https://ossrdbms-aad.database.usgovcloudapi.net/.default",
+        ),
+        (
+            "usgovdod",
+            "https://login.microsoftonline.us/",
+            "https://dod-graph.microsoft.us/",
+            "https://ossrdbms-aad.database.usgovcloudapi.net/.default",
+        ),
+        (
+            "china",
+            "https://login.chinacloudapi.cn/",
+            "https://microsoftgraph.chinacloudapi.cn/",
+            "https://ossrdbms-aad.database.chinacloudapi.cn/.default",
+        ),
+    ] {
+        let s = with(&[("MAILGATE_CLOUD", cloud)]);
+        assert_eq!(s.entra.as_ref().expect("entra").authority_host.as_str(), authority, "{cloud}");
+        assert_eq!(s.graph_url.as_str(), graph, "{cloud}");
+        assert_eq!(s.graph_scope, format!("{}.default", graph), "{cloud}");
+        assert_eq!(s.db_auth, DbAuth::Entra { scope: db.to_owned() }, "{cloud}");
+        // The SDK's own default (AZURE_AUTHORITY_HOST, else public) stays in the public cloud unless set.
+        let expected = (cloud != "public").then_some(authority);
+        assert_eq!(s.credential_authority.as_ref().map(|u| u.as_str()), expected, "{cloud}");
+    }
+    assert_eq!(with(&[]).graph_url.as_str(), "https://graph.microsoft.com/");
+
+    // A setting given explicitly wins over its cloud's default.
+    let s = with(&[
+        ("MAILGATE_CLOUD", "usgov"),
+        ("MAILGATE_GRAPH_URL", "http://127.0.0.1:9"),
+        ("MAILGATE_GRAPH_SCOPE", "api://graph/.default"),
+        ("MAILGATE_DB_SCOPE", "api://db/.default"),
+        ("MAILGATE_ENTRA_AUTHORITY_HOST", "https://login.example.test"),
+    ]);
+    assert_eq!(s.graph_url.as_str(), "http://127.0.0.1:9/");
+    assert_eq!(s.graph_scope, "api://graph/.default");
+    assert_eq!(s.db_auth, DbAuth::Entra { scope: "api://db/.default".into() });
+    assert_eq!(s.entra.as_ref().expect("entra").authority_host.as_str(), "https://login.example.test/");
+    assert_eq!(s.credential_authority.as_ref().map(|u| u.as_str()), Some("https://login.example.test/"));
+    let s = with(&[("MAILGATE_ENTRA_AUTHORITY_HOST", "https://login.example.test")]);
+    assert_eq!(s.credential_authority.as_ref().map(|u| u.as_str()), Some("https://login.example.test/"));
+
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CLOUD", "mooncake")]).expect_err("unknown cloud");
+    assert!(err.to_string().contains("MAILGATE_CLOUD") && err.to_string().contains("usgovdod"), "{err}");
 }

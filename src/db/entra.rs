@@ -27,8 +27,11 @@ impl Auth {
         match &settings.db_auth {
             DbAuth::Password => Ok(Self::Password),
             DbAuth::Entra { scope } => {
-                let credential = crate::delivery::credential::credential(&settings.credential)
-                    .context("setting up the credential (MAILGATE_CREDENTIAL) for MAILGATE_DB_AUTH=entra")?;
+                let credential = crate::delivery::credential::credential(
+                    &settings.credential,
+                    settings.credential_authority.as_ref(),
+                )
+                .context("setting up the credential (MAILGATE_CREDENTIAL) for MAILGATE_DB_AUTH=entra")?;
                 Ok(Self::Entra(Arc::new(EntraPassword { credential, scope: scope.clone() })))
             }
         }
@@ -36,7 +39,8 @@ impl Auth {
 
     /// Connect options for `url`, with a fresh token as the password under Entra.
     pub async fn options(&self, url: &str) -> anyhow::Result<PgConnectOptions> {
-        let base: PgConnectOptions = url.parse().context("parsing the database URL")?;
+        // PgBouncer refuses start-up parameters it does not know, this one among them (see `super::connect`).
+        let base = url.parse::<PgConnectOptions>().context("parsing the database URL")?.extra_float_digits(None);
         match self {
             Self::Password => Ok(base),
             Self::Entra(entra) => Ok(entra.apply(&base).await?.0),

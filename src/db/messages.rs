@@ -59,19 +59,14 @@ pub struct MessageRow {
 
 /// Drops bodies of finished messages older than the retention, and idempotency keys older than their time to live.
 pub async fn purge(db: &PgPool, body_retention: Duration, idempotency_ttl: Duration) -> Result<u64, sqlx::Error> {
-    let bodies = sqlx::query(
-        "UPDATE messages SET payload = NULL
-          WHERE payload IS NOT NULL AND status IN ('sent', 'denied', 'rejected', 'failed', 'unknown')
-            AND updated_at < now() - make_interval(secs => $1)",
-    )
-    .bind(body_retention.as_secs_f64())
-    .execute(db)
-    .await?;
+    // A function of the owner's: the service may clear bodies but not write them (migration 20261208200001).
+    let bodies: i64 =
+        sqlx::query_scalar("SELECT purge_message_bodies($1)").bind(body_retention.as_secs_f64()).fetch_one(db).await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)")
         .bind(idempotency_ttl.as_secs_f64())
         .execute(db)
         .await?;
-    Ok(bodies.rows_affected())
+    Ok(u64::try_from(bodies).unwrap_or(0))
 }
 
 #[tracing::instrument(skip(db))]

@@ -19,6 +19,9 @@ const AT_START: &str = "applying pending migrations at start as DATABASE_URL's r
 /// serves: the single connection opens at once and migrations need no other.
 pub async fn migrate(url: &str, setting: &str, auth: &Auth) -> anyhow::Result<()> {
     let options = auth.options(url).await.with_context(|| format!("connecting to {setting} to migrate"))?;
+    let pooled =
+        super::pooler::behind_pooler(&options).await.with_context(|| format!("connecting to {setting} to migrate"))?;
+    anyhow::ensure!(!pooled, "{}", through_pooler(setting));
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
@@ -35,16 +38,26 @@ pub async fn migrate(url: &str, setting: &str, auth: &Auth) -> anyhow::Result<()
     })
 }
 
-/// `serve`'s start: migrate as the owner at `owner_url` when set; otherwise through the service's own pool, and only
-/// when this binary has migrations the database lacks.
-pub async fn at_start(pool: &PgPool, owner_url: Option<&str>, auth: &Auth) -> anyhow::Result<()> {
+/// `serve`'s start: migrate as the owner at `owner_url` when set; otherwise through the service's own pool (`pooled`:
+/// through a connection pooler), and only when this binary has migrations the database lacks.
+pub async fn at_start(pool: &PgPool, pooled: bool, owner_url: Option<&str>, auth: &Auth) -> anyhow::Result<()> {
     if let Some(url) = owner_url {
         return migrate(url, "MAILGATE_MIGRATION_DATABASE_URL", auth).await;
     }
     if pending(pool).await.is_empty() {
         return Ok(());
     }
+    anyhow::ensure!(!pooled, "{}", through_pooler("DATABASE_URL"));
     MIGRATOR.run(pool).await.context(AT_START)
+}
+
+/// Why migrations do not run through `setting`, and what to do.
+fn through_pooler(setting: &str) -> String {
+    format!(
+        "{setting} reaches Postgres through a transaction-mode connection pooler (such as PgBouncer on port 6432), \
+         which cannot hold the lock migrations take for their whole run: set MAILGATE_MIGRATION_DATABASE_URL to a \
+         direct connection to the database (port 5432 on Azure Flexible Server), or run `mailgate migrate` with one"
+    )
 }
 
 /// The versions this binary holds that the database has not applied as they are; all of them when it cannot tell

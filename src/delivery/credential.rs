@@ -5,11 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::ClientOptions;
 use azure_identity::{
-    ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-    WorkloadIdentityCredential,
+    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
+use reqwest::Url;
 
 use time::OffsetDateTime;
 
@@ -27,9 +30,15 @@ pub struct GraphToken {
 }
 
 impl GraphToken {
-    pub fn from_settings(kind: &CredentialKind, scope: &str, metrics: Arc<Metrics>) -> azure_core::Result<Self> {
+    /// `authority`: where the credential signs in, when not the SDK's default (see `credential`).
+    pub fn from_settings(
+        kind: &CredentialKind,
+        authority: Option<&Url>,
+        scope: &str,
+        metrics: Arc<Metrics>,
+    ) -> azure_core::Result<Self> {
         Ok(Self {
-            credential: credential(kind)?,
+            credential: credential(kind, authority)?,
             scope: scope.to_owned(),
             metrics,
             last_expiry: Mutex::new(None),
@@ -87,7 +96,13 @@ impl GraphToken {
 
 /// The credential MAILGATE_CREDENTIAL names. Graph and, under MAILGATE_DB_AUTH=entra, the database ask the same
 /// identity for tokens of their own scopes.
-pub fn credential(kind: &CredentialKind) -> azure_core::Result<Arc<dyn TokenCredential>> {
+///
+/// `authority`: the Entra authority workload identity and a client secret sign in at (MAILGATE_ENTRA_AUTHORITY_HOST,
+/// or a national cloud's); None leaves the SDK's choice, `AZURE_AUTHORITY_HOST` (which AKS's workload identity
+/// webhook sets for its cluster's cloud), else the public cloud. A managed identity asks the endpoint of the host it
+/// runs on, which serves its own cloud's tokens: no authority is involved.
+pub fn credential(kind: &CredentialKind, authority: Option<&Url>) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    let client_options = || ClientOptions { cloud: authority.map(cloud_of), ..Default::default() };
     Ok(match kind {
         CredentialKind::ManagedIdentity { client_id } => {
             let options = ManagedIdentityCredentialOptions {
@@ -96,9 +111,21 @@ pub fn credential(kind: &CredentialKind) -> azure_core::Result<Arc<dyn TokenCred
             };
             ManagedIdentityCredential::new(Some(options))?
         }
-        CredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(None)?,
+        CredentialKind::WorkloadIdentity => {
+            let mut options = WorkloadIdentityCredentialOptions::default();
+            options.credential_options.client_options = client_options();
+            WorkloadIdentityCredential::new(Some(options))?
+        }
         CredentialKind::ClientSecret { tenant_id, client_id, secret } => {
-            ClientSecretCredential::new(tenant_id, client_id.clone(), Secret::new(secret.clone()), None)?
+            let options = ClientSecretCredentialOptions { client_options: client_options() };
+            ClientSecretCredential::new(tenant_id, client_id.clone(), Secret::new(secret.clone()), Some(options))?
         }
     })
+}
+
+/// The SDK's cloud configuration for an authority host (no trailing slash: the SDK appends `/{tenant}/…`).
+fn cloud_of(authority: &Url) -> Arc<CloudConfiguration> {
+    let mut custom = CustomConfiguration::default();
+    custom.authority_host = authority.as_str().trim_end_matches('/').to_owned();
+    Arc::new(custom.into())
 }

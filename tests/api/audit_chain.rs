@@ -19,14 +19,14 @@ use crate::process::wait_until;
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
-async fn service_pool(pool: &PgPool) -> (PgPool, String) {
+pub(crate) async fn service_pool(pool: &PgPool) -> (PgPool, String) {
     let url = service_url(pool, &database_url(pool).await).await;
     let svc = PgPoolOptions::new().max_connections(3).connect(&url).await.expect("connect as the service");
     (svc, url)
 }
 
 /// `mailgate audit verify` with `extra` arguments against `db`: (success, stdout, stderr).
-fn verify(db: &str, extra: &[&str]) -> (bool, String, String) {
+pub(crate) fn verify(db: &str, extra: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))
         .args(["audit", "verify"])
         .args(extra)
@@ -42,7 +42,7 @@ fn verify(db: &str, extra: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn verified(db: &str) -> String {
+pub(crate) fn verified(db: &str) -> String {
     let (ok, stdout, stderr) = verify(db, &[]);
     assert!(ok, "verify failed:\n{stdout}{stderr}");
     assert!(stdout.starts_with("ok: "), "{stdout}");
@@ -59,7 +59,7 @@ fn refuted(db: &str, line: &str) -> String {
 }
 
 /// Runs `sql` as the superuser with every trigger skipped, as a superuser rewriting history would.
-async fn behind_the_back(pool: &PgPool, sql: &str) {
+pub(crate) async fn behind_the_back(pool: &PgPool, sql: &str) {
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.expect("replica role");
     let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut *tx).await.expect(sql);
@@ -67,7 +67,7 @@ async fn behind_the_back(pool: &PgPool, sql: &str) {
     tx.commit().await.expect("commit");
 }
 
-async fn ids(pool: &PgPool, table: &str) -> Vec<i64> {
+pub(crate) async fn ids(pool: &PgPool, table: &str) -> Vec<i64> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT id FROM {table} ORDER BY id")))
         .fetch_all(pool)
         .await
@@ -76,7 +76,7 @@ async fn ids(pool: &PgPool, table: &str) -> Vec<i64> {
 
 /// Ten audit rows through the service's own insert, as the service role, with a rolled-back id among them; then
 /// sealed. Returns the ids of the rows and the rolled-back id.
-async fn sealed_log(pool: &PgPool, svc: &PgPool) -> (Vec<i64>, i64) {
+pub(crate) async fn sealed_log(pool: &PgPool, svc: &PgPool) -> (Vec<i64>, i64) {
     for i in 0..10 {
         if i == 5 {
             let mut tx = svc.begin().await.expect("begin");
@@ -104,7 +104,7 @@ async fn sealed_log(pool: &PgPool, svc: &PgPool) -> (Vec<i64>, i64) {
 }
 
 /// Ticks a sealer (as the service role) until every audit row has a link.
-async fn seal_all(pool: &PgPool, svc: &PgPool) {
+pub(crate) async fn seal_all(pool: &PgPool, svc: &PgPool) {
     let mut sealer = Sealer::default();
     for _ in 0..20 {
         sealer.tick(svc).await.expect("seal");
@@ -284,11 +284,12 @@ async fn the_sealer_never_seals_past_an_open_transactions_id(pool: PgPool) {
 }
 
 /// An id drawn before its row is written belongs to a transaction without a transaction id yet (nextval assigns
-/// none), which a snapshot's xmin does not see; the sequence's lock does.
+/// none), which a snapshot's xmin does not see; the sequence's lock does. (The owner's session: the service may not
+/// give a row an id of its choosing.)
 #[sqlx::test]
 async fn an_id_drawn_before_its_row_is_written_holds_the_seal_back(pool: PgPool) {
     let (svc, url) = service_pool(&pool).await;
-    let mut open = svc.begin().await.expect("begin");
+    let mut open = pool.begin().await.expect("begin");
     let drawn: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))")
         .fetch_one(&mut *open)
         .await

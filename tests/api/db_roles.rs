@@ -146,7 +146,8 @@ async fn the_service_role_cannot_change_the_schema(pool: PgPool) {
         // Append-only: every table the service may add rows to but not change, and the change trail, which only
         // the database's triggers write. Each must carry both guards, whatever a future migration forgets.
         "SELECT c.relname::text,
-                has_table_privilege('mailgate_service', c.oid, 'UPDATE, DELETE'),
+                has_any_column_privilege('mailgate_service', c.oid, 'UPDATE')
+                    OR has_table_privilege('mailgate_service', c.oid, 'DELETE'),
                 coalesce(bool_or(t.tgfoid = 'audit_events_append_only'::regproc AND t.tgtype & 27 = 27), false),
                 coalesce(bool_or(t.tgfoid = 'audit_events_append_only'::regproc AND t.tgtype & 34 = 34), false)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -155,8 +156,9 @@ async fn the_service_role_cannot_change_the_schema(pool: PgPool) {
             -- A policy's apps: never changed, removed only with their policy (a cascade, run as the owner).
             AND c.relname <> 'access_policy_apps'
             AND (c.relname = 'change_events'
-                 OR (has_table_privilege('mailgate_service', c.oid, 'INSERT')
-                     AND NOT has_table_privilege('mailgate_service', c.oid, 'UPDATE')
+                 -- Column grants count: the service inserts some columns of audit_events, updates some of messages.
+                 OR (has_any_column_privilege('mailgate_service', c.oid, 'INSERT')
+                     AND NOT has_any_column_privilege('mailgate_service', c.oid, 'UPDATE')
                      AND NOT has_table_privilege('mailgate_service', c.oid, 'DELETE')))
           GROUP BY c.oid, c.relname ORDER BY 1",
     )

@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use keys::{TestKey, pem, signing_input};
 use server::Shared;
 
+const PUBLIC_V2_ISSUER_HOST: &str = "https://login.microsoftonline.com";
+const PUBLIC_V1_ISSUER_HOST: &str = "https://sts.windows.net";
+
 /// How the public key is encoded when it is misused as an HMAC secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicKeyEncoding {
@@ -45,8 +48,18 @@ impl TestIssuer {
         Self::start_for_tenant(&uuid::Uuid::new_v4().to_string()).await
     }
 
-    /// Starts a tenant with the given tenant id and one published signing key.
+    /// Starts a tenant with the given tenant id and one published signing key, in the public cloud.
     pub async fn start_for_tenant(tenant_id: &str) -> Self {
+        Self::start_with(tenant_id, PUBLIC_V2_ISSUER_HOST, PUBLIC_V1_ISSUER_HOST).await
+    }
+
+    /// Starts a tenant of another authority, whose metadata and tokens name issuers under `v2_issuer_host` and
+    /// `v1_issuer_host` (e.g. `https://login.microsoftonline.us` and `https://sts.windows.net` for US Government).
+    pub async fn start_in_cloud(v2_issuer_host: &str, v1_issuer_host: &str) -> Self {
+        Self::start_with(&uuid::Uuid::new_v4().to_string(), v2_issuer_host, v1_issuer_host).await
+    }
+
+    async fn start_with(tenant_id: &str, v2_issuer_host: &str, v1_issuer_host: &str) -> Self {
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
@@ -54,6 +67,8 @@ impl TestIssuer {
         let shared = Arc::new(Shared {
             tenant_id: tenant_id.to_owned(),
             base_url: format!("http://{addr}"),
+            v2_issuer_host: v2_issuer_host.to_owned(),
+            v1_issuer_host: v1_issuer_host.to_owned(),
             published: Mutex::new(vec![key.clone()]),
             current: Mutex::new(key),
             available: AtomicBool::new(true),
@@ -121,7 +136,7 @@ impl TestIssuer {
     pub fn v1_claims(&self, app_id: &str, audience: &str) -> Value {
         let tid = self.tenant_id();
         let mut claims = base_claims(tid, audience);
-        claims["iss"] = json!(format!("https://sts.windows.net/{tid}/"));
+        claims["iss"] = json!(format!("{}/{tid}/", self.shared.v1_issuer_host));
         claims["ver"] = json!("1.0");
         claims["appid"] = json!(app_id);
         claims
@@ -131,7 +146,7 @@ impl TestIssuer {
     pub fn v2_claims(&self, app_id: &str, audience: &str) -> Value {
         let tid = self.tenant_id();
         let mut claims = base_claims(tid, audience);
-        claims["iss"] = json!(format!("https://login.microsoftonline.com/{tid}/v2.0"));
+        claims["iss"] = json!(format!("{}/{tid}/v2.0", self.shared.v2_issuer_host));
         claims["ver"] = json!("2.0");
         claims["azp"] = json!(app_id);
         claims

@@ -15,6 +15,10 @@ use super::keys::TestKey;
 pub(super) struct Shared {
     pub tenant_id: String,
     pub base_url: String,
+    /// Where the tokens say they come from: `https://login.microsoftonline.com` (v2) and `https://sts.windows.net`
+    /// (v1) in the public cloud, others in national ones.
+    pub v2_issuer_host: String,
+    pub v1_issuer_host: String,
     pub published: Mutex<Vec<Arc<TestKey>>>,
     pub current: Mutex<Arc<TestKey>>,
     pub available: AtomicBool,
@@ -22,10 +26,12 @@ pub(super) struct Shared {
     pub metadata_requests: AtomicUsize,
 }
 
-/// `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/discovery/v2.0/keys`.
+/// `/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/.well-known/openid-configuration` (v1) and
+/// `/{tenant}/discovery/v2.0/keys`.
 pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
         .route("/{tenant}/v2.0/.well-known/openid-configuration", axum::routing::get(metadata))
+        .route("/{tenant}/.well-known/openid-configuration", axum::routing::get(v1_metadata))
         .route("/{tenant}/discovery/v2.0/keys", axum::routing::get(jwks))
         .with_state(shared)
 }
@@ -37,9 +43,22 @@ async fn metadata(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>)
     }
     let base = &shared.base_url;
     Json(json!({
-        "issuer": format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+        "issuer": format!("{}/{tenant}/v2.0", shared.v2_issuer_host),
         "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
         "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+    .into_response()
+}
+
+/// The v1 document: its own issuer, the same keys. Not counted in `metadata_requests`.
+async fn v1_metadata(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>) -> Response {
+    if let Some(refusal) = refuse(&shared, &tenant) {
+        return refusal;
+    }
+    let base = &shared.base_url;
+    Json(json!({
+        "issuer": format!("{}/{tenant}/", shared.v1_issuer_host),
+        "jwks_uri": format!("{base}/{tenant}/discovery/keys"),
     }))
     .into_response()
 }

@@ -12,18 +12,40 @@ pub(super) const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Which Entra token format the token uses (its `ver` claim).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenVersion {
-    /// `ver` = "1.0", issuer `https://sts.windows.net/{tid}/`, caller in `appid`.
+    /// `ver` = "1.0", issuer as the authority's v1 metadata says (public cloud: `https://sts.windows.net/{tid}/`),
+    /// caller in `appid`.
     V1,
-    /// `ver` = "2.0", issuer `https://login.microsoftonline.com/{tid}/v2.0`, caller in `azp`.
+    /// `ver` = "2.0", issuer as the authority's v2 metadata says (public cloud:
+    /// `https://login.microsoftonline.com/{tid}/v2.0`), caller in `azp`.
     V2,
 }
 
-impl TokenVersion {
-    /// The issuer an Entra token of this version carries for tenant `tid`.
-    pub fn issuer_for(self, tid: &str) -> String {
-        match self {
-            Self::V1 => format!("https://sts.windows.net/{tid}/"),
-            Self::V2 => format!("https://login.microsoftonline.com/{tid}/v2.0"),
+/// The issuers the authority's OpenID metadata names, with the tenant id as `{tenantid}`: each cloud has its own
+/// (`https://login.microsoftonline.us/{tenantid}/v2.0`, `https://sts.chinacloudapi.cn/{tenantid}/`, …).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Issuers {
+    pub v1: Option<String>,
+    pub v2: Option<String>,
+}
+
+impl Issuers {
+    /// The issuer a token of `version` from tenant `tid` must carry; None while the metadata is unknown.
+    pub fn expected(&self, version: TokenVersion, tid: &str) -> Option<String> {
+        let template = match version {
+            TokenVersion::V1 => self.v1.as_deref(),
+            TokenVersion::V2 => self.v2.as_deref(),
+        }?;
+        Some(template.replace("{tenantid}", tid))
+    }
+
+    /// A metadata document's `issuer` for tenant `tenant`, with the tenant made a placeholder (Entra writes tenant
+    /// ids in lower case; a configured one may not be).
+    pub fn template(issuer: &str, tenant: &str) -> String {
+        match issuer.to_ascii_lowercase().find(&tenant.to_ascii_lowercase()) {
+            Some(at) if !tenant.is_empty() => {
+                format!("{}{{tenantid}}{}", &issuer[..at], &issuer[at + tenant.len()..])
+            }
+            _ => issuer.to_owned(),
         }
     }
 }
@@ -157,7 +179,8 @@ pub(super) struct ClaimRules<'a> {
 impl Claims {
     /// Checks version, tenant (before issuer, so the error is precise), issuer, audience, that the
     /// token is app-only, and the caller's app id, and builds the identity.
-    pub(super) fn check(self, rules: &ClaimRules<'_>) -> Result<EntraIdentity, TokenError> {
+    /// `issuers`: as the metadata that the signing key came with names them.
+    pub(super) fn check(self, rules: &ClaimRules<'_>, issuers: &Issuers) -> Result<EntraIdentity, TokenError> {
         let version = match self.ver.as_deref() {
             Some("1.0") => TokenVersion::V1,
             Some("2.0") => TokenVersion::V2,
@@ -171,7 +194,7 @@ impl Claims {
             return Err(TokenError::WrongTenant(sanitize(&tid)));
         }
         let iss = self.iss.ok_or(TokenError::MissingClaim("iss"))?;
-        if iss != version.issuer_for(&tid) {
+        if issuers.expected(version, &tid).as_deref() != Some(iss.as_str()) {
             return Err(TokenError::WrongIssuer(sanitize(&iss)));
         }
         let aud = self.aud.ok_or(TokenError::MissingClaim("aud"))?;

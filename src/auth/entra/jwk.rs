@@ -10,6 +10,9 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 pub(super) struct Metadata {
     pub jwks_uri: String,
+    /// The tokens' issuer, the tenant id in it.
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 /// `{"keys": [...]}`; each key is parsed on its own so one odd key cannot hide the rest.

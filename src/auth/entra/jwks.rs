@@ -8,6 +8,7 @@ use jsonwebtoken::DecodingKey;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
+use super::claims::Issuers;
 use super::error::{TokenError, sanitize};
 use super::jwk::{JwkSet, Metadata, ParsedKeys};
 
@@ -59,6 +60,9 @@ struct FetchGate {
 pub(super) struct JwksCache {
     http: reqwest::Client,
     metadata_url: Result<Url, String>,
+    /// The tenant the metadata is of, made a placeholder in its issuers.
+    tenant_id: String,
+    issuers: RwLock<Arc<Issuers>>,
     min_refetch_interval: Duration,
     keys: RwLock<KeySet>,
     gate: tokio::sync::Mutex<FetchGate>,
@@ -68,11 +72,14 @@ impl JwksCache {
     pub(super) fn new(
         http: reqwest::Client,
         metadata_url: Result<Url, String>,
+        tenant_id: String,
         min_refetch_interval: Duration,
     ) -> Self {
         Self {
             http,
             metadata_url,
+            tenant_id,
+            issuers: RwLock::new(Arc::default()),
             min_refetch_interval,
             keys: RwLock::new(KeySet::default()),
             gate: tokio::sync::Mutex::new(FetchGate::default()),
@@ -82,6 +89,11 @@ impl JwksCache {
     pub(super) fn status(&self) -> JwksStatus {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         JwksStatus { keys: keys.by_kid.len(), last_success: keys.last_success, last_error: keys.last_error.clone() }
+    }
+
+    /// The issuers the metadata last named.
+    pub(super) fn issuers(&self) -> Arc<Issuers> {
+        self.issuers.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn lookup(&self, id: KeyId<'_>) -> Option<Arc<DecodingKey>> {
@@ -161,6 +173,11 @@ impl JwksCache {
                 if uri.scheme() != "https" && uri.scheme() != metadata_url.scheme() {
                     return Err(format!("OpenID metadata's jwks_uri {uri} is not https"));
                 }
+                let issuers = Issuers {
+                    v1: self.v1_issuer(&metadata_url).await?,
+                    v2: metadata.issuer.map(|iss| Issuers::template(&iss, &self.tenant_id)),
+                };
+                *self.issuers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(issuers);
                 gate.jwks_uri = Some(uri.clone());
                 uri
             }
@@ -178,6 +195,15 @@ impl JwksCache {
             return Err(format!("the JWKS at {jwks_uri} has no usable RSA signing keys"));
         }
         Ok(parsed)
+    }
+
+    /// The v1 tokens' issuer, from the v1 metadata beside the v2 one (`{authority}/{tenant}/.well-known/…`): each
+    /// cloud names its own (`https://sts.windows.net/…` in the public cloud and the US government's).
+    async fn v1_issuer(&self, v2_metadata: &Url) -> Result<Option<String>, String> {
+        let url = Url::parse(&v2_metadata.as_str().replace("/v2.0/.well-known/", "/.well-known/"))
+            .map_err(|e| format!("v1 metadata URL: {e}"))?;
+        let metadata: Metadata = self.get_json(&url).await?;
+        Ok(metadata.issuer.map(|iss| Issuers::template(&iss, &self.tenant_id)))
     }
 
     async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, String> {

@@ -3,8 +3,8 @@
 //!
 //! Tokens must be RS256, signed by a key in the tenant's JWKS, unexpired, issued to one of the
 //! configured audiences by one of the allowed tenants, with the issuer that tenant and token
-//! version imply (v1 `https://sts.windows.net/{tid}/`, v2
-//! `https://login.microsoftonline.com/{tid}/v2.0`).
+//! version imply, as the authority's OpenID metadata names it (public cloud: v1
+//! `https://sts.windows.net/{tid}/`, v2 `https://login.microsoftonline.com/{tid}/v2.0`).
 
 mod claims;
 mod error;
@@ -15,7 +15,7 @@ mod validate;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-pub use claims::{EntraIdentity, TokenVersion};
+pub use claims::{EntraIdentity, Issuers, TokenVersion};
 pub use error::TokenError;
 pub use jwks::JwksStatus;
 
@@ -117,13 +117,13 @@ impl EntraValidator {
         let allowed_tenants =
             if config.allowed_tenants.is_empty() { vec![config.tenant_id.clone()] } else { config.allowed_tenants };
         let inner = Inner {
-            tenant_id: config.tenant_id,
+            tenant_id: config.tenant_id.clone(),
             allowed_tenants,
             audiences: config.audiences,
             leeway_secs: config.leeway.as_secs(),
             refresh_interval: config.refresh_interval,
             min_refetch_interval: config.min_refetch_interval,
-            jwks: JwksCache::new(http, metadata_url, config.min_refetch_interval),
+            jwks: JwksCache::new(http, metadata_url, config.tenant_id, config.min_refetch_interval),
         };
         if let Err(error) = inner.jwks.refresh().await {
             tracing::error!(%error, "Entra ID signing keys unavailable at start; tokens are refused until a refresh succeeds");

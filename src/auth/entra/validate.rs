@@ -43,7 +43,8 @@ impl Validator<'_> {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(map_error)?;
-        data.claims.check(&self.rules)
+        // Read after the key: finding it may have fetched the metadata, and the issuers with it, for the first time.
+        data.claims.check(&self.rules, &self.jwks.issuers())
     }
 }
 

@@ -68,6 +68,18 @@ impl PolicyCache {
         self.current.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(_, s)| s.clone())
     }
 
+    /// The snapshot to decide for an authenticated app. The app was found in the store, so a snapshot without it
+    /// was loaded before the app was registered (its change notice not yet heard): load again rather than decide
+    /// on an older picture, which would refuse a new app every mailbox for up to the notice's delay.
+    pub async fn get_for_app(&self, pool: &PgPool, app: uuid::Uuid) -> Result<Arc<Snapshot>, sqlx::Error> {
+        let snapshot = self.get(pool).await?;
+        if snapshot.apps.contains_key(&app) {
+            return Ok(snapshot);
+        }
+        self.invalidate();
+        self.get(pool).await
+    }
+
     pub async fn get(&self, pool: &PgPool) -> Result<Arc<Snapshot>, sqlx::Error> {
         if let Some(s) = self.fresh().or_else(|| self.last_good_while_failing()) {
             return Ok(s);

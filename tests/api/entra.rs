@@ -14,6 +14,15 @@ const FUNC_APP: &str = "3b6f2f0e-5a8c-4d1e-9f7a-2c4b6d8e0a12";
 
 async fn start(pool: PgPool) -> (TestApp, TestIssuer) {
     let issuer = TestIssuer::start().await;
+    // These tests are about tokens: the app may send as any mailbox (no policy of its own scopes it). It is made
+    // before the service starts, so that its first decision already knows it.
+    let new = db::apps::NewApp {
+        name: "func-app",
+        entra_app_id: Some(Uuid::parse_str(FUNC_APP).expect("guid")),
+        unrestricted: true,
+        ..Default::default()
+    };
+    db::apps::create(&pool, &new).await.expect("app");
     let app = spawn()
         .env("MAILGATE_ENTRA_TENANT_ID", issuer.tenant_id())
         .env("MAILGATE_ENTRA_AUDIENCES", &format!("{AUDIENCE},11111111-2222-3333-4444-555555555555"))
@@ -21,14 +30,6 @@ async fn start(pool: PgPool) -> (TestApp, TestIssuer) {
         .env("MAILGATE_ENTRA_MIN_REFETCH_SECS", "1")
         .start(pool)
         .await;
-    // These tests are about tokens: the app may send as any mailbox (no policy of its own scopes it).
-    let new = db::apps::NewApp {
-        name: "func-app",
-        entra_app_id: Some(Uuid::parse_str(FUNC_APP).expect("guid")),
-        unrestricted: true,
-        ..Default::default()
-    };
-    db::apps::create(&app.pool, &new).await.expect("app");
     (app, issuer)
 }
 

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use graph_sim::{Sim, SimConfig};
+use graph_sim::SimConfig;
 use mailgate::db;
 use reqwest::Url;
 use sqlx::PgPool;
@@ -153,7 +153,7 @@ async fn through_the_pooler_a_statement_never_runs_another_clients(pool: PgPool)
 async fn serve_through_the_pooler_sends_end_to_end_and_listens_directly(pool: PgPool) {
     let (_, service, bouncer) = pooled(&pool).await;
     let demo = seed_demo(&pool).await;
-    let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
+    let sim = crate::helpers::sim(SimConfig::default()).await;
     let env = [
         ("MAILGATE_LISTEN_DATABASE_URL".to_owned(), service.clone()),
         // Workers wake on notifications; a poll this rare would not deliver within the waits below.

@@ -68,7 +68,7 @@ async fn handle(
     let path_mailbox = Mailbox::parse(mailbox.trim())
         .map_err(|e| ApiError::invalid("mailbox", format!("the mailbox in the path: {e}")))?;
     // Resolved before validation, as on /v1/messages, so the message names the mailbox as Graph is called with it.
-    let snapshot = state.policy.get(&state.pool).await?;
+    let snapshot = state.policy.get_for_app(&state.pool, caller.app_id).await?;
     let identity = snapshot.directory.identify(&path_mailbox.key());
     let sender = identity.entry.map_or_else(|| path_mailbox.key(), |r| r.address.clone());
     let names = identity.names;

@@ -50,7 +50,7 @@ pub async fn send(
     let key = idempotent::key(&headers, &bytes)?;
     let mut request: SendRequest = json_body::decode(&bytes)?;
     drop(bytes);
-    let snapshot = state.policy.get(&state.pool).await?;
+    let snapshot = state.policy.get_for_app(&state.pool, caller.app_id).await?;
     if let Some(mailbox) = snapshot.directory.recipient(&request.from) {
         request.from = mailbox.address.clone();
     }

@@ -2,7 +2,7 @@
 //! `sendMail`) call. It replays an idempotent retry, decides with the allowlist, and hands the message, its audit
 //! event, its key and its quota count to the group-commit writer, which answers once they are durable.
 
-pub mod batch;
+pub mod group_commit;
 pub mod quota;
 mod refusal;
 pub mod refusal_budget;
@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 use tracing::field::Empty;
 use uuid::Uuid;
 
-pub use self::batch::Writer;
-use self::batch::{KeyClaim, Request, Row, Written};
+pub use self::group_commit::Writer;
+use self::group_commit::{KeyClaim, Request, Row, Written};
 pub use self::refusal::{Refusal, too_many_refusals};
 use crate::auth::Caller;
 use crate::db;

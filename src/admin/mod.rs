@@ -2,11 +2,11 @@
 
 pub mod actor;
 pub mod apps;
+pub mod directory;
+pub mod exchange_rbac;
 pub mod groups;
 pub mod keys;
 pub mod policies;
-pub mod rbac;
-pub mod recipients;
 pub mod schema;
 
 pub use actor::Actor;

@@ -81,7 +81,7 @@ async fn scope(pool: &PgPool, raw: &str) -> Result<PolicyScope, AdminError> {
     if let Some(g) = db::groups::find(pool, addr.as_str()).await? {
         return Ok(PolicyScope::Group(g.id));
     }
-    match db::recipients::find(pool, addr.as_str()).await? {
+    match db::directory::find(pool, addr.as_str()).await? {
         Some(r) if MAILBOX_SCOPE_TYPES.contains(&r.recipient_type_details.as_str()) => {
             Ok(PolicyScope::Mailbox(r.address))
         }

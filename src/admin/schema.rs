@@ -1,6 +1,6 @@
 //! Schemas for strings whose rules the document states but a Rust type does not: addresses and mailbox names.
 
-use crate::admin::recipients::KNOWN_TYPES;
+use crate::admin::directory::KNOWN_TYPES;
 use crate::policy::model::RBAC_ROLES;
 use crate::policy::opath::Property;
 use utoipa::openapi::schema::{

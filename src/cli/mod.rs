@@ -4,10 +4,10 @@
 mod apps;
 mod audit;
 mod audit_verify;
+mod exchange_sync;
 mod groups;
 mod keys;
 mod policies;
-mod sync;
 
 use std::path::PathBuf;
 
@@ -54,7 +54,7 @@ pub enum Command {
     Policies(policies::PoliciesCommand),
     /// Import the mirror from Exchange Online's output, or export it as PowerShell.
     #[command(subcommand)]
-    Sync(sync::SyncCommand),
+    Sync(exchange_sync::SyncCommand),
     /// The audit log: verify it against its hash chain, drop months past the retention.
     #[command(subcommand)]
     Audit(audit::AuditCommand),

@@ -93,7 +93,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             (None, None) => {}
         }
     }
-    let recipients = super::recipients::list(&mut *tx)
+    let recipients = super::directory::list(&mut *tx)
         .await?
         .into_iter()
         .map(|r| RecipientEntry {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::model::{Policy, RoleAssignment, Snapshot};
 use super::scoping::{AppScope, Grant, unscoped_reason};
-use super::{access_policy, rbac};
+use super::{access_policy, exchange_rbac};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Access {
@@ -163,7 +163,7 @@ pub fn decide_at(snapshot: &Snapshot, app: Uuid, app_name: &str, name: &str, now
     }
 
     let grants = snapshot.apps.get(&app).cloned().unwrap_or_default();
-    let assignments = rbac::evaluate(snapshot, grants.entra_app_id, &who);
+    let assignments = exchange_rbac::evaluate(snapshot, grants.entra_app_id, &who);
     let granting = assignments.iter().find(|(_, _, g)| *g).map(|(a, _, _)| a.clone());
     let scope = AppScope::of(snapshot, app, assignments.iter().map(|(a, _, _)| a));
     considered.extend(assignments.into_iter().map(|(_, c, _)| c));

@@ -5,9 +5,9 @@ pub mod access_policy;
 pub mod cache;
 pub mod decide;
 pub mod directory;
+pub mod exchange_rbac;
 pub mod model;
 pub mod opath;
-pub mod rbac;
 pub mod scoping;
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub struct AppScope {
 }
 
 impl AppScope {
-    /// The app's own scope, given the role assignments of its service principal(s) (as `rbac::evaluate` found them).
+    /// The app's own scope, given the role assignments of its service principal(s) (as `exchange_rbac::evaluate` found them).
     pub fn of<'a>(snapshot: &Snapshot, app: Uuid, assignments: impl IntoIterator<Item = &'a RoleAssignment>) -> Self {
         let policies = snapshot
             .policies

@@ -42,18 +42,26 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::policies::get, admin::policies::change, admin::policies::remove))
         .routes(routes!(admin::mailboxes::list))
         .routes(routes!(admin::mailboxes::get, admin::mailboxes::put, admin::mailboxes::remove))
-        .routes(routes!(admin::rbac::list_principals, admin::rbac::create_principal))
-        .routes(routes!(admin::rbac::get_principal, admin::rbac::remove_principal))
-        .routes(routes!(admin::rbac::list_scopes, admin::rbac::create_scope))
-        .routes(routes!(admin::rbac::get_scope, admin::rbac::change_scope, admin::rbac::remove_scope))
-        .routes(routes!(admin::rbac::list_assignments, admin::rbac::create_assignment))
-        .routes(routes!(admin::rbac::get_assignment, admin::rbac::change_assignment, admin::rbac::remove_assignment))
+        .routes(routes!(admin::exchange_rbac::list_principals, admin::exchange_rbac::create_principal))
+        .routes(routes!(admin::exchange_rbac::get_principal, admin::exchange_rbac::remove_principal))
+        .routes(routes!(admin::exchange_rbac::list_scopes, admin::exchange_rbac::create_scope))
+        .routes(routes!(
+            admin::exchange_rbac::get_scope,
+            admin::exchange_rbac::change_scope,
+            admin::exchange_rbac::remove_scope
+        ))
+        .routes(routes!(admin::exchange_rbac::list_assignments, admin::exchange_rbac::create_assignment))
+        .routes(routes!(
+            admin::exchange_rbac::get_assignment,
+            admin::exchange_rbac::change_assignment,
+            admin::exchange_rbac::remove_assignment
+        ))
         .routes(routes!(allowlist::test))
         .routes(routes!(allowlist::drift))
         .routes(routes!(allowlist::apps))
         .routes(routes!(audit::changes::changes))
-        .routes(routes!(admin::sync::import))
-        .routes(routes!(admin::sync::export))
+        .routes(routes!(admin::exchange_sync::import))
+        .routes(routes!(admin::exchange_sync::export))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mailgate::sync::apply::IMPORT_LOCK;
+use mailgate::exchange_sync::apply::IMPORT_LOCK;
 use serde_json::Value;
 use sqlx::PgPool;
 

@@ -369,7 +369,7 @@ async fn a_full_paused_or_locked_mailbox_leaves_the_others_their_turn(pool: PgPo
         .await
         .expect("lock");
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(mailgate::sync::apply::IMPORT_LOCK)
+        .bind(mailgate::exchange_sync::apply::IMPORT_LOCK)
         .execute(&mut *other)
         .await
         .expect("import lock");

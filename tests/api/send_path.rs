@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailgate::accept::Writer;
-use mailgate::accept::batch::{KeyClaim, Request, Row, Written};
+use mailgate::accept::group_commit::{KeyClaim, Request, Row, Written};
 use mailgate::accept::quota::{Ask, Verdict};
 use mailgate::db;
 use serde_json::{Value, json};

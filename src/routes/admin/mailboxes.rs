@@ -7,23 +7,23 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use crate::admin::Actor;
-use crate::admin::recipients::{self, MailboxInput};
+use crate::admin::directory::{self, MailboxInput};
 use crate::auth::Caller;
 use crate::db;
-use crate::db::recipients::RecipientRow;
+use crate::db::directory::RecipientRow;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body;
 use crate::startup::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/mailboxes", tag = "admin", responses((status = 200, body = Vec<RecipientRow>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RecipientRow>>, ApiError> {
-    Ok(Json(db::recipients::list(&state.pool).await?))
+    Ok(Json(db::directory::list(&state.pool).await?))
 }
 
 #[utoipa::path(get, path = "/v1/admin/mailboxes/{address}", tag = "admin", params(("address" = String, Path, format = Email, max_length = 254)),
     responses((status = 200, body = RecipientRow), (status = 404, body = Problem)))]
 pub async fn get(State(state): State<AppState>, Path(address): Path<String>) -> Result<Json<RecipientRow>, ApiError> {
-    Ok(Json(recipients::get(&state.pool, &address).await?))
+    Ok(Json(directory::get(&state.pool, &address).await?))
 }
 
 /// Create or replace a directory entry.
@@ -38,7 +38,7 @@ pub async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<RecipientRow>), ApiError> {
     let input: MailboxInput = json_body::parse(&headers, body)?;
-    let (row, created) = recipients::put(&state.pool, &Actor::http(&caller), &address, input).await?;
+    let (row, created) = directory::put(&state.pool, &Actor::http(&caller), &address, input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(row)))
 }
 
@@ -49,6 +49,6 @@ pub async fn remove(
     caller: Caller,
     Path(address): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    recipients::remove(&state.pool, &Actor::http(&caller), &address).await?;
+    directory::remove(&state.pool, &Actor::http(&caller), &address).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -49,7 +49,7 @@ pub async fn load(db: &mut PgConnection) -> Result<Current, sqlx::Error> {
     };
     let m = &mut c.mirror;
 
-    for r in crate::db::recipients::list(&mut *db).await? {
+    for r in crate::db::directory::list(&mut *db).await? {
         let state = RecipientState {
             object_id: r.object_id,
             user_principal_name: r.user_principal_name,

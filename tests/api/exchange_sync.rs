@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use mailgate::sync;
+use mailgate::exchange_sync;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -28,8 +28,8 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn desired(name: &str) -> sync::Desired {
-    sync::normalize(&sync::parse_bundle(fixture(name).as_bytes()).expect("parse")).expect("normalize")
+fn desired(name: &str) -> exchange_sync::Desired {
+    exchange_sync::normalize(&exchange_sync::parse_bundle(fixture(name).as_bytes()).expect("parse")).expect("normalize")
 }
 
 async fn counts(pool: &PgPool) -> Vec<(String, i64)> {
@@ -55,7 +55,8 @@ fn keys(report: &Value, kind: &str, section: &str) -> Vec<String> {
 #[sqlx::test]
 async fn a_dry_run_on_an_empty_mirror_adds_everything_and_changes_nothing(pool: PgPool) {
     let before = counts(&pool).await;
-    let report = sync::import(&pool, &desired("bundle.json"), "import:bundle.json", false).await.expect("dry run");
+    let report =
+        exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", false).await.expect("dry run");
     assert_eq!(counts(&pool).await, before, "a dry run changes nothing");
     let r = serde_json::to_value(&report).expect("json");
     assert_eq!(r["applied"], false);
@@ -76,7 +77,8 @@ async fn a_dry_run_on_an_empty_mirror_adds_everything_and_changes_nothing(pool: 
 
 #[sqlx::test]
 async fn apply_mirrors_the_bundle_records_the_actor_and_a_second_apply_is_a_no_op(pool: PgPool) {
-    let report = sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
+    let report =
+        exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
     assert!(report.applied && report.changes == 29);
     let actors: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT actor FROM change_events").fetch_all(&pool).await.expect("actors");
@@ -120,7 +122,7 @@ async fn apply_mirrors_the_bundle_records_the_actor_and_a_second_apply_is_a_no_o
     assert_eq!(decide("ceo@contoso.test"), mailgate::policy::Access::Denied);
 
     let before = counts(&pool).await;
-    let again = sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("again");
+    let again = exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("again");
     assert_eq!(again.changes, 0, "{again}");
     assert_eq!(counts(&pool).await, before, "re-applying writes nothing");
 }
@@ -136,15 +138,15 @@ async fn a_failure_during_apply_changes_nothing(pool: PgPool) {
     .await
     .expect("trigger");
     let before = counts(&pool).await;
-    let err = sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await;
+    let err = exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await;
     assert!(err.is_err());
     assert_eq!(counts(&pool).await, before, "one transaction: nothing was kept");
 }
 
 #[sqlx::test]
 async fn the_second_bundle_differs_by_exactly_what_changed(pool: PgPool) {
-    sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
-    let report = sync::import(&pool, &desired("bundle-changed.json"), "import:bundle-changed.json", false)
+    exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
+    let report = exchange_sync::import(&pool, &desired("bundle-changed.json"), "import:bundle-changed.json", false)
         .await
         .expect("dry run");
     let r = serde_json::to_value(&report).expect("json");
@@ -167,19 +169,22 @@ async fn the_second_bundle_differs_by_exactly_what_changed(pool: PgPool) {
     assert!(text.contains("  - DenyAccess on group dl-executives@contoso.test"), "{text}");
     assert!(text.contains("  ~ mailgate-senders: recipient_filter: \"CustomAttribute1 -eq 'mailgate'\" →"), "{text}");
 
-    sync::import(&pool, &desired("bundle-changed.json"), "import:bundle-changed.json", true).await.expect("apply");
+    exchange_sync::import(&pool, &desired("bundle-changed.json"), "import:bundle-changed.json", true)
+        .await
+        .expect("apply");
     let billing_apps: i64 = sqlx::query_scalar("SELECT count(*) FROM apps WHERE name = 'billing-reporter'")
         .fetch_one(&pool)
         .await
         .expect("apps");
     assert_eq!(billing_apps, 1, "apps are never removed by an import");
-    let back = sync::import(&pool, &desired("bundle.json"), "import:bundle.json", false).await.expect("dry run");
+    let back =
+        exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", false).await.expect("dry run");
     assert_eq!(back.changes, 3, "{back}");
 }
 
 #[sqlx::test]
 async fn export_writes_the_cmdlets_that_recreate_the_mirror(pool: PgPool) {
-    sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
+    exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
     // A policy for an app Exchange cannot name.
     let local =
         mailgate::db::apps::create(&pool, &mailgate::db::apps::NewApp { name: "local-only", ..Default::default() })
@@ -195,7 +200,7 @@ async fn export_writes_the_cmdlets_that_recreate_the_mirror(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("local policy");
-    let script = sync::export(&pool).await.expect("export");
+    let script = exchange_sync::export(&pool).await.expect("export");
     for line in [
         "New-DistributionGroup -Type Security -Name 'Executives' -DisplayName 'Executives' -PrimarySmtpAddress 'dl-executives@contoso.test'",
         "Add-DistributionGroupMember -Identity 'dl-executives@contoso.test' -Member 'dl-exec-assistants@contoso.test'",
@@ -386,8 +391,9 @@ async fn the_cli_imports_dry_runs_and_exports(pool: PgPool) {
 async fn without_entra_grants_an_import_gives_no_app_the_tenant_wide_grant(pool: PgPool) {
     let mut bundle: Value = serde_json::from_str(&fixture("bundle.json")).expect("json");
     bundle.as_object_mut().expect("object").remove("EntraMailSendGrants");
-    let without = sync::normalize(&sync::parse_bundle(bundle.to_string().as_bytes()).expect("parse")).expect("norm");
-    sync::import(&pool, &without, "import:bundle.json", true).await.expect("apply");
+    let without = exchange_sync::normalize(&exchange_sync::parse_bundle(bundle.to_string().as_bytes()).expect("parse"))
+        .expect("norm");
+    exchange_sync::import(&pool, &without, "import:bundle.json", true).await.expect("apply");
     let granted: i64 =
         sqlx::query_scalar("SELECT count(*) FROM apps WHERE entra_mail_send").fetch_one(&pool).await.expect("count");
     assert_eq!(granted, 0, "an import assumed the tenant-wide Entra grant");
@@ -397,7 +403,7 @@ async fn without_entra_grants_an_import_gives_no_app_the_tenant_wide_grant(pool:
     let d = mailgate::policy::decide(&snapshot, app.id, &app.name, "notifications@contoso.test");
     assert_eq!((d.access, d.rule), (mailgate::policy::Access::Denied, mailgate::policy::Rule::NoGrant));
     // With the grants, the same import records them.
-    sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
+    exchange_sync::import(&pool, &desired("bundle.json"), "import:bundle.json", true).await.expect("apply");
     let granted: i64 =
         sqlx::query_scalar("SELECT count(*) FROM apps WHERE entra_mail_send").fetch_one(&pool).await.expect("count");
     assert_eq!(granted, 2);
@@ -415,9 +421,10 @@ async fn an_import_reports_the_apps_exchange_leaves_unscoped_and_they_stay_refus
     // Entra holds the relay's tenant-wide grant, and no policy or assignment in Exchange names it.
     let mut bundle: Value = serde_json::from_str(&fixture("bundle.json")).expect("json");
     bundle["EntraMailSendGrants"].as_array_mut().expect("grants").push(json!(RELAY));
-    let desired = sync::normalize(&sync::parse_bundle(bundle.to_string().as_bytes()).expect("parse")).expect("norm");
+    let desired = exchange_sync::normalize(&exchange_sync::parse_bundle(bundle.to_string().as_bytes()).expect("parse"))
+        .expect("norm");
 
-    let report = sync::import(&pool, &desired, "import:bundle.json", false).await.expect("dry run");
+    let report = exchange_sync::import(&pool, &desired, "import:bundle.json", false).await.expect("dry run");
     let r = serde_json::to_value(&report).expect("json");
     assert_eq!(
         r["unscoped_apps"],
@@ -439,7 +446,7 @@ async fn an_import_reports_the_apps_exchange_leaves_unscoped_and_they_stay_refus
     );
     assert!(text.contains("  ! old-relay: marked unrestricted"), "{text}");
 
-    sync::import(&pool, &desired, "import:bundle.json", true).await.expect("apply");
+    exchange_sync::import(&pool, &desired, "import:bundle.json", true).await.expect("apply");
     let snapshot = mailgate::db::snapshot::load(&pool).await.expect("snapshot");
     for mailbox in ["notifications@contoso.test", "ceo@contoso.test"] {
         let d = mailgate::policy::decide(&snapshot, relay.id, &relay.name, mailbox);

@@ -85,7 +85,7 @@ async fn execute(db: &mut PgConnection, d: &Diff, home_tenant: Option<Uuid>) -> 
     }
 
     for (address, r) in d.recipients.upserts() {
-        let row = crate::db::recipients::RecipientRow {
+        let row = crate::db::directory::RecipientRow {
             address: address.clone(),
             object_id: r.object_id,
             user_principal_name: r.user_principal_name.clone(),
@@ -95,7 +95,7 @@ async fn execute(db: &mut PgConnection, d: &Diff, home_tenant: Option<Uuid>) -> 
             properties: sqlx::types::Json(r.properties.clone()),
             email_addresses: r.email_addresses.clone(),
         };
-        crate::db::recipients::upsert(&mut *db, &row).await?;
+        crate::db::directory::upsert(&mut *db, &row).await?;
     }
     for (address, g) in d.groups.upserts() {
         sqlx::query(

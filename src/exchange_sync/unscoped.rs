@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::current::AppRow;
-use super::diff::{AppState, Plan};
+use super::diff::{ImportedApp, Plan};
 use super::state::{AppSet, Desired, PolicyApp};
 use crate::policy::model::SENDING_ROLES;
 
@@ -24,7 +24,7 @@ pub struct UnscopedApp {
     pub unrestricted: bool,
 }
 
-pub fn unscoped(desired: &Desired, apps: &[AppRow], plan: &Plan<String, AppState>) -> Vec<UnscopedApp> {
+pub fn unscoped(desired: &Desired, apps: &[AppRow], plan: &Plan<String, ImportedApp>) -> Vec<UnscopedApp> {
     let mirror = &desired.mirror;
     let mut scoped: BTreeSet<Uuid> = mirror
         .policies

@@ -34,7 +34,7 @@ fn plan<K: Ord + Clone, V: PartialEq + Clone>(desired: &BTreeMap<K, V>, current:
 
 /// A mailgate app as the import sees it: created for an Entra app id a policy names, or its Entra grant updated.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AppState {
+pub struct ImportedApp {
     pub name: String,
     pub entra_app_id: Uuid,
     pub entra_mail_send: bool,
@@ -42,7 +42,7 @@ pub struct AppState {
 
 #[derive(Debug)]
 pub struct Diff {
-    pub apps: Plan<String, AppState>,
+    pub apps: Plan<String, ImportedApp>,
     pub recipients: Plan<String, RecipientState>,
     pub groups: Plan<String, GroupState>,
     pub members: Plan<MemberKey, Present>,
@@ -82,13 +82,13 @@ pub fn diff(desired: &Desired, current: &Current) -> Diff {
 
 /// Apps are never removed by an import; they are created for unknown app ids, and follow `EntraMailSendGrants`.
 /// Without it nothing is known of Entra's grants: existing apps keep theirs, and new ones hold none.
-fn plan_apps(desired: &Desired, apps: &[AppRow]) -> Plan<String, AppState> {
+fn plan_apps(desired: &Desired, apps: &[AppRow]) -> Plan<String, ImportedApp> {
     let mut p = Plan { added: Vec::new(), changed: Vec::new(), removed: Vec::new() };
     let grant = |id: Uuid, otherwise: bool| desired.mail_send_grants.as_ref().map_or(otherwise, |g| g.contains(&id));
     for app in apps {
         let Some(entra_app_id) = app.entra_app_id else { continue };
-        let before = AppState { name: app.name.clone(), entra_app_id, entra_mail_send: app.entra_mail_send };
-        let after = AppState { entra_mail_send: grant(entra_app_id, app.entra_mail_send), ..before.clone() };
+        let before = ImportedApp { name: app.name.clone(), entra_app_id, entra_mail_send: app.entra_mail_send };
+        let after = ImportedApp { entra_mail_send: grant(entra_app_id, app.entra_mail_send), ..before.clone() };
         if before != after {
             p.changed.push((app.name.clone(), before, after));
         }
@@ -98,7 +98,7 @@ fn plan_apps(desired: &Desired, apps: &[AppRow]) -> Plan<String, AppState> {
     for id in desired.policy_app_ids.iter().filter(|id| !known.contains(id)) {
         let name = unique_name(&app_name(*id, desired.app_names.get(id)), &taken);
         taken.insert(name.clone());
-        p.added.push((name.clone(), AppState { name, entra_app_id: *id, entra_mail_send: grant(*id, false) }));
+        p.added.push((name.clone(), ImportedApp { name, entra_app_id: *id, entra_mail_send: grant(*id, false) }));
     }
     p
 }

@@ -8,17 +8,17 @@ use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
 use crate::admin::Actor;
-use crate::admin::rbac::{self, AssignmentChange, AssignmentInput, PrincipalInput, ScopeChange, ScopeInput};
+use crate::admin::exchange_rbac::{self, AssignmentChange, AssignmentInput, PrincipalInput, ScopeChange, ScopeInput};
 use crate::auth::Caller;
 use crate::db;
-use crate::db::rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
+use crate::db::exchange_rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body;
 use crate::startup::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/service-principals", tag = "admin", responses((status = 200, body = Vec<ServicePrincipalRow>)))]
 pub async fn list_principals(State(state): State<AppState>) -> Result<Json<Vec<ServicePrincipalRow>>, ApiError> {
-    Ok(Json(db::rbac::list_principals(&state.pool).await?))
+    Ok(Json(db::exchange_rbac::list_principals(&state.pool).await?))
 }
 
 /// New-ServicePrincipal.
@@ -31,7 +31,7 @@ pub async fn create_principal(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ServicePrincipalRow>), ApiError> {
     let input: PrincipalInput = json_body::parse(&headers, body)?;
-    Ok((StatusCode::CREATED, Json(rbac::create_principal(&state.pool, &Actor::http(&caller), &input).await?)))
+    Ok((StatusCode::CREATED, Json(exchange_rbac::create_principal(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
 /// Remove a service principal (by app id or object id) and its role assignments.
@@ -43,13 +43,13 @@ pub async fn remove_principal(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&raw).map_err(|_| ApiError::not_found("service principal"))?;
-    rbac::remove_principal(&state.pool, &Actor::http(&caller), id).await?;
+    exchange_rbac::remove_principal(&state.pool, &Actor::http(&caller), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/admin/scopes", tag = "admin", responses((status = 200, body = Vec<ScopeRow>)))]
 pub async fn list_scopes(State(state): State<AppState>) -> Result<Json<Vec<ScopeRow>>, ApiError> {
-    Ok(Json(db::rbac::list_scopes(&state.pool).await?))
+    Ok(Json(db::exchange_rbac::list_scopes(&state.pool).await?))
 }
 
 /// New-ManagementScope with a RecipientRestrictionFilter; a bad filter is refused with its position.
@@ -62,7 +62,7 @@ pub async fn create_scope(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ScopeRow>), ApiError> {
     let input: ScopeInput = json_body::parse(&headers, body)?;
-    Ok((StatusCode::CREATED, Json(rbac::create_scope(&state.pool, &Actor::http(&caller), &input).await?)))
+    Ok((StatusCode::CREATED, Json(exchange_rbac::create_scope(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
 /// Set-ManagementScope: a new filter.
@@ -76,7 +76,7 @@ pub async fn change_scope(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ScopeRow>, ApiError> {
     let input: ScopeChange = json_body::parse(&headers, body)?;
-    Ok(Json(rbac::change_scope(&state.pool, &Actor::http(&caller), &name, &input).await?))
+    Ok(Json(exchange_rbac::change_scope(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/scopes/{name}", tag = "admin", params(("name" = String, Path)),
@@ -86,13 +86,13 @@ pub async fn remove_scope(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    rbac::remove_scope(&state.pool, &Actor::http(&caller), &name).await?;
+    exchange_rbac::remove_scope(&state.pool, &Actor::http(&caller), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/admin/role-assignments", tag = "admin", responses((status = 200, body = Vec<AssignmentRow>)))]
 pub async fn list_assignments(State(state): State<AppState>) -> Result<Json<Vec<AssignmentRow>>, ApiError> {
-    Ok(Json(db::rbac::list_assignments(&state.pool).await?))
+    Ok(Json(db::exchange_rbac::list_assignments(&state.pool).await?))
 }
 
 /// New-ManagementRoleAssignment -App … -Role … [-CustomResourceScope …].
@@ -105,7 +105,7 @@ pub async fn create_assignment(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<AssignmentRow>), ApiError> {
     let input: AssignmentInput = json_body::parse(&headers, body)?;
-    Ok((StatusCode::CREATED, Json(rbac::create_assignment(&state.pool, &Actor::http(&caller), &input).await?)))
+    Ok((StatusCode::CREATED, Json(exchange_rbac::create_assignment(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/role-assignments/{name}", tag = "admin", params(("name" = String, Path)),
@@ -115,7 +115,7 @@ pub async fn remove_assignment(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    rbac::remove_assignment(&state.pool, &Actor::http(&caller), &name).await?;
+    exchange_rbac::remove_assignment(&state.pool, &Actor::http(&caller), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,13 +126,13 @@ pub async fn get_principal(
     Path(raw): Path<String>,
 ) -> Result<Json<ServicePrincipalRow>, ApiError> {
     let id = Uuid::parse_str(&raw).map_err(|_| ApiError::not_found("service principal"))?;
-    Ok(Json(rbac::get_principal(&state.pool, id).await?))
+    Ok(Json(exchange_rbac::get_principal(&state.pool, id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/admin/scopes/{name}", tag = "admin", params(("name" = String, Path)),
     responses((status = 200, body = ScopeRow), (status = 404, body = Problem)))]
 pub async fn get_scope(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ScopeRow>, ApiError> {
-    Ok(Json(rbac::get_scope(&state.pool, &name).await?))
+    Ok(Json(exchange_rbac::get_scope(&state.pool, &name).await?))
 }
 
 #[utoipa::path(get, path = "/v1/admin/role-assignments/{name}", tag = "admin", params(("name" = String, Path)),
@@ -141,7 +141,7 @@ pub async fn get_assignment(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<AssignmentRow>, ApiError> {
-    Ok(Json(rbac::get_assignment(&state.pool, &name).await?))
+    Ok(Json(exchange_rbac::get_assignment(&state.pool, &name).await?))
 }
 
 /// Set-ManagementRoleAssignment: move the assignment to another scope, or organisation-wide.
@@ -156,5 +156,5 @@ pub async fn change_assignment(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<AssignmentRow>, ApiError> {
     let input: AssignmentChange = json_body::parse(&headers, body)?;
-    Ok(Json(rbac::change_assignment(&state.pool, &Actor::http(&caller), &name, &input).await?))
+    Ok(Json(exchange_rbac::change_assignment(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }

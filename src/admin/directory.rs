@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::groups::address;
 use super::{Actor, AdminError};
 use crate::db;
-use crate::db::recipients::RecipientRow;
+use crate::db::directory::RecipientRow;
 use crate::domain::EmailAddress;
 use crate::policy::opath::Property;
 
@@ -144,13 +144,13 @@ pub async fn put(
         }
     };
     let mut tx = actor.begin(pool).await?;
-    let created = db::recipients::upsert(&mut *tx, &row).await.map_err(clash)?;
+    let created = db::directory::upsert(&mut *tx, &row).await.map_err(clash)?;
     tx.commit().await.map_err(clash)?;
     Ok((row, created))
 }
 
 pub async fn get(pool: &PgPool, raw: &str) -> Result<RecipientRow, AdminError> {
-    db::recipients::find(pool, &raw.to_lowercase())
+    db::directory::find(pool, &raw.to_lowercase())
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no mailbox {raw} in the directory")))
 }
@@ -158,7 +158,7 @@ pub async fn get(pool: &PgPool, raw: &str) -> Result<RecipientRow, AdminError> {
 pub async fn remove(pool: &PgPool, actor: &Actor, raw: &str) -> Result<(), AdminError> {
     let addr = address("address", raw)?;
     let mut tx = actor.begin(pool).await?;
-    if !db::recipients::remove(&mut *tx, addr.as_str()).await? {
+    if !db::directory::remove(&mut *tx, addr.as_str()).await? {
         return Err(AdminError::NotFound(format!("no mailbox {addr} in the directory")));
     }
     tx.commit().await?;

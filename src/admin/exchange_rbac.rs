@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Actor, AdminError, is_unique_violation};
 use crate::db;
-use crate::db::rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
+use crate::db::exchange_rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
 use crate::policy::model::RBAC_ROLES as ROLES;
 use crate::policy::opath::Filter;
 
@@ -79,19 +79,22 @@ pub async fn create_principal(
     input: &PrincipalInput,
 ) -> Result<ServicePrincipalRow, AdminError> {
     let mut tx = actor.begin(pool).await?;
-    let sp = db::rbac::create_principal(&mut *tx, input.app_id, input.object_id, &input.display_name).await.map_err(
-        conflict(format!("a service principal for app {} or object {} exists", input.app_id, input.object_id)),
-    )?;
+    let sp = db::exchange_rbac::create_principal(&mut *tx, input.app_id, input.object_id, &input.display_name)
+        .await
+        .map_err(conflict(format!(
+            "a service principal for app {} or object {} exists",
+            input.app_id, input.object_id
+        )))?;
     tx.commit().await?;
     Ok(sp)
 }
 
 pub async fn remove_principal(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<(), AdminError> {
-    let sp = db::rbac::find_principal(pool, id)
+    let sp = db::exchange_rbac::find_principal(pool, id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no service principal {id}")))?;
     let mut tx = actor.begin(pool).await?;
-    db::rbac::remove_principal(&mut *tx, sp.id).await?;
+    db::exchange_rbac::remove_principal(&mut *tx, sp.id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -100,7 +103,7 @@ pub async fn create_scope(pool: &PgPool, actor: &Actor, input: &ScopeInput) -> R
     name("name", &input.name)?;
     let parsed = filter("recipient_restriction_filter", &input.recipient_restriction_filter)?;
     let mut tx = actor.begin(pool).await?;
-    let scope = db::rbac::create_scope(&mut *tx, &input.name, &parsed.to_string())
+    let scope = db::exchange_rbac::create_scope(&mut *tx, &input.name, &parsed.to_string())
         .await
         .map_err(conflict(format!("a management scope named `{}` exists", input.name)))?;
     tx.commit().await?;
@@ -115,18 +118,18 @@ pub async fn change_scope(
 ) -> Result<ScopeRow, AdminError> {
     let parsed = filter("recipient_restriction_filter", &change.recipient_restriction_filter)?;
     let mut tx = actor.begin(pool).await?;
-    if !db::rbac::set_scope_filter(&mut *tx, scope, &parsed.to_string()).await? {
+    if !db::exchange_rbac::set_scope_filter(&mut *tx, scope, &parsed.to_string()).await? {
         return Err(AdminError::NotFound(format!("no management scope `{scope}`")));
     }
     tx.commit().await?;
-    db::rbac::find_scope(pool, scope)
+    db::exchange_rbac::find_scope(pool, scope)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no management scope `{scope}`")))
 }
 
 pub async fn remove_scope(pool: &PgPool, actor: &Actor, scope: &str) -> Result<(), AdminError> {
     let mut tx = actor.begin(pool).await?;
-    match db::rbac::remove_scope(&mut *tx, scope).await {
+    match db::exchange_rbac::remove_scope(&mut *tx, scope).await {
         Ok(true) => {}
         Ok(false) => return Err(AdminError::NotFound(format!("no management scope `{scope}`"))),
         Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23503") => {
@@ -152,7 +155,7 @@ pub async fn create_assignment(
             format!("`{}` is not an RBAC for Applications role; one of {}", input.role, ROLES.join(", ")),
         ));
     }
-    let sp = db::rbac::find_principal(pool, input.app).await?.ok_or_else(|| {
+    let sp = db::exchange_rbac::find_principal(pool, input.app).await?.ok_or_else(|| {
         AdminError::reference(
             "app",
             format!("no service principal for {} (create it first, as New-ServicePrincipal)", input.app),
@@ -161,23 +164,23 @@ pub async fn create_assignment(
     let scope = match &input.scope {
         None => None,
         Some(s) => Some(
-            db::rbac::find_scope(pool, s)
+            db::exchange_rbac::find_scope(pool, s)
                 .await?
                 .ok_or_else(|| AdminError::reference("scope", format!("no management scope `{s}`")))?
                 .id,
         ),
     };
     let mut tx = actor.begin(pool).await?;
-    db::rbac::create_assignment(&mut *tx, &input.name, sp.id, &input.role, scope)
+    db::exchange_rbac::create_assignment(&mut *tx, &input.name, sp.id, &input.role, scope)
         .await
         .map_err(conflict(format!("a role assignment named `{}` exists", input.name)))?;
     tx.commit().await?;
-    db::rbac::find_assignment(pool, &input.name).await?.ok_or_else(|| AdminError::NotFound(input.name.clone()))
+    db::exchange_rbac::find_assignment(pool, &input.name).await?.ok_or_else(|| AdminError::NotFound(input.name.clone()))
 }
 
 pub async fn remove_assignment(pool: &PgPool, actor: &Actor, assignment: &str) -> Result<(), AdminError> {
     let mut tx = actor.begin(pool).await?;
-    if !db::rbac::remove_assignment(&mut *tx, assignment).await? {
+    if !db::exchange_rbac::remove_assignment(&mut *tx, assignment).await? {
         return Err(AdminError::NotFound(format!("no role assignment `{assignment}`")));
     }
     tx.commit().await?;
@@ -192,15 +195,19 @@ pub struct AssignmentChange {
 }
 
 pub async fn get_principal(pool: &PgPool, id: Uuid) -> Result<ServicePrincipalRow, AdminError> {
-    db::rbac::find_principal(pool, id).await?.ok_or_else(|| AdminError::NotFound(format!("no service principal {id}")))
+    db::exchange_rbac::find_principal(pool, id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no service principal {id}")))
 }
 
 pub async fn get_scope(pool: &PgPool, name: &str) -> Result<ScopeRow, AdminError> {
-    db::rbac::find_scope(pool, name).await?.ok_or_else(|| AdminError::NotFound(format!("no management scope `{name}`")))
+    db::exchange_rbac::find_scope(pool, name)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no management scope `{name}`")))
 }
 
 pub async fn get_assignment(pool: &PgPool, name: &str) -> Result<AssignmentRow, AdminError> {
-    db::rbac::find_assignment(pool, name)
+    db::exchange_rbac::find_assignment(pool, name)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no role assignment `{name}`")))
 }
@@ -221,7 +228,7 @@ pub async fn change_assignment(
         ),
     };
     let mut tx = actor.begin(pool).await?;
-    if !db::rbac::set_assignment_scope(&mut *tx, name, scope).await? {
+    if !db::exchange_rbac::set_assignment_scope(&mut *tx, name, scope).await? {
         return Err(AdminError::NotFound(format!("no role assignment `{name}`")));
     }
     tx.commit().await?;

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::sync;
+use crate::exchange_sync;
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
@@ -28,15 +28,15 @@ impl SyncCommand {
         match self {
             Self::Import { file, apply } => {
                 let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-                let mut desired = sync::normalize(&sync::parse_bundle(&text)?)?;
+                let mut desired = exchange_sync::normalize(&exchange_sync::parse_bundle(&text)?)?;
                 desired.home_tenant = home_tenant;
                 let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into());
-                let report = sync::import(pool, &desired, &format!("import:{name}"), apply).await?;
+                let report = exchange_sync::import(pool, &desired, &format!("import:{name}"), apply).await?;
                 print!("{report}");
                 Ok(())
             }
             Self::Export => {
-                print!("{}", sync::export(pool).await?);
+                print!("{}", exchange_sync::export(pool).await?);
                 Ok(())
             }
         }

@@ -11,10 +11,10 @@ use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::exchange_sync::{self, Bundle, Report};
 use crate::routes::json_body;
 use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
-use crate::sync::{self, Bundle, Report};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -44,13 +44,13 @@ pub async fn import(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Report>, ApiError> {
     let bundle: Bundle = json_body::parse(&headers, body)?;
-    let mut desired = sync::normalize(&bundle)?;
+    let mut desired = exchange_sync::normalize(&bundle)?;
     desired.home_tenant = crate::admin::apps::home_tenant(&state.settings);
     let actor = format!("import:http:{}", caller.app_name);
-    Ok(Json(sync::import(&state.pool, &desired, &actor, params.apply).await?))
+    Ok(Json(exchange_sync::import(&state.pool, &desired, &actor, params.apply).await?))
 }
 
-/// The bundle's outline as `sync::Bundle` reads it; each cmdlet's own fields are checked when the bundle is normalized.
+/// The bundle's outline as `exchange_sync::Bundle` reads it; each cmdlet's own fields are checked when the bundle is normalized.
 struct BundleSchema;
 
 impl utoipa::PartialSchema for BundleSchema {
@@ -87,7 +87,7 @@ impl utoipa::ToSchema for BundleSchema {}
     responses((status = 200, body = String, content_type = "text/plain"))
 )]
 pub async fn export(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let script = sync::export(&state.pool).await?;
+    let script = exchange_sync::export(&state.pool).await?;
     let mut response = script.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     Ok(response)

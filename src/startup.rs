@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             routes::query::refuse_undeclared(declared.clone(), request, next)
         }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::admin::forget_on_change))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit));

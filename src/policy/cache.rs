@@ -72,8 +72,17 @@ impl PolicyCache {
     /// was loaded before the app was registered (its change notice not yet heard): load again rather than decide
     /// on an older picture, which would refuse a new app every mailbox for up to the notice's delay.
     pub async fn get_for_app(&self, pool: &PgPool, app: uuid::Uuid) -> Result<Arc<Snapshot>, sqlx::Error> {
+        self.get_for_apps(pool, [app]).await
+    }
+
+    /// The snapshot to describe apps just read from the store: loaded again when it lacks any of them.
+    pub async fn get_for_apps(
+        &self,
+        pool: &PgPool,
+        apps: impl IntoIterator<Item = uuid::Uuid>,
+    ) -> Result<Arc<Snapshot>, sqlx::Error> {
         let snapshot = self.get(pool).await?;
-        if snapshot.apps.contains_key(&app) {
+        if apps.into_iter().all(|app| snapshot.apps.contains_key(&app)) {
             return Ok(snapshot);
         }
         self.invalidate();

@@ -57,7 +57,7 @@ pub async fn test(
         .map_err(|_| crate::admin::AdminError::reference("app", format!("no app named `{}`", input.app)))?;
     let mailbox =
         Mailbox::parse(&input.mailbox).map_err(|e| ApiError::invalid("mailbox", format!("`mailbox`: {e}")))?;
-    let snapshot = state.policy.get(&state.pool).await?;
+    let snapshot = state.policy.get_for_app(&state.pool, app.id).await?;
     let decision = decide(&snapshot, app.id, &app.name, &mailbox.key());
     Ok(Json(AccessTestResult {
         app: app.name,
@@ -100,9 +100,9 @@ pub struct AppScopeView {
 /// apps send as no mailbox.
 #[utoipa::path(get, path = "/v1/access/apps", tag = "access", responses((status = 200, body = Vec<AppScopeView>)))]
 pub async fn apps(State(state): State<AppState>) -> Result<Json<Vec<AppScopeView>>, ApiError> {
-    let snapshot = state.policy.get(&state.pool).await?;
-    let views = db::apps::list(&state.pool)
-        .await?
+    let apps = db::apps::list(&state.pool).await?;
+    let snapshot = state.policy.get_for_apps(&state.pool, apps.iter().map(|app| app.id)).await?;
+    let views = apps
         .into_iter()
         .map(|app| {
             let scope = AppScope::lookup(&snapshot, app.id);

@@ -74,8 +74,6 @@ pub async fn change(
     let input: AppChange = json_body::parse(&headers, body)?;
     let home = apps::home_tenant(&state.settings);
     let app = apps::change(&state.pool, &Actor::http(&caller), &name, &input, home).await?;
-    // Other replicas forget the app's callers on the change notice; this one at once.
-    state.callers.invalidate();
     Ok(Json(app))
 }
 
@@ -95,6 +93,5 @@ pub async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     apps::remove(&state.pool, &Actor::http(&caller), &name).await?;
-    state.callers.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -65,7 +65,5 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("key"))?;
     keys::revoke(&state.pool, &Actor::http(&caller), &id.to_string()).await?;
-    // Other replicas forget the key on the change notice; this one at once.
-    state.callers.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,6 +30,7 @@ impl Raw {
             figment = figment.merge(file_layer(path)?);
         }
         let figment = figment.merge(Environment { lookup: &env });
+        // Both layers are flat tables of checked values by now; a failure here is the file's.
         let merged: BTreeMap<String, Value> = figment.extract().map_err(|e| ConfigError::File {
             path: file.map_or_else(String::new, |p| p.display().to_string()),
             reason: e.to_string(),

@@ -10,6 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -97,15 +98,22 @@ pub fn router(state: AppState) -> Router {
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db_auth = db::Auth::from_settings(&settings)?;
-    let (pool, pooled) = db::connect_detecting(&settings.database_url, settings.db_max_connections, &db_auth)
-        .await
-        .context("connecting to DATABASE_URL")?;
+    let (pool, pooled) =
+        db::connect_detecting(settings.database_url.expose_secret(), settings.db_max_connections, &db_auth)
+            .await
+            .context("connecting to DATABASE_URL")?;
     if pooled {
         tracing::info!("DATABASE_URL goes through a connection pooler: no statement is kept past its transaction");
     }
     let listen_pool = listen_pool(&settings, &pool, pooled, &db_auth).await?;
     if settings.migrate_on_start {
-        db::migrate::at_start(&pool, pooled, settings.migration_database_url.as_deref(), &db_auth).await?;
+        db::migrate::at_start(
+            &pool,
+            pooled,
+            settings.migration_database_url.as_ref().map(ExposeSecret::expose_secret),
+            &db_auth,
+        )
+        .await?;
     }
     let metrics = Arc::new(Metrics::new(settings.metrics_max_series));
     if let Some(meter) = crate::telemetry::meter() {
@@ -222,8 +230,9 @@ async fn listen_pool(settings: &Settings, pool: &PgPool, pooled: bool, auth: &db
         return Ok(pool.clone());
     };
     // One connection, held by the listener for as long as it listens.
-    let (listen, listen_pooled) =
-        db::connect_detecting(url, 1, auth).await.context("connecting to MAILGATE_LISTEN_DATABASE_URL")?;
+    let (listen, listen_pooled) = db::connect_detecting(url.expose_secret(), 1, auth)
+        .await
+        .context("connecting to MAILGATE_LISTEN_DATABASE_URL")?;
     anyhow::ensure!(
         !listen_pooled,
         "MAILGATE_LISTEN_DATABASE_URL reaches Postgres through a connection pooler too, where LISTEN cannot work: it \

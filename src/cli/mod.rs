@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::config::Settings;
@@ -94,7 +95,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
     let auth = db::Auth::from_settings(settings)?;
-    db::connect(&settings.database_url, settings.db_max_connections, &auth).await.context("connecting to DATABASE_URL")
+    db::connect(settings.database_url.expose_secret(), settings.db_max_connections, &auth)
+        .await
+        .context("connecting to DATABASE_URL")
 }
 
 /// Finds an app by name or Entra app id, with an error that says which.

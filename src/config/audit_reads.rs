@@ -3,12 +3,31 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Raw, invalid};
+use secrecy::{ExposeSecret, SecretString};
 
-#[derive(Clone, PartialEq, Eq)]
+use super::ConfigError;
+use super::setting::{DefaultIs, settings};
+use super::sources::{Raw, invalid};
+
+settings! {
+    /// where the audit endpoints (and the dashboard's data) read, e.g. a hot standby, as the service role: audit load
+    /// then never touches the primary, and with it down audit reads answer 503 while sending carries on
+    AUDIT_DATABASE_URL: SecretString = "audit_database_url", "MAILGATE_AUDIT_DATABASE_URL",
+        DefaultIs::Unset(Some("`DATABASE_URL`"));
+    /// the audit reads' own pool (1-100), apart from `MAILGATE_DB_MAX_CONNECTIONS`: readers wait for it, never for
+    /// the senders'
+    AUDIT_DB_MAX_CONNECTIONS: u32 = "audit_db_max_connections", "MAILGATE_AUDIT_DB_MAX_CONNECTIONS",
+        DefaultIs::Value("4");
+    /// an audit statement running longer is cancelled, answered `503 query_timeout` (1-3600)
+    AUDIT_STATEMENT_TIMEOUT_SECS: u64 = "audit_statement_timeout_secs", "MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS",
+        DefaultIs::Value("10");
+}
+
+/// Debug shows no URL: it may hold a password.
+#[derive(Clone, Debug)]
 pub struct AuditReads {
     /// A hot standby (or any replica of the primary) to read from; None: `DATABASE_URL`.
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// Connections the audit reads share, apart from the senders' pool.
     pub max_connections: u32,
     /// An audit statement running longer is cancelled and answered 503.
@@ -16,38 +35,28 @@ pub struct AuditReads {
 }
 
 impl Default for AuditReads {
+    /// The declared defaults.
     fn default() -> Self {
-        Self { database_url: None, max_connections: 4, statement_timeout: Duration::from_secs(10) }
-    }
-}
-
-impl std::fmt::Debug for AuditReads {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditReads")
-            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
-            .field("max_connections", &self.max_connections)
-            .field("statement_timeout", &self.statement_timeout)
-            .finish()
+        audit_reads(&Raw::defaults()).expect("the declared defaults are valid")
     }
 }
 
 pub(super) fn audit_reads(raw: &Raw) -> Result<AuditReads, ConfigError> {
-    let d = AuditReads::default();
-    let max_connections: u32 = raw.parse("audit_db_max_connections", d.max_connections)?;
+    let max_connections = raw.value(&AUDIT_DB_MAX_CONNECTIONS)?;
     if !(1..=100).contains(&max_connections) {
-        return Err(invalid("audit_db_max_connections", "must be between 1 and 100"));
+        return Err(invalid(&AUDIT_DB_MAX_CONNECTIONS.spec, "must be between 1 and 100"));
     }
-    let timeout: u64 = raw.parse("audit_statement_timeout_secs", d.statement_timeout.as_secs())?;
+    let timeout = raw.value(&AUDIT_STATEMENT_TIMEOUT_SECS)?;
     if !(1..=3600).contains(&timeout) {
-        return Err(invalid("audit_statement_timeout_secs", "must be between 1 and 3600"));
+        return Err(invalid(&AUDIT_STATEMENT_TIMEOUT_SECS.spec, "must be between 1 and 3600"));
     }
-    let database_url = raw.get("audit_database_url").map(str::to_owned);
-    if let Some(url) = &database_url
+    let database_url = raw.get(&AUDIT_DATABASE_URL)?;
+    if let Some(url) = database_url.as_ref().map(ExposeSecret::expose_secret)
         && (!(url.starts_with("postgres://") || url.starts_with("postgresql://"))
             || url.parse::<sqlx::postgres::PgConnectOptions>().is_err())
     {
         // The URL may hold a password: the error does not repeat it.
-        return Err(invalid("audit_database_url", "is not a Postgres connection URL"));
+        return Err(invalid(&AUDIT_DATABASE_URL.spec, "is not a Postgres connection URL"));
     }
     Ok(AuditReads { database_url, max_connections, statement_timeout: Duration::from_secs(timeout) })
 }
@@ -65,9 +74,14 @@ mod tests {
     #[test]
     fn audit_reads_default_to_four_connections_and_ten_seconds_on_the_primary() {
         let s = load(&[("DATABASE_URL", "postgres://svc:pw@db/mailgate")]).expect("loads");
-        assert_eq!(s.audit_reads, AuditReads::default());
+        let d = AuditReads::default();
+        assert_eq!(
+            (s.audit_reads.max_connections, s.audit_reads.statement_timeout),
+            (d.max_connections, d.statement_timeout)
+        );
+        assert!(d.database_url.is_none());
         assert_eq!((s.audit_reads.max_connections, s.audit_reads.statement_timeout.as_secs()), (4, 10));
-        assert_eq!(s.audit_reads.database_url, None);
+        assert!(s.audit_reads.database_url.is_none());
     }
 
     #[test]
@@ -79,7 +93,10 @@ mod tests {
             ("MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS", "3"),
         ])
         .expect("loads");
-        assert_eq!(s.audit_reads.database_url.as_deref(), Some("postgres://svc:secret@standby/mailgate"));
+        assert_eq!(
+            s.audit_reads.database_url.as_ref().map(ExposeSecret::expose_secret),
+            Some("postgres://svc:secret@standby/mailgate")
+        );
         assert_eq!((s.audit_reads.max_connections, s.audit_reads.statement_timeout.as_secs()), (2, 3));
         assert!(!format!("{s:?}").contains("secret"), "{s:?}");
         for (name, bad) in [

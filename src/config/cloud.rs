@@ -3,7 +3,21 @@
 
 use reqwest::Url;
 
-use super::{ConfigError, Raw, invalid};
+use super::setting::{DefaultIs, Parse, settings};
+use super::sources::{Raw, invalid};
+use super::{ConfigError, entra};
+
+settings! {
+    /// the Microsoft cloud: `public` (also GCC), `usgov` (GCC High), `usgovdod` (DoD) or `china` (21Vianet); sets the
+    /// defaults of the Entra authority, Graph's URL and scope and the database scope
+    /// ([docs/entra.md](docs/entra.md#national-clouds))
+    CLOUD: Cloud = "cloud", "MAILGATE_CLOUD", DefaultIs::Value("public");
+    /// Graph base URL (the simulator locally)
+    GRAPH_URL: Url = "graph_url", "MAILGATE_GRAPH_URL", DefaultIs::Derived("the cloud's (`https://graph.microsoft.com`)");
+    /// token scope
+    GRAPH_SCOPE: String = "graph_scope", "MAILGATE_GRAPH_SCOPE",
+        DefaultIs::Derived("the cloud's (`https://graph.microsoft.com/.default`)");
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cloud {
@@ -56,22 +70,34 @@ impl Cloud {
     }
 }
 
-pub(super) fn cloud(raw: &Raw) -> Result<Cloud, ConfigError> {
-    match raw.get("cloud").unwrap_or("public") {
-        "public" => Ok(Cloud::Public),
-        "usgov" => Ok(Cloud::UsGov),
-        "usgovdod" => Ok(Cloud::UsGovDod),
-        "china" => Ok(Cloud::China),
-        other => Err(invalid("cloud", format!("`{other}`: expected public, usgov, usgovdod or china"))),
+impl Parse for Cloud {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "public" => Ok(Cloud::Public),
+            "usgov" => Ok(Cloud::UsGov),
+            "usgovdod" => Ok(Cloud::UsGovDod),
+            "china" => Ok(Cloud::China),
+            other => Err(format!("`{other}`: expected public, usgov, usgovdod or china")),
+        }
     }
+}
+
+/// Graph's URL: MAILGATE_GRAPH_URL, else the cloud's.
+pub(super) fn graph_url(raw: &Raw, cloud: Cloud) -> Result<Url, ConfigError> {
+    let url = raw.or(&GRAPH_URL, Url::parse(cloud.endpoints().graph_url).expect("valid"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(&GRAPH_URL.spec, "must be an http(s) URL with a host"));
+    }
+    Ok(url)
 }
 
 /// The Entra authority: MAILGATE_ENTRA_AUTHORITY_HOST, else the cloud's. Whether it was given explicitly.
 pub(super) fn authority_host(raw: &Raw, cloud: Cloud) -> Result<(Url, bool), ConfigError> {
-    let explicit = raw.get("entra_authority_host").is_some();
-    let host: Url = raw.parse("entra_authority_host", Url::parse(cloud.endpoints().authority_host).expect("valid"))?;
+    let setting = &entra::ENTRA_AUTHORITY_HOST;
+    let explicit = raw.given(setting).is_some();
+    let host = raw.or(setting, Url::parse(cloud.endpoints().authority_host).expect("valid"))?;
     if !matches!(host.scheme(), "http" | "https") || host.host().is_none() {
-        return Err(invalid("entra_authority_host", "must be an http(s) URL"));
+        return Err(invalid(&setting.spec, "must be an http(s) URL"));
     }
     Ok((host, explicit))
 }

@@ -1,48 +1,65 @@
 //! Which credential mailgate uses for its own Graph token.
 
-use super::{ConfigError, Raw, invalid};
+use secrecy::{ExposeSecret, SecretString};
 
-/// How mailgate obtains its own Graph token.
-#[derive(Clone, PartialEq, Eq)]
+use super::ConfigError;
+use super::setting::{DefaultIs, settings};
+use super::sources::{Raw, invalid};
+
+settings! {
+    /// or `workload-identity`, or `client-secret` (local use: `MAILGATE_TENANT_ID`, `MAILGATE_CLIENT_ID`,
+    /// `MAILGATE_CLIENT_SECRET`)
+    CREDENTIAL: String = "credential", "MAILGATE_CREDENTIAL", DefaultIs::Value("managed-identity");
+    /// a user-assigned identity's client id
+    MANAGED_IDENTITY_CLIENT_ID: String = "managed_identity_client_id", "MAILGATE_MANAGED_IDENTITY_CLIENT_ID",
+        DefaultIs::Unset(None);
+    /// under `client-secret`, the app registration's tenant (required there)
+    TENANT_ID: String = "tenant_id", "MAILGATE_TENANT_ID", DefaultIs::Unset(None);
+    /// under `client-secret`, the app registration's client id (required there)
+    CLIENT_ID: String = "client_id", "MAILGATE_CLIENT_ID", DefaultIs::Unset(None);
+    /// under `client-secret`, the app registration's client secret (required there); never logged
+    CLIENT_SECRET: SecretString = "client_secret", "MAILGATE_CLIENT_SECRET", DefaultIs::Unset(None);
+}
+
+/// How mailgate obtains its own Graph token. Debug shows no client secret: it is a `SecretString`.
+#[derive(Clone, Debug)]
 pub enum CredentialKind {
     /// System- or user-assigned managed identity (IMDS, or App Service's `IDENTITY_ENDPOINT`).
     ManagedIdentity { client_id: Option<String> },
     /// AKS workload identity, from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
     WorkloadIdentity,
     /// An app registration's client secret; meant for local use only.
-    ClientSecret { tenant_id: String, client_id: String, secret: String },
+    ClientSecret { tenant_id: String, client_id: String, secret: SecretString },
 }
 
-impl std::fmt::Debug for CredentialKind {
-    // Hand-written so that a client secret can never reach a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::ManagedIdentity { client_id } => {
-                f.debug_struct("ManagedIdentity").field("client_id", client_id).finish()
-            }
-            Self::WorkloadIdentity => f.write_str("WorkloadIdentity"),
-            Self::ClientSecret { tenant_id, client_id, .. } => f
-                .debug_struct("ClientSecret")
-                .field("tenant_id", tenant_id)
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
+/// Written out because `SecretString` has no `PartialEq` of its own (so that comparing secrets is never implicit).
+impl PartialEq for CredentialKind {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::ManagedIdentity { client_id: a }, Self::ManagedIdentity { client_id: b }) => a == b,
+            (Self::WorkloadIdentity, Self::WorkloadIdentity) => true,
+            (
+                Self::ClientSecret { tenant_id: t1, client_id: c1, secret: s1 },
+                Self::ClientSecret { tenant_id: t2, client_id: c2, secret: s2 },
+            ) => (t1, c1, s1.expose_secret()) == (t2, c2, s2.expose_secret()),
+            _ => false,
         }
     }
 }
 
+impl Eq for CredentialKind {}
+
 pub(super) fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
-    match raw.get("credential").unwrap_or("managed-identity") {
-        "managed-identity" => {
-            Ok(CredentialKind::ManagedIdentity { client_id: raw.get("managed_identity_client_id").map(str::to_owned) })
-        }
+    match raw.value(&CREDENTIAL)?.as_str() {
+        "managed-identity" => Ok(CredentialKind::ManagedIdentity { client_id: raw.get(&MANAGED_IDENTITY_CLIENT_ID)? }),
         "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
         "client-secret" => Ok(CredentialKind::ClientSecret {
-            tenant_id: raw.required("tenant_id")?,
-            client_id: raw.required("client_id")?,
-            secret: raw.required("client_secret")?,
+            tenant_id: raw.value(&TENANT_ID)?,
+            client_id: raw.value(&CLIENT_ID)?,
+            secret: raw.value(&CLIENT_SECRET)?,
         }),
         other => Err(invalid(
-            "credential",
+            &CREDENTIAL.spec,
             format!("`{other}`: expected managed-identity, workload-identity or client-secret"),
         )),
     }

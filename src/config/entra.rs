@@ -4,39 +4,62 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::{ConfigError, EntraSettings, Raw, env_name, invalid, list};
+use super::setting::{DefaultIs, settings};
+use super::sources::{Raw, invalid, missing};
+use super::{ConfigError, EntraSettings};
+
+settings! {
+    /// Entra ID tokens for callers ([docs/entra.md](docs/entra.md)): mailgate's tenant (its GUID); setting it turns
+    /// them on
+    ENTRA_TENANT_ID: String = "entra_tenant_id", "MAILGATE_ENTRA_TENANT_ID", DefaultIs::Unset(None);
+    /// the audiences a token may name, comma-separated (`api://mailgate,<mailgate client id>`); required with a tenant
+    ENTRA_AUDIENCES: Vec<String> = "entra_audiences", "MAILGATE_ENTRA_AUDIENCES", DefaultIs::Unset(None);
+    /// the tenants (GUIDs, comma-separated) whose apps may call
+    ENTRA_ALLOWED_TENANTS: Vec<String> = "entra_allowed_tenants", "MAILGATE_ENTRA_ALLOWED_TENANTS",
+        DefaultIs::Derived("`MAILGATE_ENTRA_TENANT_ID`");
+    /// where tokens are issued and their signing keys published
+    ENTRA_AUTHORITY_HOST: Url = "entra_authority_host", "MAILGATE_ENTRA_AUTHORITY_HOST",
+        DefaultIs::Derived("the cloud's (`https://login.microsoftonline.com`)");
+    /// clock skew allowed on a token's `exp` and `nbf` (at most 600)
+    ENTRA_LEEWAY_SECS: u64 = "entra_leeway_secs", "MAILGATE_ENTRA_LEEWAY_SECS", DefaultIs::Value("60");
+    /// how often the signing keys are fetched again
+    ENTRA_REFRESH_SECS: u64 = "entra_refresh_secs", "MAILGATE_ENTRA_REFRESH_SECS", DefaultIs::Value("3600");
+    /// a token signed by a key not yet known fetches the signing keys again, at most this often
+    ENTRA_MIN_REFETCH_SECS: u64 = "entra_min_refetch_secs", "MAILGATE_ENTRA_MIN_REFETCH_SECS",
+        DefaultIs::Value("30");
+}
 
 /// Token authentication is on when a tenant is set; it then needs at least one audience.
 pub(super) fn entra(raw: &Raw, authority_host: Url) -> Result<Option<EntraSettings>, ConfigError> {
-    let Some(tenant_id) = raw.get("entra_tenant_id") else {
+    let Some(tenant_id) = raw.get(&ENTRA_TENANT_ID)? else {
         return Ok(None);
     };
     let is_guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
-    if !is_guid(tenant_id) {
-        return Err(invalid("entra_tenant_id", "must be the tenant's GUID"));
+    if !is_guid(&tenant_id) {
+        return Err(invalid(&ENTRA_TENANT_ID.spec, "must be the tenant's GUID"));
     }
-    let audiences = list(raw, "entra_audiences");
+    let audiences = raw.get(&ENTRA_AUDIENCES)?.unwrap_or_default();
     if audiences.is_empty() {
-        return Err(ConfigError::Missing { key: "entra_audiences", env: env_name("entra_audiences") });
+        return Err(missing(&ENTRA_AUDIENCES.spec));
     }
-    let mut allowed_tenants = list(raw, "entra_allowed_tenants");
+    let mut allowed_tenants = raw.get(&ENTRA_ALLOWED_TENANTS)?.unwrap_or_default();
     if let Some(bad) = allowed_tenants.iter().find(|t| !is_guid(t)) {
-        return Err(invalid("entra_allowed_tenants", format!("`{bad}` is not a tenant GUID")));
+        return Err(invalid(&ENTRA_ALLOWED_TENANTS.spec, format!("`{bad}` is not a tenant GUID")));
     }
     if allowed_tenants.is_empty() {
-        allowed_tenants.push(tenant_id.to_owned());
+        allowed_tenants.push(tenant_id.clone());
     }
-    let leeway: u64 = raw.parse("entra_leeway_secs", 60)?;
+    let leeway = raw.value(&ENTRA_LEEWAY_SECS)?;
     if leeway > 600 {
-        return Err(invalid("entra_leeway_secs", "must be at most 600"));
+        return Err(invalid(&ENTRA_LEEWAY_SECS.spec, "must be at most 600"));
     }
-    let refresh: u64 = raw.parse("entra_refresh_secs", 3600)?;
-    let refetch: u64 = raw.parse("entra_min_refetch_secs", 30)?;
+    let refresh = raw.value(&ENTRA_REFRESH_SECS)?;
+    let refetch = raw.value(&ENTRA_MIN_REFETCH_SECS)?;
     if refresh == 0 || refetch == 0 {
-        return Err(invalid("entra_refresh_secs", "refresh intervals must be above 0"));
+        return Err(invalid(&ENTRA_REFRESH_SECS.spec, "refresh intervals must be above 0"));
     }
     Ok(Some(EntraSettings {
-        tenant_id: tenant_id.to_owned(),
+        tenant_id,
         allowed_tenants,
         audiences,
         authority_host,

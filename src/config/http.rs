@@ -5,21 +5,53 @@ use std::time::Duration;
 
 use axum::http::HeaderName;
 
-use super::{ConfigError, Raw, invalid};
+use super::ConfigError;
+use super::setting::{DefaultIs, settings};
+use super::sources::{Raw, invalid};
 use crate::domain::message::GRAPH_MAX_REQUEST_BYTES;
 
-pub(super) const KEYS: &[&str] = &[
-    "header_read_timeout_secs",
-    "request_timeout_secs",
-    "max_concurrent_requests",
-    "auth_failures_per_minute",
-    "auth_failures_audited_per_minute",
-    "client_address_header",
-    "max_inflight_body_bytes",
-];
+settings! {
+    /// address to serve on
+    LISTEN: std::net::SocketAddr = "listen", "MAILGATE_LISTEN", DefaultIs::Value("127.0.0.1:8080");
+    /// largest request body read: by default what can be delivered (Graph's 4 MB request without large messages); a
+    /// larger one is refused `413 body_too_large` by its declared length, unread. An import bundle over it goes
+    /// through `mailgate sync import`
+    MAX_BODY_BYTES: usize = "max_body_bytes", "MAILGATE_MAX_BODY_BYTES", DefaultIs::Derived(
+        "`5242880` (5 MiB); with large messages on, max message bytes × 4/3 + 1 MiB (`49982124`)");
+    /// what request bodies may take at once per process, each charged three times its length (what handling it holds
+    /// at its peak); at least three times `MAILGATE_MAX_BODY_BYTES`. A body that would pass it is refused, never held
+    /// (its bytes dropped as they arrive), with `503 overloaded` and `Retry-After`. With
+    /// `MAILGATE_LARGE_MESSAGES=true` the largest body (about 48 MiB) is charged about 143 MiB, so the default takes
+    /// one at a time: raise it, and the memory given to the process, to take more
+    MAX_INFLIGHT_BODY_BYTES: usize = "max_inflight_body_bytes", "MAILGATE_MAX_INFLIGHT_BODY_BYTES",
+        DefaultIs::Explained("268435456", "256 MiB");
+    /// an HTTP/1.1 connection that has not sent a whole request head in this time (or sat idle this long) is closed
+    /// (1-300)
+    HEADER_READ_TIMEOUT_SECS: u64 = "header_read_timeout_secs", "MAILGATE_HEADER_READ_TIMEOUT_SECS",
+        DefaultIs::Value("30");
+    /// a request not answered in this time, body upload included, gets 503 `request_timeout`; at least 35, so
+    /// `Prefer: wait` (≤ 30 s) is never cut
+    REQUEST_TIMEOUT_SECS: u64 = "request_timeout_secs", "MAILGATE_REQUEST_TIMEOUT_SECS", DefaultIs::Value("120");
+    /// requests handled at once per process; more get 503 `overloaded` with `Retry-After` (`/healthz` and `/readyz`
+    /// are exempt)
+    MAX_CONCURRENT_REQUESTS: usize = "max_concurrent_requests", "MAILGATE_MAX_CONCURRENT_REQUESTS",
+        DefaultIs::Value("512");
+    /// failed authentications per source address (IPv6: per /64) per minute; more get 429 `too_many_auth_failures`
+    /// unchecked
+    AUTH_FAILURES_PER_MINUTE: u32 = "auth_failures_per_minute", "MAILGATE_AUTH_FAILURES_PER_MINUTE",
+        DefaultIs::Value("30");
+    /// of those, how many per source are written to the audit log; the rest are counted in metrics
+    AUTH_FAILURES_AUDITED_PER_MINUTE: u32 = "auth_failures_audited_per_minute",
+        "MAILGATE_AUTH_FAILURES_AUDITED_PER_MINUTE", DefaultIs::Value("10");
+    /// behind a load balancer, the header it sets to the client's address (e.g. `X-Forwarded-For`; its last entry is
+    /// used) for the failure limit; unset: the TCP peer. Set it only when mailgate is reachable through that load
+    /// balancer alone
+    CLIENT_ADDRESS_HEADER: HeaderName = "client_address_header", "MAILGATE_CLIENT_ADDRESS_HEADER",
+        DefaultIs::Unset(None);
+}
 
 /// The body budget is counted in KiB internally; 64 GiB is far beyond any pod and within that count's range.
-const MAX_INFLIGHT_BODY_BYTES: usize = 64 << 30;
+const MOST_INFLIGHT_BODY_BYTES: usize = 64 << 30;
 
 /// The longest `Prefer: wait` a send honours; a request timeout must leave room for it.
 const LONGEST_PREFER_WAIT_SECS: u64 = 30;
@@ -47,16 +79,9 @@ pub struct HttpSettings {
 }
 
 impl Default for HttpSettings {
+    /// The declared defaults.
     fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(120),
-            max_concurrent_requests: 512,
-            auth_failures_per_minute: 30,
-            auth_failures_audited_per_minute: 10,
-            client_address_header: None,
-            max_inflight_body_bytes: 256 * 1024 * 1024,
-        }
+        http(&Raw::defaults()).expect("the declared defaults are valid")
     }
 }
 
@@ -74,15 +99,15 @@ pub(super) fn with_body_limit(
     max_message_bytes: usize,
     large_messages: bool,
 ) -> Result<(usize, HttpSettings), ConfigError> {
-    let max_body_bytes: usize = raw.parse("max_body_bytes", default_body_limit(max_message_bytes, large_messages))?;
+    let max_body_bytes = raw.or(&MAX_BODY_BYTES, default_body_limit(max_message_bytes, large_messages))?;
     if max_body_bytes < 1024 {
-        return Err(invalid("max_body_bytes", "must be at least 1024"));
+        return Err(invalid(&MAX_BODY_BYTES.spec, "must be at least 1024"));
     }
     let http = http(raw)?;
     // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
     if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
         return Err(invalid(
-            "max_inflight_body_bytes",
+            &MAX_INFLIGHT_BODY_BYTES.spec,
             format!(
                 "must be at least three times MAILGATE_MAX_BODY_BYTES ({}), as each body is charged three times its \
                  length; else no body that large is ever read",
@@ -94,44 +119,37 @@ pub(super) fn with_body_limit(
 }
 
 fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
-    let d = HttpSettings::default();
-    let header_read: u64 = raw.parse("header_read_timeout_secs", d.header_read_timeout.as_secs())?;
+    let header_read = raw.value(&HEADER_READ_TIMEOUT_SECS)?;
     if !(1..=300).contains(&header_read) {
-        return Err(invalid("header_read_timeout_secs", "must be between 1 and 300"));
+        return Err(invalid(&HEADER_READ_TIMEOUT_SECS.spec, "must be between 1 and 300"));
     }
-    let request: u64 = raw.parse("request_timeout_secs", d.request_timeout.as_secs())?;
+    let request = raw.value(&REQUEST_TIMEOUT_SECS)?;
     if !(LONGEST_PREFER_WAIT_SECS + 5..=3600).contains(&request) {
         return Err(invalid(
-            "request_timeout_secs",
+            &REQUEST_TIMEOUT_SECS.spec,
             "must be between 35 and 3600, so that `Prefer: wait` (up to 30 s) is never cut short",
         ));
     }
-    let max_concurrent: usize = raw.parse("max_concurrent_requests", d.max_concurrent_requests)?;
+    let max_concurrent = raw.value(&MAX_CONCURRENT_REQUESTS)?;
     if !(1..=100_000).contains(&max_concurrent) {
-        return Err(invalid("max_concurrent_requests", "must be between 1 and 100000"));
+        return Err(invalid(&MAX_CONCURRENT_REQUESTS.spec, "must be between 1 and 100000"));
     }
-    let failures: u32 = raw.parse("auth_failures_per_minute", d.auth_failures_per_minute)?;
+    let failures = raw.value(&AUTH_FAILURES_PER_MINUTE)?;
     if !(1..=1_000_000).contains(&failures) {
-        return Err(invalid("auth_failures_per_minute", "must be between 1 and 1000000"));
+        return Err(invalid(&AUTH_FAILURES_PER_MINUTE.spec, "must be between 1 and 1000000"));
     }
-    let audited: u32 =
-        raw.parse("auth_failures_audited_per_minute", d.auth_failures_audited_per_minute.min(failures))?;
+    let audited = raw.value(&AUTH_FAILURES_AUDITED_PER_MINUTE)?;
+    // Fewer failures allowed than the default audited share: the share follows.
+    let audited = if raw.given(&AUTH_FAILURES_AUDITED_PER_MINUTE).is_some() { audited } else { audited.min(failures) };
     if audited > failures {
         return Err(invalid(
-            "auth_failures_audited_per_minute",
+            &AUTH_FAILURES_AUDITED_PER_MINUTE.spec,
             "must be at most MAILGATE_AUTH_FAILURES_PER_MINUTE (failures beyond that are refused unchecked)",
         ));
     }
-    let client_address_header = match raw.get("client_address_header") {
-        None => None,
-        Some(name) => Some(
-            HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid("client_address_header", format!("`{name}` is not a header name")))?,
-        ),
-    };
-    let max_inflight_body_bytes: usize = raw.parse("max_inflight_body_bytes", d.max_inflight_body_bytes)?;
-    if !(1024..=MAX_INFLIGHT_BODY_BYTES).contains(&max_inflight_body_bytes) {
-        return Err(invalid("max_inflight_body_bytes", "must be between 1024 and 68719476736 (64 GiB)"));
+    let max_inflight_body_bytes = raw.value(&MAX_INFLIGHT_BODY_BYTES)?;
+    if !(1024..=MOST_INFLIGHT_BODY_BYTES).contains(&max_inflight_body_bytes) {
+        return Err(invalid(&MAX_INFLIGHT_BODY_BYTES.spec, "must be between 1024 and 68719476736 (64 GiB)"));
     }
     Ok(HttpSettings {
         header_read_timeout: Duration::from_secs(header_read),
@@ -139,7 +157,7 @@ fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
         max_concurrent_requests: max_concurrent,
         auth_failures_per_minute: failures,
         auth_failures_audited_per_minute: audited,
-        client_address_header,
+        client_address_header: raw.get(&CLIENT_ADDRESS_HEADER)?,
         max_inflight_body_bytes,
     })
 }

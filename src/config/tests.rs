@@ -1,4 +1,8 @@
 //! Loading settings: defaults, the file, the environment, and errors that name the setting.
+use std::collections::BTreeMap;
+
+use secrecy::ExposeSecret;
+
 use super::*;
 
 fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -117,13 +121,13 @@ fn migrations_use_their_own_url_else_the_database_url() {
 
 #[test]
 fn listen_has_its_own_url_only_when_set_and_it_is_passwordless_under_entra() {
-    assert_eq!(load(&[("DATABASE_URL", "postgres://svc@pooler:6432/m")]).expect("loads").listen_database_url, None);
+    assert!(load(&[("DATABASE_URL", "postgres://svc@pooler:6432/m")]).expect("loads").listen_database_url.is_none());
     let s = load(&[
         ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
         ("MAILGATE_LISTEN_DATABASE_URL", "postgres://svc@db:5432/m"),
     ])
     .expect("loads");
-    assert_eq!(s.listen_database_url.as_deref(), Some("postgres://svc@db:5432/m"));
+    assert_eq!(s.listen_database_url.as_ref().map(ExposeSecret::expose_secret), Some("postgres://svc@db:5432/m"));
     assert!(!format!("{s:?}").contains("db:5432"), "the URL may hold a password: {s:?}");
     let err = load(&[
         ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
@@ -269,4 +273,71 @@ fn a_cloud_sets_the_defaults_of_the_authority_graph_and_the_database_scope() {
 
     let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CLOUD", "mooncake")]).expect_err("unknown cloud");
     assert!(err.to_string().contains("MAILGATE_CLOUD") && err.to_string().contains("usgovdod"), "{err}");
+}
+
+#[test]
+fn an_unknown_mailgate_variable_is_left_alone_but_an_unknown_file_key_is_refused() {
+    // Only the declared names are read from the environment: others (the command line's MAILGATE_CONFIG, a
+    // misspelt one) neither fail the start nor set anything.
+    let s =
+        load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTN", "nope"), ("MAILGATE_WORKER", "0"), ("mailgate_workers", "3")])
+            .expect("loads");
+    assert_eq!((s.listen.port(), s.workers), (8080, 32));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mailgate.toml");
+    std::fs::write(&path, "database_url = \"x\"\nworker = 3\n").expect("write");
+    let err = Settings::from_sources(Some(&path), |_| None).expect_err("unknown key");
+    assert!(err.to_string().contains("unknown setting `worker`"), "{err}");
+}
+
+#[test]
+fn file_values_may_be_strings_integers_or_booleans_and_empty_means_unset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mailgate.toml");
+    std::fs::write(&path, "database_url = \"x\"\nworkers = \"7\"\nlarge_messages = true\nlisten = \"\"\n")
+        .expect("write");
+    let s = Settings::from_sources(Some(&path), |_| None).expect("loads");
+    assert_eq!((s.workers, s.limits.large_messages, s.listen.port()), (7, true, 8080));
+    // An empty variable is unset, even over the file: the default applies.
+    let s = Settings::from_sources(Some(&path), |n| (n == "MAILGATE_WORKERS").then(String::new)).expect("loads");
+    assert_eq!(s.workers, 32);
+    for (value, kind) in [("1.5", "float"), ("[1]", "array"), ("{ a = 1 }", "table")] {
+        std::fs::write(&path, format!("workers = {value}\n")).expect("write");
+        let err = Settings::from_sources(Some(&path), |_| None).expect_err(value);
+        assert!(
+            err.to_string().contains(&format!("`workers` must be a string, integer or boolean, not {kind}")),
+            "{err}"
+        );
+    }
+    let err = Settings::from_sources(Some(&dir.path().join("absent.toml")), |_| None).expect_err("no file");
+    assert!(err.to_string().starts_with("config file "), "{err}");
+}
+
+#[test]
+fn no_secret_setting_reaches_debug() {
+    // Every setting declared with a secret type, set to a value Debug must not show.
+    let secrets: Vec<&setting::Spec> = all().filter(|s| s.secret).collect();
+    let names: Vec<&str> = secrets.iter().map(|s| s.env).collect();
+    for name in ["DATABASE_URL", "MAILGATE_MIGRATION_DATABASE_URL", "MAILGATE_CLIENT_SECRET"] {
+        assert!(names.contains(&name), "{name} is declared secret: {names:?}");
+    }
+    let mut pairs: BTreeMap<String, String> =
+        secrets.iter().map(|s| (s.env.to_owned(), format!("postgres://svc:hunter2-{}@db/m", s.key))).collect();
+    for (k, v) in [("MAILGATE_CREDENTIAL", "client-secret"), ("MAILGATE_TENANT_ID", "t"), ("MAILGATE_CLIENT_ID", "c")] {
+        pairs.insert(k.to_owned(), v.to_owned());
+    }
+    let s = Settings::from_sources(None, |name| pairs.get(name).cloned()).expect("loads");
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("client_id: \"c\""), "the rest is shown: {shown}");
+    assert_eq!(s.audit_reads.database_url.as_ref().map(|u| u.expose_secret().contains("hunter2")), Some(true));
+}
+
+#[test]
+fn errors_name_the_variable_and_the_key() {
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_WORKERS", "lots")]).expect_err("not a number");
+    assert_eq!(err.to_string(), "setting MAILGATE_WORKERS (workers) is invalid: invalid digit found in string");
+    let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_WORKERS", "0")]).expect_err("out of range");
+    assert_eq!(err.to_string(), "setting MAILGATE_WORKERS (workers) is invalid: must be between 1 and 256");
+    assert_eq!(load(&[]).expect_err("missing").to_string(), "setting DATABASE_URL (database_url) is required");
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -28,8 +29,8 @@ impl AuditReads {
     pub async fn connect(settings: &Settings, auth: &entra::Auth) -> anyhow::Result<Self> {
         let reads = &settings.audit_reads;
         let (url, name) = match &reads.database_url {
-            Some(url) => (url.as_str(), "MAILGATE_AUDIT_DATABASE_URL"),
-            None => (settings.database_url.as_str(), "DATABASE_URL"),
+            Some(url) => (url.expose_secret(), "MAILGATE_AUDIT_DATABASE_URL"),
+            None => (settings.database_url.expose_secret(), "DATABASE_URL"),
         };
         let base: PgConnectOptions = url.parse().with_context(|| format!("parsing {name}"))?;
         let options = PgPoolOptions::new()

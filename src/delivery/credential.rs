@@ -13,6 +13,7 @@ use azure_identity::{
     UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use reqwest::Url;
+use secrecy::ExposeSecret;
 
 use time::OffsetDateTime;
 
@@ -118,7 +119,12 @@ pub fn credential(kind: &CredentialKind, authority: Option<&Url>) -> azure_core:
         }
         CredentialKind::ClientSecret { tenant_id, client_id, secret } => {
             let options = ClientSecretCredentialOptions { client_options: client_options() };
-            ClientSecretCredential::new(tenant_id, client_id.clone(), Secret::new(secret.clone()), Some(options))?
+            ClientSecretCredential::new(
+                tenant_id,
+                client_id.clone(),
+                Secret::new(secret.expose_secret().to_owned()),
+                Some(options),
+            )?
         }
     })
 }

@@ -139,3 +139,18 @@ pub async fn change(db: impl PgExecutor<'_>, id: Uuid, c: &Change<'_>) -> Result
 pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(db).await.map(|r| r.rows_affected() == 1)
 }
+
+/// The import's one change to an existing app: whether its Entra identity holds Mail.Send.
+#[tracing::instrument(skip_all, fields(%entra_app_id))]
+pub async fn set_entra_mail_send(
+    db: impl PgExecutor<'_>,
+    entra_app_id: Uuid,
+    entra_mail_send: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE apps SET entra_mail_send = $2 WHERE entra_app_id = $1")
+        .bind(entra_app_id)
+        .bind(entra_mail_send)
+        .execute(db)
+        .await
+        .map(drop)
+}

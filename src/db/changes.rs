@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
 #[derive(Debug, FromRow, Serialize, utoipa::ToSchema)]
@@ -38,4 +38,10 @@ pub async fn list(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Names `actor` as the author of the transaction's changes: the triggers that write the trail read it.
+#[tracing::instrument(skip_all)]
+pub async fn set_actor(tx: &mut PgConnection, actor: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('mailgate.actor', $1, true)").bind(actor).execute(tx).await.map(drop)
 }

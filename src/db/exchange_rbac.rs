@@ -164,3 +164,72 @@ pub async fn set_assignment_scope(
         .await
         .map(|r| r.rows_affected() == 1)
 }
+
+#[tracing::instrument(skip_all, fields(%app_id))]
+pub async fn remove_principal_by_app_id(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM service_principals WHERE app_id = $1")
+        .bind(app_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+/// Creates the service principal of `app_id`, or replaces the mirrored fields of the one there (the import's write).
+#[tracing::instrument(skip_all, fields(%app_id))]
+pub async fn upsert_principal(
+    db: impl PgExecutor<'_>,
+    app_id: Uuid,
+    object_id: Uuid,
+    display_name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO service_principals (id, app_id, object_id, display_name) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (app_id) DO UPDATE SET object_id = EXCLUDED.object_id, display_name = EXCLUDED.display_name",
+    )
+    .bind(Uuid::now_v7())
+    .bind(app_id)
+    .bind(object_id)
+    .bind(display_name)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Creates the scope `name`, or replaces its filter (the import's write).
+#[tracing::instrument(skip_all, fields(name))]
+pub async fn upsert_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO management_scopes (id, name, recipient_filter) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET recipient_filter = EXCLUDED.recipient_filter",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(filter)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// As `create_assignment`, naming the service principal by its app id and the scope by its name (the import's write).
+#[tracing::instrument(skip_all, fields(name, %app_id))]
+pub async fn create_assignment_by_names(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    app_id: Uuid,
+    role: &str,
+    scope: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO role_assignments (id, name, service_principal_id, role, scope_id)
+         VALUES ($1, $2, (SELECT id FROM service_principals WHERE app_id = $3), $4,
+                 (SELECT id FROM management_scopes WHERE name = $5))",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(app_id)
+    .bind(role)
+    .bind(scope)
+    .execute(db)
+    .await
+    .map(drop)
+}

@@ -148,3 +148,68 @@ pub async fn set_display_name(db: impl PgExecutor<'_>, address: &str, display_na
         .await
         .map(|r| r.rows_affected() == 1)
 }
+
+/// Creates the group at `address`, or replaces the mirrored fields of the one there (the import's write).
+#[tracing::instrument(skip_all, fields(address))]
+pub async fn upsert(
+    db: impl PgExecutor<'_>,
+    address: &str,
+    object_id: Option<Uuid>,
+    display_name: &str,
+    recipient_type_details: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO groups (id, address, object_id, display_name, recipient_type_details) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (address) DO UPDATE SET object_id = EXCLUDED.object_id,
+                display_name = EXCLUDED.display_name, recipient_type_details = EXCLUDED.recipient_type_details",
+    )
+    .bind(Uuid::now_v7())
+    .bind(address)
+    .bind(object_id)
+    .bind(display_name)
+    .bind(recipient_type_details)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Adds to the group at `group` a mailbox or (by address) a nested group, without the checks of `add_member`: the
+/// import's diff has made them.
+#[tracing::instrument(skip_all, fields(group))]
+pub async fn insert_member(
+    db: impl PgExecutor<'_>,
+    group: &str,
+    mailbox: Option<&str>,
+    child: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO group_members (group_id, mailbox, member_group_id)
+         SELECT (SELECT id FROM groups WHERE address = $1), $2, (SELECT id FROM groups WHERE address = $3)",
+    )
+    .bind(group)
+    .bind(mailbox)
+    .bind(child)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Removes from the group at `group` the mailbox or (by address) nested group given.
+#[tracing::instrument(skip_all, fields(group))]
+pub async fn delete_member(
+    db: impl PgExecutor<'_>,
+    group: &str,
+    mailbox: Option<&str>,
+    child: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE address = $1)
+            AND (mailbox = $2 OR member_group_id = (SELECT id FROM groups WHERE address = $3))",
+    )
+    .bind(group)
+    .bind(mailbox)
+    .bind(child)
+    .execute(db)
+    .await
+    .map(drop)
+}

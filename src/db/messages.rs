@@ -83,3 +83,15 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>
 pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT status FROM messages WHERE id = $1").bind(id).fetch_optional(db).await
 }
+
+/// Messages being sent, messages queued, and when the oldest queued one was accepted. One statement, one snapshot:
+/// a message moving from queued to sending meanwhile is counted once.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn queue_depth(db: impl PgExecutor<'_>) -> Result<(i64, i64, Option<OffsetDateTime>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state), count(*), min(created_at)
+           FROM messages WHERE status = 'queued'",
+    )
+    .fetch_one(db)
+    .await
+}

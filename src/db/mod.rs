@@ -2,15 +2,19 @@
 
 pub mod apps;
 pub mod audit;
+pub mod audit_chain;
 pub mod audit_reads;
 pub mod audit_series;
+pub mod audit_verify;
 pub mod changes;
 pub mod delivery;
 pub mod directory;
 pub mod drift;
 pub mod entra;
+pub mod exchange_import;
 pub mod exchange_rbac;
 pub mod groups;
+pub mod health;
 pub mod idempotency;
 pub mod keys;
 pub mod messages;

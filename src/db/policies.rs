@@ -1,6 +1,6 @@
 //! Application access policies.
 
-use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
+use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::policy::{AccessRight, AppSelector, PolicyScope};
@@ -91,4 +91,47 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<PolicyView>
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// As `create`, naming the scope's group by its address and the apps by their Entra app ids (the import's write;
+/// an id no app has is left out, as the import's diff has already reported it).
+#[tracing::instrument(skip_all, fields(group, mailbox))]
+pub async fn create_by_names(
+    tx: &mut PgConnection,
+    all_apps: bool,
+    entra_app_ids: Option<&[Uuid]>,
+    group: Option<&str>,
+    mailbox: Option<&str>,
+    access_right: &str,
+    description: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO access_policies (id, all_apps, scope_group_id, scope_mailbox, access_right, description)
+         VALUES ($1, $2, (SELECT id FROM groups WHERE address = $3), $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(all_apps)
+    .bind(group)
+    .bind(mailbox)
+    .bind(access_right)
+    .bind(description)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(ids) = entra_app_ids {
+        sqlx::query(
+            "INSERT INTO access_policy_apps (policy_id, app_id) SELECT $1, id FROM apps WHERE entra_app_id = ANY($2)",
+        )
+        .bind(id)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// How many policies there are: Exchange caps their number.
+#[tracing::instrument(skip_all)]
+pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM access_policies").fetch_one(db).await
 }

@@ -1,4 +1,8 @@
 //! Named SQL, one file per table family. Handlers and workers call these; nothing else writes SQL.
+//!
+//! The functions the migrations define in the database (claim_messages, record_attempts, …) have their current
+//! definitions in functions/<name>.sql. To change one, edit its file and add a migration carrying a copy; a test
+//! (tests/api/db_functions.rs) fails when a file and the migrated database disagree.
 
 pub mod apps;
 pub mod audit;

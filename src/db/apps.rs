@@ -137,7 +137,7 @@ pub async fn change(db: impl PgExecutor<'_>, id: Uuid, c: &Change<'_>) -> Result
 
 /// Removes an app that never sent: one with messages keeps them, and its audit trail, so it stays.
 pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(db).await.map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM apps WHERE id = $1", id).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 /// The import's one change to an existing app: whether its Entra identity holds Mail.Send.
@@ -147,9 +147,7 @@ pub async fn set_entra_mail_send(
     entra_app_id: Uuid,
     entra_mail_send: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE apps SET entra_mail_send = $2 WHERE entra_app_id = $1")
-        .bind(entra_app_id)
-        .bind(entra_mail_send)
+    sqlx::query!("UPDATE apps SET entra_mail_send = $2 WHERE entra_app_id = $1", entra_app_id, entra_mail_send)
         .execute(db)
         .await
         .map(drop)

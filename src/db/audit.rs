@@ -85,23 +85,23 @@ pub struct NewEvent<'a> {
 }
 
 pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, e: NewEvent<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, http_status,
                                    graph_code, graph_request_id, latency_ms, request_id, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        outcome.as_str(),
+        e.app_id,
+        e.app_name,
+        e.mailbox,
+        e.message_id,
+        e.attempt,
+        e.http_status,
+        e.graph_code,
+        e.graph_request_id,
+        e.latency_ms,
+        e.request_id,
+        e.detail
     )
-    .bind(outcome.as_str())
-    .bind(e.app_id)
-    .bind(e.app_name)
-    .bind(e.mailbox)
-    .bind(e.message_id)
-    .bind(e.attempt)
-    .bind(e.http_status)
-    .bind(e.graph_code)
-    .bind(e.graph_request_id)
-    .bind(e.latency_ms)
-    .bind(e.request_id)
-    .bind(e.detail)
     .execute(db)
     .await
     .map(drop)
@@ -219,7 +219,7 @@ fn page_query_after(prefix: &str, f: &Filter, cursor: Option<Cursor>, limit: i64
 /// Creates the partitions of the current and the next two months where missing (as the owner, through a function
 /// the service may call); returns the names of those it made.
 pub async fn ensure_partitions(db: impl PgExecutor<'_>) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT audit_events_ensure_partitions(2)").fetch_all(db).await
+    sqlx::query_scalar!(r#"SELECT audit_events_ensure_partitions(2) AS "made!""#).fetch_all(db).await
 }
 
 /// At start and then daily, makes sure the coming months have their partitions, so that no event lands in the

@@ -58,7 +58,7 @@ pub async fn any_still_holding(pool: &PgPool, holders: &[String]) -> Result<bool
 /// Takes the sealing lock for the transaction, unless another session holds it: then false.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn try_seal_lock(tx: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(SEAL_LOCK).fetch_one(tx).await
+    sqlx::query_scalar!(r#"SELECT pg_try_advisory_xact_lock($1) AS "locked!""#, SEAL_LOCK).fetch_one(tx).await
 }
 
 /// The last link: (id, link).
@@ -86,9 +86,7 @@ pub fn rows_between(
 /// Appends links: `ids[i]`'s link is `links[i]`.
 #[tracing::instrument(level = "debug", skip_all, fields(rows = ids.len()))]
 pub async fn insert_links(tx: &mut PgConnection, ids: &[i64], links: &[Vec<u8>]) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_chain (id, link) SELECT * FROM unnest($1::bigint[], $2::bytea[])")
-        .bind(ids)
-        .bind(links)
+    sqlx::query!("INSERT INTO audit_chain (id, link) SELECT * FROM unnest($1::bigint[], $2::bytea[])", ids, links)
         .execute(tx)
         .await
         .map(drop)
@@ -104,14 +102,14 @@ pub async fn insert_seal(
     head: &[u8],
     genesis: bool,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO audit_seals (first_id, last_id, rows, head, genesis) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        first_id,
+        last_id,
+        rows,
+        head,
+        genesis
     )
-    .bind(first_id)
-    .bind(last_id)
-    .bind(rows)
-    .bind(head)
-    .bind(genesis)
     .fetch_one(tx)
     .await
 }

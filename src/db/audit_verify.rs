@@ -15,7 +15,7 @@ const PAGE: i64 = 2000;
 #[tracing::instrument(skip_all)]
 pub async fn begin_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     Ok(tx)
 }
 
@@ -28,25 +28,28 @@ pub async fn link_extent(tx: &mut PgConnection) -> Result<(Option<i64>, Option<i
 /// Whether a genesis seal starts at `first_link`.
 #[tracing::instrument(skip_all, fields(first_link))]
 pub async fn genesis_at(tx: &mut PgConnection, first_link: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT FROM audit_seals WHERE genesis AND first_id = $1)")
-        .bind(first_link)
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT FROM audit_seals WHERE genesis AND first_id = $1) AS "genesis!""#,
+        first_link
+    )
+    .fetch_one(tx)
+    .await
 }
 
 /// The last id the sequence gave out: ids up to it were given to rows; a link past it never had one.
 #[tracing::instrument(skip_all)]
 pub async fn issued(tx: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'id')), 0)")
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'id')), 0) AS "issued!""#
+    )
+    .fetch_one(tx)
+    .await
 }
 
 /// The head of the latest seal ending at `last_id`.
 #[tracing::instrument(skip_all, fields(last_id))]
 pub async fn seal_head_at(tx: &mut PgConnection, last_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT head FROM audit_seals WHERE last_id = $1 ORDER BY seq DESC LIMIT 1")
-        .bind(last_id)
+    sqlx::query_scalar!("SELECT head FROM audit_seals WHERE last_id = $1 ORDER BY seq DESC LIMIT 1", last_id)
         .fetch_optional(tx)
         .await
 }

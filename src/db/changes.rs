@@ -43,5 +43,5 @@ pub async fn list(
 /// Names `actor` as the author of the transaction's changes: the triggers that write the trail read it.
 #[tracing::instrument(skip_all)]
 pub async fn set_actor(tx: &mut PgConnection, actor: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('mailgate.actor', $1, true)").bind(actor).execute(tx).await.map(drop)
+    sqlx::query!("SELECT set_config('mailgate.actor', $1, true) AS actor", actor).fetch_one(tx).await.map(drop)
 }

@@ -79,10 +79,7 @@ pub async fn payloads(pool: &PgPool, ids: &[Uuid]) -> Result<HashMap<Uuid, Paylo
 
 /// Pushes the lease of a message this claim holds to `lease` from now. False if the claim no longer holds it.
 pub async fn extend_lease(pool: &PgPool, id: Uuid, attempt: i32, lease: Duration) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT extend_lease($1, $2, $3)")
-        .bind(id)
-        .bind(attempt)
-        .bind(lease.as_secs_f64())
+    sqlx::query_scalar!(r#"SELECT extend_lease($1, $2, $3) AS "extended!""#, id, attempt, lease.as_secs_f64())
         .fetch_one(pool)
         .await
 }
@@ -147,7 +144,7 @@ pub struct DriftNote {
 /// nothing).
 pub async fn record_attempts(pool: &PgPool, batch: &[AttemptRecord]) -> Result<Vec<Uuid>, sqlx::Error> {
     let json = serde_json::to_value(batch).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query_scalar("SELECT record_attempts($1)").bind(json).fetch_all(pool).await
+    sqlx::query_scalar!(r#"SELECT record_attempts($1) AS "id!""#, json).fetch_all(pool).await
 }
 
 /// What one sweep ended.
@@ -182,5 +179,5 @@ pub async fn sweep(
 /// Counts again the messages in flight of each mailbox, mends the counts claims read that are wrong, and returns how
 /// many were (none, unless something changed the outbox by hand).
 pub async fn recount_in_flight(pool: &PgPool) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("SELECT recount_in_flight()").fetch_one(pool).await
+    sqlx::query_scalar!(r#"SELECT recount_in_flight() AS "in_flight!""#).fetch_one(pool).await
 }

@@ -61,7 +61,7 @@ pub struct AssignmentRow {
 #[tracing::instrument(skip_all)]
 pub async fn begin_import(tx: &mut PgConnection, actor: &str) -> Result<(), sqlx::Error> {
     super::changes::set_actor(&mut *tx, actor).await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(IMPORT_LOCK).execute(&mut *tx).await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK).execute(&mut *tx).await?;
     Ok(())
 }
 

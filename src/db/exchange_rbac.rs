@@ -64,11 +64,7 @@ pub async fn list_principals(db: impl PgExecutor<'_>) -> Result<Vec<ServicePrinc
 }
 
 pub async fn remove_principal(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM service_principals WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM service_principals WHERE id = $1", id).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 pub async fn create_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<ScopeRow, sqlx::Error> {
@@ -94,17 +90,14 @@ pub async fn list_scopes(db: impl PgExecutor<'_>) -> Result<Vec<ScopeRow>, sqlx:
 }
 
 pub async fn set_scope_filter(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE management_scopes SET recipient_filter = $2 WHERE name = $1")
-        .bind(name)
-        .bind(filter)
+    sqlx::query!("UPDATE management_scopes SET recipient_filter = $2 WHERE name = $1", name, filter)
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
 }
 
 pub async fn remove_scope(db: impl PgExecutor<'_>, name: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM management_scopes WHERE name = $1")
-        .bind(name)
+    sqlx::query!("DELETE FROM management_scopes WHERE name = $1", name)
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
@@ -117,14 +110,7 @@ pub async fn create_assignment(
     role: &str,
     scope: Option<Uuid>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO role_assignments (id, name, service_principal_id, role, scope_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(principal)
-    .bind(role)
-    .bind(scope)
+    sqlx::query_scalar!("INSERT INTO role_assignments (id, name, service_principal_id, role, scope_id) VALUES ($1, $2, $3, $4, $5) RETURNING id", Uuid::now_v7(), name, principal, role, scope)
     .fetch_one(db)
     .await
 }
@@ -145,11 +131,7 @@ pub async fn find_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<Opti
 }
 
 pub async fn remove_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM role_assignments WHERE name = $1")
-        .bind(name)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM role_assignments WHERE name = $1", name).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 pub async fn set_assignment_scope(
@@ -157,9 +139,7 @@ pub async fn set_assignment_scope(
     name: &str,
     scope: Option<Uuid>,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE role_assignments SET scope_id = $2 WHERE name = $1")
-        .bind(name)
-        .bind(scope)
+    sqlx::query!("UPDATE role_assignments SET scope_id = $2 WHERE name = $1", name, scope)
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
@@ -167,8 +147,7 @@ pub async fn set_assignment_scope(
 
 #[tracing::instrument(skip_all, fields(%app_id))]
 pub async fn remove_principal_by_app_id(db: impl PgExecutor<'_>, app_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM service_principals WHERE app_id = $1")
-        .bind(app_id)
+    sqlx::query!("DELETE FROM service_principals WHERE app_id = $1", app_id)
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
@@ -182,14 +161,14 @@ pub async fn upsert_principal(
     object_id: Uuid,
     display_name: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO service_principals (id, app_id, object_id, display_name) VALUES ($1, $2, $3, $4)
          ON CONFLICT (app_id) DO UPDATE SET object_id = EXCLUDED.object_id, display_name = EXCLUDED.display_name",
+        Uuid::now_v7(),
+        app_id,
+        object_id,
+        display_name
     )
-    .bind(Uuid::now_v7())
-    .bind(app_id)
-    .bind(object_id)
-    .bind(display_name)
     .execute(db)
     .await
     .map(drop)
@@ -198,13 +177,13 @@ pub async fn upsert_principal(
 /// Creates the scope `name`, or replaces its filter (the import's write).
 #[tracing::instrument(skip_all, fields(name))]
 pub async fn upsert_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO management_scopes (id, name, recipient_filter) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET recipient_filter = EXCLUDED.recipient_filter",
+        Uuid::now_v7(),
+        name,
+        filter
     )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(filter)
     .execute(db)
     .await
     .map(drop)
@@ -219,16 +198,16 @@ pub async fn create_assignment_by_names(
     role: &str,
     scope: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO role_assignments (id, name, service_principal_id, role, scope_id)
          VALUES ($1, $2, (SELECT id FROM service_principals WHERE app_id = $3), $4,
                  (SELECT id FROM management_scopes WHERE name = $5))",
+        Uuid::now_v7(),
+        name,
+        app_id,
+        role,
+        scope
     )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(app_id)
-    .bind(role)
-    .bind(scope)
     .execute(db)
     .await
     .map(drop)

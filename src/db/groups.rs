@@ -65,7 +65,7 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<GroupRow>, sqlx::Error>
 }
 
 pub async fn remove(db: impl PgExecutor<'_>, address: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM groups WHERE address = $1").bind(address).execute(db).await.map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM groups WHERE address = $1", address).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 pub async fn members(db: impl PgExecutor<'_>) -> Result<Vec<MemberRow>, sqlx::Error> {
@@ -93,28 +93,28 @@ pub async fn add_member(tx: &mut Transaction<'_, Postgres>, group: &str, member:
     let nested = find(&mut **tx, member).await?;
     if let Some(child) = &nested {
         // Is `parent` reachable from `child`? Then the new edge would close a loop.
-        let loops: bool = sqlx::query_scalar(
-            "WITH RECURSIVE below(id) AS (
+        let loops: bool = sqlx::query_scalar!(
+            r#"WITH RECURSIVE below(id) AS (
                  SELECT $1::uuid
                  UNION
                  SELECT gm.member_group_id FROM group_members gm JOIN below b ON gm.group_id = b.id
                   WHERE gm.member_group_id IS NOT NULL)
-             SELECT EXISTS (SELECT 1 FROM below WHERE id = $2)",
+             SELECT EXISTS (SELECT 1 FROM below WHERE id = $2) AS "loops!""#,
+            child.id,
+            parent.id
         )
-        .bind(child.id)
-        .bind(parent.id)
         .fetch_one(&mut **tx)
         .await?;
         if loops {
             return Err(MemberError::Cycle { group: group.to_owned(), member: member.to_owned() });
         }
     }
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO group_members (group_id, mailbox, member_group_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        parent.id,
+        nested.is_none().then_some(member),
+        nested.map(|g| g.id)
     )
-    .bind(parent.id)
-    .bind(nested.is_none().then_some(member))
-    .bind(nested.map(|g| g.id))
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -125,13 +125,13 @@ pub async fn add_member(tx: &mut Transaction<'_, Postgres>, group: &str, member:
 
 pub async fn remove_member(tx: &mut Transaction<'_, Postgres>, group: &str, member: &str) -> Result<(), MemberError> {
     let parent = find(&mut **tx, group).await?.ok_or_else(|| MemberError::NoGroup(group.to_owned()))?;
-    let removed = sqlx::query(
+    let removed = sqlx::query!(
         "DELETE FROM group_members m USING (SELECT $2::text AS key) k
           WHERE m.group_id = $1
             AND (m.mailbox = k.key OR m.member_group_id = (SELECT id FROM groups WHERE address = k.key))",
+        parent.id,
+        member
     )
-    .bind(parent.id)
-    .bind(member)
     .execute(&mut **tx)
     .await?;
     if removed.rows_affected() == 0 {
@@ -141,9 +141,7 @@ pub async fn remove_member(tx: &mut Transaction<'_, Postgres>, group: &str, memb
 }
 
 pub async fn set_display_name(db: impl PgExecutor<'_>, address: &str, display_name: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE groups SET display_name = $2 WHERE address = $1")
-        .bind(address)
-        .bind(display_name)
+    sqlx::query!("UPDATE groups SET display_name = $2 WHERE address = $1", address, display_name)
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
@@ -158,16 +156,16 @@ pub async fn upsert(
     display_name: &str,
     recipient_type_details: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO groups (id, address, object_id, display_name, recipient_type_details) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (address) DO UPDATE SET object_id = EXCLUDED.object_id,
                 display_name = EXCLUDED.display_name, recipient_type_details = EXCLUDED.recipient_type_details",
+        Uuid::now_v7(),
+        address,
+        object_id,
+        display_name,
+        recipient_type_details
     )
-    .bind(Uuid::now_v7())
-    .bind(address)
-    .bind(object_id)
-    .bind(display_name)
-    .bind(recipient_type_details)
     .execute(db)
     .await
     .map(drop)
@@ -182,13 +180,13 @@ pub async fn insert_member(
     mailbox: Option<&str>,
     child: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO group_members (group_id, mailbox, member_group_id)
          SELECT (SELECT id FROM groups WHERE address = $1), $2, (SELECT id FROM groups WHERE address = $3)",
+        group,
+        mailbox,
+        child
     )
-    .bind(group)
-    .bind(mailbox)
-    .bind(child)
     .execute(db)
     .await
     .map(drop)
@@ -202,13 +200,13 @@ pub async fn delete_member(
     mailbox: Option<&str>,
     child: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE address = $1)
             AND (mailbox = $2 OR member_group_id = (SELECT id FROM groups WHERE address = $3))",
+        group,
+        mailbox,
+        child
     )
-    .bind(group)
-    .bind(mailbox)
-    .bind(child)
     .execute(db)
     .await
     .map(drop)

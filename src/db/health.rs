@@ -4,5 +4,5 @@ use sqlx::PgPool;
 
 /// One round trip on a pooled connection.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+    sqlx::query!("SELECT 1 AS one").fetch_one(pool).await.map(drop)
 }

@@ -47,15 +47,7 @@ pub async fn insert(
     expires_at: Option<OffsetDateTime>,
     roles: Option<&[String]>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-        .bind(Uuid::now_v7())
-        .bind(app_id)
-        .bind(key.prefix())
-        .bind(key.digest())
-        .bind(expires_at)
-        .bind(roles)
+    sqlx::query_scalar!("INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", Uuid::now_v7(), app_id, key.prefix(), key.digest(), expires_at, roles)
         .fetch_one(db)
         .await
 }
@@ -77,11 +69,11 @@ pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option
 /// Records use. Callers do it at most once a minute per key and off the request's path, so authentication does not
 /// write on every request.
 pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE api_keys SET last_used_at = now()
           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        id
     )
-    .bind(id)
     .execute(db)
     .await
     .map(drop)
@@ -93,12 +85,14 @@ pub async fn revoke(db: impl PgExecutor<'_>, id_or_prefix: &str) -> Result<u64, 
     let id = Uuid::parse_str(id_or_prefix).ok();
     let prefix = id_or_prefix.strip_prefix("mg_").unwrap_or(id_or_prefix);
     let prefix = prefix.split('_').next().unwrap_or(prefix);
-    sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE (id = $1 OR prefix = $2) AND revoked_at IS NULL")
-        .bind(id)
-        .bind(prefix)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query!(
+        "UPDATE api_keys SET revoked_at = now() WHERE (id = $1 OR prefix = $2) AND revoked_at IS NULL",
+        id,
+        prefix
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 #[tracing::instrument(skip(db))]

@@ -34,22 +34,20 @@ pub async fn create(tx: &mut Transaction<'_, Postgres>, p: NewPolicy<'_>) -> Res
         PolicyScope::Group(g) => (Some(*g), None),
         PolicyScope::Mailbox(m) => (None, Some(m.as_str())),
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO access_policies (id, all_apps, scope_group_id, scope_mailbox, access_right, description)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        matches!(p.apps, AppSelector::All),
+        group,
+        mailbox,
+        p.access_right.as_str(),
+        p.description
     )
-    .bind(id)
-    .bind(matches!(p.apps, AppSelector::All))
-    .bind(group)
-    .bind(mailbox)
-    .bind(p.access_right.as_str())
-    .bind(p.description)
     .execute(&mut **tx)
     .await?;
     if let AppSelector::Apps(apps) = p.apps {
-        sqlx::query("INSERT INTO access_policy_apps (policy_id, app_id) SELECT $1, unnest($2::uuid[])")
-            .bind(id)
-            .bind(apps)
+        sqlx::query!("INSERT INTO access_policy_apps (policy_id, app_id) SELECT $1, unnest($2::uuid[])", id, apps)
             .execute(&mut **tx)
             .await?;
     }
@@ -58,9 +56,7 @@ pub async fn create(tx: &mut Transaction<'_, Postgres>, p: NewPolicy<'_>) -> Res
 
 /// Set-ApplicationAccessPolicy changes only the description.
 pub async fn set_description(db: impl PgExecutor<'_>, id: Uuid, description: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE access_policies SET description = $2 WHERE id = $1")
-        .bind(id)
-        .bind(description)
+    sqlx::query!("UPDATE access_policies SET description = $2 WHERE id = $1", id, description)
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
@@ -68,7 +64,7 @@ pub async fn set_description(db: impl PgExecutor<'_>, id: Uuid, description: &st
 
 #[tracing::instrument(skip(db))]
 pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM access_policies WHERE id = $1").bind(id).execute(db).await.map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM access_policies WHERE id = $1", id).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
 const VIEW: &str = "SELECT p.id, p.all_apps, COALESCE(g.address, p.scope_mailbox) AS scope,
@@ -106,24 +102,24 @@ pub async fn create_by_names(
     description: &str,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO access_policies (id, all_apps, scope_group_id, scope_mailbox, access_right, description)
          VALUES ($1, $2, (SELECT id FROM groups WHERE address = $3), $4, $5, $6)",
+        id,
+        all_apps,
+        group,
+        mailbox,
+        access_right,
+        description
     )
-    .bind(id)
-    .bind(all_apps)
-    .bind(group)
-    .bind(mailbox)
-    .bind(access_right)
-    .bind(description)
     .execute(&mut *tx)
     .await?;
     if let Some(ids) = entra_app_ids {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO access_policy_apps (policy_id, app_id) SELECT $1, id FROM apps WHERE entra_app_id = ANY($2)",
+            id,
+            ids
         )
-        .bind(id)
-        .bind(ids)
         .execute(&mut *tx)
         .await?;
     }
@@ -133,5 +129,5 @@ pub async fn create_by_names(
 /// How many policies there are: Exchange caps their number.
 #[tracing::instrument(skip_all)]
 pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM access_policies").fetch_one(db).await
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM access_policies"#).fetch_one(db).await
 }

@@ -39,7 +39,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     // One consistent view: an import committing between two of these reads must not yield policies from after it
     // over groups from before it.
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let rows: Vec<PolicyRow> = sqlx::query_as(
         "SELECT p.id, p.all_apps, p.scope_group_id, p.scope_mailbox, p.access_right, p.description,
                 COALESCE(array_agg(pa.app_id) FILTER (WHERE pa.app_id IS NOT NULL), '{}') AS app_ids

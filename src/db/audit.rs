@@ -108,10 +108,14 @@ pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, e: NewEvent<'_>) 
 }
 
 pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Vec<AuditRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ROW} FROM audit_events WHERE message_id = $1 ORDER BY id")))
-        .bind(message_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        AuditRow,
+        "SELECT id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
+                   latency_ms, request_id, detail FROM audit_events WHERE message_id = $1 ORDER BY id",
+        message_id
+    )
+    .fetch_all(db)
+    .await
 }
 
 const ROW: &str = "id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
@@ -189,6 +193,7 @@ pub fn explain_page_query(f: &Filter, cursor: Option<Cursor>, limit: i64) -> Que
 }
 
 fn page_query_after(prefix: &str, f: &Filter, cursor: Option<Cursor>, limit: i64) -> QueryBuilder<Postgres> {
+    // Dynamic: only the filters given become conditions, so each page is planned for its own filters.
     let mut q = QueryBuilder::new(format!("{prefix}SELECT {ROW} FROM audit_events WHERE true"));
     if let Some(app) = &f.app {
         q.push(" AND app_name = ").push_bind(app.clone());
@@ -251,11 +256,15 @@ pub async fn drop_partitions(
     older_than_days: i32,
     dry_run: bool,
 ) -> Result<Vec<ExpiredPartition>, sqlx::Error> {
-    sqlx::query_as("SELECT partition, range_end, events FROM audit_events_drop_partitions($1, $2)")
-        .bind(older_than_days)
-        .bind(dry_run)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        ExpiredPartition,
+        r#"SELECT partition AS "partition!", range_end AS "range_end!", events AS "events!"
+           FROM audit_events_drop_partitions($1, $2)"#,
+        older_than_days,
+        dry_run
+    )
+    .fetch_all(db)
+    .await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -302,6 +311,7 @@ pub(crate) fn filtered<'q, O>(
 #[tracing::instrument(skip(db))]
 pub async fn stats(db: &mut sqlx::PgConnection, f: &Filter) -> Result<Stats, sqlx::Error> {
     let q = |sql: String| sqlx::AssertSqlSafe(sql);
+    // Dynamic, as the two below: FILTER_SQL is shared by the statistics, the series and the exports.
     let by_outcome: Vec<(String, i64)> = filtered(
         sqlx::query_as(q(format!(
             "SELECT outcome, count(*) FROM audit_events WHERE {FILTER_SQL} GROUP BY outcome ORDER BY outcome"
@@ -322,6 +332,7 @@ pub async fn stats(db: &mut sqlx::PgConnection, f: &Filter) -> Result<Stats, sql
     };
     let mut by_group = Vec::new();
     for column in ["app_name", "mailbox"] {
+        // Dynamic: the grouping column is spliced in (one statement text per column).
         let rows: Vec<GroupCount> = filtered(sqlx::query_as(q(grouped(column))), f).fetch_all(&mut *db).await?;
         by_group.push(rows);
     }

@@ -25,6 +25,7 @@ fn holders_sql(filter: &str) -> String {
 /// Whether audit_events.id owns a sequence, and that sequence's last value (0 before the first).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn sequence_last_value(pool: &PgPool) -> Result<(bool, i64), sqlx::Error> {
+    // Dynamic: SEQUENCE is shared text, spliced in (a regclass expression, not a parameter).
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SEQUENCE} IS NOT NULL, coalesce(pg_sequence_last_value({SEQUENCE}), 0)"
     )))
@@ -35,6 +36,7 @@ pub async fn sequence_last_value(pool: &PgPool) -> Result<(bool, i64), sqlx::Err
 /// The virtual transaction ids holding the sequence's lock now.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn sequence_holders(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    // Dynamic: the lock filter is shared by this and the next statement (holders_sql).
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{{}}') {}",
         holders_sql("")
@@ -46,6 +48,7 @@ pub async fn sequence_holders(pool: &PgPool) -> Result<Vec<String>, sqlx::Error>
 /// Whether any of `holders` still holds the sequence's lock.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn any_still_holding(pool: &PgPool, holders: &[String]) -> Result<bool, sqlx::Error> {
+    // Dynamic: the lock filter is shared with the statement above (holders_sql).
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT EXISTS (SELECT {} )",
         holders_sql("AND virtualtransaction = ANY ($1)")
@@ -64,7 +67,8 @@ pub async fn try_seal_lock(tx: &mut PgConnection) -> Result<bool, sqlx::Error> {
 /// The last link: (id, link).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn last_link(tx: &mut PgConnection) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, link FROM audit_chain ORDER BY id DESC LIMIT 1").fetch_optional(tx).await
+    let last = sqlx::query!("SELECT id, link FROM audit_chain ORDER BY id DESC LIMIT 1").fetch_optional(tx).await?;
+    Ok(last.map(|l| (l.id, l.link)))
 }
 
 /// Audit rows with `after` < id <= `upto`, in id order, at most `limit`, streamed.
@@ -74,6 +78,7 @@ pub fn rows_between(
     upto: i64,
     limit: i64,
 ) -> BoxStream<'_, Result<ChainRow, sqlx::Error>> {
+    // Dynamic: the column list is the canonical one (audit_chain::canonical), kept in one place.
     sqlx::query_as::<_, ChainRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {SELECT} FROM audit_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
     )))

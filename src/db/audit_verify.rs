@@ -22,7 +22,8 @@ pub async fn begin_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgr
 /// The first and last linked ids.
 #[tracing::instrument(skip_all)]
 pub async fn link_extent(tx: &mut PgConnection) -> Result<(Option<i64>, Option<i64>), sqlx::Error> {
-    sqlx::query_as("SELECT min(id), max(id) FROM audit_chain").fetch_one(tx).await
+    let extent = sqlx::query!("SELECT min(id) AS first, max(id) AS last FROM audit_chain").fetch_one(tx).await?;
+    Ok((extent.first, extent.last))
 }
 
 /// Whether a genesis seal starts at `first_link`.
@@ -64,6 +65,7 @@ pub async fn unsealed_since(
 ) -> Result<(i64, Vec<(i64, i64)>), sqlx::Error> {
     const LATE: &str = "FROM audit_events WHERE id > $1 AND at < now() - make_interval(secs => $2)";
     let secs = horizon.as_secs_f64();
+    // Dynamic, as the next: LATE is shared by both statements, which must agree on the rows.
     let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {LATE}")))
         .bind(last_link)
         .bind(secs)
@@ -86,13 +88,15 @@ pub type SealEnd = (i64, i64, Vec<u8>, Option<Vec<u8>>);
 /// The seals ending at or after `first_link`, in order, with the link each ends on.
 #[tracing::instrument(skip_all, fields(first_link))]
 pub async fn seal_ends(tx: &mut PgConnection, first_link: i64) -> Result<Vec<SealEnd>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.seq, s.last_id, s.head, c.link FROM audit_seals s LEFT JOIN audit_chain c ON c.id = s.last_id
-          WHERE s.last_id >= $1 ORDER BY s.seq",
+    let rows = sqlx::query!(
+        r#"SELECT s.seq, s.last_id, s.head, c.link AS "link?"
+             FROM audit_seals s LEFT JOIN audit_chain c ON c.id = s.last_id
+            WHERE s.last_id >= $1 ORDER BY s.seq"#,
+        first_link
     )
-    .bind(first_link)
     .fetch_all(tx)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.seq, r.last_id, r.head, r.link)).collect())
 }
 
 /// A server-side cursor read a page at a time.
@@ -128,6 +132,7 @@ where
 
     pub async fn peek(&mut self, tx: &mut PgConnection) -> Result<Option<&T>, sqlx::Error> {
         if self.buf.is_empty() && !self.done {
+            // Dynamic: a cursor name is an identifier, not a parameter; the page size is spliced in likewise.
             let page: Vec<T> =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("FETCH {PAGE} FROM {}", self.name))).fetch_all(tx).await?;
             self.done = (page.len() as i64) < PAGE;

@@ -28,14 +28,15 @@ pub async fn list(
     before_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ChangeEvent>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        ChangeEvent,
         "SELECT id, at, actor, action, object_type, object_key, before, after FROM change_events
           WHERE ($1::text IS NULL OR object_type = $1) AND ($2::bigint IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3",
+        object_type,
+        before_id,
+        limit
     )
-    .bind(object_type)
-    .bind(before_id)
-    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -23,9 +23,6 @@ pub struct RecipientRow {
     pub email_addresses: Vec<String>,
 }
 
-const COLUMNS: &str = "address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name, \
-                       properties, email_addresses";
-
 /// As stored: the schema only requires `properties` to be an object, so values written by other means may not be
 /// strings; they are read as their JSON text rather than failing the whole read.
 #[derive(FromRow)]
@@ -63,10 +60,13 @@ impl From<Stored> for RecipientRow {
 
 /// The mailbox that answers to `name`: any of its addresses, its user principal name or its object id.
 pub async fn find(db: impl PgExecutor<'_>, name: &str) -> Result<Option<RecipientRow>, sqlx::Error> {
-    let row: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recipients WHERE id = (SELECT recipient_id FROM recipient_names WHERE name = $1)"
-    )))
-    .bind(name_key(name))
+    let row = sqlx::query_as!(
+        Stored,
+        r#"SELECT address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name,
+                  properties AS "properties: Json<BTreeMap<String, serde_json::Value>>", email_addresses
+             FROM recipients WHERE id = (SELECT recipient_id FROM recipient_names WHERE name = $1)"#,
+        name_key(name)
+    )
     .fetch_optional(db)
     .await?;
     Ok(row.map(RecipientRow::from))
@@ -74,10 +74,14 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> Result<Option<Recipien
 
 /// The whole directory, read by the admin API, the decision snapshot and the import's diff.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<RecipientRow>, sqlx::Error> {
-    let rows: Vec<Stored> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM recipients ORDER BY address")))
-            .fetch_all(db)
-            .await?;
+    let rows = sqlx::query_as!(
+        Stored,
+        r#"SELECT address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name,
+                  properties AS "properties: Json<BTreeMap<String, serde_json::Value>>", email_addresses
+             FROM recipients ORDER BY address"#
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(RecipientRow::from).collect())
 }
 

@@ -67,22 +67,28 @@ pub async fn begin_import(tx: &mut PgConnection, actor: &str) -> Result<(), sqlx
 
 #[tracing::instrument(skip_all)]
 pub async fn apps(db: &mut PgConnection) -> Result<Vec<AppRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, entra_app_id, entra_mail_send, unrestricted, roles FROM apps ORDER BY name")
+    sqlx::query_as!(
+        AppRow,
+        "SELECT id, name, entra_app_id, entra_mail_send, unrestricted, roles FROM apps ORDER BY name"
+    )
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn groups(db: &mut PgConnection) -> Result<Vec<GroupRow>, sqlx::Error> {
+    sqlx::query_as!(GroupRow, "SELECT address, object_id, display_name, recipient_type_details FROM groups")
         .fetch_all(db)
         .await
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn groups(db: &mut PgConnection) -> Result<Vec<GroupRow>, sqlx::Error> {
-    sqlx::query_as("SELECT address, object_id, display_name, recipient_type_details FROM groups").fetch_all(db).await
-}
-
-#[tracing::instrument(skip_all)]
 pub async fn members(db: &mut PgConnection) -> Result<Vec<MemberRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        MemberRow,
         "SELECT g.address AS group_address, gm.mailbox, child.address AS child
            FROM group_members gm JOIN groups g ON g.id = gm.group_id
-           LEFT JOIN groups child ON child.id = gm.member_group_id",
+           LEFT JOIN groups child ON child.id = gm.member_group_id"
     )
     .fetch_all(db)
     .await
@@ -90,17 +96,15 @@ pub async fn members(db: &mut PgConnection) -> Result<Vec<MemberRow>, sqlx::Erro
 
 #[tracing::instrument(skip_all)]
 pub async fn policies(db: &mut PgConnection) -> Result<Vec<PolicyRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT p.id, p.all_apps, g.address AS scope_group, p.scope_mailbox, p.access_right, p.description,
-                COALESCE(array_agg(a.entra_app_id ORDER BY a.name) FILTER (WHERE a.id IS NOT NULL), '{}') AS entra_ids,
-                COALESCE(array_agg(a.name ORDER BY a.name) FILTER (WHERE a.id IS NOT NULL), '{}') AS names
+    sqlx::query_as!(PolicyRow, r#"SELECT p.id, p.all_apps, g.address AS scope_group, p.scope_mailbox, p.access_right, p.description,
+                COALESCE(array_agg(a.entra_app_id ORDER BY a.name) FILTER (WHERE a.id IS NOT NULL), '{}') AS "entra_ids!: Vec<Option<Uuid>>",
+                COALESCE(array_agg(a.name ORDER BY a.name) FILTER (WHERE a.id IS NOT NULL), '{}') AS "names!: Vec<Option<String>>"
            FROM access_policies p
            LEFT JOIN groups g ON g.id = p.scope_group_id
            LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
            LEFT JOIN apps a ON a.id = pa.app_id
           GROUP BY p.id, g.address
-          ORDER BY p.created_at, p.id",
-    )
+          ORDER BY p.created_at, p.id"#)
     .fetch_all(db)
     .await
 }
@@ -108,21 +112,24 @@ pub async fn policies(db: &mut PgConnection) -> Result<Vec<PolicyRow>, sqlx::Err
 /// (app id, object id, display name).
 #[tracing::instrument(skip_all)]
 pub async fn service_principals(db: &mut PgConnection) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT app_id, object_id, display_name FROM service_principals").fetch_all(db).await
+    let rows = sqlx::query!("SELECT app_id, object_id, display_name FROM service_principals").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.app_id, r.object_id, r.display_name)).collect())
 }
 
 /// (name, recipient filter).
 #[tracing::instrument(skip_all)]
 pub async fn scopes(db: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT name, recipient_filter FROM management_scopes").fetch_all(db).await
+    let rows = sqlx::query!("SELECT name, recipient_filter FROM management_scopes").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.recipient_filter)).collect())
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn assignments(db: &mut PgConnection) -> Result<Vec<AssignmentRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AssignmentRow,
         "SELECT ra.name, sp.app_id, ra.role, s.name AS scope
            FROM role_assignments ra JOIN service_principals sp ON sp.id = ra.service_principal_id
-           LEFT JOIN management_scopes s ON s.id = ra.scope_id",
+           LEFT JOIN management_scopes s ON s.id = ra.scope_id"
     )
     .fetch_all(db)
     .await

@@ -35,32 +35,37 @@ pub async fn create_principal(
     object_id: Uuid,
     display_name: &str,
 ) -> Result<ServicePrincipalRow, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        ServicePrincipalRow,
         "INSERT INTO service_principals (id, app_id, object_id, display_name) VALUES ($1, $2, $3, $4)
          RETURNING id, app_id, object_id, display_name",
+        Uuid::now_v7(),
+        app_id,
+        object_id,
+        display_name
     )
-    .bind(Uuid::now_v7())
-    .bind(app_id)
-    .bind(object_id)
-    .bind(display_name)
     .fetch_one(db)
     .await
 }
 
 /// By app id or object id.
 pub async fn find_principal(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<ServicePrincipalRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        ServicePrincipalRow,
         "SELECT id, app_id, object_id, display_name FROM service_principals WHERE app_id = $1 OR object_id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
 pub async fn list_principals(db: impl PgExecutor<'_>) -> Result<Vec<ServicePrincipalRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, app_id, object_id, display_name FROM service_principals ORDER BY display_name, app_id")
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        ServicePrincipalRow,
+        "SELECT id, app_id, object_id, display_name FROM service_principals ORDER BY display_name, app_id"
+    )
+    .fetch_all(db)
+    .await
 }
 
 pub async fn remove_principal(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
@@ -68,25 +73,21 @@ pub async fn remove_principal(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool,
 }
 
 pub async fn create_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<ScopeRow, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO management_scopes (id, name, recipient_filter) VALUES ($1, $2, $3) RETURNING id, name, recipient_filter",
-    )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(filter)
+    sqlx::query_as!(ScopeRow, "INSERT INTO management_scopes (id, name, recipient_filter) VALUES ($1, $2, $3) RETURNING id, name, recipient_filter", Uuid::now_v7(), name, filter)
     .fetch_one(db)
     .await
 }
 
 pub async fn find_scope(db: impl PgExecutor<'_>, name: &str) -> Result<Option<ScopeRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, recipient_filter FROM management_scopes WHERE name = $1")
-        .bind(name)
+    sqlx::query_as!(ScopeRow, "SELECT id, name, recipient_filter FROM management_scopes WHERE name = $1", name)
         .fetch_optional(db)
         .await
 }
 
 pub async fn list_scopes(db: impl PgExecutor<'_>) -> Result<Vec<ScopeRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, recipient_filter FROM management_scopes ORDER BY name").fetch_all(db).await
+    sqlx::query_as!(ScopeRow, "SELECT id, name, recipient_filter FROM management_scopes ORDER BY name")
+        .fetch_all(db)
+        .await
 }
 
 pub async fn set_scope_filter(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<bool, sqlx::Error> {
@@ -115,19 +116,27 @@ pub async fn create_assignment(
     .await
 }
 
-const ASSIGNMENT_VIEW: &str = "SELECT a.id, a.name, sp.app_id, a.role, s.name AS scope
-       FROM role_assignments a JOIN service_principals sp ON sp.id = a.service_principal_id
-       LEFT JOIN management_scopes s ON s.id = a.scope_id";
-
 pub async fn list_assignments(db: impl PgExecutor<'_>) -> Result<Vec<AssignmentRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{ASSIGNMENT_VIEW} ORDER BY a.name"))).fetch_all(db).await
+    sqlx::query_as!(
+        AssignmentRow,
+        "SELECT a.id, a.name, sp.app_id, a.role, s.name AS scope
+       FROM role_assignments a JOIN service_principals sp ON sp.id = a.service_principal_id
+       LEFT JOIN management_scopes s ON s.id = a.scope_id ORDER BY a.name"
+    )
+    .fetch_all(db)
+    .await
 }
 
 pub async fn find_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<Option<AssignmentRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{ASSIGNMENT_VIEW} WHERE a.name = $1")))
-        .bind(name)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        AssignmentRow,
+        "SELECT a.id, a.name, sp.app_id, a.role, s.name AS scope
+       FROM role_assignments a JOIN service_principals sp ON sp.id = a.service_principal_id
+       LEFT JOIN management_scopes s ON s.id = a.scope_id WHERE a.name = $1",
+        name
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn remove_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<bool, sqlx::Error> {

@@ -32,8 +32,6 @@ pub enum MemberError {
     Db(#[from] sqlx::Error),
 }
 
-const COLUMNS: &str = "id, address, display_name, object_id";
-
 #[tracing::instrument(skip(db))]
 pub async fn create(
     db: impl PgExecutor<'_>,
@@ -41,27 +39,22 @@ pub async fn create(
     display_name: &str,
     object_id: Option<Uuid>,
 ) -> Result<GroupRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO groups (id, address, display_name, object_id) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(address)
-    .bind(display_name)
-    .bind(object_id)
+    sqlx::query_as!(GroupRow, "INSERT INTO groups (id, address, display_name, object_id) VALUES ($1, $2, $3, $4) RETURNING id, address, display_name, object_id", Uuid::now_v7(), address, display_name, object_id)
     .fetch_one(db)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: impl PgExecutor<'_>, address: &str) -> Result<Option<GroupRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM groups WHERE address = $1")))
-        .bind(address)
+    sqlx::query_as!(GroupRow, "SELECT id, address, display_name, object_id FROM groups WHERE address = $1", address)
         .fetch_optional(db)
         .await
 }
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<GroupRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM groups ORDER BY address"))).fetch_all(db).await
+    sqlx::query_as!(GroupRow, "SELECT id, address, display_name, object_id FROM groups ORDER BY address")
+        .fetch_all(db)
+        .await
 }
 
 pub async fn remove(db: impl PgExecutor<'_>, address: &str) -> Result<bool, sqlx::Error> {
@@ -69,20 +62,20 @@ pub async fn remove(db: impl PgExecutor<'_>, address: &str) -> Result<bool, sqlx
 }
 
 pub async fn members(db: impl PgExecutor<'_>) -> Result<Vec<MemberRow>, sqlx::Error> {
-    sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(db).await
+    sqlx::query_as!(MemberRow, "SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(db).await
 }
 
 /// A group's direct members: (mailboxes, nested group addresses).
 pub async fn direct_members(db: impl PgExecutor<'_>, group: Uuid) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
-    let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT m.mailbox, g.address FROM group_members m LEFT JOIN groups g ON g.id = m.member_group_id
-          WHERE m.group_id = $1 ORDER BY m.mailbox, g.address",
+    let rows = sqlx::query!(
+        r#"SELECT m.mailbox, g.address AS "address?" FROM group_members m LEFT JOIN groups g ON g.id = m.member_group_id
+            WHERE m.group_id = $1 ORDER BY m.mailbox, g.address"#,
+        group
     )
-    .bind(group)
     .fetch_all(db)
     .await?;
-    let mailboxes = rows.iter().filter_map(|(m, _)| m.clone()).collect();
-    let groups = rows.into_iter().filter_map(|(_, g)| g).collect();
+    let mailboxes = rows.iter().filter_map(|r| r.mailbox.clone()).collect();
+    let groups = rows.into_iter().filter_map(|r| r.address).collect();
     Ok((mailboxes, groups))
 }
 

@@ -66,13 +66,14 @@ pub async fn find(
     key: &str,
     ttl: Duration,
 ) -> Result<Option<Stored>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Stored,
         "SELECT request_hash, message_id, status_code, response FROM idempotency_keys
           WHERE app_id = $1 AND key = $2 AND created_at >= now() - make_interval(secs => $3)",
+        app_id,
+        key,
+        ttl.as_secs_f64()
     )
-    .bind(app_id)
-    .bind(key)
-    .bind(ttl.as_secs_f64())
     .fetch_optional(db)
     .await
 }

@@ -55,13 +55,14 @@ pub async fn insert(
 /// The live key with this prefix: not revoked, not expired.
 #[tracing::instrument(skip(db))]
 pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option<StoredKey>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        StoredKey,
         "SELECT k.id, k.app_id, a.name AS app_name, k.prefix, k.secret_hash, a.roles AS app_roles,
                 k.roles AS key_roles, k.expires_at, a.messages_per_minute, a.recipients_per_day
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
+        prefix
     )
-    .bind(prefix)
     .fetch_optional(db)
     .await
 }
@@ -97,13 +98,14 @@ pub async fn revoke(db: impl PgExecutor<'_>, id_or_prefix: &str) -> Result<u64, 
 
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>, app_id: Option<Uuid>) -> Result<Vec<KeyInfo>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        KeyInfo,
         "SELECT k.id, a.name AS app_name, k.prefix, k.roles, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE $1::uuid IS NULL OR k.app_id = $1
           ORDER BY a.name, k.created_at",
+        app_id
     )
-    .bind(app_id)
     .fetch_all(db)
     .await
 }

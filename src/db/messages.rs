@@ -75,11 +75,12 @@ pub async fn purge(db: &PgPool, body_retention: Duration, idempotency_ttl: Durat
 
 #[tracing::instrument(skip(db))]
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        MessageRow,
         "SELECT id, app_id, mailbox, subject, recipients, status, attempts, last_error, created_at, updated_at
            FROM messages WHERE id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
@@ -92,10 +93,12 @@ pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>,
 /// a message moving from queued to sending meanwhile is counted once.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn queue_depth(db: impl PgExecutor<'_>) -> Result<(i64, i64, Option<OffsetDateTime>), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state), count(*), min(created_at)
-           FROM messages WHERE status = 'queued'",
+    let depth = sqlx::query!(
+        r#"SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state) AS "sending!", count(*) AS "queued!",
+                  min(created_at) AS oldest
+             FROM messages WHERE status = 'queued'"#
     )
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((depth.sending, depth.queued, depth.oldest))
 }

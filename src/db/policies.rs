@@ -67,26 +67,37 @@ pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Err
     sqlx::query!("DELETE FROM access_policies WHERE id = $1", id).execute(db).await.map(|r| r.rows_affected() == 1)
 }
 
-const VIEW: &str = "SELECT p.id, p.all_apps, COALESCE(g.address, p.scope_mailbox) AS scope,
-            CASE WHEN p.scope_group_id IS NULL THEN 'mailbox' ELSE 'group' END AS scope_kind,
+pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PolicyView>, sqlx::Error> {
+    sqlx::query_as!(
+        PolicyView,
+        r#"SELECT p.id, p.all_apps, COALESCE(g.address, p.scope_mailbox) AS "scope!",
+            CASE WHEN p.scope_group_id IS NULL THEN 'mailbox' ELSE 'group' END AS "scope_kind!",
             p.access_right, p.description,
-            COALESCE(array_agg(a.name ORDER BY a.name) FILTER (WHERE a.name IS NOT NULL), '{}') AS apps
+            COALESCE(array_agg(a.name ORDER BY a.name) FILTER (WHERE a.name IS NOT NULL), '{}') AS "apps!"
        FROM access_policies p
        LEFT JOIN groups g ON g.id = p.scope_group_id
        LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
-       LEFT JOIN apps a ON a.id = pa.app_id";
-
-pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PolicyView>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{VIEW} GROUP BY p.id, g.address ORDER BY p.created_at, p.id")))
-        .fetch_all(db)
-        .await
+       LEFT JOIN apps a ON a.id = pa.app_id GROUP BY p.id, g.address ORDER BY p.created_at, p.id"#
+    )
+    .fetch_all(db)
+    .await
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<PolicyView>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{VIEW} WHERE p.id = $1 GROUP BY p.id, g.address")))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        PolicyView,
+        r#"SELECT p.id, p.all_apps, COALESCE(g.address, p.scope_mailbox) AS "scope!",
+            CASE WHEN p.scope_group_id IS NULL THEN 'mailbox' ELSE 'group' END AS "scope_kind!",
+            p.access_right, p.description,
+            COALESCE(array_agg(a.name ORDER BY a.name) FILTER (WHERE a.name IS NOT NULL), '{}') AS "apps!"
+       FROM access_policies p
+       LEFT JOIN groups g ON g.id = p.scope_group_id
+       LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
+       LEFT JOIN apps a ON a.id = pa.app_id WHERE p.id = $1 GROUP BY p.id, g.address"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// As `create`, naming the scope's group by its address and the apps by their Entra app ids (the import's write;

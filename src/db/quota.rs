@@ -48,6 +48,7 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, keys: &[(Uuid, Period)]) -
     let seconds: Vec<i64> = keys.iter().map(|(_, p)| p.seconds()).collect();
     // The update to itself is what takes the row lock when the row exists; the bucket is the database's clock, so
     // every replica agrees on it.
+    // Dynamic (not yet a macro): the `frees_in` and RETURNING nullability overrides are still to be written.
     sqlx::query_as(
         "WITH now AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t)
          INSERT INTO app_usage AS u (app_id, period, bucket)

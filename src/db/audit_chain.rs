@@ -98,7 +98,7 @@ pub async fn insert_links(tx: &mut PgConnection, ids: &[i64], links: &[Vec<u8>])
 }
 
 /// Records a seal over `first_id..=last_id`; returns its number.
-#[tracing::instrument(level = "debug", skip_all, fields(first_id, last_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(first_id = first_id, last_id = last_id))]
 pub async fn insert_seal(
     tx: &mut PgConnection,
     first_id: i64,

@@ -27,7 +27,7 @@ pub async fn link_extent(tx: &mut PgConnection) -> Result<(Option<i64>, Option<i
 }
 
 /// Whether a genesis seal starts at `first_link`.
-#[tracing::instrument(skip_all, fields(first_link))]
+#[tracing::instrument(skip_all, fields(first_link = first_link))]
 pub async fn genesis_at(tx: &mut PgConnection, first_link: i64) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT FROM audit_seals WHERE genesis AND first_id = $1) AS "genesis!""#,
@@ -48,7 +48,7 @@ pub async fn issued(tx: &mut PgConnection) -> Result<i64, sqlx::Error> {
 }
 
 /// The head of the latest seal ending at `last_id`.
-#[tracing::instrument(skip_all, fields(last_id))]
+#[tracing::instrument(skip_all, fields(last_id = last_id))]
 pub async fn seal_head_at(tx: &mut PgConnection, last_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar!("SELECT head FROM audit_seals WHERE last_id = $1 ORDER BY seq DESC LIMIT 1", last_id)
         .fetch_optional(tx)
@@ -56,7 +56,7 @@ pub async fn seal_head_at(tx: &mut PgConnection, last_id: i64) -> Result<Option<
 }
 
 /// Rows after `last_link` written before now − `horizon`: how many, and the first `kept` (id, age in seconds).
-#[tracing::instrument(skip_all, fields(last_link))]
+#[tracing::instrument(skip_all, fields(last_link = last_link))]
 pub async fn unsealed_since(
     tx: &mut PgConnection,
     last_link: i64,
@@ -86,7 +86,7 @@ pub async fn unsealed_since(
 pub type SealEnd = (i64, i64, Vec<u8>, Option<Vec<u8>>);
 
 /// The seals ending at or after `first_link`, in order, with the link each ends on.
-#[tracing::instrument(skip_all, fields(first_link))]
+#[tracing::instrument(skip_all, fields(first_link = first_link))]
 pub async fn seal_ends(tx: &mut PgConnection, first_link: i64) -> Result<Vec<SealEnd>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"SELECT s.seq, s.last_id, s.head, c.link AS "link?"

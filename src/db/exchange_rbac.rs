@@ -184,7 +184,7 @@ pub async fn upsert_principal(
 }
 
 /// Creates the scope `name`, or replaces its filter (the import's write).
-#[tracing::instrument(skip_all, fields(name))]
+#[tracing::instrument(skip_all, fields(%name))]
 pub async fn upsert_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO management_scopes (id, name, recipient_filter) VALUES ($1, $2, $3)
@@ -199,7 +199,7 @@ pub async fn upsert_scope(db: impl PgExecutor<'_>, name: &str, filter: &str) -> 
 }
 
 /// As `create_assignment`, naming the service principal by its app id and the scope by its name (the import's write).
-#[tracing::instrument(skip_all, fields(name, %app_id))]
+#[tracing::instrument(skip_all, fields(%name, %app_id))]
 pub async fn create_assignment_by_names(
     db: impl PgExecutor<'_>,
     name: &str,

@@ -141,7 +141,7 @@ pub async fn set_display_name(db: impl PgExecutor<'_>, address: &str, display_na
 }
 
 /// Creates the group at `address`, or replaces the mirrored fields of the one there (the import's write).
-#[tracing::instrument(skip_all, fields(address))]
+#[tracing::instrument(skip_all, fields(%address))]
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     address: &str,
@@ -166,7 +166,7 @@ pub async fn upsert(
 
 /// Adds to the group at `group` a mailbox or (by address) a nested group, without the checks of `add_member`: the
 /// import's diff has made them.
-#[tracing::instrument(skip_all, fields(group))]
+#[tracing::instrument(skip_all, fields(%group))]
 pub async fn insert_member(
     db: impl PgExecutor<'_>,
     group: &str,
@@ -186,7 +186,7 @@ pub async fn insert_member(
 }
 
 /// Removes from the group at `group` the mailbox or (by address) nested group given.
-#[tracing::instrument(skip_all, fields(group))]
+#[tracing::instrument(skip_all, fields(%group))]
 pub async fn delete_member(
     db: impl PgExecutor<'_>,
     group: &str,

@@ -102,7 +102,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<PolicyView>
 
 /// As `create`, naming the scope's group by its address and the apps by their Entra app ids (the import's write;
 /// an id no app has is left out, as the import's diff has already reported it).
-#[tracing::instrument(skip_all, fields(group, mailbox))]
+#[tracing::instrument(skip_all, fields(?group, ?mailbox))]
 pub async fn create_by_names(
     tx: &mut PgConnection,
     all_apps: bool,

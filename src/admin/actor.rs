@@ -29,7 +29,7 @@ impl Actor {
     /// Begins a transaction whose changes are recorded as this actor's.
     pub async fn begin(&self, pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT set_config('mailgate.actor', $1, true)").bind(&self.0).execute(&mut *tx).await?;
+        crate::db::changes::set_actor(&mut tx, &self.0).await?;
         Ok(tx)
     }
 }

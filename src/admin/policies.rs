@@ -106,7 +106,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, input: &PolicyInput) -> Result
     let access_right: AccessRight = input.access_right.parse().map_err(|e| AdminError::invalid("access_right", e))?;
     description(&input.description)?;
     let mut tx = actor.begin(pool).await?;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM access_policies").fetch_one(&mut *tx).await?;
+    let count = db::policies::count(&mut *tx).await?;
     if count >= MAX_POLICIES {
         return Err(AdminError::Conflict(format!(
             "the total size of App Access Policies exceeded the limit ({MAX_POLICIES} policies, as Exchange allows)"

@@ -9,6 +9,8 @@
 
 use sqlx::PgPool;
 
+use crate::db;
+
 /// A sequence value and the transactions (virtual transaction ids, which also name prepared transactions) that held
 /// the sequence's lock just after it was read.
 #[derive(Debug, Clone)]
@@ -17,34 +19,12 @@ pub struct Horizon {
     pub holders: Vec<String>,
 }
 
-const SEQUENCE: &str = "pg_get_serial_sequence('audit_events', 'id')::regclass";
-
-/// Lockers of the sequence in this database, other than this session, in the mode `nextval` takes (RowExclusiveLock,
-/// held to the end of the transaction): a reader of the sequence (`pg_dump`, a monitoring query) holds nothing back.
-fn holders_sql(filter: &str) -> String {
-    format!(
-        "FROM pg_locks
-          WHERE locktype = 'relation' AND relation = {SEQUENCE} AND mode = 'RowExclusiveLock'
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND pid IS DISTINCT FROM pg_backend_pid() {filter}"
-    )
-}
-
 /// Reads S, then its holders: in two statements, in this order (see the module's comment).
 pub async fn observe(pool: &PgPool) -> anyhow::Result<Horizon> {
-    let (owned, upto): (bool, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SEQUENCE} IS NOT NULL, coalesce(pg_sequence_last_value({SEQUENCE}), 0)"
-    )))
-    .fetch_one(pool)
-    .await?;
+    let (owned, upto) = db::audit_chain::sequence_last_value(pool).await?;
     // Without it the horizon would stay at 0 and nothing would ever be sealed, silently.
     anyhow::ensure!(owned, "audit_events.id has no sequence of its own (ALTER SEQUENCE … OWNED BY audit_events.id)");
-    let holders: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{{}}') {}",
-        holders_sql("")
-    )))
-    .fetch_one(pool)
-    .await?;
+    let holders = db::audit_chain::sequence_holders(pool).await?;
     Ok(Horizon { upto, holders })
 }
 
@@ -53,12 +33,6 @@ pub async fn settled(pool: &PgPool, h: &Horizon) -> Result<bool, sqlx::Error> {
     if h.holders.is_empty() {
         return Ok(true);
     }
-    let left: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT EXISTS (SELECT {} )",
-        holders_sql("AND virtualtransaction = ANY ($1)")
-    )))
-    .bind(&h.holders)
-    .fetch_one(pool)
-    .await?;
+    let left = db::audit_chain::any_still_holding(pool, &h.holders).await?;
     Ok(!left)
 }

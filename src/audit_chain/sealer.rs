@@ -7,12 +7,11 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use sqlx::PgPool;
 
-use super::canonical::{ChainRow, SELECT};
 use super::horizon::{self, Horizon};
 use super::{GENESIS, Link, hex, link, to_link};
+use crate::db;
 
-/// The advisory lock key sealing takes.
-pub const SEAL_LOCK: i64 = 0x6d67_2d73_6561_6c73; // "mg-seals"
+pub use crate::db::audit_chain::SEAL_LOCK;
 
 /// Rows linked per transaction (and per seal), so that a long backlog is sealed in bounded steps.
 const BATCH: i64 = 5000;
@@ -74,26 +73,17 @@ pub async fn seal_up_to(pool: &PgPool, upto: i64) -> Result<Vec<Seal>, sqlx::Err
     let mut seals = Vec::new();
     loop {
         let mut tx = pool.begin().await?;
-        let mine: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(SEAL_LOCK).fetch_one(&mut *tx).await?;
+        let mine = db::audit_chain::try_seal_lock(&mut tx).await?;
         if !mine {
             return Ok(seals);
         }
-        let last: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, link FROM audit_chain ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let last = db::audit_chain::last_link(&mut tx).await?;
         let (after, mut prev) = last.as_ref().map_or((0, GENESIS), |(id, l)| (*id, to_link(l)));
         // Streamed, not gathered: the rows can be large (a detail is up to a Graph error's text), and only their ids
         // and links are kept, so a batch costs the same memory whatever its rows hold.
         let mut ids = Vec::new();
         let mut links = Vec::new();
-        let mut rows = sqlx::query_as::<_, ChainRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {SELECT} FROM audit_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
-        )))
-        .bind(after)
-        .bind(upto)
-        .bind(BATCH)
-        .fetch(&mut *tx);
+        let mut rows = db::audit_chain::rows_between(&mut tx, after, upto, BATCH);
         while let Some(row) = rows.try_next().await? {
             prev = link(&prev, &row.canonical());
             ids.push(row.id);
@@ -103,22 +93,9 @@ pub async fn seal_up_to(pool: &PgPool, upto: i64) -> Result<Vec<Seal>, sqlx::Err
         let (Some(&first_id), Some(&last_id)) = (ids.first(), ids.last()) else {
             return Ok(seals);
         };
-        sqlx::query("INSERT INTO audit_chain (id, link) SELECT * FROM unnest($1::bigint[], $2::bytea[])")
-            .bind(&ids)
-            .bind(&links)
-            .execute(&mut *tx)
-            .await?;
+        db::audit_chain::insert_links(&mut tx, &ids, &links).await?;
         let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO audit_seals (first_id, last_id, rows, head, genesis) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-        )
-        .bind(first_id)
-        .bind(last_id)
-        .bind(count)
-        .bind(prev.to_vec())
-        .bind(last.is_none())
-        .fetch_one(&mut *tx)
-        .await?;
+        let seq = db::audit_chain::insert_seal(&mut tx, first_id, last_id, count, &prev, last.is_none()).await?;
         tx.commit().await?;
         // The head, logged: kept by the log pipeline outside the database, it is what `verify --expect-head` checks.
         tracing::info!(seq, first_id, last_id, rows = count, head = %hex(&prev), "sealed audit rows");

@@ -29,9 +29,6 @@ pub struct App {
     pub created_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, \
-                       unrestricted, messages_per_minute, recipients_per_day, created_at";
-
 #[derive(Debug, Default)]
 pub struct NewApp<'a> {
     pub name: &'a str,
@@ -46,18 +43,8 @@ pub struct NewApp<'a> {
 
 #[tracing::instrument(skip(db))]
 pub async fn create(db: impl PgExecutor<'_>, app: &NewApp<'_>) -> Result<App, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO apps (id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted)
-         VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{{Mail.Send}}'::text[]), $7, $8) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(app.name)
-    .bind(app.entra_app_id)
-    .bind(app.entra_tenant_id)
-    .bind(app.entra_object_id)
-    .bind(&app.roles)
-    .bind(app.entra_mail_send)
-    .bind(app.unrestricted)
+    sqlx::query_as!(App, "INSERT INTO apps (id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{Mail.Send}'::text[]), $7, $8) RETURNING id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted, messages_per_minute, recipients_per_day, created_at", Uuid::now_v7(), app.name, app.entra_app_id, app.entra_tenant_id, app.entra_object_id, app.roles.as_deref(), app.entra_mail_send, app.unrestricted)
     .fetch_one(db)
     .await
 }
@@ -66,9 +53,7 @@ pub async fn create(db: impl PgExecutor<'_>, app: &NewApp<'_>) -> Result<App, sq
 #[tracing::instrument(skip(db))]
 pub async fn find(db: impl PgExecutor<'_>, name_or_app_id: &str) -> Result<Option<App>, sqlx::Error> {
     let as_uuid = Uuid::parse_str(name_or_app_id).ok();
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM apps WHERE name = $1 OR entra_app_id = $2")))
-        .bind(name_or_app_id)
-        .bind(as_uuid)
+    sqlx::query_as!(App, "SELECT id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted, messages_per_minute, recipients_per_day, created_at FROM apps WHERE name = $1 OR entra_app_id = $2", name_or_app_id, as_uuid)
         .fetch_optional(db)
         .await
 }
@@ -85,24 +70,18 @@ pub async fn find_entra(
     app_id: Uuid,
     object_id: Option<Uuid>,
 ) -> Result<Option<App>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM apps
+    sqlx::query_as!(App, "SELECT id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted, messages_per_minute, recipients_per_day, created_at FROM apps
           WHERE COALESCE(entra_tenant_id, $4) = $1
             AND (entra_app_id = $2 OR ($3::uuid IS NOT NULL AND entra_object_id = $3))
           ORDER BY (entra_app_id = $2) DESC NULLS LAST
-          LIMIT 1"
-    )))
-    .bind(tenant_id)
-    .bind(app_id)
-    .bind(object_id)
-    .bind(home_tenant_id)
+          LIMIT 1", tenant_id, app_id, object_id, home_tenant_id)
     .fetch_optional(db)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<App>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM apps ORDER BY name"))).fetch_all(db).await
+    sqlx::query_as!(App, "SELECT id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted, messages_per_minute, recipients_per_day, created_at FROM apps ORDER BY name").fetch_all(db).await
 }
 
 /// The fields a change sets; None leaves a field as it is.
@@ -118,24 +97,28 @@ pub struct Change<'a> {
 
 /// Sets the given fields, leaving the others.
 pub async fn change(db: impl PgExecutor<'_>, id: Uuid, c: &Change<'_>) -> Result<App, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE apps SET entra_app_id = COALESCE($2, entra_app_id), entra_tenant_id = COALESCE($3, entra_tenant_id),
+    sqlx::query_as!(App, "UPDATE apps SET entra_app_id = COALESCE($2, entra_app_id), entra_tenant_id = COALESCE($3, entra_tenant_id),
                 entra_object_id = COALESCE($4, entra_object_id), roles = COALESCE($5, roles),
                 entra_mail_send = COALESCE($6, entra_mail_send), unrestricted = COALESCE($7, unrestricted)
-          WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(c.entra_app_id)
-    .bind(c.entra_tenant_id)
-    .bind(c.entra_object_id)
-    .bind(c.roles)
-    .bind(c.entra_mail_send)
-    .bind(c.unrestricted)
+          WHERE id = $1 RETURNING id, name, entra_app_id, entra_tenant_id, entra_object_id, roles, entra_mail_send, unrestricted, messages_per_minute, recipients_per_day, created_at", id, c.entra_app_id, c.entra_tenant_id, c.entra_object_id, c.roles, c.entra_mail_send, c.unrestricted)
     .fetch_one(db)
     .await
 }
 
 /// Removes an app that never sent: one with messages keeps them, and its audit trail, so it stays.
 pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(db).await.map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM apps WHERE id = $1", id).execute(db).await.map(|r| r.rows_affected() == 1)
+}
+
+/// The import's one change to an existing app: whether its Entra identity holds Mail.Send.
+#[tracing::instrument(skip_all, fields(%entra_app_id))]
+pub async fn set_entra_mail_send(
+    db: impl PgExecutor<'_>,
+    entra_app_id: Uuid,
+    entra_mail_send: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE apps SET entra_mail_send = $2 WHERE entra_app_id = $1", entra_app_id, entra_mail_send)
+        .execute(db)
+        .await
+        .map(drop)
 }

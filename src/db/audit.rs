@@ -85,33 +85,37 @@ pub struct NewEvent<'a> {
 }
 
 pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, e: NewEvent<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, http_status,
                                    graph_code, graph_request_id, latency_ms, request_id, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        outcome.as_str(),
+        e.app_id,
+        e.app_name,
+        e.mailbox,
+        e.message_id,
+        e.attempt,
+        e.http_status,
+        e.graph_code,
+        e.graph_request_id,
+        e.latency_ms,
+        e.request_id,
+        e.detail
     )
-    .bind(outcome.as_str())
-    .bind(e.app_id)
-    .bind(e.app_name)
-    .bind(e.mailbox)
-    .bind(e.message_id)
-    .bind(e.attempt)
-    .bind(e.http_status)
-    .bind(e.graph_code)
-    .bind(e.graph_request_id)
-    .bind(e.latency_ms)
-    .bind(e.request_id)
-    .bind(e.detail)
     .execute(db)
     .await
     .map(drop)
 }
 
 pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Vec<AuditRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ROW} FROM audit_events WHERE message_id = $1 ORDER BY id")))
-        .bind(message_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        AuditRow,
+        "SELECT id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
+                   latency_ms, request_id, detail FROM audit_events WHERE message_id = $1 ORDER BY id",
+        message_id
+    )
+    .fetch_all(db)
+    .await
 }
 
 const ROW: &str = "id, at, outcome, app_name, mailbox, message_id, attempt, http_status, graph_code, graph_request_id,
@@ -189,6 +193,7 @@ pub fn explain_page_query(f: &Filter, cursor: Option<Cursor>, limit: i64) -> Que
 }
 
 fn page_query_after(prefix: &str, f: &Filter, cursor: Option<Cursor>, limit: i64) -> QueryBuilder<Postgres> {
+    // Dynamic: only the filters given become conditions, so each page is planned for its own filters.
     let mut q = QueryBuilder::new(format!("{prefix}SELECT {ROW} FROM audit_events WHERE true"));
     if let Some(app) = &f.app {
         q.push(" AND app_name = ").push_bind(app.clone());
@@ -219,7 +224,7 @@ fn page_query_after(prefix: &str, f: &Filter, cursor: Option<Cursor>, limit: i64
 /// Creates the partitions of the current and the next two months where missing (as the owner, through a function
 /// the service may call); returns the names of those it made.
 pub async fn ensure_partitions(db: impl PgExecutor<'_>) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT audit_events_ensure_partitions(2)").fetch_all(db).await
+    sqlx::query_scalar!(r#"SELECT audit_events_ensure_partitions(2) AS "made!""#).fetch_all(db).await
 }
 
 /// At start and then daily, makes sure the coming months have their partitions, so that no event lands in the
@@ -251,11 +256,15 @@ pub async fn drop_partitions(
     older_than_days: i32,
     dry_run: bool,
 ) -> Result<Vec<ExpiredPartition>, sqlx::Error> {
-    sqlx::query_as("SELECT partition, range_end, events FROM audit_events_drop_partitions($1, $2)")
-        .bind(older_than_days)
-        .bind(dry_run)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        ExpiredPartition,
+        r#"SELECT partition AS "partition!", range_end AS "range_end!", events AS "events!"
+           FROM audit_events_drop_partitions($1, $2)"#,
+        older_than_days,
+        dry_run
+    )
+    .fetch_all(db)
+    .await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -302,6 +311,7 @@ pub(crate) fn filtered<'q, O>(
 #[tracing::instrument(skip(db))]
 pub async fn stats(db: &mut sqlx::PgConnection, f: &Filter) -> Result<Stats, sqlx::Error> {
     let q = |sql: String| sqlx::AssertSqlSafe(sql);
+    // Dynamic, as the two below: FILTER_SQL is shared by the statistics, the series and the exports.
     let by_outcome: Vec<(String, i64)> = filtered(
         sqlx::query_as(q(format!(
             "SELECT outcome, count(*) FROM audit_events WHERE {FILTER_SQL} GROUP BY outcome ORDER BY outcome"
@@ -322,6 +332,7 @@ pub async fn stats(db: &mut sqlx::PgConnection, f: &Filter) -> Result<Stats, sql
     };
     let mut by_group = Vec::new();
     for column in ["app_name", "mailbox"] {
+        // Dynamic: the grouping column is spliced in (one statement text per column).
         let rows: Vec<GroupCount> = filtered(sqlx::query_as(q(grouped(column))), f).fetch_all(&mut *db).await?;
         by_group.push(rows);
     }

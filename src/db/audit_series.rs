@@ -17,6 +17,7 @@ pub struct BucketCount {
 #[tracing::instrument(skip(db))]
 pub async fn counts(db: impl PgExecutor<'_>, f: &Filter, width_secs: i64) -> Result<Vec<BucketCount>, sqlx::Error> {
     // Whole seconds are enough for buckets of a minute or more; integer arithmetic keeps the alignment exact.
+    // Dynamic: FILTER_SQL is shared with the audit statistics and exports.
     let sql = format!(
         "SELECT floor(extract(epoch FROM at) / $6::bigint)::bigint * $6::bigint AS start, outcome, count(*) AS count
            FROM audit_events

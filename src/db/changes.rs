@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
 #[derive(Debug, FromRow, Serialize, utoipa::ToSchema)]
@@ -28,14 +28,21 @@ pub async fn list(
     before_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ChangeEvent>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        ChangeEvent,
         "SELECT id, at, actor, action, object_type, object_key, before, after FROM change_events
           WHERE ($1::text IS NULL OR object_type = $1) AND ($2::bigint IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3",
+        object_type,
+        before_id,
+        limit
     )
-    .bind(object_type)
-    .bind(before_id)
-    .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Names `actor` as the author of the transaction's changes: the triggers that write the trail read it.
+#[tracing::instrument(skip_all)]
+pub async fn set_actor(tx: &mut PgConnection, actor: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT set_config('mailgate.actor', $1, true) AS actor", actor).fetch_one(tx).await.map(drop)
 }

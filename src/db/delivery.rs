@@ -46,15 +46,17 @@ pub async fn claim(
     limits: &Limits,
     ttl: Duration,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, app_id, app_name, mailbox, attempts, created_at, expires_in
-           FROM claim_messages($1, $2, $3, $4, $5)",
+    sqlx::query_as!(
+        Claimed,
+        r#"SELECT id AS "id!", app_id AS "app_id!", app_name AS "app_name!", mailbox AS "mailbox!",
+                attempts AS "attempt!", created_at AS "created_at!", expires_in AS "expires_in!"
+           FROM claim_messages($1, $2, $3, $4, $5)"#,
+        i32::try_from(limit).unwrap_or(i32::MAX),
+        lease.as_secs_f64(),
+        i32::try_from(limits.mailbox_concurrency).unwrap_or(i32::MAX),
+        i32::try_from(limits.mailbox_per_minute).unwrap_or(i32::MAX),
+        ttl.as_secs_f64()
     )
-    .bind(i32::try_from(limit).unwrap_or(i32::MAX))
-    .bind(lease.as_secs_f64())
-    .bind(i32::try_from(limits.mailbox_concurrency).unwrap_or(i32::MAX))
-    .bind(i32::try_from(limits.mailbox_per_minute).unwrap_or(i32::MAX))
-    .bind(ttl.as_secs_f64())
     .fetch_all(pool)
     .await
 }
@@ -69,20 +71,18 @@ pub struct Payload {
 /// The Graph request bodies of claimed messages, read after the claim has committed so that the claim's locks are
 /// held for ids only. A message missing from the answer has no body.
 pub async fn payloads(pool: &PgPool, ids: &[Uuid]) -> Result<HashMap<Uuid, Payload>, sqlx::Error> {
-    let rows: Vec<(Uuid, Value, Option<String>)> =
-        sqlx::query_as("SELECT id, payload, traceparent FROM messages WHERE id = ANY($1) AND payload IS NOT NULL")
-            .bind(ids)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows.into_iter().map(|(id, body, traceparent)| (id, Payload { body, traceparent })).collect())
+    let rows = sqlx::query!(
+        r#"SELECT id, payload AS "payload!", traceparent FROM messages WHERE id = ANY($1) AND payload IS NOT NULL"#,
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, Payload { body: r.payload, traceparent: r.traceparent })).collect())
 }
 
 /// Pushes the lease of a message this claim holds to `lease` from now. False if the claim no longer holds it.
 pub async fn extend_lease(pool: &PgPool, id: Uuid, attempt: i32, lease: Duration) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT extend_lease($1, $2, $3)")
-        .bind(id)
-        .bind(attempt)
-        .bind(lease.as_secs_f64())
+    sqlx::query_scalar!(r#"SELECT extend_lease($1, $2, $3) AS "extended!""#, id, attempt, lease.as_secs_f64())
         .fetch_one(pool)
         .await
 }
@@ -147,7 +147,7 @@ pub struct DriftNote {
 /// nothing).
 pub async fn record_attempts(pool: &PgPool, batch: &[AttemptRecord]) -> Result<Vec<Uuid>, sqlx::Error> {
     let json = serde_json::to_value(batch).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query_scalar("SELECT record_attempts($1)").bind(json).fetch_all(pool).await
+    sqlx::query_scalar!(r#"SELECT record_attempts($1) AS "id!""#, json).fetch_all(pool).await
 }
 
 /// What one sweep ended.
@@ -170,11 +170,7 @@ pub async fn sweep(
     ttl: Duration,
     keep_body: bool,
 ) -> Result<Swept, sqlx::Error> {
-    sqlx::query_as("SELECT lost, requeued, expired FROM sweep_deliveries($1, $2, $3, $4)")
-        .bind(resend)
-        .bind(max_attempts)
-        .bind(ttl.as_secs_f64())
-        .bind(keep_body)
+    sqlx::query_as!(Swept, r#"SELECT lost AS "lost!", requeued AS "requeued!", expired AS "expired!" FROM sweep_deliveries($1, $2, $3, $4)"#, resend, max_attempts, ttl.as_secs_f64(), keep_body)
         .fetch_one(pool)
         .await
 }
@@ -182,5 +178,5 @@ pub async fn sweep(
 /// Counts again the messages in flight of each mailbox, mends the counts claims read that are wrong, and returns how
 /// many were (none, unless something changed the outbox by hand).
 pub async fn recount_in_flight(pool: &PgPool) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("SELECT recount_in_flight()").fetch_one(pool).await
+    sqlx::query_scalar!(r#"SELECT recount_in_flight() AS "in_flight!""#).fetch_one(pool).await
 }

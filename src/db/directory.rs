@@ -23,9 +23,6 @@ pub struct RecipientRow {
     pub email_addresses: Vec<String>,
 }
 
-const COLUMNS: &str = "address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name, \
-                       properties, email_addresses";
-
 /// As stored: the schema only requires `properties` to be an object, so values written by other means may not be
 /// strings; they are read as their JSON text rather than failing the whole read.
 #[derive(FromRow)]
@@ -63,10 +60,13 @@ impl From<Stored> for RecipientRow {
 
 /// The mailbox that answers to `name`: any of its addresses, its user principal name or its object id.
 pub async fn find(db: impl PgExecutor<'_>, name: &str) -> Result<Option<RecipientRow>, sqlx::Error> {
-    let row: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recipients WHERE id = (SELECT recipient_id FROM recipient_names WHERE name = $1)"
-    )))
-    .bind(name_key(name))
+    let row = sqlx::query_as!(
+        Stored,
+        r#"SELECT address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name,
+                  properties AS "properties: Json<BTreeMap<String, serde_json::Value>>", email_addresses
+             FROM recipients WHERE id = (SELECT recipient_id FROM recipient_names WHERE name = $1)"#,
+        name_key(name)
+    )
     .fetch_optional(db)
     .await?;
     Ok(row.map(RecipientRow::from))
@@ -74,42 +74,42 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> Result<Option<Recipien
 
 /// The whole directory, read by the admin API, the decision snapshot and the import's diff.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<RecipientRow>, sqlx::Error> {
-    let rows: Vec<Stored> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM recipients ORDER BY address")))
-            .fetch_all(db)
-            .await?;
+    let rows = sqlx::query_as!(
+        Stored,
+        r#"SELECT address, object_id, user_principal_name, recipient_type, recipient_type_details, display_name,
+                  properties AS "properties: Json<BTreeMap<String, serde_json::Value>>", email_addresses
+             FROM recipients ORDER BY address"#
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(RecipientRow::from).collect())
 }
 
 /// Creates or replaces the entry for `r.address`. Returns true when it was new.
 pub async fn upsert(db: impl PgExecutor<'_>, r: &RecipientRow) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO recipients (id, address, object_id, recipient_type, recipient_type_details, display_name,
+    sqlx::query_scalar!(
+        r#"INSERT INTO recipients (id, address, object_id, recipient_type, recipient_type_details, display_name,
                                  properties, email_addresses, user_principal_name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (address) DO UPDATE SET object_id = EXCLUDED.object_id, recipient_type = EXCLUDED.recipient_type,
              user_principal_name = EXCLUDED.user_principal_name,
              recipient_type_details = EXCLUDED.recipient_type_details, display_name = EXCLUDED.display_name,
              properties = EXCLUDED.properties, email_addresses = EXCLUDED.email_addresses, updated_at = now()
-         RETURNING (xmax = 0)",
+         RETURNING (xmax = 0) AS "inserted!""#,
+        Uuid::now_v7(),
+        &r.address,
+        r.object_id,
+        &r.recipient_type,
+        &r.recipient_type_details,
+        &r.display_name,
+        &r.properties as _,
+        &r.email_addresses,
+        r.user_principal_name.as_deref()
     )
-    .bind(Uuid::now_v7())
-    .bind(&r.address)
-    .bind(r.object_id)
-    .bind(&r.recipient_type)
-    .bind(&r.recipient_type_details)
-    .bind(&r.display_name)
-    .bind(&r.properties)
-    .bind(&r.email_addresses)
-    .bind(&r.user_principal_name)
     .fetch_one(db)
     .await
 }
 
 pub async fn remove(db: impl PgExecutor<'_>, address: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query("DELETE FROM recipients WHERE address = $1")
-        .bind(address)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() == 1)
+    sqlx::query!("DELETE FROM recipients WHERE address = $1", address).execute(db).await.map(|r| r.rows_affected() == 1)
 }

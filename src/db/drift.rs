@@ -26,12 +26,13 @@ pub async fn list(
     since: Option<OffsetDateTime>,
     limit: i64,
 ) -> Result<Vec<DriftEvent>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        DriftEvent,
         "SELECT id, at, app_name, mailbox, message_id, graph_code, graph_request_id, local_rule, detail
            FROM drift_events WHERE ($1::timestamptz IS NULL OR at >= $1) ORDER BY id DESC LIMIT $2",
+        since,
+        limit
     )
-    .bind(since)
-    .bind(limit)
     .fetch_all(db)
     .await
 }

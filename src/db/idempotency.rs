@@ -39,7 +39,7 @@ pub async fn claim(
     let ids: Vec<Uuid> = keys.iter().map(|k| k.message_id).collect();
     let statuses: Vec<i32> = keys.iter().map(|k| i32::from(k.status)).collect();
     let responses: Vec<&Value> = keys.iter().map(|k| k.response).collect();
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO idempotency_keys AS k (app_id, key, request_hash, message_id, status_code, response)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::uuid[], $5::int4[], $6::jsonb[])
          ON CONFLICT (app_id, key) DO UPDATE
@@ -47,14 +47,14 @@ pub async fn claim(
                 status_code = EXCLUDED.status_code, response = EXCLUDED.response, created_at = now()
           WHERE k.created_at < now() - make_interval(secs => $7)
          RETURNING message_id",
+        &apps,
+        &names as _,
+        &hashes as _,
+        &ids,
+        &statuses,
+        &responses as _,
+        ttl.as_secs_f64()
     )
-    .bind(&apps)
-    .bind(&names)
-    .bind(&hashes)
-    .bind(&ids)
-    .bind(&statuses)
-    .bind(&responses)
-    .bind(ttl.as_secs_f64())
     .fetch_all(&mut **tx)
     .await
 }
@@ -66,13 +66,14 @@ pub async fn find(
     key: &str,
     ttl: Duration,
 ) -> Result<Option<Stored>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Stored,
         "SELECT request_hash, message_id, status_code, response FROM idempotency_keys
           WHERE app_id = $1 AND key = $2 AND created_at >= now() - make_interval(secs => $3)",
+        app_id,
+        key,
+        ttl.as_secs_f64()
     )
-    .bind(app_id)
-    .bind(key)
-    .bind(ttl.as_secs_f64())
     .fetch_optional(db)
     .await
 }

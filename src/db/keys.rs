@@ -47,15 +47,7 @@ pub async fn insert(
     expires_at: Option<OffsetDateTime>,
     roles: Option<&[String]>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-        .bind(Uuid::now_v7())
-        .bind(app_id)
-        .bind(key.prefix())
-        .bind(key.digest())
-        .bind(expires_at)
-        .bind(roles)
+    sqlx::query_scalar!("INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", Uuid::now_v7(), app_id, key.prefix(), key.digest(), expires_at, roles)
         .fetch_one(db)
         .await
 }
@@ -63,13 +55,14 @@ pub async fn insert(
 /// The live key with this prefix: not revoked, not expired.
 #[tracing::instrument(skip(db))]
 pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option<StoredKey>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        StoredKey,
         "SELECT k.id, k.app_id, a.name AS app_name, k.prefix, k.secret_hash, a.roles AS app_roles,
                 k.roles AS key_roles, k.expires_at, a.messages_per_minute, a.recipients_per_day
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
+        prefix
     )
-    .bind(prefix)
     .fetch_optional(db)
     .await
 }
@@ -77,11 +70,11 @@ pub async fn find_active(db: impl PgExecutor<'_>, prefix: &str) -> Result<Option
 /// Records use. Callers do it at most once a minute per key and off the request's path, so authentication does not
 /// write on every request.
 pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE api_keys SET last_used_at = now()
           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        id
     )
-    .bind(id)
     .execute(db)
     .await
     .map(drop)
@@ -93,23 +86,26 @@ pub async fn revoke(db: impl PgExecutor<'_>, id_or_prefix: &str) -> Result<u64, 
     let id = Uuid::parse_str(id_or_prefix).ok();
     let prefix = id_or_prefix.strip_prefix("mg_").unwrap_or(id_or_prefix);
     let prefix = prefix.split('_').next().unwrap_or(prefix);
-    sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE (id = $1 OR prefix = $2) AND revoked_at IS NULL")
-        .bind(id)
-        .bind(prefix)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query!(
+        "UPDATE api_keys SET revoked_at = now() WHERE (id = $1 OR prefix = $2) AND revoked_at IS NULL",
+        id,
+        prefix
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>, app_id: Option<Uuid>) -> Result<Vec<KeyInfo>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        KeyInfo,
         "SELECT k.id, a.name AS app_name, k.prefix, k.roles, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
            FROM api_keys k JOIN apps a ON a.id = k.app_id
           WHERE $1::uuid IS NULL OR k.app_id = $1
           ORDER BY a.name, k.created_at",
+        app_id
     )
-    .bind(app_id)
     .fetch_all(db)
     .await
 }

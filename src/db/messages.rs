@@ -61,25 +61,44 @@ pub struct MessageRow {
 pub async fn purge(db: &PgPool, body_retention: Duration, idempotency_ttl: Duration) -> Result<u64, sqlx::Error> {
     // A function of the owner's: the service may clear bodies but not write them (migration 20261208200001).
     let bodies: i64 =
-        sqlx::query_scalar("SELECT purge_message_bodies($1)").bind(body_retention.as_secs_f64()).fetch_one(db).await?;
-    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)")
-        .bind(idempotency_ttl.as_secs_f64())
-        .execute(db)
-        .await?;
+        sqlx::query_scalar!(r#"SELECT purge_message_bodies($1) AS "purged!""#, body_retention.as_secs_f64())
+            .fetch_one(db)
+            .await?;
+    sqlx::query!(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+        idempotency_ttl.as_secs_f64()
+    )
+    .execute(db)
+    .await?;
     Ok(u64::try_from(bodies).unwrap_or(0))
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        MessageRow,
         "SELECT id, app_id, mailbox, subject, recipients, status, attempts, last_error, created_at, updated_at
            FROM messages WHERE id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
 pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM messages WHERE id = $1").bind(id).fetch_optional(db).await
+    sqlx::query_scalar!("SELECT status FROM messages WHERE id = $1", id).fetch_optional(db).await
+}
+
+/// Messages being sent, messages queued, and when the oldest queued one was accepted. One statement, one snapshot:
+/// a message moving from queued to sending meanwhile is counted once.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn queue_depth(db: impl PgExecutor<'_>) -> Result<(i64, i64, Option<OffsetDateTime>), sqlx::Error> {
+    let depth = sqlx::query!(
+        r#"SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state) AS "sending!", count(*) AS "queued!",
+                  min(created_at) AS oldest
+             FROM messages WHERE status = 'queued'"#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((depth.sending, depth.queued, depth.oldest))
 }

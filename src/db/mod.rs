@@ -1,16 +1,24 @@
 //! Named SQL, one file per table family. Handlers and workers call these; nothing else writes SQL.
+//!
+//! The functions the migrations define in the database (claim_messages, record_attempts, …) have their current
+//! definitions in functions/<name>.sql. To change one, edit its file and add a migration carrying a copy; a test
+//! (tests/api/db_functions.rs) fails when a file and the migrated database disagree.
 
 pub mod apps;
 pub mod audit;
+pub mod audit_chain;
 pub mod audit_reads;
 pub mod audit_series;
+pub mod audit_verify;
 pub mod changes;
 pub mod delivery;
 pub mod directory;
 pub mod drift;
 pub mod entra;
+pub mod exchange_import;
 pub mod exchange_rbac;
 pub mod groups;
+pub mod health;
 pub mod idempotency;
 pub mod keys;
 pub mod messages;

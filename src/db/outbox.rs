@@ -46,7 +46,7 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
     let details: Vec<&str> = rows.iter().map(|r| r.detail).collect();
     let traceparents: Vec<Option<&str>> = rows.iter().map(|r| r.traceparent).collect();
     let any_queued = rows.iter().any(|r| r.queued);
-    sqlx::query(
+    sqlx::query!(
         "WITH m AS (
              INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, request_id, notify_done,
                                    traceparent)
@@ -60,21 +60,21 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
                     WITH ORDINALITY AS r (id, app_id, app_name, mailbox, status, request_id, detail, n)
               ORDER BY r.n)
          SELECT pg_notify($12, '') WHERE $13",
+        &ids,
+        &apps,
+        &mailboxes as _,
+        &subjects as _,
+        &recipients,
+        &statuses as _,
+        &payloads as _,
+        &request_ids as _,
+        &notify_done,
+        &app_names as _,
+        &details as _,
+        channels::OUTBOX,
+        any_queued,
+        &traceparents as _
     )
-    .bind(&ids)
-    .bind(&apps)
-    .bind(&mailboxes)
-    .bind(&subjects)
-    .bind(&recipients)
-    .bind(&statuses)
-    .bind(&payloads)
-    .bind(&request_ids)
-    .bind(&notify_done)
-    .bind(&app_names)
-    .bind(&details)
-    .bind(channels::OUTBOX)
-    .bind(any_queued)
-    .bind(&traceparents)
     .execute(db)
     .await
     .map(drop)

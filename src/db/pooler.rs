@@ -20,6 +20,7 @@ use sqlx::{Connection, Row};
 pub async fn behind_pooler(options: &PgConnectOptions) -> Result<bool, sqlx::Error> {
     let mut conn = PgConnection::connect_with(options).await?;
     // The simple protocol: no prepared statement, which through a pooler could meet another client's of its name.
+    // Dynamic: a macro would prepare the statement, which is what this probe must not do.
     let pid: i32 = sqlx::raw_sql("SELECT pg_backend_pid()").fetch_one(&mut conn).await?.try_get(0)?;
     let announced = conn.backend_process_id();
     conn.close().await?;

@@ -48,6 +48,7 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, keys: &[(Uuid, Period)]) -
     let seconds: Vec<i64> = keys.iter().map(|(_, p)| p.seconds()).collect();
     // The update to itself is what takes the row lock when the row exists; the bucket is the database's clock, so
     // every replica agrees on it.
+    // Dynamic (not yet a macro): the `frees_in` and RETURNING nullability overrides are still to be written.
     sqlx::query_as(
         "WITH now AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t)
          INSERT INTO app_usage AS u (app_id, period, bucket)
@@ -77,15 +78,15 @@ pub async fn add(tx: &mut Transaction<'_, Postgres>, added: &[(&Usage, i64)]) ->
     let periods: Vec<&str> = added.iter().map(|(u, _)| u.period.as_str()).collect();
     let buckets: Vec<i64> = added.iter().map(|(u, _)| u.bucket).collect();
     let amounts: Vec<i64> = added.iter().map(|(_, n)| *n).collect();
-    sqlx::query(
+    sqlx::query!(
         "UPDATE app_usage u SET used = u.used + k.amount
            FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[]) AS k (app_id, period, bucket, amount)
           WHERE u.app_id = k.app_id AND u.period = k.period AND u.bucket = k.bucket",
+        &apps,
+        &periods as _,
+        &buckets,
+        &amounts
     )
-    .bind(&apps)
-    .bind(&periods)
-    .bind(&buckets)
-    .bind(&amounts)
     .execute(&mut **tx)
     .await
     .map(drop)
@@ -93,10 +94,10 @@ pub async fn add(tx: &mut Transaction<'_, Postgres>, added: &[(&Usage, i64)]) ->
 
 /// Deletes buckets that ended over a day ago.
 pub async fn purge(db: &PgPool) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM app_usage
           WHERE bucket < floor(extract(epoch FROM now()) / CASE period WHEN 'minute' THEN 60 ELSE 86400 END)::bigint
-                         - CASE period WHEN 'minute' THEN 1440 ELSE 1 END",
+                         - CASE period WHEN 'minute' THEN 1440 ELSE 1 END"
     )
     .execute(db)
     .await

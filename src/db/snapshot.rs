@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use sqlx::{FromRow, PgPool};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::policy::model::{AppGrants, Group, ManagementScope, RecipientEntry, RoleAssignment, ServicePrincipal};
@@ -39,12 +38,13 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     // One consistent view: an import committing between two of these reads must not yield policies from after it
     // over groups from before it.
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let rows: Vec<PolicyRow> = sqlx::query_as(
-        "SELECT p.id, p.all_apps, p.scope_group_id, p.scope_mailbox, p.access_right, p.description,
-                COALESCE(array_agg(pa.app_id) FILTER (WHERE pa.app_id IS NOT NULL), '{}') AS app_ids
-           FROM access_policies p LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
-          GROUP BY p.id ORDER BY p.created_at, p.id",
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let rows = sqlx::query_as!(
+        PolicyRow,
+        r#"SELECT p.id, p.all_apps, p.scope_group_id, p.scope_mailbox, p.access_right, p.description,
+                  COALESCE(array_agg(pa.app_id) FILTER (WHERE pa.app_id IS NOT NULL), '{}') AS "app_ids!"
+             FROM access_policies p LEFT JOIN access_policy_apps pa ON pa.policy_id = p.id
+            GROUP BY p.id ORDER BY p.created_at, p.id"#
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -65,7 +65,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     }
 
     let mut groups: HashMap<Uuid, Group> =
-        sqlx::query_as::<_, GroupRow>("SELECT id, address, display_name, object_id FROM groups")
+        sqlx::query_as!(GroupRow, "SELECT id, address, display_name, object_id FROM groups")
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
@@ -81,11 +81,11 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
                 )
             })
             .collect();
-    let members: Vec<(Uuid, Option<String>, Option<Uuid>)> =
-        sqlx::query_as("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(&mut *tx).await?;
-    for (group_id, mailbox, child) in members {
-        let Some(group) = groups.get_mut(&group_id) else { continue };
-        match (mailbox, child) {
+    let members =
+        sqlx::query!("SELECT group_id, mailbox, member_group_id FROM group_members").fetch_all(&mut *tx).await?;
+    for member in members {
+        let Some(group) = groups.get_mut(&member.group_id) else { continue };
+        match (member.mailbox, member.member_group_id) {
             (Some(m), _) => {
                 group.mailboxes.insert(m);
             }
@@ -108,55 +108,52 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         })
         .collect();
 
-    let apps = sqlx::query_as::<_, (Uuid, Option<Uuid>, bool, bool, bool)>(
-        "SELECT id, entra_app_id, entra_object_id IS NOT NULL, entra_mail_send, unrestricted FROM apps",
+    let apps = sqlx::query!(
+        r#"SELECT id, entra_app_id, entra_object_id IS NOT NULL AS "has_object_id!", entra_mail_send, unrestricted
+             FROM apps"#
     )
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|(id, entra_app_id, has_object_id, entra_mail_send, unrestricted)| {
-        let has_entra_identity = entra_app_id.is_some() || has_object_id;
-        (id, AppGrants { entra_app_id, has_entra_identity, entra_mail_send, unrestricted })
+    .map(|a| {
+        let has_entra_identity = a.entra_app_id.is_some() || a.has_object_id;
+        let grants = AppGrants {
+            entra_app_id: a.entra_app_id,
+            has_entra_identity,
+            entra_mail_send: a.entra_mail_send,
+            unrestricted: a.unrestricted,
+        };
+        (a.id, grants)
     })
     .collect();
-    let service_principals = sqlx::query_as::<_, (Uuid, Uuid, Uuid, String)>(
-        "SELECT id, app_id, object_id, display_name FROM service_principals",
-    )
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(id, app_id, object_id, display_name)| ServicePrincipal { id, app_id, object_id, display_name })
-    .collect();
-    let mut scopes = HashMap::new();
-    for (id, name, filter) in
-        sqlx::query_as::<_, (Uuid, String, String)>("SELECT id, name, recipient_filter FROM management_scopes")
+    let service_principals =
+        sqlx::query_as!(ServicePrincipal, "SELECT id, app_id, object_id, display_name FROM service_principals")
             .fetch_all(&mut *tx)
-            .await?
-    {
+            .await?;
+    let mut scopes = HashMap::new();
+    for scope in sqlx::query!("SELECT id, name, recipient_filter FROM management_scopes").fetch_all(&mut *tx).await? {
+        let (id, name) = (scope.id, scope.name);
         // Filters are checked when stored; one that no longer parses matches nothing rather than everything.
-        match Filter::parse(&filter) {
+        match Filter::parse(&scope.recipient_filter) {
             Ok(filter) => {
                 scopes.insert(id, ManagementScope { id, name, filter });
             }
             Err(e) => tracing::error!(scope = %name, error = %e, "stored recipient filter does not parse"),
         }
     }
-    let assignments = sqlx::query_as::<_, (Uuid, String, Uuid, String, Option<Uuid>)>(
-        "SELECT id, name, service_principal_id, role, scope_id FROM role_assignments ORDER BY name",
+    let assignments = sqlx::query_as!(
+        RoleAssignment,
+        r#"SELECT id, name, service_principal_id AS service_principal, role, scope_id AS scope
+             FROM role_assignments ORDER BY name"#
     )
     .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(id, name, service_principal, role, scope)| RoleAssignment { id, name, service_principal, role, scope })
-    .collect();
-    let cooldowns = sqlx::query_as::<_, (Uuid, String, OffsetDateTime, String)>(
-        "SELECT app_id, mailbox, until, reason FROM access_cooldowns WHERE until > now()",
-    )
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(app, mailbox, until, reason)| ((app, mailbox), (until, reason)))
-    .collect();
+    .await?;
+    let cooldowns = sqlx::query!("SELECT app_id, mailbox, until, reason FROM access_cooldowns WHERE until > now()")
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|c| ((c.app_id, c.mailbox), (c.until, c.reason)))
+        .collect();
 
     Ok(Snapshot {
         policies,

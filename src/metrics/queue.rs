@@ -90,13 +90,7 @@ impl QueueCache {
     }
 }
 
-/// One statement, one snapshot: a message moving from queued to sending meanwhile is counted once.
 async fn read(pool: &PgPool) -> Result<Measured, sqlx::Error> {
-    let (sending, queued, oldest): (i64, i64, Option<OffsetDateTime>) = sqlx::query_as(
-        "SELECT (SELECT coalesce(sum(in_flight), 0)::bigint FROM mailbox_state), count(*), min(created_at)
-           FROM messages WHERE status = 'queued'",
-    )
-    .fetch_one(pool)
-    .await?;
+    let (sending, queued, oldest) = crate::db::messages::queue_depth(pool).await?;
     Ok(Measured { at: Instant::now(), sending, queued, oldest })
 }

@@ -70,7 +70,7 @@ impl DatabaseCheck {
 }
 
 async fn check(pool: &PgPool) -> String {
-    match tokio::time::timeout(PATIENCE, sqlx::query("SELECT 1").execute(pool)).await {
+    match tokio::time::timeout(PATIENCE, crate::db::health::ping(pool)).await {
         Ok(Ok(_)) => "ok".to_owned(),
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => "error: timed out".to_owned(),

@@ -17,6 +17,7 @@ mod clouds;
 mod crash;
 mod cursor;
 mod db_entra;
+mod db_functions;
 mod db_roles;
 mod delivery;
 mod edge;

@@ -14,8 +14,9 @@ use crate::process::wait_until;
 /// Sessions of the service login in this test's database waiting on a lock.
 async fn waiting_on_locks(app: &TestApp) -> i64 {
     sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-          WHERE datname = current_database() AND usename = $1 AND wait_event_type = 'Lock'",
+        // Only sessions waiting for the locked change trail: a worker may wait a moment on a row lock of its own.
+        "SELECT count(DISTINCT a.pid) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+          WHERE a.datname = current_database() AND a.usename = $1 AND l.relation = 'change_events'::regclass",
     )
     .bind(SERVICE_LOGIN)
     .fetch_one(&app.pool)

@@ -14,7 +14,7 @@ use mailgate::db::messages::Status;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::outbox::{claim, limits, new_app, queue, record, service};
+use crate::support::outbox::{claim, limits, new_app, queue, record, service};
 
 /// Rows breaking either promise, read in one snapshot: mailboxes whose count of messages in flight is wrong, and
 /// claimable messages before their mailbox's cursor.

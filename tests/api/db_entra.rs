@@ -10,9 +10,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, PgPool};
 use uuid::Uuid;
 
-use crate::helpers::{ALLOWED, message, seed_demo};
-use crate::private_pg::PrivatePostgres;
-use crate::process::{Mailgate, post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::private_pg::PrivatePostgres;
+use crate::support::process::Mailgate;
+use crate::support::seed::{ALLOWED, message, seed_demo};
+use crate::support::wait::wait_until;
 
 /// The login role mailgate's identity would get from `pgaadauth_create_principal`.
 const ROLE: &str = "mailgate_test_entra";
@@ -70,7 +72,8 @@ async fn entra_tokens_are_the_database_password_and_are_renewed_for_new_connecti
     pg.require_password(ROLE);
 
     // Tokens live 3 s, so mailgate renews the database's every 2 s.
-    let sim = crate::helpers::sim(SimConfig { token_ttl: Duration::from_secs(3), ..SimConfig::default() }).await;
+    let sim =
+        crate::support::graph_sim::sim(SimConfig { token_ttl: Duration::from_secs(3), ..SimConfig::default() }).await;
     let first = rotate(&sim.sim, &superuser).await;
     let port = reqwest::Url::parse(&pg.url()).expect("url").port().expect("a port");
     assert!(login(port, "not-the-token").await.is_err(), "the server must check {ROLE}'s password");
@@ -157,7 +160,7 @@ async fn migrate_signs_in_as_the_owner_identity_with_its_token() {
         sqlx::query(AssertSqlSafe(sql)).execute(&superuser).await.expect("set up the owner");
     }
     pg.require_password(OWNER);
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
     sim.sim.pin_token(DB_RESOURCE, Some(token.clone()));
     let port = reqwest::Url::parse(&pg.url()).expect("url").port().expect("a port");
     let owner_url = format!("postgres://{OWNER}@127.0.0.1:{port}/mailgate_entra");

@@ -9,9 +9,12 @@ use graph_sim::SimConfig;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::{ALLOWED, database_url, message, seed_demo};
-use crate::logins::{SERVICE_LOGIN, ensure_login, service_url, with_login};
-use crate::process::{Mailgate, post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::db::database_url;
+use crate::support::logins::{SERVICE_LOGIN, ensure_login, service_url, with_login};
+use crate::support::process::Mailgate;
+use crate::support::seed::{ALLOWED, message, seed_demo};
+use crate::support::wait::wait_until;
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
@@ -272,7 +275,7 @@ async fn the_service_role_alone_cannot_migrate_and_the_error_names_the_setting(p
 async fn serve_migrates_as_the_owner_at_start_and_sends_as_the_service_role(pool: PgPool) {
     let owner = database_url(&pool).await;
     let svc = service_url(&pool, &owner).await;
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
     let env = [("MAILGATE_MIGRATION_DATABASE_URL".to_owned(), owner.clone())];
     let mailgate = Mailgate::start(&svc, &sim, &env);
     assert!(count(&pool, "SELECT count(*) FROM pg_tables WHERE tablename = 'audit_events'").await == 1);
@@ -312,7 +315,7 @@ async fn serve_migrates_as_the_owner_at_start_and_sends_as_the_service_role(pool
 #[sqlx::test(migrations = false)]
 async fn with_one_url_naming_the_owner_serve_still_migrates_at_start(pool: PgPool) {
     let owner = database_url(&pool).await;
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
     let _mailgate = Mailgate::start(&owner, &sim, &[]);
     let applied = count(&pool, "SELECT count(*) FROM _sqlx_migrations WHERE success").await;
     assert_eq!(applied, mailgate::db::MIGRATOR.iter().count() as i64);

@@ -8,8 +8,10 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, TestApp, message, received_by_message, spawn};
-use crate::process::wait_until;
+use crate::support::graph_sim::received_by_message;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 async fn send(app: &TestApp) -> String {
     let r = app.post_message(&message(ALLOWED)).await;

@@ -9,7 +9,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
 
 fn addr(app: &TestApp) -> String {
     app.base.trim_start_matches("http://").to_owned()
@@ -212,7 +213,7 @@ async fn behind_a_load_balancer_sources_are_told_apart_by_the_address_it_reports
 #[sqlx::test]
 async fn a_path_the_framework_cannot_read_gets_problem_json(pool: PgPool) {
     let app = spawn().start(pool).await;
-    let admin = crate::helpers::app_with_roles(&app.pool, "ops", &["Admin"]).await;
+    let admin = crate::support::seed::app_with_roles(&app.pool, "ops", &["Admin"]).await;
     // `%FF` is not UTF-8: the router refuses the path segment before any handler runs.
     let r = app.http.get(app.url("/v1/admin/apps/%FF")).bearer_auth(&admin).send().await.expect("get");
     let body = problem(r, 400, "bad_request").await;

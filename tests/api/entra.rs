@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
-use crate::process::wait_until;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 const AUDIENCE: &str = "api://mailgate";
 const FUNC_APP: &str = "3b6f2f0e-5a8c-4d1e-9f7a-2c4b6d8e0a12";
@@ -126,7 +127,7 @@ async fn the_apps_roles_in_mailgate_bound_the_tokens_roles(pool: PgPool) {
     // Granted here too, the role holds; the app's roles alone grant nothing the token lacks.
     grant(&app, &["Mail.Send", "Admin", "Audit.Read"]).await;
     let admin = || async { app.http.get(app.url("/v1/admin/apps")).bearer_auth(&token).send().await.expect("get") };
-    assert_eq!(crate::helpers::eventually(200, admin).await.status(), 200);
+    assert_eq!(crate::support::wait::eventually(200, admin).await.status(), 200);
     let r = app.http.get(app.url("/v1/audit")).bearer_auth(&token).send().await.expect("get");
     assert_eq!(r.status(), 403);
 }
@@ -212,7 +213,7 @@ async fn an_app_id_speaks_for_its_app_only_in_its_own_tenant(pool: PgPool) {
     .await;
     let (registered, legacy, partners) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     // Registered through the admin API without a tenant: it is recorded as mailgate's own.
-    let admin = crate::helpers::app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
+    let admin = crate::support::seed::app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
     let body = json!({"name": "registered", "entra_app_id": registered, "unrestricted": true});
     let r = app.http.post(app.url("/v1/admin/apps")).bearer_auth(&admin).json(&body).send().await.expect("post");
     assert_eq!(r.status(), 201);

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, SCOPE_GROUP, TestApp, app_with_roles, other_app, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, SCOPE_GROUP, app_with_roles, other_app};
+use crate::support::server::{TestApp, spawn};
 
 fn graph_body() -> Value {
     json!({

@@ -7,7 +7,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, SCOPE_GROUP, TestApp, eventually, message, spawn};
+use crate::support::seed::{ALLOWED, SCOPE_GROUP, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::eventually;
 
 async fn send_as(app: &TestApp, from: &str) -> String {
     let r = app.post_message(&message(from)).await;

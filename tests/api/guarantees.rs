@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, message};
+use crate::support::server::{TestApp, spawn};
 
 async fn post_with_key(app: &TestApp, base: &str, key: &str, body: &Value) -> reqwest::Response {
     app.http

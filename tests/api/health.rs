@@ -7,7 +7,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use futures::FutureExt;
 
-use crate::helpers::{ALLOWED, app_with_roles, eventually, message, spawn};
+use crate::support::seed::{ALLOWED, app_with_roles, message};
+use crate::support::server::spawn;
+use crate::support::wait::eventually;
 
 #[sqlx::test]
 async fn healthz_and_readyz_report_the_database_and_the_graph_token(pool: PgPool) {

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
 
 fn content(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
@@ -24,7 +25,7 @@ fn with_attachment(bytes: &[u8]) -> Value {
 }
 
 /// A mailgate that may use the draft path (it needs Mail.ReadWrite, so it is off unless turned on).
-fn large() -> crate::helpers::Spawn {
+fn large() -> crate::support::server::Spawn {
     spawn().env("MAILGATE_LARGE_MESSAGES", "true")
 }
 

@@ -7,7 +7,8 @@ use mailgate::delivery::attempt::TTL_BEFORE_SEND;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
 
 async fn send(app: &TestApp, body: &Value) -> String {
     let r = app.post_message(body).await;

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, message, spawn, venv_python};
+use crate::support::python::venv_python;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
 
 /// What tests/metrics/parse.py read from `page` with the parser `format` names; panics if it refused the page.
 fn parse(format: &str, page: &str) -> Value {

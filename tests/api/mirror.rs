@@ -7,7 +7,8 @@ use graph_sim::{AccessRight, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, app_with_roles, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
 
 struct Admin<'a> {
     app: &'a TestApp,

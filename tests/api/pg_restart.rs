@@ -10,10 +10,13 @@ use graph_sim::{Fault, ScriptedFault};
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::Mutex;
 
-use crate::crash::{Posters, assert_crash_lost_and_doubled_nothing};
-use crate::helpers::{ALLOWED, assert_delivered_at_most_once, message, spawn};
-use crate::private_pg::PrivatePostgres;
-use crate::process::{Posted, post_once, wait_until};
+use crate::support::client::{Posted, post_once};
+use crate::support::invariants::{assert_crash_lost_and_doubled_nothing, assert_delivered_at_most_once};
+use crate::support::load::Posters;
+use crate::support::private_pg::PrivatePostgres;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 /// mailgate waits up to its pool's acquire timeout (5 s) for a connection before answering 503; the outage must be
 /// longer than that for a request to meet it.

@@ -12,9 +12,12 @@ use mailgate::db;
 use reqwest::Url;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, SCOPE_GROUP, database_url, message, seed_demo};
-use crate::logins::service_url;
-use crate::process::{Mailgate, post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::db::database_url;
+use crate::support::logins::service_url;
+use crate::support::process::Mailgate;
+use crate::support::seed::{ALLOWED, OUTSIDE, SCOPE_GROUP, message, seed_demo};
+use crate::support::wait::wait_until;
 
 /// A PgBouncer in transaction mode in front of one database; stopped when dropped.
 struct Bouncer {
@@ -153,7 +156,7 @@ async fn through_the_pooler_a_statement_never_runs_another_clients(pool: PgPool)
 async fn serve_through_the_pooler_sends_end_to_end_and_listens_directly(pool: PgPool) {
     let (_, service, bouncer) = pooled(&pool).await;
     let demo = seed_demo(&pool).await;
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
     let env = [
         ("MAILGATE_LISTEN_DATABASE_URL".to_owned(), service.clone()),
         // Workers wake on notifications; a poll this rare would not deliver within the waits below.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{app_with_roles, spawn};
+use crate::support::seed::app_with_roles;
+use crate::support::server::spawn;
 
 #[sqlx::test]
 async fn readiness_probes_never_ask_the_failing_token_endpoint_themselves(pool: PgPool) {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, app_with_roles, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::spawn;
 
 #[sqlx::test]
 async fn past_the_refusal_budget_refusals_get_429_and_one_audit_row_a_minute(pool: PgPool) {

@@ -7,7 +7,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, app_with_roles, eventually, message, spawn};
+use crate::support::seed::{ALLOWED, app_with_roles, message};
+use crate::support::server::spawn;
+use crate::support::wait::eventually;
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-0000-0000-000000000000")

@@ -4,7 +4,8 @@ use graph_sim::{AccessRight, Fault, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, message, other_app, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, message, other_app};
+use crate::support::server::{TestApp, spawn};
 
 #[sqlx::test]
 async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_identity_token(pool: PgPool) {
@@ -194,7 +195,7 @@ async fn a_policy_change_decides_the_next_request(pool: PgPool) {
     let app = spawn().start(pool).await;
     assert_eq!(app.post_message(&message(OUTSIDE)).await.status(), 403);
     let mut tx = app.pool.begin().await.expect("tx");
-    mailgate::db::groups::add_member(&mut tx, crate::helpers::SCOPE_GROUP, OUTSIDE).await.expect("add");
+    mailgate::db::groups::add_member(&mut tx, crate::support::seed::SCOPE_GROUP, OUTSIDE).await.expect("add");
     tx.commit().await.expect("commit");
     // The running server learns of the change through NOTIFY; allow it a moment.
     let mut status = 0;

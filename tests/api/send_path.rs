@@ -14,7 +14,8 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::helpers::{ALLOWED, OUTSIDE, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, message};
+use crate::support::server::spawn;
 
 fn row(app_id: Uuid, subject: &str) -> Row {
     Row {

@@ -6,8 +6,11 @@ use graph_sim::{Fate, Fault, ScriptedFault};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, assert_delivered_at_most_once, message, spawn};
-use crate::process::{post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::invariants::assert_delivered_at_most_once;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 const MESSAGES: usize = 10;
 /// Exchange's (and mailgate's default) cap on sends in flight per mailbox: this many are mid-send at SIGTERM.

@@ -14,7 +14,8 @@ use graph_sim::{AccessRight, Fault, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, app_with_roles, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

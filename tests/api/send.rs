@@ -82,8 +82,7 @@ async fn an_allowed_message_reaches_graph_once_with_graphs_json_and_a_managed_id
 async fn the_graph_token_is_fetched_once_and_reused(pool: PgPool) {
     let app = spawn().start(pool).await;
     for _ in 0..3 {
-        let r = app.post_message(&message(ALLOWED)).await;
-        let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+        let id = app.send(&message(ALLOWED)).await;
         assert_eq!(app.wait_final(&id).await["status"], "sent");
     }
     assert_eq!(app.sim.sim.stats().accepted, 3);
@@ -124,9 +123,7 @@ async fn an_exchange_denial_rejects_the_message_with_graphs_code(pool: PgPool) {
         access_right: AccessRight::DenyAccess,
         scope: vec![ALLOWED.to_owned()],
     }]);
-    let r = app.post_message(&message(ALLOWED)).await;
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "rejected");
     assert_eq!(done["last_error"], "ErrorAccessDenied");
@@ -179,8 +176,7 @@ async fn prefer_wait_gives_up_after_the_wait_and_answers_202(pool: PgPool) {
 async fn a_caller_cannot_read_another_apps_message(pool: PgPool) {
     let app = spawn().start(pool).await;
     let other_key = other_app(&app.pool, "other-app").await;
-    let r = app.post_message(&message(ALLOWED)).await;
-    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let id = app.send(&message(ALLOWED)).await;
     let r = app.http.get(app.url(&format!("/v1/messages/{id}"))).bearer_auth(&other_key).send().await.expect("get");
     assert_eq!(r.status(), 404);
     let r = app.http.get(app.url("/v1/messages/not-a-uuid")).bearer_auth(&other_key).send().await.expect("get");
@@ -213,9 +209,7 @@ async fn a_policy_change_decides_the_next_request(pool: PgPool) {
 async fn text_and_html_together_reach_graph_as_multipart_alternative(pool: PgPool) {
     let app = spawn().start(pool).await;
     let body = json!({"from": ALLOWED, "to": ["someone@example.com"], "subject": "Both", "text": "plain words", "html": "<p>rich words</p>"});
-    let r = app.post_message(&body).await;
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let id = app.send(&body).await;
     assert_eq!(app.wait_final(&id).await["status"], "sent");
     let received = app.sim.sim.received();
     let mime = received[0].body["mime"].as_str().expect("sent as MIME");
@@ -240,9 +234,7 @@ async fn five_hundred_named_recipients_reach_graph_in_folded_mime_it_reads_back(
         .collect();
     let subject = "Relatório trimestral — résultats et prévisions 🎉";
     let body = json!({"from": ALLOWED, "to": to, "subject": subject, "text": "plain", "html": "<p>rich</p>"});
-    let r = app.post_message(&body).await;
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let id = app.send(&body).await;
     assert_eq!(app.wait_final(&id).await["status"], "sent");
 
     let received = app.sim.sim.received();

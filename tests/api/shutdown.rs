@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use graph_sim::{Fate, Fault, ScriptedFault};
-use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::support::client::post_once;
@@ -24,9 +23,7 @@ async fn sigterm_finishes_sends_in_flight_and_leaves_the_rest_queued(pool: PgPoo
     app.sim.sim.add_scripted_faults(ALLOWED, vec![ScriptedFault::times(Fault::Delay { ms: 1500 }, 100)]);
     let mut ids = Vec::new();
     for _ in 0..MESSAGES {
-        let r = app.post_message(&message(ALLOWED)).await;
-        assert_eq!(r.status(), 202);
-        ids.push(r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned());
+        ids.push(app.send(&message(ALLOWED)).await);
     }
     let sending = "SELECT count(*) FROM messages WHERE status = 'sending'";
     wait_until("four messages are sending", Duration::from_secs(10), || async {

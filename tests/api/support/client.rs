@@ -45,6 +45,10 @@ impl Client {
         self.call(Method::PUT, path, Some(body)).await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.call(Method::DELETE, path, None).await
     }

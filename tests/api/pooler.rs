@@ -5,7 +5,7 @@
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use graph_sim::SimConfig;
 use mailgate::db;
@@ -17,6 +17,7 @@ use crate::support::db::database_url;
 use crate::support::logins::service_url;
 use crate::support::process::Mailgate;
 use crate::support::seed::{ALLOWED, OUTSIDE, SCOPE_GROUP, message, seed_demo};
+use crate::support::wait::holds_within;
 use crate::support::wait::wait_until;
 
 /// A PgBouncer in transaction mode in front of one database; stopped when dropped.
@@ -61,11 +62,8 @@ impl Bouncer {
         }
         let child = cmd.arg(dir.path().join("pgbouncer.ini")).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
         let bouncer = Bouncer { child: child.expect("start pgbouncer"), port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "pgbouncer did not listen; its log:\n{}", bouncer.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listens = holds_within(Duration::from_secs(30), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(listens, "pgbouncer did not listen; its log:\n{}", bouncer.log());
         bouncer
     }
 

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::support::db::database_url;
 use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
 use crate::support::server::{TestApp, spawn};
-use crate::support::wait::wait_until;
+use crate::support::wait::{eventually, wait_until};
 
 fn cli(db: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))
@@ -28,16 +28,10 @@ fn cli(db: &str, args: &[&str]) -> String {
 
 /// The same decision, refreshed: a change reaches the running server by NOTIFY, so poll until it answers `want`.
 async fn until_status(app: &TestApp, key: &str, from: &str, want: u16) -> reqwest::Response {
-    let mut last = None;
-    for _ in 0..100 {
-        let r = app.post_message_as(key, &message(from)).await;
-        if r.status().as_u16() == want {
-            return r;
-        }
-        last = Some(r.status());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("sending as {from} never answered {want}; last {last:?}");
+    let body = message(from);
+    let r = eventually(want, || app.post_message_as(key, &body)).await;
+    assert_eq!(r.status(), want, "sending as {from} never answered {want}");
+    r
 }
 
 #[sqlx::test]

@@ -3,9 +3,11 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use graph_sim::SimHandle;
+
+use super::wait::try_poll;
 
 /// One running `mailgate serve`; killed (SIGKILL) when dropped, its log printed if the test is failing.
 pub struct Mailgate {
@@ -90,16 +92,8 @@ impl Mailgate {
 
     /// Waits up to `timeout` for the process to exit by itself; None if it is still running.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let child = &mut self.child;
+        try_poll(timeout, || std::future::ready(child.try_wait().expect("try_wait"))).await
     }
 }
 

@@ -96,3 +96,18 @@ impl TestApp {
         }
     }
 }
+
+/// For code that cannot await (a `Drop`, a blocking helper): calls `check` every `POLL_INTERVAL` until it holds;
+/// false once `timeout` has passed.
+pub fn holds_within(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}

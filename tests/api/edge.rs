@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::seed::{ALLOWED, message};
 use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 fn addr(app: &TestApp) -> String {
     app.base.trim_start_matches("http://").to_owned()
@@ -59,7 +60,11 @@ async fn beyond_the_concurrency_limit_requests_get_503_with_retry_after(pool: Pg
             http.post(url).bearer_auth(key).header("Prefer", "wait=20").json(&message(ALLOWED)).send().await
         })
     };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The holder's send is at Graph: it is inside its request, holding the slot.
+    wait_until("the first request's send reaches Graph", Duration::from_secs(10), || async {
+        app.sim.sim.received().len() == 1
+    })
+    .await;
     let r = app.post_message(&message(ALLOWED)).await;
     assert_eq!(r.headers()["retry-after"], "1");
     let body = problem(r, 503, "overloaded").await;

@@ -293,7 +293,8 @@ async fn a_rotated_signing_key_is_picked_up_without_restart(pool: PgPool) {
         202
     );
     issuer.rotate();
-    // The new kid is unknown to mailgate until it refetches; refetches are rate-limited to once a second here.
+    // The new kid is unknown to mailgate until it refetches; refetches are rate-limited to once a second here. That
+    // window is under test, and polling through it would spend the failed-auth budget: the test lets it pass.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = app.post_message_as(&issuer.sign(&issuer.v1_claims(FUNC_APP, AUDIENCE)), &message(ALLOWED)).await;
     assert_eq!(r.status(), 202, "{:?}", r.text().await);

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::support::client::Client;
 use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
 use crate::support::server::{TestApp, spawn};
-use crate::support::wait::try_poll;
+use crate::support::wait::{eventually, try_poll};
 
 /// A client with the key of an app holding the Admin and Audit.Read roles.
 async fn admin(app: &TestApp) -> Client {
@@ -195,17 +195,10 @@ async fn drift_is_recorded_counted_listed_and_can_cool_down(pool: PgPool) {
     assert!(metrics.contains("mailgate_drift_total 1"), "{metrics}");
 
     // With a cool-down set, the pair is now denied locally, and says why.
-    let mut status = 0;
-    let mut problem = Value::Null;
-    for _ in 0..50 {
-        let r = app.post_message(&message(ALLOWED)).await;
-        status = r.status().as_u16();
-        problem = r.json().await.expect("json");
-        if status == 403 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let body = message(ALLOWED);
+    let r = eventually(403, || app.post_message(&body)).await;
+    let status = r.status();
+    let problem: Value = r.json().await.expect("json");
     assert_eq!(status, 403, "{problem}");
     assert_eq!(problem["decision"]["rule"], "drift_cooldown");
 }

@@ -59,6 +59,7 @@ async fn a_postgres_restart_under_load_gives_503s_then_recovers_without_losing_m
                 let at = Instant::now();
                 let posted = post_once(&http, &base, &key, &message(ALLOWED)).await;
                 log.lock().await.push(Sent { at, posted });
+                // A steady rate of posts, not a wait: the load the outage is met with.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }));
@@ -70,6 +71,7 @@ async fn a_postgres_restart_under_load_gives_503s_then_recovers_without_losing_m
     let down = pg.clone();
     tokio::task::spawn_blocking(move || down.down()).await.expect("stop postgres");
     let went_down = Instant::now();
+    // The outage's length is what is under test: Postgres stays down this long.
     tokio::time::sleep(OUTAGE).await;
     let up = pg.clone();
     tokio::task::spawn_blocking(move || up.up()).await.expect("start postgres");
@@ -80,7 +82,11 @@ async fn a_postgres_restart_under_load_gives_503s_then_recovers_without_losing_m
         log.lock().await.iter().any(|s| s.at > came_up && s.posted.acknowledged())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Posts keep coming a while after the recovery, so the log shows the service after the outage too.
+    wait_until("posts keep being accepted after the restart", Duration::from_secs(30), || async {
+        log.lock().await.iter().filter(|s| s.at > came_up && s.posted.acknowledged()).count() >= 20
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for p in posters {
         p.await.expect("poster");

@@ -42,7 +42,10 @@ async fn sigterm_finishes_sends_in_flight_and_leaves_the_rest_queued(pool: PgPoo
 
     app.process.terminate();
     let signalled = Instant::now();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until("mailgate logs that SIGTERM started the drain", Duration::from_secs(10), || async {
+        app.logs().contains("SIGTERM: refusing new work")
+    })
+    .await;
     // While it drains, a new request is refused: 503, or no connection at all.
     let fresh = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
     let during = post_once(&fresh, &app.base, &app.demo.key, &message(ALLOWED)).await;

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, app_with_roles, message, spawn};
+use crate::support::seed::{ALLOWED, app_with_roles, message};
+use crate::support::server::spawn;
 
 #[sqlx::test]
 async fn apps_and_keys_rotate_over_http(pool: PgPool) {

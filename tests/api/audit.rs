@@ -3,7 +3,9 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, app_with_roles, message, spawn};
+use crate::support::audit::{fill, past_partitions};
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
 
 async fn get(app: &TestApp, key: &str, query: &str) -> reqwest::Response {
     app.http.get(app.url(&format!("/v1/audit{query}"))).bearer_auth(key).send().await.expect("get")
@@ -104,35 +106,6 @@ async fn bad_parameters_name_themselves(pool: PgPool) {
 fn base64_url(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-}
-
-/// Rows straight into the log as the owner: `n` events of `app`, ten to each `at` (so that ties on `at` are broken by
-/// id), a second apart, spread back from now over `spread_days` (into older partitions and the DEFAULT one).
-pub async fn fill(pool: &PgPool, app: &str, n: i64, spread_days: i64) -> Vec<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO audit_events (at, outcome, app_name, mailbox, message_id, detail)
-         SELECT now() - make_interval(secs => (i / 10) * 10 * $3 * 86400.0 / $2), (ARRAY['sent', 'queued', 'denied'])[i % 3 + 1],
-                $1, 'box' || (i % 7) || '@contoso.test', gen_random_uuid(), 'row ' || i
-           FROM generate_series(0, $2 - 1) i
-         RETURNING id",
-    )
-    .bind(app)
-    .bind(n)
-    .bind(spread_days)
-    .fetch_all(pool)
-    .await
-    .expect("fill")
-}
-
-/// Month partitions for the `months` months before this one (migrations make this month's and the next ones').
-pub async fn past_partitions(pool: &PgPool, months: i32) {
-    sqlx::query(
-        "SELECT audit_events_create_partition(now() - make_interval(months => m)) FROM generate_series(1, $1) m",
-    )
-    .bind(months)
-    .execute(pool)
-    .await
-    .expect("partitions");
 }
 
 /// Pages through `query` with the cursor until the end; returns the ids in the order seen and the Link headers'

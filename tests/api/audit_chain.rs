@@ -2,7 +2,6 @@
 //! passes on an untouched log and names the id of each change a superuser makes behind the service's back, the
 //! sealer never seals past an id a still-open transaction may commit, and the service role cannot change the chain.
 
-use std::process::Command;
 use std::time::Duration;
 
 use mailgate::audit_chain::canonical::{COLUMNS, ChainRow, SELECT};
@@ -11,43 +10,14 @@ use mailgate::audit_chain::{hex, link, to_link};
 use mailgate::db::audit::{NewEvent, Outcome, record};
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::{ALLOWED, OUTSIDE, database_url, message, spawn};
-use crate::logins::service_url;
-use crate::process::wait_until;
+use crate::support::audit::{behind_the_back, ids, sealed_log, service_pool, verified, verify};
+use crate::support::db::database_url;
+use crate::support::seed::{ALLOWED, OUTSIDE, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
-
-pub(crate) async fn service_pool(pool: &PgPool) -> (PgPool, String) {
-    let url = service_url(pool, &database_url(pool).await).await;
-    let svc = PgPoolOptions::new().max_connections(3).connect(&url).await.expect("connect as the service");
-    (svc, url)
-}
-
-/// `mailgate audit verify` with `extra` arguments against `db`: (success, stdout, stderr).
-pub(crate) fn verify(db: &str, extra: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))
-        .args(["audit", "verify"])
-        .args(extra)
-        .env_clear()
-        .env("DATABASE_URL", db)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run mailgate audit verify");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-pub(crate) fn verified(db: &str) -> String {
-    let (ok, stdout, stderr) = verify(db, &[]);
-    assert!(ok, "verify failed:\n{stdout}{stderr}");
-    assert!(stdout.starts_with("ok: "), "{stdout}");
-    stdout
-}
 
 /// Verify must fail, and its output must hold `line`.
 fn refuted(db: &str, line: &str) -> String {
@@ -56,63 +26,6 @@ fn refuted(db: &str, line: &str) -> String {
     assert!(stdout.lines().any(|l| l == line), "expected the line `{line}` in:\n{stdout}");
     assert!(stdout.contains("TAMPERED") && stderr.contains("does not match its hash chain"), "{stdout}{stderr}");
     stdout
-}
-
-/// Runs `sql` as the superuser with every trigger skipped, as a superuser rewriting history would.
-pub(crate) async fn behind_the_back(pool: &PgPool, sql: &str) {
-    let mut tx = pool.begin().await.expect("begin");
-    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.expect("replica role");
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut *tx).await.expect(sql);
-    assert!(done.rows_affected() > 0, "{sql} changed nothing");
-    tx.commit().await.expect("commit");
-}
-
-pub(crate) async fn ids(pool: &PgPool, table: &str) -> Vec<i64> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT id FROM {table} ORDER BY id")))
-        .fetch_all(pool)
-        .await
-        .expect("ids")
-}
-
-/// Ten audit rows through the service's own insert, as the service role, with a rolled-back id among them; then
-/// sealed. Returns the ids of the rows and the rolled-back id.
-pub(crate) async fn sealed_log(pool: &PgPool, svc: &PgPool) -> (Vec<i64>, i64) {
-    for i in 0..10 {
-        if i == 5 {
-            let mut tx = svc.begin().await.expect("begin");
-            record(&mut *tx, Outcome::Queued, NewEvent { detail: Some("rolled back"), ..Default::default() })
-                .await
-                .expect("record");
-            tx.rollback().await.expect("rollback");
-        }
-        let detail = format!("event {i}");
-        let e = NewEvent {
-            app_name: Some("logic-app"),
-            mailbox: Some(ALLOWED),
-            attempt: (i % 2 == 0).then_some(1),
-            http_status: Some(202),
-            detail: Some(&detail),
-            request_id: (i == 3).then_some(""),
-            ..Default::default()
-        };
-        record(svc, Outcome::Sent, e).await.expect("record");
-    }
-    seal_all(pool, svc).await;
-    let rows = ids(pool, "audit_events").await;
-    let gap = (rows[0]..rows[rows.len() - 1]).find(|id| !rows.contains(id)).expect("a rolled-back id");
-    (rows, gap)
-}
-
-/// Ticks a sealer (as the service role) until every audit row has a link.
-pub(crate) async fn seal_all(pool: &PgPool, svc: &PgPool) {
-    let mut sealer = Sealer::default();
-    for _ in 0..20 {
-        sealer.tick(svc).await.expect("seal");
-        if ids(pool, "audit_chain").await.last() == ids(pool, "audit_events").await.last() {
-            return;
-        }
-    }
-    panic!("the sealer did not seal every row");
 }
 
 #[sqlx::test]

@@ -6,8 +6,8 @@ use mailgate::audit_chain::sealer::Sealer;
 use mailgate::db::audit::{NewEvent, Outcome, record};
 use sqlx::PgPool;
 
-use crate::audit_chain::{behind_the_back, ids, sealed_log, service_pool, verified, verify};
-use crate::helpers::database_url;
+use crate::support::audit::{behind_the_back, ids, sealed_log, service_pool, verified, verify};
+use crate::support::db::database_url;
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 const CHECK_VIOLATION: &str = "23514";

@@ -4,7 +4,8 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, app_with_roles, spawn};
+use crate::support::seed::app_with_roles;
+use crate::support::server::{TestApp, spawn};
 
 /// Events of `app` with a `detail` of about `bytes` bytes each.
 async fn fill_large(pool: &PgPool, app: &str, n: i64, bytes: i32) {

@@ -6,8 +6,8 @@ use std::process::Command;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::database_url;
-use crate::logins::service_url;
+use crate::support::db::database_url;
+use crate::support::logins::service_url;
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 

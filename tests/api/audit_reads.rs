@@ -6,10 +6,11 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::audit::past_partitions;
-use crate::helpers::{ALLOWED, TestApp, app_with_roles, message, spawn};
-use crate::logins::SERVICE_LOGIN;
-use crate::process::wait_until;
+use crate::support::audit::past_partitions;
+use crate::support::logins::SERVICE_LOGIN;
+use crate::support::seed::{ALLOWED, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 /// Sessions of the service login in this test's database waiting on a lock.
 async fn waiting_on_locks(app: &TestApp) -> i64 {

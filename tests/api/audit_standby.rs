@@ -9,10 +9,11 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, app_with_roles, message, spawn};
-use crate::logins::service_url;
-use crate::private_pg::PrivatePostgres;
-use crate::process::wait_until;
+use crate::support::logins::service_url;
+use crate::support::private_pg::PrivatePostgres;
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 async fn denied_events(app: &TestApp, auditor: &str) -> reqwest::Response {
     app.http.get(app.url("/v1/audit?outcome=denied")).bearer_auth(auditor).send().await.expect("get")

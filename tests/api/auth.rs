@@ -6,7 +6,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-use crate::helpers::{ALLOWED, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
 
 async fn assert_401(r: reqwest::Response, needle: &str) {
     assert_eq!(r.status(), 401);
@@ -42,7 +43,7 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
     assert_eq!(db::keys::revoke(&app.pool, real).await.expect("revoke"), 1);
     // Polled with a read, so that the polls store nothing.
     let read = || app.http.get(app.url("/v1/messages/00000000-0000-0000-0000-000000000000")).bearer_auth(real).send();
-    let refused = crate::helpers::eventually(401, || async { read().await.expect("get") }).await;
+    let refused = crate::support::wait::eventually(401, || async { read().await.expect("get") }).await;
     assert_401(refused, "unknown, revoked or expired").await;
     assert_401(app.post_message(&body).await, "unknown, revoked or expired").await;
 
@@ -78,6 +79,6 @@ async fn a_key_is_never_written_to_the_log_or_the_database(pool: PgPool) {
     assert!(logs.contains("queued"), "the log was captured: {logs}");
 }
 
-fn app_logs(app: &crate::helpers::TestApp) -> String {
+fn app_logs(app: &crate::support::server::TestApp) -> String {
     app.logs()
 }

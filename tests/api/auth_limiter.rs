@@ -6,7 +6,8 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
-use crate::helpers::{ALLOWED, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
 
 /// A distinct spoofed address per `i`, in 10.0.0.0/8.
 fn spoofed(i: u32) -> String {

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, TestApp, spawn};
+use crate::support::seed::ALLOWED;
+use crate::support::server::{TestApp, spawn};
 
 fn valid() -> Value {
     json!({"from": ALLOWED, "to": ["someone@example.com"], "subject": "s", "text": "t"})

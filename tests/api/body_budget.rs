@@ -7,17 +7,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
-use crate::process::wait_until;
-
-/// The value of an unlabelled gauge or counter on `/metrics`.
-pub async fn scraped(app: &TestApp, series: &str) -> f64 {
-    let page = app.http.get(app.url("/metrics")).send().await.expect("get").text().await.expect("text");
-    page.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {series} on /metrics:\n{page}"))
-}
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 fn large_message(chars: usize) -> Value {
     let mut m = message(ALLOWED);
@@ -42,7 +34,7 @@ async fn bodies_past_the_budget_are_refused_until_the_one_holding_it_is_answered
     );
     slow.write_all(head.as_bytes()).await.expect("write");
     wait_until("the slow body holds its share of the budget", Duration::from_secs(20), || async {
-        scraped(&app, "mailgate_http_inflight_body_bytes").await >= 300_000.0
+        app.metric("mailgate_http_inflight_body_bytes").await >= 300_000.0
     })
     .await;
 
@@ -78,7 +70,7 @@ async fn bodies_past_the_budget_are_refused_until_the_one_holding_it_is_answered
     // The slow caller gives up: its share comes back, and the large body is read and accepted.
     drop(slow);
     wait_until("the departed body's share is given back", Duration::from_secs(20), || async {
-        scraped(&app, "mailgate_http_inflight_body_bytes").await == 0.0
+        app.metric("mailgate_http_inflight_body_bytes").await == 0.0
     })
     .await;
     assert_eq!(app.post_message(&large_message(60_000)).await.status(), 202);

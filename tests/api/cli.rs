@@ -4,7 +4,7 @@ use std::process::Command;
 
 use sqlx::PgPool;
 
-use crate::helpers::database_url;
+use crate::support::db::database_url;
 
 fn mailgate(db: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))

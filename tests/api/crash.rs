@@ -2,18 +2,18 @@
 //! again on the same database. The simulator records each request when it arrives, so a send whose client died
 //! mid-request is seen too, and a resend after the restart would show as a second arrival.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use graph_sim::{Fate, Fault, ReceivedRequest, ScriptedFault};
+use graph_sim::{Fate, Fault, ScriptedFault};
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::Mutex;
 
-use crate::helpers::{TestApp, other_app, spawn};
-use crate::process::{Posted, post_once, wait_until};
+use crate::support::invariants::assert_crash_lost_and_doubled_nothing;
+use crate::support::load::Posters;
+use crate::support::seed::other_app;
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 const MAILBOXES: usize = 8;
 /// Workers per process (the default): at most this many sends can be in flight when the process dies.
@@ -22,98 +22,6 @@ const POSTERS: usize = 16;
 
 fn mailbox(i: usize) -> String {
     format!("bulk{i}@contoso.test")
-}
-
-/// Every request that reached the simulator, by message id (mailgate's `client-request-id`), in arrival order.
-pub fn arrivals(app: &TestApp) -> BTreeMap<String, Vec<ReceivedRequest>> {
-    let mut out: BTreeMap<String, Vec<ReceivedRequest>> = BTreeMap::new();
-    for r in app.sim.sim.received() {
-        out.entry(r.client_request_id.clone().unwrap_or_default()).or_default().push(r);
-    }
-    out
-}
-
-/// What a crash may leave, checked against the simulator's arrival records and the database once everything
-/// settled: no message reached Graph twice, nothing reached Graph that has no row, every acknowledged message has
-/// its row and ends `sent` or `unknown`, each `sent` one reached Graph once and was answered 202, and a request the
-/// crash cut off at Graph (abandoned, or answered into a dead connection) belongs to an `unknown` message.
-/// Returns the ids that ended `unknown`.
-pub async fn assert_crash_lost_and_doubled_nothing(app: &TestApp, acknowledged: &[String]) -> BTreeSet<String> {
-    let statuses = app.statuses().await;
-    let arrived = arrivals(app);
-    for (id, requests) in &arrived {
-        let fates: Vec<_> = requests.iter().map(|r| (r.status, r.fate)).collect();
-        assert_eq!(requests.len(), 1, "message {id} reached Graph {} times: {fates:?}", requests.len());
-        let status = statuses.get(id).unwrap_or_else(|| panic!("Graph received {id}, which has no row"));
-        let request = &requests[0];
-        match status.as_str() {
-            "sent" => assert_eq!((request.status, request.fate), (Some(202), Fate::Answered), "sent {id}"),
-            "unknown" => {}
-            other => panic!("message {id} reached Graph and ended {other}: {fates:?}"),
-        }
-    }
-    let mut unknown = BTreeSet::new();
-    for id in acknowledged {
-        let status = statuses.get(id).unwrap_or_else(|| panic!("acknowledged message {id} is not in the database"));
-        match status.as_str() {
-            "sent" => assert!(arrived.contains_key(id), "{id} is sent and Graph never saw it"),
-            "unknown" => {
-                unknown.insert(id.clone());
-            }
-            other => panic!("acknowledged message {id} ended {other}"),
-        }
-    }
-    unknown
-}
-
-/// Posters that post until stopped, each logging every answer (a post cut off by a crash has no status).
-pub struct Posters {
-    pub log: Arc<Mutex<Vec<Posted>>>,
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Posters {
-    pub fn start(
-        http: &reqwest::Client,
-        base: &str,
-        key: &str,
-        posters: usize,
-        body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
-    ) -> Posters {
-        let log: Arc<Mutex<Vec<Posted>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let body = Arc::new(body);
-        let tasks = (0..posters)
-            .map(|p| {
-                let (http, base, key, log, stop, body) =
-                    (http.clone(), base.to_owned(), key.to_owned(), log.clone(), stop.clone(), body.clone());
-                tokio::spawn(async move {
-                    let mut i = p;
-                    while !stop.load(Ordering::Relaxed) {
-                        let posted = post_once(&http, &base, &key, &body(i)).await;
-                        log.lock().await.push(posted);
-                        i += posters;
-                    }
-                })
-            })
-            .collect();
-        Posters { log, stop, tasks }
-    }
-
-    /// How many posts were answered 202 so far.
-    pub async fn accepted(&self) -> usize {
-        self.log.lock().await.iter().filter(|p| p.acknowledged()).count()
-    }
-
-    /// Stops posting; returns every answer.
-    pub async fn stop(self) -> Vec<Posted> {
-        self.stop.store(true, Ordering::Relaxed);
-        for task in self.tasks {
-            task.await.expect("poster");
-        }
-        self.log.lock().await.clone()
-    }
 }
 
 #[sqlx::test]

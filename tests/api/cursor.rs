@@ -14,7 +14,8 @@ use mailgate::db::messages::Status;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::outbox::{claim, limits, new_app, queue, record, service};
+use crate::support::outbox::{claim, limits, new_app, queue, record, service};
+use crate::support::wait::wait_until;
 
 /// Rows breaking either promise, read in one snapshot: mailboxes whose count of messages in flight is wrong, and
 /// claimable messages before their mailbox's cursor.
@@ -98,7 +99,12 @@ async fn a_message_queued_behind_a_held_claim_lowers_the_cursor_the_claim_left(p
             .expect("insert")
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    wait_until("the writer waits on a lock", Duration::from_secs(10), || async {
+        sqlx::query_scalar::<_, i64>(waiting).fetch_one(&pool).await.expect("waiting") >= 1
+    })
+    .await;
     assert!(!writer.is_finished(), "the writer must wait for the claim's lock");
     // What a claim that took every message it saw does: the mailbox has nothing left.
     sqlx::query("UPDATE mailbox_state SET due_at = NULL, due_id = NULL WHERE mailbox = $1")
@@ -136,6 +142,7 @@ async fn counts_and_cursors_agree_with_the_outbox_while_writers_and_claims_race(
                 let mut tx = db.begin().await.expect("tx");
                 let batch: Vec<Uuid> = (0..mailboxes.len()).map(|_| Uuid::now_v7()).collect();
                 if (round + w) % 3 == 0 {
+                    // A transaction held open a moment is the race under test, not a wait.
                     tokio::time::sleep(Duration::from_millis(15)).await;
                 }
                 sqlx::query(
@@ -149,6 +156,7 @@ async fn counts_and_cursors_agree_with_the_outbox_while_writers_and_claims_race(
                 .await
                 .expect("insert");
                 if round % 4 == 1 {
+                    // As above: open before its commit.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 tx.commit().await.expect("commit");
@@ -174,6 +182,7 @@ async fn counts_and_cursors_agree_with_the_outbox_while_writers_and_claims_race(
                             return sent;
                         }
                     }
+                    // A worker's idle poll, as the service's own: part of the race, not a wait for a result.
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
                 }
@@ -203,6 +212,7 @@ async fn counts_and_cursors_agree_with_the_outbox_while_writers_and_claims_race(
     while writers.iter().any(|w| !w.is_finished()) {
         assert_eq!(broken_promises(&pool).await, (0, 0), "after {checks} checks");
         checks += 1;
+        // The cadence of the snapshots taken during the race, not a wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut accepted = HashSet::new();

@@ -3,16 +3,18 @@
 //! role's password (scram-sha-256), which the test sets to the token the endpoint hands out, as Entra would check it.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use graph_sim::{Sim, SimConfig, SimHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, PgPool};
 use uuid::Uuid;
 
-use crate::helpers::{ALLOWED, message, seed_demo};
-use crate::private_pg::PrivatePostgres;
-use crate::process::{Mailgate, post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::private_pg::PrivatePostgres;
+use crate::support::process::Mailgate;
+use crate::support::seed::{ALLOWED, message, seed_demo};
+use crate::support::wait::{try_poll, wait_until};
 
 /// The login role mailgate's identity would get from `pgaadauth_create_principal`.
 const ROLE: &str = "mailgate_test_entra";
@@ -38,14 +40,15 @@ async fn login(port: u16, password: &str) -> Result<(), sqlx::Error> {
 
 /// Posts until mailgate accepts (its pool may first meet connections the server ended) and waits until Graph got it.
 async fn send_and_deliver(http: &reqwest::Client, mailgate: &Mailgate, key: &str, superuser: &PgPool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let id: Uuid = loop {
-        let posted = post_once(http, &mailgate.base, key, &message(ALLOWED)).await;
-        if let Some(id) = posted.id {
-            break id.parse().expect("uuid");
+    let accepted = try_poll(Duration::from_secs(30), || async {
+        post_once(http, &mailgate.base, key, &message(ALLOWED)).await.id
+    });
+    let id: Uuid = match accepted.await {
+        Some(id) => id.parse().expect("uuid"),
+        None => {
+            let posted = post_once(http, &mailgate.base, key, &message(ALLOWED)).await;
+            panic!("mailgate accepts no message: {posted:?}\n{}", mailgate.logs())
         }
-        assert!(Instant::now() < deadline, "mailgate accepts no message: {posted:?}\n{}", mailgate.logs());
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     wait_until("the message is sent", Duration::from_secs(30), || async {
         sqlx::query_scalar::<_, String>("SELECT status FROM messages WHERE id = $1")
@@ -70,7 +73,8 @@ async fn entra_tokens_are_the_database_password_and_are_renewed_for_new_connecti
     pg.require_password(ROLE);
 
     // Tokens live 3 s, so mailgate renews the database's every 2 s.
-    let sim = crate::helpers::sim(SimConfig { token_ttl: Duration::from_secs(3), ..SimConfig::default() }).await;
+    let sim =
+        crate::support::graph_sim::sim(SimConfig { token_ttl: Duration::from_secs(3), ..SimConfig::default() }).await;
     let first = rotate(&sim.sim, &superuser).await;
     let port = reqwest::Url::parse(&pg.url()).expect("url").port().expect("a port");
     assert!(login(port, "not-the-token").await.is_err(), "the server must check {ROLE}'s password");
@@ -157,7 +161,7 @@ async fn migrate_signs_in_as_the_owner_identity_with_its_token() {
         sqlx::query(AssertSqlSafe(sql)).execute(&superuser).await.expect("set up the owner");
     }
     pg.require_password(OWNER);
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
     sim.sim.pin_token(DB_RESOURCE, Some(token.clone()));
     let port = reqwest::Url::parse(&pg.url()).expect("url").port().expect("a port");
     let owner_url = format!("postgres://{OWNER}@127.0.0.1:{port}/mailgate_entra");

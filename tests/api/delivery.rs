@@ -8,14 +8,10 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, TestApp, message, received_by_message, spawn};
-use crate::process::wait_until;
-
-async fn send(app: &TestApp) -> String {
-    let r = app.post_message(&message(ALLOWED)).await;
-    assert_eq!(r.status(), 202);
-    r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
-}
+use crate::support::graph_sim::received_by_message;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 fn at(event: &Value) -> OffsetDateTime {
     OffsetDateTime::parse(event["at"].as_str().expect("at"), &Rfc3339).expect("rfc3339")
@@ -25,7 +21,7 @@ fn at(event: &Value) -> OffsetDateTime {
 async fn a_429_is_retried_after_retry_after_and_then_sent(pool: PgPool) {
     let app = spawn().start(pool).await;
     app.sim.sim.add_faults(ALLOWED, vec![Fault::Throttle { retry_after_secs: Some(2) }]);
-    let id = send(&app).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "throttled", "sent"]);
@@ -44,7 +40,7 @@ async fn a_429_is_retried_after_retry_after_and_then_sent(pool: PgPool) {
 async fn a_503_is_retried_and_attempts_are_bounded(pool: PgPool) {
     let app = spawn().env("MAILGATE_MAX_ATTEMPTS", "3").start(pool).await;
     app.sim.sim.add_faults(ALLOWED, vec![Fault::Unavailable { retry_after_secs: Some(1) }]);
-    let id = send(&app).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "sent");
     assert_eq!(TestApp::outcomes(&done), ["queued", "unavailable", "sent"]);
@@ -52,7 +48,7 @@ async fn a_503_is_retried_and_attempts_are_bounded(pool: PgPool) {
     app.sim
         .sim
         .add_scripted_faults(ALLOWED, vec![ScriptedFault::times(Fault::Unavailable { retry_after_secs: Some(1) }, 3)]);
-    let id = send(&app).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "unavailable", "unavailable", "unavailable", "failed"]);
@@ -63,12 +59,12 @@ async fn a_503_is_retried_and_attempts_are_bounded(pool: PgPool) {
 async fn a_dropped_connection_is_unknown_and_never_resent(pool: PgPool) {
     let app = spawn().start(pool).await;
     app.sim.sim.add_faults(ALLOWED, vec![Fault::Drop]);
-    let id = send(&app).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "unknown", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "unknown"]);
     // A later message for the mailbox is sent: the dropped one had its chance to be resent by then.
-    let next = send(&app).await;
+    let next = app.send(&message(ALLOWED)).await;
     assert_eq!(app.wait_final(&next).await["status"], "sent");
     let by_message = received_by_message(&app.sim);
     assert_eq!(by_message.get(&id), Some(&vec![None]), "at most once: Graph may have it already");
@@ -85,9 +81,9 @@ async fn a_500_is_ambiguous_and_a_400_is_final(pool: PgPool) {
             Fault::Status { status: 400, code: "ErrorInvalidRecipients".into(), message: "bad".into() },
         ],
     );
-    let first = app.wait_final(&send(&app).await).await;
+    let first = app.wait_final(&app.send(&message(ALLOWED)).await).await;
     assert_eq!(first["status"], "unknown");
-    let second = app.wait_final(&send(&app).await).await;
+    let second = app.wait_final(&app.send(&message(ALLOWED)).await).await;
     assert_eq!(second["status"], "rejected");
     assert_eq!(second["last_error"], "ErrorInvalidRecipients");
     assert_eq!(TestApp::outcomes(&second), ["queued", "rejected"]);
@@ -101,7 +97,7 @@ async fn a_token_endpoint_outage_delays_but_does_not_lose_the_message(pool: PgPo
         graph_sim::TOKEN_FAULT_KEY,
         vec![ScriptedFault::times(Fault::Unavailable { retry_after_secs: None }, 1)],
     );
-    let done = app.wait_final(&send(&app).await).await;
+    let done = app.wait_final(&app.send(&message(ALLOWED)).await).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert!(app.sim.sim.stats().token_requests >= 2);
 }
@@ -111,7 +107,7 @@ async fn a_connection_never_established_is_retried_and_sent_once(pool: PgPool) {
     // Graph's address names a port nothing listens on yet (the token endpoint is up).
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let app = spawn().env("MAILGATE_GRAPH_URL", &format!("http://127.0.0.1:{port}")).start(pool).await;
-    let id = send(&app).await;
+    let id = app.send(&message(ALLOWED)).await;
     let refused = format!("SELECT count(*) FROM audit_events WHERE message_id = '{id}' AND outcome = 'unavailable'");
     wait_until("the first attempt was refused", Duration::from_secs(30), || async { app.count(&refused).await >= 1 })
         .await;

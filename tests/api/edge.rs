@@ -9,7 +9,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::wait_until;
 
 fn addr(app: &TestApp) -> String {
     app.base.trim_start_matches("http://").to_owned()
@@ -58,7 +60,11 @@ async fn beyond_the_concurrency_limit_requests_get_503_with_retry_after(pool: Pg
             http.post(url).bearer_auth(key).header("Prefer", "wait=20").json(&message(ALLOWED)).send().await
         })
     };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The holder's send is at Graph: it is inside its request, holding the slot.
+    wait_until("the first request's send reaches Graph", Duration::from_secs(10), || async {
+        app.sim.sim.received().len() == 1
+    })
+    .await;
     let r = app.post_message(&message(ALLOWED)).await;
     assert_eq!(r.headers()["retry-after"], "1");
     let body = problem(r, 503, "overloaded").await;
@@ -212,7 +218,7 @@ async fn behind_a_load_balancer_sources_are_told_apart_by_the_address_it_reports
 #[sqlx::test]
 async fn a_path_the_framework_cannot_read_gets_problem_json(pool: PgPool) {
     let app = spawn().start(pool).await;
-    let admin = crate::helpers::app_with_roles(&app.pool, "ops", &["Admin"]).await;
+    let admin = crate::support::seed::app_with_roles(&app.pool, "ops", &["Admin"]).await;
     // `%FF` is not UTF-8: the router refuses the path segment before any handler runs.
     let r = app.http.get(app.url("/v1/admin/apps/%FF")).bearer_auth(&admin).send().await.expect("get");
     let body = problem(r, 400, "bad_request").await;

@@ -6,7 +6,9 @@ use mailgate::exchange_sync;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{app_with_roles, database_url, spawn};
+use crate::support::db::database_url;
+use crate::support::seed::app_with_roles;
+use crate::support::server::spawn;
 
 const LOGIC_APP: &str = "7a1e6b2c-9f3d-4e5a-8b6c-0d1e2f3a4b5c";
 const MAILGATE: &str = "0b5e8f3a-2c4d-4e6f-9a1b-3c5d7e9f1a2b";

@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, SCOPE_GROUP, TestApp, app_with_roles, other_app, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, SCOPE_GROUP, app_with_roles, other_app};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::{eventually, wait_until};
 
 fn graph_body() -> Value {
     json!({
@@ -103,23 +105,12 @@ async fn grant_demo(app: &TestApp, mailbox: &str) {
     let mut tx = app.pool.begin().await.expect("tx");
     mailgate::db::groups::add_member(&mut tx, SCOPE_GROUP, mailbox).await.expect("add");
     tx.commit().await.expect("commit");
-    let admin = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
-    for _ in 0..100 {
-        let r = app
-            .http
-            .post(app.url("/v1/access/test"))
-            .bearer_auth(&admin)
-            .json(&json!({"app": "logic-app", "mailbox": mailbox}))
-            .send()
-            .await
-            .expect("access test");
-        let decision: Value = r.json().await.expect("json");
-        if decision["access_check_result"] == "Granted" {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("{mailbox} was never granted");
+    let admin = app.client_as(&app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await);
+    wait_until(&format!("{mailbox} is granted"), std::time::Duration::from_secs(10), || async {
+        let (_, decision) = admin.post("/v1/access/test", &json!({"app": "logic-app", "mailbox": mailbox})).await;
+        decision["access_check_result"] == "Granted"
+    })
+    .await;
 }
 
 #[sqlx::test]
@@ -203,16 +194,10 @@ async fn a_mailbox_by_object_id_is_the_same_mailbox_as_by_address(pool: PgPool) 
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
     let mut body = graph_body();
     body["message"]["from"] = json!({"emailAddress": {"address": ALLOWED}});
-    let mut status = 0;
     // The directory change reaches the running server through NOTIFY.
-    for _ in 0..100 {
-        status = send_mail(&app, Some(&app.demo.key), &id.to_uppercase(), &body).await.status().as_u16();
-        if status == 202 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, 202);
+    let mailbox = id.to_uppercase();
+    let r = eventually(202, || send_mail(&app, Some(&app.demo.key), &mailbox, &body)).await;
+    assert_eq!(r.status(), 202);
 }
 
 #[sqlx::test]

@@ -7,13 +7,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, SCOPE_GROUP, TestApp, eventually, message, spawn};
-
-async fn send_as(app: &TestApp, from: &str) -> String {
-    let r = app.post_message(&message(from)).await;
-    assert_eq!(r.status(), 202);
-    r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
-}
+use crate::support::seed::{ALLOWED, SCOPE_GROUP, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::eventually;
 
 /// What the simulator recorded for message `id`, one entry per request that reached it.
 fn arrivals(app: &TestApp, id: &str) -> Vec<(Option<u16>, Fate)> {
@@ -23,9 +19,7 @@ fn arrivals(app: &TestApp, id: &str) -> Vec<(Option<u16>, Fate)> {
 
 /// `mailgate_unknown_outcomes_total`, from the Prometheus text page.
 async fn unknown_outcomes(app: &TestApp) -> f64 {
-    let page = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-    let line = page.lines().find(|l| l.starts_with("mailgate_unknown_outcomes_total ")).expect("the counter");
-    line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number")
+    app.metric("mailgate_unknown_outcomes_total").await
 }
 
 #[sqlx::test]
@@ -33,14 +27,14 @@ async fn an_answer_lost_after_graph_accepted_is_unknown_counted_and_never_resent
     let app = spawn().start(pool).await;
     assert_eq!(unknown_outcomes(&app).await, 0.0);
     app.sim.sim.add_faults(ALLOWED, vec![Fault::LoseAnswer]);
-    let lost = send_as(&app, ALLOWED).await;
+    let lost = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&lost).await;
     assert_eq!(done["status"], "unknown", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "unknown"]);
     assert!(unknown_outcomes(&app).await >= 1.0, "the lost answer is not counted");
 
     // The next message for the mailbox goes out and is answered: the lost one had its chance to be resent.
-    let next = send_as(&app, ALLOWED).await;
+    let next = app.send(&message(ALLOWED)).await;
     assert_eq!(app.wait_final(&next).await["status"], "sent");
     assert_eq!(arrivals(&app, &lost), [(Some(202), Fate::Dropped)], "Graph has it once, and only once");
     assert_eq!(arrivals(&app, &next), [(Some(202), Fate::Answered)]);
@@ -75,7 +69,7 @@ async fn a_token_for_another_resource_fails_every_send_instead_of_passing(pool: 
         .env("MAILGATE_MAX_ATTEMPTS", "2")
         .start(pool)
         .await;
-    let id = send_as(&app, ALLOWED).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["last_error"], "InvalidAuthenticationToken");
@@ -89,7 +83,7 @@ async fn a_token_for_another_resource_fails_every_send_instead_of_passing(pool: 
 #[sqlx::test]
 async fn the_default_scope_asks_for_a_graph_token(pool: PgPool) {
     let app = spawn().start(pool).await;
-    let id = send_as(&app, ALLOWED).await;
+    let id = app.send(&message(ALLOWED)).await;
     assert_eq!(app.wait_final(&id).await["status"], "sent");
     assert!(app.sim.sim.tokens_issued_for("https://graph.microsoft.com") >= 1);
 }
@@ -107,7 +101,7 @@ async fn a_gateways_page_is_read_by_its_status_alone(pool: PgPool) {
     );
     // 502 and 504: Graph may have the message behind the gateway.
     for (status, what) in [(502, "text/html"), (504, "no body")] {
-        let id = send_as(&app, ALLOWED).await;
+        let id = app.send(&message(ALLOWED)).await;
         let done = app.wait_final(&id).await;
         assert_eq!(done["status"], "unknown", "{done}");
         assert_eq!(done["events"][1]["http_status"], status);
@@ -118,7 +112,7 @@ async fn a_gateways_page_is_read_by_its_status_alone(pool: PgPool) {
         assert_eq!(arrivals(&app, &id).len(), 1, "never resent");
     }
     // 503: refused before processing, so retried.
-    let id = send_as(&app, ALLOWED).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "unavailable", "sent"]);
@@ -132,7 +126,7 @@ fn at(event: &Value) -> OffsetDateTime {
 async fn a_429_without_retry_after_waits_its_own_backoff(pool: PgPool) {
     let app = spawn().start(pool).await;
     app.sim.sim.add_faults(ALLOWED, vec![Fault::Throttle { retry_after_secs: None }]);
-    let id = send_as(&app, ALLOWED).await;
+    let id = app.send(&message(ALLOWED)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "throttled", "sent"]);

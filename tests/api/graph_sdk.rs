@@ -11,7 +11,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, spawn, venv_python};
+use crate::support::python::venv_python;
+use crate::support::seed::{ALLOWED, OUTSIDE};
+use crate::support::server::spawn;
 
 fn address(name: &str, address: &str) -> Value {
     json!({"emailAddress": {"address": address, "name": name}})

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, TestApp, spawn};
+use crate::support::seed::ALLOWED;
+use crate::support::server::{TestApp, spawn};
 
 fn graph_body() -> Value {
     json!({

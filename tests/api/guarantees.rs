@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::poll;
 
 async fn post_with_key(app: &TestApp, base: &str, key: &str, body: &Value) -> reqwest::Response {
     app.http
@@ -97,18 +99,17 @@ async fn quotas_answer_429_with_retry_after_and_store_nothing(pool: PgPool) {
         .await
         .expect("update");
     // Replicas learn of the change from its notice, within a second; until then the minute's quota still refuses.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    poll("the app's own quota applies", std::time::Duration::from_secs(10), || async {
         let r = app.post_message(&message(ALLOWED)).await;
         if r.status() != 429 {
             assert_eq!(r.status(), 202, "2 + 1 recipients fit in 3");
-            break;
+            return Some(());
         }
         let detail = r.json::<Value>().await.expect("json")["detail"].as_str().unwrap_or_default().to_owned();
         assert!(detail.contains("2 messages a minute"), "refused for another reason: {detail}");
-        assert!(tokio::time::Instant::now() < deadline, "the app's own quota never applied");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        None
+    })
+    .await;
     let r = app.post_message(&message(ALLOWED)).await;
     assert_eq!(r.status(), 429, "a fourth recipient does not");
     assert!(r.json::<Value>().await.expect("json")["detail"].as_str().expect("detail").contains("3 recipients a day"));

@@ -7,7 +7,10 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use futures::FutureExt;
 
-use crate::helpers::{ALLOWED, app_with_roles, eventually, message, spawn};
+use crate::support::seed::{ALLOWED, app_with_roles, message};
+use crate::support::server::spawn;
+use crate::support::wait::eventually;
+use crate::support::wait::try_poll;
 
 #[sqlx::test]
 async fn healthz_and_readyz_report_the_database_and_the_graph_token(pool: PgPool) {
@@ -16,16 +19,18 @@ async fn healthz_and_readyz_report_the_database_and_the_graph_token(pool: PgPool
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("x-request-id"));
     // The token is asked for in the background from start: polled until it has come.
-    let mut body = Value::Null;
-    for _ in 0..100 {
+    let readyz = || async {
         let r = app.http.get(app.url("/readyz")).send().await.expect("get");
         assert_eq!(r.status(), 200);
-        body = r.json().await.expect("json");
-        if body["graph_token"] == "ok" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        r.json::<Value>().await.expect("json")
+    };
+    let has_token = try_poll(std::time::Duration::from_secs(10), || async {
+        Some(readyz().await).filter(|body| body["graph_token"] == "ok")
+    });
+    let body = match has_token.await {
+        Some(body) => body,
+        None => readyz().await,
+    };
     assert_eq!((body["database"].as_str(), body["graph_token"].as_str()), (Some("ok"), Some("ok")), "{body}");
     let r = app.http.get(app.url("/nope")).send().await.expect("get");
     assert_eq!(r.status(), 404);

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, app_with_roles, message, spawn};
+use crate::support::seed::{app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
 
 /// The app that a DenyAccess policy on dl-executives keeps from the executives (tests/fixtures/exo/bundle.json).
 const BILLING: &str = "6f1c1e3a-8d2b-4c61-9a0e-3f6b9b7d2a11";
@@ -138,8 +139,8 @@ async fn without_a_directory_an_alias_cannot_pass_a_deny_scope(pool: PgPool) {
         assert_eq!(status, 403, "{name}: {body}");
     }
     // The demo's RestrictAccess group and its member still work without a directory.
-    assert_eq!(app.post_message(&message(crate::helpers::ALLOWED)).await.status(), 202);
-    assert!(app.sim.sim.received().iter().all(|r| r.mailbox == crate::helpers::ALLOWED));
+    assert_eq!(app.post_message(&message(crate::support::seed::ALLOWED)).await.status(), 202);
+    assert!(app.sim.sim.received().iter().all(|r| r.mailbox == crate::support::seed::ALLOWED));
 }
 
 #[sqlx::test]

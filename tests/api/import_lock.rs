@@ -8,8 +8,9 @@ use mailgate::exchange_sync::apply::IMPORT_LOCK;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, message, spawn};
-use crate::process::wait_until;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 #[sqlx::test]
 async fn delivery_goes_on_while_an_import_holds_its_lock(pool: PgPool) {

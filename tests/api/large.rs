@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, TestApp, message, spawn};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::{TestApp, spawn};
 
 fn content(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
@@ -24,7 +25,7 @@ fn with_attachment(bytes: &[u8]) -> Value {
 }
 
 /// A mailgate that may use the draft path (it needs Mail.ReadWrite, so it is off unless turned on).
-fn large() -> crate::helpers::Spawn {
+fn large() -> crate::support::server::Spawn {
     spawn().env("MAILGATE_LARGE_MESSAGES", "true")
 }
 
@@ -32,17 +33,11 @@ fn hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn accepted(app: &TestApp, body: &Value) -> String {
-    let r = app.post_message(body).await;
-    assert_eq!(r.status(), 202);
-    r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
-}
-
 #[sqlx::test]
 async fn a_9_mb_attachment_is_delivered_through_a_draft_and_upload_sessions(pool: PgPool) {
     let app = large().start(pool).await;
     let bytes = content(9 * 1024 * 1024);
-    let id = accepted(&app, &with_attachment(&bytes)).await;
+    let id = app.send(&with_attachment(&bytes)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "sent"]);
@@ -86,7 +81,7 @@ async fn a_429_on_a_chunk_is_retried_with_a_new_draft_and_sent(pool: PgPool) {
     let pass = Fault::Delay { ms: 0 };
     app.sim.sim.add_faults(ALLOWED, vec![pass.clone(), pass, Fault::Throttle { retry_after_secs: Some(1) }]);
     let bytes = content(3_500_000);
-    let id = accepted(&app, &with_attachment(&bytes)).await;
+    let id = app.send(&with_attachment(&bytes)).await;
     let done = app.wait_final(&id).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(TestApp::outcomes(&done), ["queued", "throttled", "sent"]);
@@ -115,12 +110,12 @@ async fn a_draft_graph_refused_to_send_is_deleted_and_one_that_may_be_sent_is_le
     script.extend([refused, pass.clone(), pass.clone(), pass.clone(), pass, gateway]);
     app.sim.sim.add_faults(ALLOWED, script);
 
-    let first = accepted(&app, &with_attachment(&content(3_500_000))).await;
+    let first = app.send(&with_attachment(&content(3_500_000))).await;
     let done = app.wait_final(&first).await;
     assert_eq!(done["status"], "rejected", "{done}");
     assert!(app.sim.sim.drafts().is_empty(), "a draft that was not sent stays behind: {:?}", app.sim.sim.drafts());
 
-    let second = accepted(&app, &with_attachment(&content(3_500_000))).await;
+    let second = app.send(&with_attachment(&content(3_500_000))).await;
     let done = app.wait_final(&second).await;
     assert_eq!(done["status"], "unknown", "{done}");
     // Graph may be sending it: deleting it could only lose the message.
@@ -147,7 +142,7 @@ async fn a_large_message_cannot_stay_out_of_sent_items(pool: PgPool) {
     // A message small enough for one sendMail keeps the choice.
     let mut small = with_attachment(&content(1024 * 1024));
     small["save_to_sent_items"] = json!(false);
-    let id = accepted(&app, &small).await;
+    let id = app.send(&small).await;
     assert_eq!(app.wait_final(&id).await["status"], "sent");
     assert_eq!(app.sim.sim.received()[0].body["saveToSentItems"], false);
 }

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, message, spawn, venv_python};
+use crate::support::python::venv_python;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
 
 /// What tests/metrics/parse.py read from `page` with the parser `format` names; panics if it refused the page.
 fn parse(format: &str, page: &str) -> Value {
@@ -86,9 +88,7 @@ fn assert_counted(parsed: &Value, format: &str) {
 #[sqlx::test]
 async fn strict_parsers_read_both_formats_and_the_counters_moved(pool: PgPool) {
     let app = spawn().start(pool).await;
-    let r = app.post_message(&message(ALLOWED)).await;
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let id = app.send(&message(ALLOWED)).await;
     assert_eq!(app.wait_final(&id).await["status"], "sent");
 
     let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";

@@ -26,8 +26,9 @@ use prost::Message;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, message, spawn};
-use crate::process::wait_until;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";

@@ -3,71 +3,14 @@
 
 use std::time::Duration;
 
-use mailgate::config::Limits;
 use mailgate::db::audit::Outcome;
-use mailgate::db::delivery::{self, AttemptEvent, AttemptRecord, Claimed, DriftNote, Swept};
+use mailgate::db::delivery::{self, AttemptEvent, DriftNote, Swept};
 use mailgate::db::messages::Status;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
-use crate::helpers::database_url;
-use crate::logins::service_url;
-
-const DAY: Duration = Duration::from_secs(86_400);
-const LEASE: Duration = Duration::from_secs(60);
-
-pub(crate) fn limits(concurrency: i64, per_minute: i64) -> Limits {
-    Limits {
-        mailbox_concurrency: concurrency,
-        mailbox_per_minute: per_minute,
-        app_messages_per_minute: 0,
-        app_recipients_per_day: 0,
-        app_refusals_per_minute: 0,
-        large_messages: false,
-    }
-}
-
-/// The test database as `mailgate serve` sees it: through the service role, so the grants are tested too.
-pub(crate) async fn service(pool: &PgPool) -> PgPool {
-    let url = service_url(pool, &database_url(pool).await).await;
-    PgPool::connect(&url).await.expect("connect as the service role")
-}
-
-pub(crate) async fn new_app(pool: &PgPool) -> Uuid {
-    let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO apps (id, name) VALUES ($1, 'outbox-app')").bind(id).execute(pool).await.expect("app");
-    id
-}
-
-/// `n` queued messages from `mailbox`, each with the audit event acceptance writes.
-pub(crate) async fn queue(pool: &PgPool, app: Uuid, mailbox: &str, n: usize) -> Vec<Uuid> {
-    let mut ids = Vec::new();
-    for _ in 0..n {
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload)
-             VALUES ($1, $2, $3, 's', 1, 'queued', '{\"message\": {}}')",
-        )
-        .bind(id)
-        .bind(app)
-        .bind(mailbox)
-        .execute(pool)
-        .await
-        .expect("message");
-        sqlx::query("INSERT INTO audit_events (outcome, message_id, detail) VALUES ('queued', $1, 'granted by test')")
-            .bind(id)
-            .execute(pool)
-            .await
-            .expect("audit");
-        ids.push(id);
-    }
-    ids
-}
-
-pub(crate) async fn claim(db: &PgPool, limit: usize, l: &Limits) -> Vec<Claimed> {
-    delivery::claim(db, limit, LEASE, l, DAY).await.expect("claim")
-}
+use crate::support::outbox::{DAY, LEASE, claim, limits, new_app, queue, record, service};
 
 async fn scalar<T>(pool: &PgPool, sql: &str, id: Uuid) -> T
 where
@@ -96,27 +39,6 @@ async fn expire_leases(pool: &PgPool) {
         .execute(pool)
         .await
         .expect("expire");
-}
-
-/// What a worker records for an attempt of claim `m`.
-pub(crate) fn record(m: &Claimed, status: Status, outcome: Outcome) -> AttemptRecord {
-    let mut event = AttemptEvent::new(outcome);
-    event.attempt = Some(m.attempt);
-    AttemptRecord {
-        id: m.id,
-        attempt: m.attempt,
-        status,
-        retry_secs: (status == Status::Queued).then_some(30.0),
-        last_error: (status != Status::Sent).then(|| "ErrorSomething".to_owned()),
-        keep_body: false,
-        app_id: m.app_id,
-        app_name: m.app_name.clone(),
-        mailbox: m.mailbox.clone(),
-        events: vec![event],
-        pause_secs: None,
-        drift: None,
-        cooldown_secs: None,
-    }
 }
 
 #[sqlx::test]

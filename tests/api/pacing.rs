@@ -6,8 +6,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, message, spawn};
-use crate::process::{all_acknowledged, post_concurrently};
+use crate::support::load::{all_acknowledged, post_concurrently};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
 
 /// mailgate's default `MAILGATE_MAILBOX_MESSAGES_PER_MINUTE`, Exchange's limit.
 const LIMIT: usize = 30;

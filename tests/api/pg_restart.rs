@@ -10,10 +10,13 @@ use graph_sim::{Fault, ScriptedFault};
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::Mutex;
 
-use crate::crash::{Posters, assert_crash_lost_and_doubled_nothing};
-use crate::helpers::{ALLOWED, assert_delivered_at_most_once, message, spawn};
-use crate::private_pg::PrivatePostgres;
-use crate::process::{Posted, post_once, wait_until};
+use crate::support::client::{Posted, post_once};
+use crate::support::invariants::{assert_crash_lost_and_doubled_nothing, assert_delivered_at_most_once};
+use crate::support::load::Posters;
+use crate::support::private_pg::PrivatePostgres;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 /// mailgate waits up to its pool's acquire timeout (5 s) for a connection before answering 503; the outage must be
 /// longer than that for a request to meet it.
@@ -56,6 +59,7 @@ async fn a_postgres_restart_under_load_gives_503s_then_recovers_without_losing_m
                 let at = Instant::now();
                 let posted = post_once(&http, &base, &key, &message(ALLOWED)).await;
                 log.lock().await.push(Sent { at, posted });
+                // A steady rate of posts, not a wait: the load the outage is met with.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }));
@@ -67,6 +71,7 @@ async fn a_postgres_restart_under_load_gives_503s_then_recovers_without_losing_m
     let down = pg.clone();
     tokio::task::spawn_blocking(move || down.down()).await.expect("stop postgres");
     let went_down = Instant::now();
+    // The outage's length is what is under test: Postgres stays down this long.
     tokio::time::sleep(OUTAGE).await;
     let up = pg.clone();
     tokio::task::spawn_blocking(move || up.up()).await.expect("start postgres");
@@ -77,7 +82,11 @@ async fn a_postgres_restart_under_load_gives_503s_then_recovers_without_losing_m
         log.lock().await.iter().any(|s| s.at > came_up && s.posted.acknowledged())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Posts keep coming a while after the recovery, so the log shows the service after the outage too.
+    wait_until("posts keep being accepted after the restart", Duration::from_secs(30), || async {
+        log.lock().await.iter().filter(|s| s.at > came_up && s.posted.acknowledged()).count() >= 20
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for p in posters {
         p.await.expect("poster");

@@ -5,16 +5,20 @@
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use graph_sim::SimConfig;
 use mailgate::db;
 use reqwest::Url;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, SCOPE_GROUP, database_url, message, seed_demo};
-use crate::logins::service_url;
-use crate::process::{Mailgate, post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::db::database_url;
+use crate::support::logins::service_url;
+use crate::support::process::Mailgate;
+use crate::support::seed::{ALLOWED, OUTSIDE, SCOPE_GROUP, message, seed_demo};
+use crate::support::wait::holds_within;
+use crate::support::wait::wait_until;
 
 /// A PgBouncer in transaction mode in front of one database; stopped when dropped.
 struct Bouncer {
@@ -58,11 +62,8 @@ impl Bouncer {
         }
         let child = cmd.arg(dir.path().join("pgbouncer.ini")).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
         let bouncer = Bouncer { child: child.expect("start pgbouncer"), port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "pgbouncer did not listen; its log:\n{}", bouncer.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listens = holds_within(Duration::from_secs(30), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(listens, "pgbouncer did not listen; its log:\n{}", bouncer.log());
         bouncer
     }
 
@@ -153,7 +154,7 @@ async fn through_the_pooler_a_statement_never_runs_another_clients(pool: PgPool)
 async fn serve_through_the_pooler_sends_end_to_end_and_listens_directly(pool: PgPool) {
     let (_, service, bouncer) = pooled(&pool).await;
     let demo = seed_demo(&pool).await;
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
     let env = [
         ("MAILGATE_LISTEN_DATABASE_URL".to_owned(), service.clone()),
         // Workers wake on notifications; a poll this rare would not deliver within the waits below.

@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{app_with_roles, spawn};
+use crate::support::seed::app_with_roles;
+use crate::support::server::spawn;
+use crate::support::wait::try_poll;
 
 #[sqlx::test]
 async fn readiness_probes_never_ask_the_failing_token_endpoint_themselves(pool: PgPool) {
@@ -14,15 +16,17 @@ async fn readiness_probes_never_ask_the_failing_token_endpoint_themselves(pool: 
     let app = spawn().env("IDENTITY_HEADER", "wrong-secret").start(pool).await;
     let admin = app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
     // Positive signal first: mailgate asked for its token (at start) and readiness reports the failure.
-    let mut first = Value::Null;
-    for _ in 0..100 {
-        first =
-            app.http.get(app.url("/readyz")).bearer_auth(&admin).send().await.expect("get").json().await.expect("json");
-        if first["graph_token"].as_str().is_some_and(|t| t.starts_with("degraded: ") && !t.ends_with("no token yet")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let readyz = || async {
+        let r = app.http.get(app.url("/readyz")).bearer_auth(&admin).send().await.expect("get");
+        r.json::<Value>().await.expect("json")
+    };
+    let failed = |r: &Value| {
+        r["graph_token"].as_str().is_some_and(|t| t.starts_with("degraded: ") && !t.ends_with("no token yet"))
+    };
+    let first = match try_poll(Duration::from_secs(10), || async { Some(readyz().await).filter(failed) }).await {
+        Some(first) => first,
+        None => readyz().await,
+    };
     assert!(first["graph_token"].as_str().is_some_and(|t| !t.ends_with("no token yet")), "{first}");
     let before = app.sim.sim.stats().token_requests;
     assert!(before >= 1, "mailgate asked for its token at start");

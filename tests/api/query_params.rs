@@ -5,7 +5,8 @@ use reqwest::Method;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, SCOPE_GROUP, TestApp, app_with_roles, spawn};
+use crate::support::seed::{ALLOWED, SCOPE_GROUP, app_with_roles};
+use crate::support::server::{TestApp, spawn};
 
 const NIL: &str = "00000000-0000-0000-0000-000000000000";
 

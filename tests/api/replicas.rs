@@ -7,8 +7,10 @@ use graph_sim::{Fault, ScriptedFault};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{assert_delivered_at_most_once, other_app, spawn};
-use crate::process::{all_acknowledged, post_concurrently};
+use crate::support::invariants::assert_delivered_at_most_once;
+use crate::support::load::{all_acknowledged, post_concurrently};
+use crate::support::seed::other_app;
+use crate::support::server::spawn;
 
 const MAILBOXES: usize = 3;
 /// Exchange's limit, mailgate's default `MAILGATE_MAILBOX_CONCURRENCY`.

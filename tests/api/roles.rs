@@ -7,7 +7,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, app_with_roles, eventually, message, spawn};
+use crate::support::seed::{ALLOWED, app_with_roles, message};
+use crate::support::server::spawn;
+use crate::support::wait::eventually;
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-0000-0000-000000000000")
@@ -102,8 +104,7 @@ fn the_openapi_document_and_the_access_table_agree() {
 async fn an_auditor_reads_any_message_and_a_sender_only_its_own(pool: PgPool) {
     let app = spawn().start(pool).await;
     let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
-    let r = app.post_message(&message(ALLOWED)).await;
-    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let id = app.send(&message(ALLOWED)).await;
     let r = app.http.get(app.url(&format!("/v1/messages/{id}"))).bearer_auth(&auditor).send().await.expect("get");
     assert_eq!(r.status(), 200);
     // The auditor may not send.

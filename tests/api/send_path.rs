@@ -14,7 +14,10 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::helpers::{ALLOWED, OUTSIDE, message, spawn};
+use crate::support::client::Client;
+use crate::support::seed::{ALLOWED, OUTSIDE, message};
+use crate::support::server::spawn;
+use crate::support::wait::{eventually, poll, wait_until};
 
 fn row(app_id: Uuid, subject: &str) -> Row {
     Row {
@@ -137,18 +140,18 @@ async fn quotas_hold_exactly_across_two_replicas_and_cost_nothing_when_off(pool:
     let used = || app.count("SELECT coalesce(sum(used), 0)::bigint FROM app_usage WHERE period = 'day'");
     let mut probes = 0;
     for base in &bases {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let before = used().await;
-            let r = app.http.post(format!("{base}/v1/messages")).bearer_auth(&app.demo.key).json(&message(ALLOWED));
-            assert_eq!(r.send().await.expect("send").status(), 202);
-            probes += 1;
-            if used().await > before {
-                break;
+        let client = Client::new(&app.http, base, &app.demo.key);
+        let probes = &mut probes;
+        wait_until(&format!("{base} applies the new quota"), Duration::from_secs(10), || {
+            *probes += 1;
+            let (used, client) = (&used, &client);
+            async move {
+                let before = used().await;
+                client.send(&message(ALLOWED)).await;
+                used().await > before
             }
-            assert!(tokio::time::Instant::now() < deadline, "{base} never applied the new quota");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await;
     }
     // What is left of the 10, asked for by 40 concurrent sends on the two replicas: exactly that many get through.
     let left = usize::try_from(10 - used().await).expect("within the quota");
@@ -175,15 +178,10 @@ async fn a_revoked_key_is_refused_on_every_replica(pool: PgPool) {
     // Revoked behind both replicas' backs, as the CLI or another replica would.
     sqlx::query("UPDATE api_keys SET revoked_at = now()").execute(&app.pool).await.expect("revoke");
     for base in &bases {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let r = app.http.post(format!("{base}/v1/messages")).bearer_auth(&app.demo.key).json(&message(ALLOWED));
-            if r.send().await.expect("send").status() == 401 {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{base} still accepts a revoked key");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let client = Client::new(&app.http, base, &app.demo.key);
+        let body = message(ALLOWED);
+        let r = eventually(401, || client.post_message(&body)).await;
+        assert_eq!(r.status(), 401, "{base} still accepts a revoked key");
     }
 }
 
@@ -203,12 +201,8 @@ async fn prefer_wait_answers_202_when_watching_the_stored_message_fails(pool: Pg
         .send();
     let cut = async {
         // Once the message is stored, the service can no longer read it (any store fault would do).
-        loop {
-            if app.count("SELECT count(*) FROM messages").await == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let stored = || async { app.count("SELECT count(*) FROM messages").await == 1 };
+        wait_until("the message is stored", Duration::from_secs(20), stored).await;
         sqlx::query("REVOKE SELECT ON messages FROM mailgate_service").execute(&app.pool).await.expect("revoke");
     };
     let (answer, ()) = tokio::join!(post, cut);
@@ -227,33 +221,31 @@ async fn a_failed_policy_reload_keeps_deciding_with_the_last_good_snapshot(pool:
     // The service can no longer read the policies; a change notice makes it try.
     sqlx::query("REVOKE SELECT ON access_policies FROM mailgate_service").execute(&app.pool).await.expect("revoke");
     sqlx::query("SELECT pg_notify('mailgate_policy', '')").execute(&app.pool).await.expect("notify");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let ready: Value = app.http.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
+    let readyz = || async {
+        let r = app.http.get(app.url("/readyz")).send().await.expect("readyz");
+        r.json::<Value>().await.expect("json")
+    };
+    poll("readyz says the policy is stale", Duration::from_secs(10), || async {
+        let ready = readyz().await;
         // Anonymous callers get the word; the time and the error are for admins.
         if ready["policy"] == "stale" {
             assert_eq!(ready["status"], "ready", "a stale policy does not take the replica out of rotation");
-            break;
+            return Some(());
         }
         // Each send makes it try to reload.
         assert_eq!(app.post_message(&message(ALLOWED)).await.status(), 202, "the last good snapshot still grants");
-        assert!(tokio::time::Instant::now() < deadline, "readyz never said the policy is stale: {ready}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        None
+    })
+    .await;
     assert_eq!(app.post_message(&message(ALLOWED)).await.status(), 202);
     assert_eq!(app.post_message(&message(OUTSIDE)).await.status(), 403, "and still denies");
     let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     assert!(metrics.contains("mailgate_policy_snapshot_stale 1"), "{metrics}");
 
     sqlx::query("GRANT SELECT ON access_policies TO mailgate_service").execute(&app.pool).await.expect("grant");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_until("the policy recovers", Duration::from_secs(10), || async {
         assert_eq!(app.post_message(&message(ALLOWED)).await.status(), 202);
-        let ready: Value = app.http.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
-        if ready["policy"] == "ok" {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the policy never recovered: {ready}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        readyz().await["policy"] == "ok"
+    })
+    .await;
 }

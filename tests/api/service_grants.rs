@@ -9,7 +9,7 @@ use mailgate::db::messages::{self, Status};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::outbox::{claim, limits, new_app, queue, service};
+use crate::support::outbox::{claim, limits, new_app, queue, service};
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 

@@ -3,11 +3,13 @@
 use std::time::{Duration, Instant};
 
 use graph_sim::{Fate, Fault, ScriptedFault};
-use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, assert_delivered_at_most_once, message, spawn};
-use crate::process::{post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::invariants::assert_delivered_at_most_once;
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 const MESSAGES: usize = 10;
 /// Exchange's (and mailgate's default) cap on sends in flight per mailbox: this many are mid-send at SIGTERM.
@@ -21,9 +23,7 @@ async fn sigterm_finishes_sends_in_flight_and_leaves_the_rest_queued(pool: PgPoo
     app.sim.sim.add_scripted_faults(ALLOWED, vec![ScriptedFault::times(Fault::Delay { ms: 1500 }, 100)]);
     let mut ids = Vec::new();
     for _ in 0..MESSAGES {
-        let r = app.post_message(&message(ALLOWED)).await;
-        assert_eq!(r.status(), 202);
-        ids.push(r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned());
+        ids.push(app.send(&message(ALLOWED)).await);
     }
     let sending = "SELECT count(*) FROM messages WHERE status = 'sending'";
     wait_until("four messages are sending", Duration::from_secs(10), || async {
@@ -42,7 +42,10 @@ async fn sigterm_finishes_sends_in_flight_and_leaves_the_rest_queued(pool: PgPoo
 
     app.process.terminate();
     let signalled = Instant::now();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until("mailgate logs that SIGTERM started the drain", Duration::from_secs(10), || async {
+        app.logs().contains("SIGTERM: refusing new work")
+    })
+    .await;
     // While it drains, a new request is refused: 503, or no connection at all.
     let fresh = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
     let during = post_once(&fresh, &app.base, &app.demo.key, &message(ALLOWED)).await;

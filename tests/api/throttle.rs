@@ -8,8 +8,11 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{ALLOWED, message, received_by_message, spawn};
-use crate::process::{all_acknowledged, post_concurrently, wait_until};
+use crate::support::graph_sim::received_by_message;
+use crate::support::load::{all_acknowledged, post_concurrently};
+use crate::support::seed::{ALLOWED, message};
+use crate::support::server::spawn;
+use crate::support::wait::wait_until;
 
 const MORE: usize = 6;
 
@@ -60,7 +63,7 @@ async fn a_429_pauses_the_mailbox_for_every_replica(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_paused_mailbox_with_a_large_backlog_does_not_hold_up_the_others(pool: PgPool) {
-    let key = crate::helpers::other_app(&pool, "bulk").await;
+    let key = crate::support::seed::other_app(&pool, "bulk").await;
     let app = spawn().env("MAILGATE_APP_MESSAGES_PER_MINUTE", "0").start(pool).await;
     let busy = "bulk-busy@contoso.test";
     app.sim.sim.add_faults(busy, vec![Fault::Throttle { retry_after_secs: Some(60) }]);

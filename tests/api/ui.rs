@@ -14,7 +14,8 @@ use graph_sim::{AccessRight, Fault, SimPolicy};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, app_with_roles, message, spawn};
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -83,11 +84,6 @@ async fn write_history(pool: &PgPool) {
     }
 }
 
-async fn send(app: &TestApp, to: &str) -> (u16, Value) {
-    let r = app.post_message(&message(to)).await;
-    (r.status().as_u16(), r.json().await.expect("json"))
-}
-
 /// What was seeded, by the service and as history: (events per outcome, the sent message, the denials' reason).
 struct Seeded {
     by_outcome: BTreeMap<String, i64>,
@@ -99,9 +95,7 @@ async fn seed(app: &TestApp) -> Seeded {
     write_history(&app.pool).await;
     let mut sent_id = String::new();
     for _ in 0..3 {
-        let (status, body) = send(app, ALLOWED).await;
-        assert_eq!(status, 202, "{body}");
-        sent_id = body["id"].as_str().expect("id").to_owned();
+        sent_id = app.send(&message(ALLOWED)).await;
         assert_eq!(app.wait_final(&sent_id).await["status"], "sent");
     }
     // Graph refuses one message, and Exchange's own policy another (drift).
@@ -113,21 +107,21 @@ async fn seed(app: &TestApp) -> Seeded {
             message: "At least one recipient is not valid.".into(),
         }],
     );
-    let (_, body) = send(app, ALLOWED).await;
-    assert_eq!(app.wait_final(body["id"].as_str().expect("id")).await["status"], "rejected");
+    let id = app.send(&message(ALLOWED)).await;
+    assert_eq!(app.wait_final(&id).await["status"], "rejected");
     let sim_app = graph_sim::SimConfig::default().app_id;
     app.sim.sim.set_policies(vec![SimPolicy {
         app_id: sim_app,
         access_right: AccessRight::DenyAccess,
         scope: vec![ALLOWED.into()],
     }]);
-    let (_, body) = send(app, ALLOWED).await;
-    assert_eq!(app.wait_final(body["id"].as_str().expect("id")).await["status"], "rejected");
+    let id = app.send(&message(ALLOWED)).await;
+    assert_eq!(app.wait_final(&id).await["status"], "rejected");
     app.sim.sim.set_policies(Vec::new());
     // Two denials by the allowlist, last: the newest problems.
     let mut denial_reason = String::new();
     for _ in 0..2 {
-        let (status, body) = send(app, OUTSIDE).await;
+        let (status, body) = app.client().post("/v1/messages", &message(OUTSIDE)).await;
         assert_eq!(status, 403, "{body}");
         denial_reason = body["detail"].as_str().expect("detail").to_owned();
     }

@@ -10,9 +10,12 @@ use graph_sim::SimConfig;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{ALLOWED, database_url, message, seed_demo};
-use crate::logins::service_url;
-use crate::process::{Mailgate, post_once, wait_until};
+use crate::support::client::post_once;
+use crate::support::db::database_url;
+use crate::support::logins::service_url;
+use crate::support::process::Mailgate;
+use crate::support::seed::{ALLOWED, message, seed_demo};
+use crate::support::wait::wait_until;
 
 const USER: &str = "nobody";
 const GROUP: &str = "nogroup";
@@ -62,7 +65,7 @@ async fn mailgate_run_as_nobody_serves_sends_and_stops_without_writing_a_file(po
     }
     let demo = seed_demo(&pool).await;
     let db_url = service_url(&pool, &database_url(&pool).await).await;
-    let sim = crate::helpers::sim(SimConfig::default()).await;
+    let sim = crate::support::graph_sim::sim(SimConfig::default()).await;
 
     // The test binary may sit under a directory only root may enter (/root): run a copy everyone may execute.
     let bin_dir = tempfile::tempdir().expect("tempdir");

@@ -8,8 +8,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ALLOWED, OUTSIDE, TestApp, app_with_roles, database_url, message, spawn};
-use crate::process::wait_until;
+use crate::support::db::database_url;
+use crate::support::seed::{ALLOWED, OUTSIDE, app_with_roles, message};
+use crate::support::server::{TestApp, spawn};
+use crate::support::wait::{eventually, wait_until};
 
 fn cli(db: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mailgate"))
@@ -24,34 +26,12 @@ fn cli(db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn admin_call(
-    app: &TestApp,
-    key: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.http.request(method, app.url(path)).bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("send");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// The same decision, refreshed: a change reaches the running server by NOTIFY, so poll until it answers `want`.
 async fn until_status(app: &TestApp, key: &str, from: &str, want: u16) -> reqwest::Response {
-    let mut last = None;
-    for _ in 0..100 {
-        let r = app.post_message_as(key, &message(from)).await;
-        if r.status().as_u16() == want {
-            return r;
-        }
-        last = Some(r.status());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("sending as {from} never answered {want}; last {last:?}");
+    let body = message(from);
+    let r = eventually(want, || app.post_message_as(key, &body)).await;
+    assert_eq!(r.status(), want, "sending as {from} never answered {want}");
+    r
 }
 
 #[sqlx::test]
@@ -131,28 +111,24 @@ async fn a_new_app_sends_as_no_one_until_scoped_or_marked_unrestricted(pool: PgP
 #[sqlx::test]
 async fn the_admin_api_marks_explains_and_lists_unrestricted_apps(pool: PgPool) {
     let app = spawn().start(pool).await;
-    let admin = app_with_roles(&app.pool, "platform-admin", &["Admin", "Audit.Read"]).await;
-    let call = |method, path: &'static str, body| admin_call(&app, &admin, method, path, body);
-    let (s, created) = call(reqwest::Method::POST, "/v1/admin/apps", Some(json!({"name": "batch"}))).await;
+    let admin = app.client_as(&app_with_roles(&app.pool, "platform-admin", &["Admin", "Audit.Read"]).await);
+    let (s, created) = admin.post("/v1/admin/apps", &json!({"name": "batch"})).await;
     assert_eq!(s, 201, "{created}");
     assert_eq!((created["unrestricted"].as_bool(), created["entra_mail_send"].as_bool()), (Some(false), Some(false)));
-    let (s, legacy) =
-        call(reqwest::Method::POST, "/v1/admin/apps", Some(json!({"name": "legacy", "unrestricted": true}))).await;
+    let (s, legacy) = admin.post("/v1/admin/apps", &json!({"name": "legacy", "unrestricted": true})).await;
     assert_eq!(s, 201, "{legacy}");
     assert_eq!(legacy["unrestricted"], true);
 
     // A key app cannot hold Entra's grant: refused, naming the field, and nothing changes.
     let before = app.count("SELECT count(*) FROM change_events").await;
-    let (s, problem) =
-        call(reqwest::Method::PATCH, "/v1/admin/apps/batch", Some(json!({"entra_mail_send": true}))).await;
+    let (s, problem) = admin.patch("/v1/admin/apps/batch", &json!({"entra_mail_send": true})).await;
     assert_eq!((s, problem["field"].as_str()), (422, Some("entra_mail_send")), "{problem}");
-    let (s, problem) =
-        call(reqwest::Method::POST, "/v1/admin/apps", Some(json!({"name": "keyed", "entra_mail_send": true}))).await;
+    let (s, problem) = admin.post("/v1/admin/apps", &json!({"name": "keyed", "entra_mail_send": true})).await;
     assert_eq!((s, problem["field"].as_str()), (422, Some("entra_mail_send")), "{problem}");
     assert_eq!(app.count("SELECT count(*) FROM change_events").await, before);
 
-    let test = |app_name: &'static str| {
-        call(reqwest::Method::POST, "/v1/access/test", Some(json!({"app": app_name, "mailbox": OUTSIDE})))
+    let test = async |app_name: &'static str| {
+        admin.post("/v1/access/test", &json!({"app": app_name, "mailbox": OUTSIDE})).await
     };
     let (_, t) = test("batch").await;
     assert_eq!(
@@ -173,15 +149,15 @@ async fn the_admin_api_marks_explains_and_lists_unrestricted_apps(pool: PgPool) 
     assert_eq!(kinds, [("app_scope", true), ("entra_grant", true)], "{t}");
     assert!(t["decision"]["considered"][0]["why"].as_str().expect("why").contains("marked it unrestricted"), "{t}");
 
-    let (s, patched) = call(reqwest::Method::PATCH, "/v1/admin/apps/batch", Some(json!({"unrestricted": true}))).await;
+    let (s, patched) = admin.patch("/v1/admin/apps/batch", &json!({"unrestricted": true})).await;
     assert_eq!((s, patched["unrestricted"].as_bool()), (200, Some(true)), "{patched}");
     let (_, t) = test("batch").await;
     assert_eq!(t["access_check_result"], "Granted", "{t}");
-    call(reqwest::Method::PATCH, "/v1/admin/apps/batch", Some(json!({"unrestricted": false}))).await;
+    admin.patch("/v1/admin/apps/batch", &json!({"unrestricted": false})).await;
     let (_, t) = test("batch").await;
     assert_eq!(t["decision"]["rule"], "unscoped_app", "{t}");
 
-    let (_, listed) = call(reqwest::Method::GET, "/v1/admin/apps", None).await;
+    let (_, listed) = admin.get("/v1/admin/apps").await;
     let flags: Vec<(&str, bool)> = listed
         .as_array()
         .expect("apps")
@@ -192,7 +168,7 @@ async fn the_admin_api_marks_explains_and_lists_unrestricted_apps(pool: PgPool) 
 
     // What scopes each app, for the dashboard (Audit.Read suffices).
     let auditor = app_with_roles(&app.pool, "auditor", &["Audit.Read"]).await;
-    let (s, scopes) = admin_call(&app, &auditor, reqwest::Method::GET, "/v1/access/apps", None).await;
+    let (s, scopes) = app.client_as(&auditor).get("/v1/access/apps").await;
     assert_eq!(s, 200, "{scopes}");
     let state =
         |name: &str| scopes.as_array().expect("apps").iter().find(|a| a["app"] == name).map(|a| a["scope"].clone());

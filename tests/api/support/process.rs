@@ -1,13 +1,13 @@
-//! `mailgate serve` as a child process that tests may kill, stop or start again, and a concurrent sender.
+//! `mailgate serve` as a child process that tests may kill, stop or start again.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use graph_sim::SimHandle;
-use serde_json::Value;
-use tokio::sync::Semaphore;
+
+use super::wait::try_poll;
 
 /// One running `mailgate serve`; killed (SIGKILL) when dropped, its log printed if the test is failing.
 pub struct Mailgate {
@@ -92,16 +92,8 @@ impl Mailgate {
 
     /// Waits up to `timeout` for the process to exit by itself; None if it is still running.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let child = &mut self.child;
+        try_poll(timeout, || std::future::ready(child.try_wait().expect("try_wait"))).await
     }
 }
 
@@ -112,92 +104,5 @@ impl Drop for Mailgate {
         if std::thread::panicking() {
             eprintln!("--- mailgate {} log ---\n{}", self.base, self.logs());
         }
-    }
-}
-
-/// What one `POST /v1/messages` got back.
-#[derive(Debug, Clone)]
-pub struct Posted {
-    /// The HTTP status; None when no answer came (refused or dropped connection, timeout).
-    pub status: Option<u16>,
-    /// The message id of a 202.
-    pub id: Option<String>,
-    /// The problem's `code` of an error answer, or the transport error.
-    pub error: Option<String>,
-    pub content_type: Option<String>,
-}
-
-impl Posted {
-    pub fn acknowledged(&self) -> bool {
-        self.status == Some(202)
-    }
-}
-
-/// Posts one message to `base`, never panicking on a transport error.
-pub async fn post_once(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> Posted {
-    let sent = http.post(format!("{base}/v1/messages")).bearer_auth(key).json(body).send().await;
-    let response = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            return Posted { status: None, id: None, error: Some(e.to_string()), content_type: None };
-        }
-    };
-    let status = response.status().as_u16();
-    let content_type =
-        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let json: Value = response.json().await.unwrap_or(Value::Null);
-    let (id, error) = if status == 202 {
-        (json["id"].as_str().map(str::to_owned), None)
-    } else {
-        (None, Some(json["code"].as_str().unwrap_or("").to_owned()))
-    };
-    Posted { status: Some(status), id, error, content_type }
-}
-
-/// Posts `n` messages (`body(i)`) with at most `concurrency` requests at a time, spread round-robin over `bases`;
-/// returns every answer, in the order of `i`.
-pub async fn post_concurrently(
-    http: &reqwest::Client,
-    bases: &[String],
-    key: &str,
-    n: usize,
-    concurrency: usize,
-    body: impl Fn(usize) -> Value,
-) -> Vec<Posted> {
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let permit = gate.clone().acquire_owned().await.expect("semaphore");
-        let (http, base, key, body) = (http.clone(), bases[i % bases.len()].clone(), key.to_owned(), body(i));
-        tasks.push(tokio::spawn(async move {
-            let posted = post_once(&http, &base, &key, &body).await;
-            drop(permit);
-            posted
-        }));
-    }
-    let mut out = Vec::with_capacity(n);
-    for task in tasks {
-        out.push(task.await.expect("sender task"));
-    }
-    out
-}
-
-/// The ids of the 202s; panics if any answer was something else, since these senders expect all to be accepted.
-pub fn all_acknowledged(posted: &[Posted]) -> Vec<String> {
-    let refused: Vec<&Posted> = posted.iter().filter(|p| !p.acknowledged()).collect();
-    assert!(refused.is_empty(), "{} of {} posts were not accepted, e.g. {:?}", refused.len(), posted.len(), refused[0]);
-    posted.iter().map(|p| p.id.clone().expect("a 202 has an id")).collect()
-}
-
-/// Polls `check` every 50 ms until it holds; panics with `what` after `timeout`.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

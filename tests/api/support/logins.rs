@@ -5,6 +5,8 @@ use std::time::Duration;
 use reqwest::Url;
 use sqlx::PgPool;
 
+use super::wait::wait_until;
+
 /// The login role `mailgate serve` runs as in these tests: a member of `mailgate_service`, the group role the
 /// migrations grant to, as an operator would set it up. The `#[sqlx::test]` pool is the owner (it ran the migrations).
 pub const SERVICE_LOGIN: &str = "mailgate_test_service";
@@ -50,7 +52,7 @@ pub async fn ensure_login(pool: &PgPool, name: &str, password: &str, member_of: 
          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
          END $$"
     );
-    for attempt in 1.. {
+    let made = || async {
         let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(pool).await;
         let member = match member_of {
             None => true,
@@ -61,10 +63,8 @@ pub async fn ensure_login(pool: &PgPool, name: &str, password: &str, member_of: 
                 .await
                 .unwrap_or(false),
         };
-        if done.is_ok() && member {
-            return;
-        }
-        assert!(attempt < 10, "could not make login role {name}: {done:?}");
-        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-    }
+        done.is_ok() && member
+    };
+    // Another test making the same role at the same moment may fail this one's attempt: made once it is there.
+    wait_until(&format!("login role {name} is made"), Duration::from_secs(10), made).await;
 }

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::wait::holds_within;
 
 /// A Postgres cluster of a test's own in a temporary directory, stopped when dropped.
 pub struct PrivatePostgres {
@@ -117,23 +120,18 @@ impl PrivatePostgres {
             .filter_map(|p| p.parse().ok())
             .collect();
         sigkill(postmaster);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while children.iter().any(|p| alive(*p)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        holds_within(Duration::from_secs(20), || !children.iter().any(|p| alive(*p)));
         for p in children.iter().copied().filter(|p| alive(*p)) {
             sigkill(p);
         }
-        while std::iter::once(postmaster).chain(children.iter().copied()).any(alive) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let gone = holds_within(Duration::from_secs(60), || {
+            !std::iter::once(postmaster).chain(children.iter().copied()).any(alive)
+        });
+        assert!(gone, "the killed postmaster {postmaster} or its processes still run after a minute");
         // Postgres takes a postmaster.pid whose process still exists for a running server, and the dead postmaster
         // lingers as a zombie until whatever adopted it reaps it. A new container would not see it at all: wait a
         // while for the reaping, then remove the stale file as its replacement would find none.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::path::Path::new(&format!("/proc/{postmaster}")).exists() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        holds_within(Duration::from_secs(10), || !Path::new(&format!("/proc/{postmaster}")).exists());
         if std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
             std::fs::remove_file(self.data().join("postmaster.pid")).expect("remove the dead postmaster's pid file");
         }

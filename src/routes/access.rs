@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -13,7 +13,7 @@ use crate::auth::authenticate::AuthFailure;
 use crate::auth::failures::Record;
 use crate::auth::{Caller, Role};
 use crate::db::audit::{self, NewEvent, Outcome};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::body_budget::Reservation;
 use crate::startup::AppState;
 
@@ -113,7 +113,7 @@ fn rule(method: &Method, path: &str) -> Option<&'static Endpoint> {
 
 /// Codes answered as problem+json on every path, the Graph-shaped one included: they are about HTTP, not mail.
 /// A 429 is not among them: Graph SDKs retry a throttled call only when it comes in Graph's shape.
-const EDGE_CODES: [&str; 1] = ["method_not_allowed"];
+const EDGE_CODES: [ErrorCode; 1] = [ErrorCode::MethodNotAllowed];
 
 /// Authenticates and authorizes per the table; records request metrics for every routed request.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -154,12 +154,8 @@ async fn read_body(state: &AppState, request: Request) -> Result<(Request, Optio
 async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
         // Both /v1/… and the Graph-shaped /v1.0/… are refused while draining.
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "this instance is shutting down; retry",
-        )
-        .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
+        return Err(ApiError::new(ErrorCode::ShuttingDown, "this instance is shutting down; retry")
+            .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
     }
     // Default deny: a route missing from the table is a bug, and nobody may call it.
     let Some(endpoint) = rule(method, route) else {
@@ -176,8 +172,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
     if let Err(retry_after) = state.auth_failures.check(source) {
         state.metrics.auth_throttled();
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_auth_failures",
+            ErrorCode::TooManyAuthFailures,
             "too many failed authentications from this address; wait before trying again",
         )
         .header(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs())));
@@ -198,7 +193,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         Err(AuthFailure::Unregistered { detail }) => {
             state.metrics.auth_failure("unregistered_app");
             record_failure(state, source, &request_id, &detail).await;
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "unregistered_app", detail));
+            return Err(ApiError::new(ErrorCode::UnregisteredApp, detail));
         }
     };
     if !allowed.iter().any(|r| caller.has(*r)) {
@@ -216,7 +211,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
             if has.is_empty() { "none".to_owned() } else { has.join(", ") }
         );
         record_refusal(state, Outcome::Forbidden, Some(&caller), &request_id, &detail).await;
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "missing_role", detail));
+        return Err(ApiError::new(ErrorCode::MissingRole, detail));
     }
     request.extensions_mut().insert(caller);
     Ok(())
@@ -266,8 +261,7 @@ fn method_not_allowed(method: &Method, route: &str) -> ApiError {
         served.push("HEAD");
     }
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{route} does not take {}; it takes {}", known(method), served.join(", ")),
     )
 }

@@ -7,14 +7,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Reads a body that must be one JSON object (serde would also build a struct from an array of its fields).
 pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = read(headers, body)?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "the body must be a JSON object"));
+        return Err(ApiError::new(ErrorCode::InvalidField, "the body must be a JSON object"));
     }
     decode(&bytes)
 }
@@ -26,20 +26,15 @@ pub fn read(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<
     if media != "application/json" {
         let shown = if content_type.is_empty() { "none" } else { content_type };
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("the body must be application/json; Content-Type was {shown}"),
         ));
     }
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body is larger than this server accepts",
-            )
+            ApiError::new(ErrorCode::BodyTooLarge, "the request body is larger than this server accepts")
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
+            ApiError::new(ErrorCode::UnreadableBody, rejection.body_text())
         }
     })
 }
@@ -49,11 +44,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if has_nul_escape(bytes) {
         // Postgres cannot store U+0000 in text or jsonb; refused here rather than failing at the database.
         // `invalid_field`, the code every caller (the Graph-shaped endpoint's error mapping too) already knows.
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "text must not contain U+0000 (`\\u0000`)",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "text must not contain U+0000 (`\\u0000`)"));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -66,14 +57,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 let field = field_name(&path, &inner.to_string());
                 ApiError::invalid(field, strip_position(&inner.to_string()))
             }
-            _ => {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {inner}"))
-            }
+            _ => ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {inner}")),
         }
     })?;
-    de.end().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}"))
-    })?;
+    de.end().map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {e}")))?;
     Ok(value)
 }
 
@@ -131,16 +118,16 @@ mod tests {
     #[test]
     fn a_body_must_be_an_object_not_the_fields_in_an_array() {
         let e = parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b" [null, null]"))).expect_err("array");
-        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField));
         let e = parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b"[null"))).expect_err("broken");
-        assert_eq!(e.code, "malformed_json");
+        assert_eq!(e.code, ErrorCode::MalformedJson);
         assert!(parse::<Pair>(&json_headers(), Ok(Bytes::from_static(b" {\"a\": \"x\"}"))).is_ok());
     }
 
     #[test]
     fn a_nul_in_any_string_is_refused_before_the_database_sees_it() {
         let e = decode::<Pair>(br#"{"a": "x\u0000"}"#).expect_err("nul");
-        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField));
         assert!(decode::<Pair>(br#"{"a": "x\\u0000"}"#).is_ok(), "a backslash, then text");
     }
 

@@ -157,6 +157,8 @@ mod tests {
     use axum::http::StatusCode;
     use serde::Deserialize;
 
+    use crate::error::ErrorCode;
+
     use super::*;
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -170,7 +172,7 @@ mod tests {
 
     fn refused(query: &str) -> (String, String) {
         let e = parse::<Params>(query).expect_err(query);
-        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"), "{query}");
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField), "{query}");
         (e.field.unwrap_or_default(), e.detail)
     }
 

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::domain::Mailbox;
 use crate::domain::graph_request::to_send_request;
 use crate::domain::message::Limits;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::json_body;
 use crate::routes::messages::idempotent;
 use crate::startup::AppState;
@@ -87,11 +87,14 @@ async fn handle(
             let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
             // The original refusal's own code, so Graph's words for it come back the same (403 or 404).
             let refused = stored.response.as_ref().and_then(|r| r.get("code")).and_then(serde_json::Value::as_str);
-            let code = if refused == Some("unknown_mailbox") { "unknown_mailbox" } else { "policy_denied" };
+            let code = match refused.and_then(ErrorCode::from_wire) {
+                Some(ErrorCode::UnknownMailbox) => ErrorCode::UnknownMailbox,
+                _ => ErrorCode::PolicyDenied,
+            };
             let replayed = idempotent::replay(stored, key)?;
             if !replayed.status().is_success() {
                 // The original was a denial: say it again in Graph's words.
-                return Err(ApiError::new(StatusCode::FORBIDDEN, code, "denied by the allowlist (replayed)"));
+                return Err(ApiError::new(code, "denied by the allowlist (replayed)"));
             }
             return Ok(replayed_empty(replayed));
         }

@@ -15,6 +15,7 @@ use crate::auth::{Caller, Role};
 use crate::db::audit::{self, NewEvent, Outcome};
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::body_budget::Reservation;
+use crate::routes::request_id::RequestId;
 use crate::startup::AppState;
 
 pub enum Access {
@@ -120,7 +121,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let request_id = RequestId::of(request.headers()).to_owned();
     let checked = match check(&state, &method, &route, &mut request).await {
         Ok(()) => read_body(&state, request).await,
         Err(e) => Err(e),
@@ -165,7 +166,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         Access::Public => return Ok(()),
         Access::AnyOf(allowed) => allowed,
     };
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let request_id = RequestId::of(request.headers()).to_owned();
     let source = source(state, request);
     // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row (only a
     // source counted apart: see auth::failures).

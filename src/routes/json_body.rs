@@ -1,13 +1,45 @@
 //! Reading a JSON request body with precise refusals: 415 for another media type, 413 over the limit,
 //! 400 for JSON that does not parse, 422 naming the field for JSON of the wrong shape (unknown fields included).
+//! Handlers take `ApiJson<T>`; `parse`, `read` and `decode` are for those that need the body's bytes as well.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use crate::error::{ApiError, ErrorCode};
+
+/// A body that must be one JSON object of type `T`, refused as `parse` refuses (as problem+json, so not for the
+/// Graph-shaped endpoint, whose refusals take Graph's shape).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state).await;
+        parse(&headers, body).map(ApiJson)
+    }
+}
+
+/// Like `ApiJson`, but no body at all, or JSON `null`, means `T::default()` (whatever its Content-Type).
+pub struct ApiJsonOrDefault<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOrDefault<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state).await;
+        match &body {
+            Ok(b) if b.is_empty() || b.trim_ascii() == b"null" => Ok(ApiJsonOrDefault(T::default())),
+            _ => parse(&headers, body).map(ApiJsonOrDefault),
+        }
+    }
+}
 
 /// Reads a body that must be one JSON object (serde would also build a struct from an array of its fields).
 pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {

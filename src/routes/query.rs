@@ -145,7 +145,7 @@ pub async fn refuse_undeclared(declared: Arc<Declared>, request: Request, next: 
     match declared.check(request.method().as_str(), &route, query) {
         Ok(()) => next.run(request).await,
         Err(e) if route.starts_with("/v1.0/") => {
-            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let request_id = crate::routes::request_id::RequestId::of(request.headers());
             crate::routes::graph::error::respond(e, request_id)
         }
         Err(e) => e.into_response(),

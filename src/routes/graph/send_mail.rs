@@ -17,6 +17,7 @@ use crate::domain::message::Limits;
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::json_body;
 use crate::routes::messages::idempotent;
+use crate::routes::request_id::RequestId;
 use crate::startup::AppState;
 
 /// Graph's `sendMail`, through mailgate's allowlist and outbox. 202 with an empty body, as Graph answers;
@@ -45,10 +46,10 @@ pub async fn send_mail(
     State(state): State<AppState>,
     caller: Caller,
     Path(mailbox): Path<String>,
+    RequestId(request_id): RequestId,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     match handle(&state, &caller, &mailbox, &headers, body, &request_id).await {
         Ok(response) => response,
         Err(e) => super::error::respond(e, &request_id),

@@ -140,7 +140,7 @@ mod tests {
         headers
     }
 
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, Default, serde::Deserialize)]
     #[allow(dead_code)]
     struct Pair {
         a: Option<String>,
@@ -170,6 +170,55 @@ mod tests {
         assert!(!has_nul_escape(br#"{"a":"x\\u0000y"}"#), "an escaped backslash, then text");
         assert!(has_nul_escape(br#"{"a":"x\\\u0000y"}"#));
         assert!(!has_nul_escape(br#"{"a":"\u0001"}"#));
+    }
+
+    fn request(content_type: Option<&'static str>, body: &'static [u8]) -> Request {
+        let mut r = Request::builder().method("POST").uri("/v1/admin/apps");
+        if let Some(t) = content_type {
+            r = r.header(header::CONTENT_TYPE, t);
+        }
+        r.body(axum::body::Body::from(body)).expect("request")
+    }
+
+    #[tokio::test]
+    async fn the_extractor_refuses_as_parse_does() {
+        let cases: [(Option<&'static str>, &'static [u8]); 7] = [
+            (Some("application/json"), b"{\"a\": \"x\"}"),
+            (Some("text/plain"), b"{}"),
+            (None, b"{}"),
+            (Some("application/json"), b"[null, null]"),
+            (Some("application/json"), b"{\"a\": "),
+            (Some("application/json"), b"{\"c\": 1}"),
+            (Some("application/json; charset=utf-8"), b"{\"a\": 5}"),
+        ];
+        for (content_type, body) in cases {
+            let by_hand = parse::<Pair>(request(content_type, body).headers(), Ok(Bytes::from_static(body)));
+            let extracted = ApiJson::<Pair>::from_request(request(content_type, body), &()).await.map(|j| j.0);
+            match (by_hand, extracted) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (Err(a), Err(b)) => assert_eq!(
+                    (a.status, a.code, a.field, a.detail),
+                    (b.status, b.code, b.field, b.detail),
+                    "{content_type:?} {body:?}"
+                ),
+                (a, b) => panic!("{content_type:?} {body:?}: by hand {:?}, extracted {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn no_body_or_null_is_the_default() {
+        for body in [&b""[..], b"null", b" null "] {
+            let got = ApiJsonOrDefault::<Pair>::from_request(request(None, body), &()).await.expect("default").0;
+            assert_eq!((got.a, got.b), (None, None));
+        }
+        let e = ApiJsonOrDefault::<Pair>::from_request(request(None, b"{}"), &()).await.err().expect("no type");
+        assert_eq!(e.code, ErrorCode::UnsupportedMediaType);
+        let got = ApiJsonOrDefault::<Pair>::from_request(request(Some("application/json"), b"{\"a\":\"x\"}"), &())
+            .await
+            .expect("given")
+            .0;
+        assert_eq!(got.a.as_deref(), Some("x"));
     }
 
     #[test]

@@ -84,6 +84,7 @@ error_codes! {
     BodyTooLarge = "body_too_large", PAYLOAD_TOO_LARGE, Is(StatusCode::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge");
     /// A field, query parameter or header is invalid or unknown; `field` names it.
     InvalidField = "invalid_field", UNPROCESSABLE_ENTITY, ByField;
+    // Graph's answer to a body it cannot read, such as a property its type does not have.
     /// A property of Graph's message that mailgate does not forward; `field` names it.
     UnsupportedProperty = "unsupported_property", BAD_REQUEST, Is(StatusCode::BAD_REQUEST, "RequestBodyRead");
     /// The message is larger than `MAILGATE_MAX_MESSAGE_BYTES`, or than one Graph request can carry.
@@ -102,6 +103,7 @@ error_codes! {
     UnregisteredApp = "unregistered_app", FORBIDDEN, Is(StatusCode::FORBIDDEN, "Authorization_RequestDenied");
     /// The caller lacks the role the operation needs.
     MissingRole = "missing_role", FORBIDDEN, Is(StatusCode::FORBIDDEN, "Authorization_RequestDenied");
+    // Graph's code for throttling that is not about one app's mailbox traffic.
     /// Too many failed authentications from this source; `Retry-After` says when to try again.
     TooManyAuthFailures = "too_many_auth_failures", TOO_MANY_REQUESTS,
         Is(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests");
@@ -127,6 +129,8 @@ error_codes! {
     ShuttingDown = "shutting_down", SERVICE_UNAVAILABLE, Is(StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable");
     /// The instance is at its limit of concurrent requests or of request bodies held; retry.
     Overloaded = "overloaded", SERVICE_UNAVAILABLE, Is(StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable");
+    // This code and the next were named by their status before codes were declared (Graph's generic
+    // `serviceNotAvailable`, not `ServiceNotAvailable`); kept, as callers may branch on it.
     /// The request was not answered within `MAILGATE_REQUEST_TIMEOUT_SECS`; retry with the same `Idempotency-Key`.
     RequestTimeout = "request_timeout", SERVICE_UNAVAILABLE,
         Is(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable");

@@ -1,12 +1,24 @@
-//! The one error type at the HTTP edge: RFC 9457 problem+json with a stable `code`.
-//! Anything unexpected becomes an opaque 500 and is logged once, inside the request's span.
+//! The one error type at the HTTP edge: RFC 9457 problem+json with a stable `code` (declared in `code.rs`).
+//! Anything unexpected becomes an opaque 500 and is logged once, with its chain of causes, inside the request's span.
+
+mod code;
+#[cfg(test)]
+mod docs;
+
+use std::error::Error;
+use std::fmt::Display;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use code::{ErrorCode, GraphCode};
+
 use crate::domain::DomainError;
+
+/// What a caller is told about a fault in mailgate: nothing of its cause.
+const INTERNAL_DETAIL: &str = "an internal error occurred; it has been logged";
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -31,8 +43,9 @@ pub struct Problem {
 
 #[derive(Debug)]
 pub struct ApiError {
+    /// The code's own status, except for the framework's rejections (`ApiError::framework`).
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     pub field: Option<String>,
     // Boxed: rarely present, and it keeps `Result<_, ApiError>` small.
@@ -41,8 +54,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None, extra: None, headers: Vec::new() }
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self { status: code.status(), code, detail: detail.into(), field: None, extra: None, headers: Vec::new() }
+    }
+
+    /// A rejection of the HTTP framework's own (answered in plain text) as a problem. Its status is kept as the
+    /// framework chose it, the one case where an answer's status is not its code's: `bad_request` stands for every
+    /// 4xx without a code of its own, `internal` for every 5xx.
+    pub fn framework(status: StatusCode, detail: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+            s if s.is_server_error() => ErrorCode::Internal,
+            _ => ErrorCode::BadRequest,
+        };
+        Self { status, ..Self::new(code, detail) }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -61,11 +89,11 @@ impl ApiError {
     }
 
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail).field(field)
+        Self::new(ErrorCode::InvalidField, detail).field(field)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -77,18 +105,28 @@ impl ApiError {
         );
         let value =
             HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"mailgate\""));
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).header(header::WWW_AUTHENTICATE, value)
+        Self::new(ErrorCode::Unauthorized, detail).header(header::WWW_AUTHENTICATE, value)
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
-            .header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+        Self::new(ErrorCode::Unavailable, detail).header(header::RETRY_AFTER, HeaderValue::from_static("5"))
     }
 
-    /// An unexpected fault: the cause is logged here, the caller sees an opaque 500.
-    pub fn internal(err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+    /// A fault described in words (an invariant that does not hold): logged here, the caller sees an opaque 500.
+    pub fn internal(what: impl Display) -> Self {
+        tracing::error!(error = %what, "internal error");
+        Self::opaque()
+    }
+
+    /// A fault with an error behind it: logged here with its whole chain of causes, the caller sees an opaque 500.
+    pub fn fault(cause: &(dyn Error + 'static)) -> Self {
+        tracing::error!(error = %chain(cause), "internal error");
+        Self::opaque()
+    }
+
+    /// The answer to a fault, which says nothing of its cause.
+    pub fn opaque() -> Self {
+        Self::new(ErrorCode::Internal, INTERNAL_DETAIL)
     }
 
     fn title(&self) -> String {
@@ -102,12 +140,12 @@ impl From<DomainError> for ApiError {
         match err {
             DomainError::InvalidField { field, detail } => ApiError::invalid(field, detail),
             DomainError::UnsupportedProperty { field, detail } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "unsupported_property", detail).field(field)
+                ApiError::new(ErrorCode::UnsupportedProperty, detail).field(field)
             }
             DomainError::MessageTooLarge { field, detail } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", detail).field(field)
+                ApiError::new(ErrorCode::MessageTooLarge, detail).field(field)
             }
-            DomainError::Internal(cause) => ApiError::internal(cause),
+            DomainError::Internal(cause) => ApiError::fault(cause.as_ref()),
         }
     }
 }
@@ -125,20 +163,35 @@ impl ApiError {
             tracing::warn!(error = %err, "database unavailable");
             ApiError::unavailable("the message store is unavailable; retry later")
         } else {
-            ApiError::internal(err)
+            ApiError::fault(err)
         }
     }
+}
+
+/// An error and its causes, outermost first: `building MIME: invalid header: …`.
+fn chain(err: &(dyn Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let said = e.to_string();
+        // Many errors repeat their cause in their own message (sqlx's `error communicating with database: …`).
+        if !text.ends_with(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = e.source();
+    }
+    text
 }
 
 impl ApiError {
     /// The problem document this error answers with.
     pub fn problem(&self) -> Problem {
         Problem {
-            kind: format!("urn:mailgate:problem:{}", self.code),
+            kind: format!("urn:mailgate:problem:{}", self.code.as_str()),
             title: self.title(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             field: self.field.clone(),
             extra: self.extra.clone().map(|b| *b),
         }
@@ -193,13 +246,41 @@ mod tests {
         for (domain, status, code, field) in cases {
             let detail = domain.to_string();
             let e = ApiError::from(domain);
-            assert_eq!((e.status, e.code, e.field.as_deref()), (status, code, field));
-            if code == "internal" {
+            assert_eq!((e.status, e.code.as_str(), e.field.as_deref()), (status, code, field));
+            if e.code == ErrorCode::Internal {
                 // The cause is logged, never shown.
                 assert!(!e.detail.contains("MIME"), "{}", e.detail);
             } else {
                 assert_eq!(e.detail, detail);
             }
+        }
+    }
+
+    #[test]
+    fn a_fault_is_logged_with_each_cause_once() {
+        let io = std::io::Error::other("connection reset");
+        let cause = anyhow::Error::new(io).context("reading the outbox").context("claiming a batch");
+        assert_eq!(chain(cause.as_ref()), "claiming a batch: reading the outbox: connection reset");
+        // sqlx says its cause in its own message; it is not said twice.
+        let sqlx = sqlx::Error::Io(std::io::Error::other("broken pipe"));
+        assert_eq!(chain(&sqlx), sqlx.to_string());
+    }
+
+    #[test]
+    fn the_framework_keeps_its_status_under_a_code_by_status() {
+        let cases = [
+            (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType),
+            (StatusCode::LENGTH_REQUIRED, ErrorCode::BadRequest),
+            (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            (StatusCode::BAD_GATEWAY, ErrorCode::Internal),
+        ];
+        for (status, code) in cases {
+            let e = ApiError::framework(status, "said");
+            assert_eq!((e.status, e.code), (status, code));
+            assert_eq!(e.problem().title, status.canonical_reason().unwrap_or_default());
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use secrecy::ExposeSecret;
@@ -26,7 +26,7 @@ use crate::db;
 use crate::db::audit_reads::AuditReads;
 use crate::delivery::worker::Delivery;
 use crate::delivery::{Events, GraphClient, GraphToken};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 use crate::policy::PolicyCache;
 use crate::routes;
@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::admin::forget_on_change))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response() })
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint").into_response() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit));
     edge::layers(api, &http, metrics)

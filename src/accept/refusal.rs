@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::quota::Verdict;
 use crate::db::quota::Period;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::policy::{Decision, Rule};
 
 #[derive(Debug)]
@@ -46,8 +46,7 @@ impl From<sqlx::Error> for Refusal {
 pub fn too_many_refusals(limit: u32, retry_after: u64) -> ApiError {
     let value = HeaderValue::from_str(&retry_after.to_string()).unwrap_or(HeaderValue::from_static("60"));
     ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_refusals",
+        ErrorCode::TooManyRefusals,
         format!(
             "this app was refused more than {limit} times this minute (MAILGATE_APP_REFUSALS_PER_MINUTE); further \
              refusals are answered 429 and recorded together; retry after {retry_after} s"
@@ -75,17 +74,17 @@ impl Refusal {
                 let mut extra = serde_json::Map::new();
                 extra.insert("message_id".into(), json!(id));
                 extra.insert("decision".into(), json!(decision));
-                let code = if decision.rule == Rule::UnknownMailbox { "unknown_mailbox" } else { "policy_denied" };
-                ApiError::new(StatusCode::FORBIDDEN, code, decision.reason.clone()).extra(extra)
+                let code = if decision.rule == Rule::UnknownMailbox {
+                    ErrorCode::UnknownMailbox
+                } else {
+                    ErrorCode::PolicyDenied
+                };
+                ApiError::new(code, decision.reason.clone()).extra(extra)
             }
             Self::OverQuota { detail, retry_after, .. } => {
                 let value = HeaderValue::from_str(&retry_after.to_string()).unwrap_or(HeaderValue::from_static("60"));
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "quota_exceeded",
-                    format!("{detail}; retry after {retry_after} s"),
-                )
-                .header(header::RETRY_AFTER, value)
+                ApiError::new(ErrorCode::QuotaExceeded, format!("{detail}; retry after {retry_after} s"))
+                    .header(header::RETRY_AFTER, value)
             }
             Self::TooManyRefusals { limit, retry_after } => too_many_refusals(*limit, *retry_after),
             Self::Store(e) => ApiError::store(e),

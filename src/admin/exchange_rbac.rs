@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{Actor, AdminError, is_unique_violation};
 use crate::db;
 use crate::db::exchange_rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
+use crate::error::ErrorCode;
 use crate::policy::model::RBAC_ROLES as ROLES;
 use crate::policy::opath::Filter;
 
@@ -67,7 +68,7 @@ fn name(field: &str, value: &str) -> Result<(), AdminError> {
 /// Parses a filter, or says where and what is wrong.
 pub fn filter(field: &str, text: &str) -> Result<Filter, AdminError> {
     Filter::parse(text).map_err(|e| AdminError::Refused {
-        code: "invalid_filter",
+        code: ErrorCode::InvalidFilter,
         field: field.to_owned(),
         detail: format!("the filter is invalid at position {}: {}", e.position, e.message),
     })

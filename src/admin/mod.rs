@@ -11,9 +11,7 @@ pub mod schema;
 
 pub use actor::Actor;
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -22,7 +20,7 @@ pub enum AdminError {
     /// A request the document cannot describe as wrong: a name that resolves to nothing usable in the mirror as it
     /// is now (`invalid_reference`), or an OPATH filter that does not parse (`invalid_filter`).
     #[error("{detail}")]
-    Refused { code: &'static str, field: String, detail: String },
+    Refused { code: ErrorCode, field: String, detail: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -37,7 +35,7 @@ impl AdminError {
     }
 
     pub fn reference(field: &str, detail: impl Into<String>) -> Self {
-        Self::Refused { code: "invalid_reference", field: field.to_owned(), detail: detail.into() }
+        Self::Refused { code: ErrorCode::InvalidReference, field: field.to_owned(), detail: detail.into() }
     }
 }
 
@@ -45,11 +43,9 @@ impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::Invalid { field, detail } => ApiError::invalid(field, detail),
-            AdminError::Refused { code, field, detail } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail).field(field)
-            }
-            AdminError::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", d),
-            AdminError::NotFound(d) => ApiError::new(StatusCode::NOT_FOUND, "not_found", d),
+            AdminError::Refused { code, field, detail } => ApiError::new(code, detail).field(field),
+            AdminError::Conflict(d) => ApiError::new(ErrorCode::Conflict, d),
+            AdminError::NotFound(d) => ApiError::new(ErrorCode::NotFound, d),
             AdminError::Db(e) => e.into(),
         }
     }

@@ -14,9 +14,10 @@ pub enum DomainError {
     /// The message is too large to send; `field` names the part that makes it so.
     #[error("{detail}")]
     MessageTooLarge { field: String, detail: String },
-    /// A fault in mailgate rather than in the request; the cause is for the log, never for the caller.
-    #[error("{0}")]
-    Internal(String),
+    /// A fault in mailgate rather than in the request; the cause, with its own causes, is for the log, never for the
+    /// caller.
+    #[error(transparent)]
+    Internal(anyhow::Error),
 }
 
 impl DomainError {
@@ -32,8 +33,14 @@ impl DomainError {
         Self::MessageTooLarge { field: field.into(), detail: detail.into() }
     }
 
-    pub fn internal(cause: impl Display) -> Self {
-        Self::Internal(cause.to_string())
+    /// A fault described in words.
+    pub fn internal(what: impl Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{what}"))
+    }
+
+    /// A fault with an error behind it, which stays its source.
+    pub fn fault(cause: impl std::error::Error + Send + Sync + 'static, doing: &'static str) -> Self {
+        Self::Internal(anyhow::Error::new(cause).context(doing))
     }
 
     /// The field at fault, when the request is.

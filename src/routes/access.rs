@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -13,8 +13,9 @@ use crate::auth::authenticate::AuthFailure;
 use crate::auth::failures::Record;
 use crate::auth::{Caller, Role};
 use crate::db::audit::{self, NewEvent, Outcome};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::body_budget::Reservation;
+use crate::routes::request_id::RequestId;
 use crate::startup::AppState;
 
 pub enum Access {
@@ -113,14 +114,14 @@ fn rule(method: &Method, path: &str) -> Option<&'static Endpoint> {
 
 /// Codes answered as problem+json on every path, the Graph-shaped one included: they are about HTTP, not mail.
 /// A 429 is not among them: Graph SDKs retry a throttled call only when it comes in Graph's shape.
-const EDGE_CODES: [&str; 1] = ["method_not_allowed"];
+const EDGE_CODES: [ErrorCode; 1] = [ErrorCode::MethodNotAllowed];
 
 /// Authenticates and authorizes per the table; records request metrics for every routed request.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let request_id = RequestId::of(request.headers()).to_owned();
     let checked = match check(&state, &method, &route, &mut request).await {
         Ok(()) => read_body(&state, request).await,
         Err(e) => Err(e),
@@ -154,12 +155,8 @@ async fn read_body(state: &AppState, request: Request) -> Result<(Request, Optio
 async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
         // Both /v1/… and the Graph-shaped /v1.0/… are refused while draining.
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "this instance is shutting down; retry",
-        )
-        .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
+        return Err(ApiError::new(ErrorCode::ShuttingDown, "this instance is shutting down; retry")
+            .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
     }
     // Default deny: a route missing from the table is a bug, and nobody may call it.
     let Some(endpoint) = rule(method, route) else {
@@ -169,15 +166,14 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         Access::Public => return Ok(()),
         Access::AnyOf(allowed) => allowed,
     };
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let request_id = RequestId::of(request.headers()).to_owned();
     let source = source(state, request);
     // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row (only a
     // source counted apart: see auth::failures).
     if let Err(retry_after) = state.auth_failures.check(source) {
         state.metrics.auth_throttled();
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_auth_failures",
+            ErrorCode::TooManyAuthFailures,
             "too many failed authentications from this address; wait before trying again",
         )
         .header(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs())));
@@ -198,7 +194,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
         Err(AuthFailure::Unregistered { detail }) => {
             state.metrics.auth_failure("unregistered_app");
             record_failure(state, source, &request_id, &detail).await;
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "unregistered_app", detail));
+            return Err(ApiError::new(ErrorCode::UnregisteredApp, detail));
         }
     };
     if !allowed.iter().any(|r| caller.has(*r)) {
@@ -216,7 +212,7 @@ async fn check(state: &AppState, method: &Method, route: &str, request: &mut Req
             if has.is_empty() { "none".to_owned() } else { has.join(", ") }
         );
         record_refusal(state, Outcome::Forbidden, Some(&caller), &request_id, &detail).await;
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "missing_role", detail));
+        return Err(ApiError::new(ErrorCode::MissingRole, detail));
     }
     request.extensions_mut().insert(caller);
     Ok(())
@@ -266,8 +262,7 @@ fn method_not_allowed(method: &Method, route: &str) -> ApiError {
         served.push("HEAD");
     }
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{route} does not take {}; it takes {}", known(method), served.join(", ")),
     )
 }

@@ -2,10 +2,7 @@
 //! where it drifted from Exchange.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -19,7 +16,7 @@ use crate::domain::Mailbox;
 use crate::error::{ApiError, Problem};
 use crate::policy::scoping::AppScope;
 use crate::policy::{Decision, decide};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
@@ -48,10 +45,8 @@ pub struct AccessTestResult {
     responses((status = 200, body = AccessTestResult), (status = 422, body = Problem)))]
 pub async fn test(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<AccessTest>,
 ) -> Result<Json<AccessTestResult>, ApiError> {
-    let input: AccessTest = json_body::parse(&headers, body)?;
     let app = apps::get(&state.pool, &input.app)
         .await
         .map_err(|_| crate::admin::AdminError::reference("app", format!("no app named `{}`", input.app)))?;

@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 
 /// The budget is counted in KiB, so that a semaphore's `u32` permits can stand for up to 4 TiB.
@@ -81,9 +81,12 @@ impl BodyBudget {
         }
         let declared = match request.headers().get(header::CONTENT_LENGTH) {
             None => None,
-            Some(v) => Some(v.to_str().ok().and_then(|v| v.parse::<usize>().ok()).ok_or_else(|| {
-                ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", "Content-Length is not a number")
-            })?),
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .ok_or_else(|| ApiError::new(ErrorCode::UnreadableBody, "Content-Length is not a number"))?,
+            ),
         };
         if declared.is_some_and(|n| n > self.limit) {
             return Err(self.too_large());
@@ -101,9 +104,8 @@ impl BodyBudget {
         let mut buffer = Vec::with_capacity(declared.unwrap_or(0));
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", format!("the body could not be read: {e}"))
-            })?;
+            let chunk = chunk
+                .map_err(|e| ApiError::new(ErrorCode::UnreadableBody, format!("the body could not be read: {e}")))?;
             if buffer.len() + chunk.len() > expected {
                 return Err(self.too_large());
             }
@@ -127,8 +129,7 @@ async fn discard(body: Body, most: usize) {
 
 fn overloaded() -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "overloaded",
+        ErrorCode::Overloaded,
         "this instance is reading as many request bodies as it is set to hold at once \
          (MAILGATE_MAX_INFLIGHT_BODY_BYTES); retry",
     )
@@ -146,8 +147,7 @@ impl BodyBudget {
                 .to_owned()
         };
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             format!("the request body is larger than this server accepts ({} bytes){why}", self.limit),
         )
     }
@@ -155,6 +155,8 @@ impl BodyBudget {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
     fn post(body: &'static [u8], declared: Option<usize>) -> Request {
@@ -171,7 +173,7 @@ mod tests {
         let budget = BodyBudget::new(3 * COPIES * UNIT, 2 * UNIT, false, metrics.clone());
         let (_, first) = budget.read(post(&[b'a'; 2048], Some(2048))).await.expect("fits");
         let refused = budget.read(post(&[b'b'; 1500], Some(1500))).await.err().expect("over the budget");
-        assert_eq!((refused.status, refused.code), (StatusCode::SERVICE_UNAVAILABLE, "overloaded"));
+        assert_eq!((refused.status, refused.code), (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded));
         assert!(refused.headers.iter().any(|(n, _)| n == header::RETRY_AFTER));
         // A small one still fits beside it.
         let (request, _small) = budget.read(post(b"{}", Some(2))).await.expect("fits");
@@ -185,11 +187,11 @@ mod tests {
     async fn a_body_over_the_limit_is_refused_before_or_while_it_is_read() {
         let budget = BodyBudget::new(10 * COPIES * UNIT, 100, false, Arc::new(Metrics::default()));
         let declared = budget.read(post(&[b'x'; 50], Some(101))).await.err().expect("declared too large");
-        assert_eq!(declared.code, "body_too_large");
+        assert_eq!(declared.code, ErrorCode::BodyTooLarge);
         assert!(declared.detail.contains("MAILGATE_LARGE_MESSAGES=true"), "{}", declared.detail);
         let streamed =
             Body::from_stream(futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 101]))]));
         let request = Request::builder().method("POST").uri("/").body(streamed).expect("request");
-        assert_eq!(budget.read(request).await.err().expect("grew too large").code, "body_too_large");
+        assert_eq!(budget.read(request).await.err().expect("grew too large").code, ErrorCode::BodyTooLarge);
     }
 }

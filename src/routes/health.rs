@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use crate::auth::Role;
 use crate::auth::authenticate::AuthFailure;
 use crate::routes::access;
+use crate::routes::request_id::RequestId;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -127,13 +128,13 @@ async fn is_admin(state: &AppState, headers: &HeaderMap, source: Option<IpAddr>)
         Ok(caller) => caller.has(Role::Admin),
         Err(AuthFailure::Unauthenticated { reason, .. }) => {
             state.metrics.auth_failure(reason);
-            let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let request_id = RequestId::of(headers);
             access::record_failure(state, source, request_id, &format!("GET /readyz: {reason}")).await;
             false
         }
         Err(AuthFailure::Unregistered { detail }) => {
             state.metrics.auth_failure("unregistered_app");
-            let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let request_id = RequestId::of(headers);
             access::record_failure(state, source, request_id, &detail).await;
             false
         }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod readiness;
+pub mod request_id;
 pub mod ui;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -145,7 +145,7 @@ pub async fn refuse_undeclared(declared: Arc<Declared>, request: Request, next: 
     match declared.check(request.method().as_str(), &route, query) {
         Ok(()) => next.run(request).await,
         Err(e) if route.starts_with("/v1.0/") => {
-            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let request_id = crate::routes::request_id::RequestId::of(request.headers());
             crate::routes::graph::error::respond(e, request_id)
         }
         Err(e) => e.into_response(),
@@ -156,6 +156,8 @@ pub async fn refuse_undeclared(declared: Arc<Declared>, request: Request, next: 
 mod tests {
     use axum::http::StatusCode;
     use serde::Deserialize;
+
+    use crate::error::ErrorCode;
 
     use super::*;
 
@@ -170,7 +172,7 @@ mod tests {
 
     fn refused(query: &str) -> (String, String) {
         let e = parse::<Params>(query).expect_err(query);
-        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"), "{query}");
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField), "{query}");
         (e.field.unwrap_or_default(), e.detail)
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
@@ -16,7 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::HttpSettings;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 use crate::telemetry;
 
@@ -79,8 +79,7 @@ async fn admit(permits: Arc<Semaphore>, metrics: Arc<Metrics>, request: Request,
     let Ok(_permit) = permits.try_acquire_owned() else {
         metrics.shed("overloaded");
         return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            ErrorCode::Overloaded,
             "this instance is handling as many requests as it is set to (MAILGATE_MAX_CONCURRENT_REQUESTS); retry",
         )
         .header(header::RETRY_AFTER, HeaderValue::from_static("1"))
@@ -97,8 +96,7 @@ async fn within(limit: Duration, metrics: Arc<Metrics>, request: Request, next: 
             metrics.shed("request_timeout");
             tracing::warn!(timeout_secs = limit.as_secs_f64(), "request timed out");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 format!(
                     "the request was not answered within {} s (MAILGATE_REQUEST_TIMEOUT_SECS); a send may still \
                      have been queued, so retry with the same Idempotency-Key",
@@ -126,14 +124,6 @@ async fn as_problem(response: Response) -> Response {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let code = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        s if s.is_server_error() => "internal",
-        _ => "bad_request",
-    };
     let said = axum::body::to_bytes(body, MAX_DETAIL * 4).await.unwrap_or_default();
     let said: String = String::from_utf8_lossy(&said).chars().filter(|c| !c.is_control()).take(MAX_DETAIL).collect();
     let detail = if status.is_server_error() || said.trim().is_empty() {
@@ -141,7 +131,7 @@ async fn as_problem(response: Response) -> Response {
     } else {
         said
     };
-    let mut problem = ApiError::new(status, code, detail).into_response();
+    let mut problem = ApiError::framework(status, detail).into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().append(name, value.clone());
@@ -153,8 +143,7 @@ async fn as_problem(response: Response) -> Response {
 /// The panic itself was logged by the panic hook (once, where it happened); the caller gets an opaque 500.
 fn answer_panic(metrics: &Metrics, _panic: Box<dyn Any + Send>) -> Response {
     metrics.panicked();
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
-        .into_response()
+    ApiError::opaque().into_response()
 }
 
 /// Sends panics to the log (as JSON when logs are JSON) instead of bare stderr, with where they happened.

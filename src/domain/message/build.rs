@@ -175,7 +175,7 @@ impl SendRequest {
             html: self.html.as_deref().unwrap_or_default(),
             attachments,
         })
-        .map_err(|e| DomainError::internal(format!("building MIME: {e}")))?;
+        .map_err(|e| DomainError::fault(e, "building MIME"))?;
         let encoded = base64::engine::general_purpose::STANDARD.encode(built);
         if encoded.len() > GRAPH_MAX_REQUEST_BYTES {
             return Err(refuse(encoded.len()));

@@ -1,10 +1,8 @@
 //! `/v1/admin/apps`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 
 use crate::admin::Actor;
 use crate::admin::apps::{self, AppChange, AppInput};
@@ -12,7 +10,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::db::apps::App;
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::startup::AppState;
 
 /// Every registered app.
@@ -34,10 +32,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<App>>, ApiEr
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<AppInput>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
-    let input: AppInput = json_body::parse(&headers, body)?;
     let home = apps::home_tenant(&state.settings);
     Ok((StatusCode::CREATED, Json(apps::create(&state.pool, &Actor::http(&caller), &input, home).await?)))
 }
@@ -68,10 +64,8 @@ pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<AppChange>,
 ) -> Result<Json<App>, ApiError> {
-    let input: AppChange = json_body::parse(&headers, body)?;
     let home = apps::home_tenant(&state.settings);
     let app = apps::change(&state.pool, &Actor::http(&caller), &name, &input, home).await?;
     Ok(Json(app))

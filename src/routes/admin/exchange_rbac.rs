@@ -1,10 +1,8 @@
 //! `/v1/admin/service-principals`, `/v1/admin/scopes`, `/v1/admin/role-assignments`: RBAC for Applications.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::admin::Actor;
@@ -13,7 +11,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::db::exchange_rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::startup::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/service-principals", tag = "admin", responses((status = 200, body = Vec<ServicePrincipalRow>)))]
@@ -27,10 +25,8 @@ pub async fn list_principals(State(state): State<AppState>) -> Result<Json<Vec<S
 pub async fn create_principal(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<PrincipalInput>,
 ) -> Result<(StatusCode, Json<ServicePrincipalRow>), ApiError> {
-    let input: PrincipalInput = json_body::parse(&headers, body)?;
     Ok((StatusCode::CREATED, Json(exchange_rbac::create_principal(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
@@ -58,10 +54,8 @@ pub async fn list_scopes(State(state): State<AppState>) -> Result<Json<Vec<Scope
 pub async fn create_scope(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<ScopeInput>,
 ) -> Result<(StatusCode, Json<ScopeRow>), ApiError> {
-    let input: ScopeInput = json_body::parse(&headers, body)?;
     Ok((StatusCode::CREATED, Json(exchange_rbac::create_scope(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
@@ -72,10 +66,8 @@ pub async fn change_scope(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<ScopeChange>,
 ) -> Result<Json<ScopeRow>, ApiError> {
-    let input: ScopeChange = json_body::parse(&headers, body)?;
     Ok(Json(exchange_rbac::change_scope(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }
 
@@ -101,10 +93,8 @@ pub async fn list_assignments(State(state): State<AppState>) -> Result<Json<Vec<
 pub async fn create_assignment(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<AssignmentInput>,
 ) -> Result<(StatusCode, Json<AssignmentRow>), ApiError> {
-    let input: AssignmentInput = json_body::parse(&headers, body)?;
     Ok((StatusCode::CREATED, Json(exchange_rbac::create_assignment(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
@@ -152,9 +142,7 @@ pub async fn change_assignment(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<AssignmentChange>,
 ) -> Result<Json<AssignmentRow>, ApiError> {
-    let input: AssignmentChange = json_body::parse(&headers, body)?;
     Ok(Json(exchange_rbac::change_assignment(&state.pool, &Actor::http(&caller), &name, &input).await?))
 }

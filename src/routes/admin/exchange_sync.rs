@@ -1,10 +1,8 @@
 //! `/v1/admin/import` and `/v1/admin/export`: the mirror from and to Exchange Online.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,7 +10,7 @@ use utoipa::IntoParams;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::exchange_sync::{self, Bundle, Report};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::routes::query::StrictQuery;
 use crate::startup::AppState;
 
@@ -40,10 +38,8 @@ pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
     StrictQuery(params): StrictQuery<ImportParams>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(bundle): ApiJson<Bundle>,
 ) -> Result<Json<Report>, ApiError> {
-    let bundle: Bundle = json_body::parse(&headers, body)?;
     let mut desired = exchange_sync::normalize(&bundle)?;
     desired.home_tenant = crate::admin::apps::home_tenant(&state.settings);
     let actor = format!("import:http:{}", caller.app_name);

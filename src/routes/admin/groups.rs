@@ -1,10 +1,8 @@
 //! `/v1/admin/groups`: mail-enabled security groups and their members.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 
 use crate::admin::Actor;
 use crate::admin::groups::{self, GroupChange, GroupInput, GroupView, MemberInput};
@@ -12,7 +10,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::db::groups::GroupRow;
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::startup::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/groups", tag = "admin", responses((status = 200, body = Vec<GroupRow>)))]
@@ -26,10 +24,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupRow>>, 
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<(StatusCode, Json<GroupRow>), ApiError> {
-    let input: GroupInput = json_body::parse(&headers, body)?;
     Ok((StatusCode::CREATED, Json(groups::create(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
@@ -59,10 +55,8 @@ pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     Path(address): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<MemberInput>,
 ) -> Result<StatusCode, ApiError> {
-    let input: MemberInput = json_body::parse(&headers, body)?;
     groups::add_member(&state.pool, &Actor::http(&caller), &address, &input.member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -99,9 +93,7 @@ pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(address): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<GroupChange>,
 ) -> Result<Json<GroupView>, ApiError> {
-    let input: GroupChange = json_body::parse(&headers, body)?;
     Ok(Json(groups::change(&state.pool, &Actor::http(&caller), &address, &input).await?))
 }

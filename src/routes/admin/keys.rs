@@ -1,10 +1,8 @@
 //! `/v1/admin/apps/{name}/keys` and `/v1/admin/keys/{id}`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::admin::keys::{self, IssuedKey, KeyInput};
@@ -13,7 +11,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::db::keys::KeyInfo;
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJsonOrDefault;
 use crate::startup::AppState;
 
 /// An app's keys: prefixes, state and last use — never the secrets.
@@ -41,14 +39,9 @@ pub async fn issue(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
     // An empty body, or JSON null, means "defaults".
-    let input: KeyInput = match &body {
-        Ok(b) if b.is_empty() || b.trim_ascii() == b"null" => KeyInput::default(),
-        _ => json_body::parse(&headers, body)?,
-    };
+    ApiJsonOrDefault(input): ApiJsonOrDefault<KeyInput>,
+) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
     Ok((StatusCode::CREATED, Json(keys::issue(&state.pool, &Actor::http(&caller), &name, &input).await?)))
 }
 

@@ -1,10 +1,8 @@
 //! `/v1/admin/mailboxes`: the mailbox directory that filters and scopes are checked against.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 
 use crate::admin::Actor;
 use crate::admin::directory::{self, MailboxInput};
@@ -12,7 +10,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::db::directory::RecipientRow;
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::startup::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/mailboxes", tag = "admin", responses((status = 200, body = Vec<RecipientRow>)))]
@@ -34,10 +32,8 @@ pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
     Path(address): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<MailboxInput>,
 ) -> Result<(StatusCode, Json<RecipientRow>), ApiError> {
-    let input: MailboxInput = json_body::parse(&headers, body)?;
     let (row, created) = directory::put(&state.pool, &Actor::http(&caller), &address, input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(row)))
 }

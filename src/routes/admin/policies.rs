@@ -1,10 +1,8 @@
 //! `/v1/admin/policies`: application access policies.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::admin::Actor;
@@ -13,7 +11,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::db::policies::PolicyView;
 use crate::error::{ApiError, Problem};
-use crate::routes::json_body;
+use crate::routes::json_body::ApiJson;
 use crate::startup::AppState;
 
 fn id(raw: &str) -> Result<Uuid, ApiError> {
@@ -31,10 +29,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<PolicyView>>
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(input): ApiJson<PolicyInput>,
 ) -> Result<(StatusCode, Json<PolicyView>), ApiError> {
-    let input: PolicyInput = json_body::parse(&headers, body)?;
     Ok((StatusCode::CREATED, Json(policies::create(&state.pool, &Actor::http(&caller), &input).await?)))
 }
 
@@ -51,11 +47,11 @@ pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    // Taken as a result so that an unknown id is answered 404 before the body is looked at.
+    input: Result<ApiJson<PolicyChange>, ApiError>,
 ) -> Result<Json<PolicyView>, ApiError> {
     let id = id(&raw)?;
-    let input: PolicyChange = json_body::parse(&headers, body)?;
+    let ApiJson(input) = input?;
     Ok(Json(policies::change(&state.pool, &Actor::http(&caller), id, &input).await?))
 }
 

@@ -9,10 +9,8 @@ pub mod params;
 pub mod series;
 pub mod stats;
 
-use axum::http::StatusCode;
-
 use crate::db::audit_reads::AuditReads;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// How a failed audit read is answered: a statement over the audit timeout is 503 `query_timeout` naming the setting
 /// (narrowing the query is the remedy, not retrying it), an audit database that cannot be reached, or a standby that
@@ -26,8 +24,7 @@ pub fn read_error(reads: &AuditReads) -> impl Fn(sqlx::Error) -> ApiError + '_ {
         match code.as_deref() {
             // query_canceled: the statement timeout.
             Some("57014") => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "query_timeout",
+                ErrorCode::QueryTimeout,
                 format!(
                     "the audit query ran longer than {} s (MAILGATE_AUDIT_STATEMENT_TIMEOUT_SECS) and was cancelled; \
                      narrow `since`..`until` or filter by app, mailbox or outcome",
@@ -38,7 +35,7 @@ pub fn read_error(reads: &AuditReads) -> impl Fn(sqlx::Error) -> ApiError + '_ {
             Some("40001") => ApiError::unavailable("the audit database cancelled the read to catch up; retry"),
             _ => {
                 let e = ApiError::store(&e);
-                if e.code == "unavailable" {
+                if e.code == ErrorCode::Unavailable {
                     ApiError::unavailable("the audit database is unavailable; retry later (sending is not affected)")
                 } else {
                     e

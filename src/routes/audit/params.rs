@@ -1,6 +1,5 @@
 //! Query parameters of the audit endpoints, checked once with errors that name the parameter.
 
-use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use utoipa::IntoParams;
 
 use crate::db::audit::{Cursor, Filter, Outcome};
 use crate::domain::Mailbox;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -141,10 +140,7 @@ pub fn counted_range(
     }
     let longest = time::Duration::days(i64::from(retention_days));
     if until - since > longest {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "range_too_long",
-            format!(
+        return Err(ApiError::new(ErrorCode::RangeTooLong, format!(
                 "`since`..`until` spans {} days; at most {retention_days} (MAILGATE_AUDIT_RETENTION_DAYS, how long                  events are kept): narrow it",
                 (until - since).whole_days()
             ),
@@ -232,6 +228,8 @@ pub fn parse(p: AuditParams, accept_csv: bool) -> Result<Parsed, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
     fn at(unix: i64) -> OffsetDateTime {
@@ -254,7 +252,7 @@ mod tests {
         let e = counted_range(Some(at(0)), Some(at(30 * day + 1)), 30).expect_err("a second too long");
         assert_eq!(
             (e.status, e.code, e.field.as_deref()),
-            (StatusCode::UNPROCESSABLE_ENTITY, "range_too_long", Some("since"))
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::RangeTooLong, Some("since"))
         );
         assert!(e.detail.contains("MAILGATE_AUDIT_RETENTION_DAYS"), "{}", e.detail);
     }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode, GraphCode};
 
 /// Graph's error document.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,28 +34,18 @@ fn recipient_field(field: &str) -> bool {
 
 /// Graph's code for one of mailgate's, and the status Graph would use.
 fn graph_code(e: &ApiError) -> (StatusCode, &'static str) {
-    let field = e.field.as_deref().unwrap_or("");
-    match e.code {
-        "policy_denied" => (StatusCode::FORBIDDEN, "ErrorAccessDenied"),
-        "unauthorized" => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
-        "missing_role" | "unregistered_app" => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
-        "unknown_mailbox" => (StatusCode::NOT_FOUND, "ErrorInvalidUser"),
-        "invalid_field" if recipient_field(field) => (StatusCode::BAD_REQUEST, "ErrorInvalidRecipients"),
-        "invalid_field" if field.starts_with("headers") => (StatusCode::BAD_REQUEST, "InvalidInternetMessageHeader"),
-        // Graph's answer to a body it cannot read, such as a property its type does not have.
-        "unsupported_property" => (StatusCode::BAD_REQUEST, "RequestBodyRead"),
-        "invalid_field" | "malformed_json" | "unreadable_body" | "idempotency_key_reused" => {
-            (StatusCode::BAD_REQUEST, "BadRequest")
-        }
-        "unsupported_media_type" => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType"),
-        "body_too_large" | "message_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge"),
-        "quota_exceeded" | "too_many_refusals" => (StatusCode::TOO_MANY_REQUESTS, "ApplicationThrottled"),
-        // Graph's code for throttling that is not about one app's mailbox traffic.
-        "too_many_auth_failures" => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
-        "unavailable" | "shutting_down" | "overloaded" => (StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable"),
-        "not_found" => (StatusCode::NOT_FOUND, "ResourceNotFound"),
-        // A code added elsewhere keeps its status, under Graph's generic code for it.
-        _ => by_status(e.status),
+    in_graph(e.code, e.status, e.field.as_deref())
+}
+
+/// Graph's code for `code` answered with `status`, `field` at fault: as each code declares it (src/error/code.rs).
+pub(crate) fn in_graph(code: ErrorCode, status: StatusCode, field: Option<&str>) -> (StatusCode, &'static str) {
+    let field = field.unwrap_or("");
+    match code.graph() {
+        GraphCode::Is(status, code) => (status, code),
+        GraphCode::ByField if recipient_field(field) => (StatusCode::BAD_REQUEST, "ErrorInvalidRecipients"),
+        GraphCode::ByField if field.starts_with("headers") => (StatusCode::BAD_REQUEST, "InvalidInternetMessageHeader"),
+        GraphCode::ByField => (StatusCode::BAD_REQUEST, "BadRequest"),
+        GraphCode::ByStatus => by_status(status),
     }
 }
 
@@ -85,7 +75,8 @@ pub fn respond(e: ApiError, request_id: &str) -> Response {
         if code == "ErrorAccessDenied" { "Access to OData is disabled.".to_owned() } else { e.detail.clone() };
     let date =
         time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    let mut inner = json!({"request-id": request_id, "date": date, "mailgateCode": e.code, "mailgateDetail": e.detail});
+    let mut inner =
+        json!({"request-id": request_id, "date": date, "mailgateCode": e.code.as_str(), "mailgateDetail": e.detail});
     if let Some(field) = &e.field {
         inner["mailgateField"] = json!(field);
     }
@@ -117,10 +108,19 @@ mod tests {
     }
 
     #[test]
-    fn a_code_without_a_graph_name_keeps_its_status() {
-        let e = ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "slow");
+    fn a_code_graph_has_no_name_for_keeps_its_status() {
+        let e = ApiError::framework(StatusCode::REQUEST_TIMEOUT, "slow");
         assert_eq!(graph_code(&e), (StatusCode::REQUEST_TIMEOUT, "timeout"));
-        let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "subject_too_long", "long");
+        let e = ApiError::framework(StatusCode::UNPROCESSABLE_ENTITY, "long");
         assert_eq!(graph_code(&e), (StatusCode::BAD_REQUEST, "invalidRequest"));
+        assert_eq!(graph_code(&ApiError::opaque()), (StatusCode::INTERNAL_SERVER_ERROR, "generalException"));
+    }
+
+    #[test]
+    fn an_invalid_field_is_named_by_the_field() {
+        let named = |field: &str| graph_code(&ApiError::invalid(field, "bad")).1;
+        assert_eq!(named("message.toRecipients[0]"), "ErrorInvalidRecipients");
+        assert_eq!(named("headers.x-a"), "InvalidInternetMessageHeader");
+        assert_eq!(named("subject"), "BadRequest");
     }
 }

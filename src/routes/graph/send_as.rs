@@ -2,14 +2,13 @@
 //! path's goes out only when the allowlist lets the app send as that mailbox too. Graph then checks the path
 //! mailbox's Send As or Send on Behalf rights itself.
 
-use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::db;
 use crate::db::audit::{NewEvent, Outcome};
 use crate::domain::graph_request::SendAs;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::policy::{Access, Rule, Snapshot, decide};
 use crate::startup::AppState;
 
@@ -54,8 +53,9 @@ pub async fn check(
         tracing::info!(app = %caller.app_name, mailbox = %decision.mailbox, field = %field, "denied by the allowlist");
         let mut extra = serde_json::Map::new();
         extra.insert("decision".into(), json!(decision));
-        let code = if decision.rule == Rule::UnknownMailbox { "unknown_mailbox" } else { "policy_denied" };
-        return Err(ApiError::new(StatusCode::FORBIDDEN, code, reason).field(field).extra(extra));
+        let code =
+            if decision.rule == Rule::UnknownMailbox { ErrorCode::UnknownMailbox } else { ErrorCode::PolicyDenied };
+        return Err(ApiError::new(code, reason).field(field).extra(extra));
     }
     Ok(())
 }

@@ -14,9 +14,10 @@ use crate::auth::Caller;
 use crate::domain::Mailbox;
 use crate::domain::graph_request::to_send_request;
 use crate::domain::message::Limits;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::json_body;
 use crate::routes::messages::idempotent;
+use crate::routes::request_id::RequestId;
 use crate::startup::AppState;
 
 /// Graph's `sendMail`, through mailgate's allowlist and outbox. 202 with an empty body, as Graph answers;
@@ -45,10 +46,10 @@ pub async fn send_mail(
     State(state): State<AppState>,
     caller: Caller,
     Path(mailbox): Path<String>,
+    RequestId(request_id): RequestId,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     match handle(&state, &caller, &mailbox, &headers, body, &request_id).await {
         Ok(response) => response,
         Err(e) => super::error::respond(e, &request_id),
@@ -87,11 +88,14 @@ async fn handle(
             let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
             // The original refusal's own code, so Graph's words for it come back the same (403 or 404).
             let refused = stored.response.as_ref().and_then(|r| r.get("code")).and_then(serde_json::Value::as_str);
-            let code = if refused == Some("unknown_mailbox") { "unknown_mailbox" } else { "policy_denied" };
+            let code = match refused.and_then(ErrorCode::from_wire) {
+                Some(ErrorCode::UnknownMailbox) => ErrorCode::UnknownMailbox,
+                _ => ErrorCode::PolicyDenied,
+            };
             let replayed = idempotent::replay(stored, key)?;
             if !replayed.status().is_success() {
                 // The original was a denial: say it again in Graph's words.
-                return Err(ApiError::new(StatusCode::FORBIDDEN, code, "denied by the allowlist (replayed)"));
+                return Err(ApiError::new(code, "denied by the allowlist (replayed)"));
             }
             return Ok(replayed_empty(replayed));
         }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::db::idempotency::Stored;
-use crate::error::{ApiError, PROBLEM_JSON};
+use crate::error::{ApiError, ErrorCode, PROBLEM_JSON};
 
 pub use crate::accept::Key;
 
@@ -51,8 +51,7 @@ fn header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 pub fn replay(stored: Stored, key: &Key) -> Result<Response, ApiError> {
     if stored.request_hash != key.hash {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used with a different request (another body, or on the Graph endpoint another \
              mailbox); use a new key for a new message",
         )

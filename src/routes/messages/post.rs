@@ -16,6 +16,7 @@ use crate::db;
 use crate::domain::message::{Limits, SendRequest};
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body;
+use crate::routes::request_id::RequestId;
 use crate::startup::AppState;
 
 /// Send a message as a mailbox, if the allowlist lets this app send as it.
@@ -42,6 +43,7 @@ use crate::startup::AppState;
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -56,7 +58,6 @@ pub async fn send(
     }
     let message = request.validate(Limits::from_settings(&state.settings))?;
     let wait = wait::prefer_wait(&headers);
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (id, accepted, done) =
         match accept(&state, &snapshot, &caller, message, key.as_ref(), &request_id, wait).await? {
             Accepted::Replay(stored) => {

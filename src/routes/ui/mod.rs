@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -56,8 +56,7 @@ pub async fn page(headers: HeaderMap) -> Response {
 pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     match ASSETS.iter().find(|f| f.name == name) {
         Some(file) => serve(file, &headers),
-        None => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("the dashboard has no file `{name}`"))
-            .into_response(),
+        None => ApiError::new(ErrorCode::NotFound, format!("the dashboard has no file `{name}`")).into_response(),
     }
 }
 

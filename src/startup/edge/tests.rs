@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::Value;
 use tower::ServiceExt;

@@ -17,4 +17,5 @@ pub mod metrics;
 pub mod policy;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-//! Building the application: shared state, the router with its middleware, and the served process.
+//! Building the application: its shared state, the router with its middleware, and the served process.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,33 +32,7 @@ use crate::policy::PolicyCache;
 use crate::routes;
 use crate::routes::body_budget::BodyBudget;
 use crate::routes::readiness::DatabaseCheck;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub settings: Arc<Settings>,
-    pub policy: Arc<PolicyCache>,
-    /// Keys and apps seen recently.
-    pub callers: Arc<CallerCache>,
-    /// The group-commit writer accepted messages go through.
-    pub accept: accept::Writer,
-    pub events: Events,
-    pub token: Arc<GraphToken>,
-    pub metrics: Arc<Metrics>,
-    pub entra: Option<EntraValidator>,
-    /// Set on SIGTERM: new work is refused with 503 while sends in flight finish.
-    pub draining: Arc<AtomicBool>,
-    /// Failed authentications per source address.
-    pub auth_failures: Arc<FailureLimiter>,
-    /// The audit endpoints' own pool, on the primary or a standby.
-    pub audit: AuditReads,
-    /// The database check `/readyz` answers from.
-    pub readiness: Arc<DatabaseCheck>,
-    /// Request bodies held at once.
-    pub body_budget: Arc<BodyBudget>,
-    /// Refusals per app and minute recorded one by one.
-    pub refusals: Arc<RefusalBudget>,
-}
+use crate::state::AppState;
 
 pub mod edge;
 mod listener;

@@ -24,7 +24,7 @@ use crate::domain::message::NewMessage;
 use crate::error::ApiError;
 use crate::policy::{Access, Decision, Snapshot, decide};
 use crate::routes::messages::view::MessageView;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::telemetry;
 
 /// A caller's Idempotency-Key for one logical send, with the fingerprint of the request it came with.

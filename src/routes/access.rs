@@ -16,7 +16,7 @@ use crate::db::audit::{self, NewEvent, Outcome};
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::body_budget::Reservation;
 use crate::routes::request_id::RequestId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub enum Access {
     Public,

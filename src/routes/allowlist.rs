@@ -18,7 +18,7 @@ use crate::policy::scoping::AppScope;
 use crate::policy::{Decision, decide};
 use crate::routes::json_body::ApiJson;
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -17,7 +17,7 @@ use crate::auth::Role;
 use crate::auth::authenticate::AuthFailure;
 use crate::routes::access;
 use crate::routes::request_id::RequestId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {

@@ -19,7 +19,7 @@ pub mod ui;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Every route that belongs in the OpenAPI document.
 pub fn api() -> OpenApiRouter<AppState> {

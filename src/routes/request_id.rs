@@ -4,10 +4,11 @@
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName};
 
-use crate::startup::edge::REQUEST_ID;
+/// The header the edge sets on each request and echoes on its response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The `x-request-id` of the request being answered; empty only if the edge did not run (a test calling a handler
 /// directly), which is why it never refuses.

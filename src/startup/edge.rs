@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
@@ -18,9 +18,8 @@ use tower_http::trace::TraceLayer;
 use crate::config::HttpSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
+use crate::routes::request_id::REQUEST_ID;
 use crate::telemetry;
-
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest caller-chosen request id kept; it is logged and written to the audit log.
 const MAX_REQUEST_ID_LEN: usize = 64;

@@ -11,7 +11,7 @@ use crate::db;
 use crate::db::apps::App;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Every registered app.
 #[utoipa::path(get, path = "/v1/admin/apps", tag = "admin", responses((status = 200, body = Vec<App>)))]

@@ -12,7 +12,7 @@ use crate::db;
 use crate::db::exchange_rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/service-principals", tag = "admin", responses((status = 200, body = Vec<ServicePrincipalRow>)))]
 pub async fn list_principals(State(state): State<AppState>) -> Result<Json<Vec<ServicePrincipalRow>>, ApiError> {

@@ -12,7 +12,7 @@ use crate::error::{ApiError, Problem};
 use crate::exchange_sync::{self, Bundle, Report};
 use crate::routes::json_body::ApiJson;
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

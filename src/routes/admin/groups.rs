@@ -11,7 +11,7 @@ use crate::db;
 use crate::db::groups::GroupRow;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/groups", tag = "admin", responses((status = 200, body = Vec<GroupRow>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupRow>>, ApiError> {

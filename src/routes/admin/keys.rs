@@ -12,7 +12,7 @@ use crate::db;
 use crate::db::keys::KeyInfo;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body::ApiJsonOrDefault;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An app's keys: prefixes, state and last use — never the secrets.
 #[utoipa::path(

@@ -11,7 +11,7 @@ use crate::db;
 use crate::db::directory::RecipientRow;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/admin/mailboxes", tag = "admin", responses((status = 200, body = Vec<RecipientRow>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RecipientRow>>, ApiError> {

@@ -13,7 +13,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// After a change through `/v1/admin` (or an import) succeeds, this replica decides with it at once: its policy
 /// snapshot and callers are marked stale here, while other replicas follow the change notice from the database.

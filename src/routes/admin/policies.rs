@@ -12,7 +12,7 @@ use crate::db;
 use crate::db::policies::PolicyView;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found("policy"))

@@ -10,7 +10,7 @@ use crate::db;
 use crate::db::changes::ChangeEvent;
 use crate::error::{ApiError, Problem};
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -19,7 +19,7 @@ use crate::db::audit::{self, AuditRow, Cursor, Filter};
 use crate::db::audit_reads::AuditReads;
 use crate::error::{ApiError, Problem};
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Rows per database round trip: small enough to bound memory with large `detail` texts, large enough to stream fast.
 const BATCH: i64 = 500;

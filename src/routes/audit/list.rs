@@ -11,7 +11,7 @@ use super::params::{self, AuditParams, encode_page_cursor};
 use crate::db::audit::{self, AuditRow};
 use crate::error::{ApiError, Problem};
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {

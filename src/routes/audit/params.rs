@@ -100,7 +100,7 @@ pub struct Parsed {
 
 impl Parsed {
     /// Audit rows name the mailbox by its primary address; a filter by any other of its names finds them too.
-    pub async fn with_canonical_mailbox(mut self, state: &crate::startup::AppState) -> Result<Self, ApiError> {
+    pub async fn with_canonical_mailbox(mut self, state: &crate::state::AppState) -> Result<Self, ApiError> {
         if let Some(m) = self.filter.mailbox.take() {
             let snapshot = state.policy.get(&state.pool).await?;
             self.filter.mailbox = Some(snapshot.directory.identify(&m).canonical);

@@ -12,7 +12,7 @@ use super::params::{self, AuditParams};
 use crate::db::audit_series::{self, BucketCount};
 use crate::error::{ApiError, Problem};
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Bucket widths chosen when none is asked for: the narrowest that gives at most `AUTO_BUCKETS` buckets.
 const WIDTHS: [i64; 12] = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800];

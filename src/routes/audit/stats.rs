@@ -7,7 +7,7 @@ use super::params::{self, StatsParams};
 use crate::db::audit::{self, Stats};
 use crate::error::{ApiError, Problem};
 use crate::routes::query::StrictQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Counts by outcome, app and mailbox, and Graph latency percentiles, over the same filters as `/v1/audit`, over
 /// the last 24 hours unless `since` and `until` say otherwise (at most the retention period,

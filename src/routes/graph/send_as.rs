@@ -10,7 +10,7 @@ use crate::db::audit::{NewEvent, Outcome};
 use crate::domain::graph_request::SendAs;
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{Access, Rule, Snapshot, decide};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Refuses (403, recorded) a `from` or `sender` naming another mailbox than `path_names` that the allowlist does
 /// not let this app send as.

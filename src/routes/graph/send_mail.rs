@@ -18,7 +18,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::routes::json_body;
 use crate::routes::messages::idempotent;
 use crate::routes::request_id::RequestId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Graph's `sendMail`, through mailgate's allowlist and outbox. 202 with an empty body, as Graph answers;
 /// `Location` names mailgate's record of the message. Only what mailgate validated reaches Graph: a message

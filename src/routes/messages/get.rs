@@ -8,7 +8,7 @@ use super::view::MessageView;
 use crate::auth::{Caller, Role};
 use crate::db;
 use crate::error::{ApiError, Problem};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A message's status and every attempt. Callers see only their own messages.
 #[utoipa::path(

@@ -17,7 +17,7 @@ use crate::domain::message::{Limits, SendRequest};
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body;
 use crate::routes::request_id::RequestId;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Send a message as a mailbox, if the allowlist lets this app send as it.
 #[utoipa::path(

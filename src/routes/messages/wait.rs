@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::messages::Status;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The longest `Prefer: wait` honoured.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);

@@ -40,8 +40,6 @@ const ALLOWED_UPWARD: &[(&str, &str)] = &[
     ("db", "auth"),
     ("db", "delivery"),
     ("db", "policy"),
-    ("domain", "admin"),
-    ("domain", "config"),
     ("state", "routes"),
 ];
 

@@ -1,33 +1,14 @@
-//! Schemas for strings whose rules the document states but a Rust type does not: addresses and mailbox names.
+//! Schemas for strings whose rules the document states but a Rust type does not: app names, policy apps, RBAC
+//! names and directory entries. Those of the domain's strings (addresses, mailboxes, lines) are `domain::schema`'s,
+//! re-exported here so every schema has one place to be named from.
 
 use crate::admin::directory::KNOWN_TYPES;
+pub use crate::domain::schema::{address, mailbox, one_line};
 use crate::policy::model::RBAC_ROLES;
 use crate::policy::opath::Property;
 use utoipa::openapi::schema::{
     AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
-
-/// An SMTP address as `EmailAddress::parse` takes it.
-pub fn address() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
-        .max_length(Some(254))
-        .into()
-}
-
-/// One line of text (no CR or LF), at most `max` characters when given, or null when `nullable`.
-pub fn one_line(max: Option<usize>, nullable: bool) -> Schema {
-    let kind =
-        if nullable { SchemaType::Array(vec![Type::String, Type::Null]) } else { SchemaType::Type(Type::String) };
-    ObjectBuilder::new().schema_type(kind).max_length(max).pattern(Some(r"^[^\r\n]*$")).into()
-}
-
-/// A mailbox as `Mailbox::parse` takes it: its address or its Entra object id.
-pub fn mailbox() -> Schema {
-    let id = ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
-    OneOfBuilder::new().item(address()).item(id).into()
-}
 
 /// A policy's apps: `["*"]`, or app names and Entra app ids.
 pub fn policy_apps() -> Schema {

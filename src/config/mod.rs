@@ -120,6 +120,15 @@ fn spec(key: &str) -> Option<&'static setting::Spec> {
 }
 
 impl Settings {
+    /// The limits a message is validated against that come from settings rather than from Graph.
+    pub fn message_limits(&self) -> crate::domain::message::Limits {
+        crate::domain::message::Limits {
+            max_recipients: self.max_recipients,
+            max_message_bytes: self.max_message_bytes,
+            large_messages: self.limits.large_messages,
+        }
+    }
+
     /// Where migrations connect, and the setting that named it (for errors).
     pub fn migration_url(&self) -> (&str, String) {
         match &self.migration_database_url {

@@ -9,9 +9,9 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::admin::schema::{address, mailbox};
 use crate::domain::message::schema::{base64, content_id, file_name, media_type, name, some_recipient, subject};
 use crate::domain::message::{MAX_HEADERS, schema::HEADER_NAME};
+use crate::domain::schema::{address, mailbox};
 
 /// The path's mailbox: an address (a user principal name is one) or an object id.
 pub struct PathMailbox;

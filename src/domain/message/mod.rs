@@ -37,7 +37,7 @@ const REQUEST_MARGIN: usize = 64 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// The mailbox to send as: its address or its Entra object id.
-    #[schema(schema_with = crate::admin::schema::mailbox)]
+    #[schema(schema_with = crate::domain::schema::mailbox)]
     pub from: String,
     #[serde(default)]
     #[schema(value_type = Vec<RecipientSchema>)]
@@ -122,16 +122,6 @@ pub struct Limits {
     /// `MAILGATE_LARGE_MESSAGES`: whether a message over Graph's 4 MB request may take the draft path, which
     /// needs Mail.ReadWrite. When off it is refused (413).
     pub large_messages: bool,
-}
-
-impl Limits {
-    pub fn from_settings(s: &crate::config::Settings) -> Self {
-        Self {
-            max_recipients: s.max_recipients,
-            max_message_bytes: s.max_message_bytes,
-            large_messages: s.limits.large_messages,
-        }
-    }
 }
 
 fn too_large(field: &str, detail: String) -> DomainError {

@@ -10,7 +10,7 @@ use utoipa::openapi::{Components, RefOr};
 
 use super::fields::{MAX_FILE_NAME_CHARS, MAX_NAME_CHARS};
 use super::{MAX_HEADERS, MAX_SUBJECT_CHARS};
-use crate::admin::schema::{address, one_line};
+use crate::domain::schema::{address, one_line};
 
 /// A custom header's name as `fields::headers` takes it: `x-`, then ASCII letters, digits, `-` or `_`, 64 in all, and
 /// none of the prefixes Exchange keeps to itself (`x-ms-`, `x-forefront-`, `x-microsoft-antispam`, any case).

@@ -13,7 +13,6 @@ use crate::accept::{Accepted, accept};
 use crate::auth::Caller;
 use crate::domain::Mailbox;
 use crate::domain::graph_request::to_send_request;
-use crate::domain::message::Limits;
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::json_body;
 use crate::routes::messages::idempotent;
@@ -80,7 +79,7 @@ async fn handle(
     drop(bytes);
     let mut graph = to_send_request(&sender, graph_body)?;
     let claimed = std::mem::take(&mut graph.send_as);
-    let message = graph.validate(Limits::from_settings(&state.settings))?;
+    let message = graph.validate(state.settings.message_limits())?;
     send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
     let id = match accept(state, &snapshot, caller, message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { id, .. } => id,

@@ -13,7 +13,7 @@ use super::{idempotent, wait};
 use crate::accept::{Accepted, accept};
 use crate::auth::Caller;
 use crate::db;
-use crate::domain::message::{Limits, SendRequest};
+use crate::domain::message::SendRequest;
 use crate::error::{ApiError, Problem};
 use crate::routes::json_body;
 use crate::routes::request_id::RequestId;
@@ -56,7 +56,7 @@ pub async fn send(
     if let Some(mailbox) = snapshot.directory.recipient(&request.from) {
         request.from = mailbox.address.clone();
     }
-    let message = request.validate(Limits::from_settings(&state.settings))?;
+    let message = request.validate(state.settings.message_limits())?;
     let wait = wait::prefer_wait(&headers);
     let (id, accepted, done) =
         match accept(&state, &snapshot, &caller, message, key.as_ref(), &request_id, wait).await? {

@@ -38,7 +38,6 @@ const ALLOWED_UPWARD: &[(&str, &str)] = &[
     ("accept", "state"),
     ("db", "audit_chain"),
     ("db", "auth"),
-    ("db", "delivery"),
     ("db", "policy"),
     ("state", "routes"),
 ];

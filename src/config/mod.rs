@@ -207,6 +207,7 @@ mod delivery;
 mod docs;
 mod entra;
 mod http;
+pub mod identity;
 mod limits;
 mod retention;
 mod setting;

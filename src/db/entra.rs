@@ -27,11 +27,9 @@ impl Auth {
         match &settings.db_auth {
             DbAuth::Password => Ok(Self::Password),
             DbAuth::Entra { scope } => {
-                let credential = crate::delivery::credential::credential(
-                    &settings.credential,
-                    settings.credential_authority.as_ref(),
-                )
-                .context("setting up the credential (MAILGATE_CREDENTIAL) for MAILGATE_DB_AUTH=entra")?;
+                let credential =
+                    crate::config::identity::credential(&settings.credential, settings.credential_authority.as_ref())
+                        .context("setting up the credential (MAILGATE_CREDENTIAL) for MAILGATE_DB_AUTH=entra")?;
                 Ok(Self::Entra(Arc::new(EntraPassword { credential, scope: scope.clone() })))
             }
         }

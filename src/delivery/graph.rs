@@ -57,12 +57,15 @@ impl GraphClient {
         url
     }
 
-    /// `POST {graph}/v1.0/users/{mailbox}/sendMail`, with the message id as `client-request-id`.
-    /// A body over Graph's 4 MB request limit goes through a draft and upload sessions instead (`upload.rs`).
-    pub async fn send_mail(&self, token: &str, mailbox: &str, message_id: Uuid, body: &Value) -> Attempt {
-        if body.get("mime").is_none() && super::upload::needs_upload(body) {
-            return super::upload::send_large(self, token, mailbox, message_id, body).await;
-        }
+    /// `POST {graph}/v1.0/users/{mailbox}/sendMail`, with the message id as `client-request-id`: the whole message
+    /// in one request (`send_mail.rs` chooses between this and the upload path).
+    pub(super) async fn send_in_one_request(
+        &self,
+        token: &str,
+        mailbox: &str,
+        message_id: Uuid,
+        body: &Value,
+    ) -> Attempt {
         let started = Instant::now();
         let request = self
             .http

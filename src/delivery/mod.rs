@@ -8,6 +8,7 @@ pub mod graph;
 pub mod lease;
 pub mod outcome;
 pub mod recorder;
+mod send_mail;
 pub mod upload;
 pub mod worker;
 

@@ -24,7 +24,7 @@ use crate::auth::failures::FailureLimiter;
 use crate::config::{EntraSettings, Settings};
 use crate::db;
 use crate::db::audit_reads::AuditReads;
-use crate::delivery::worker::Delivery;
+use crate::delivery::service::Delivery;
 use crate::delivery::{Events, GraphClient, GraphToken};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;

@@ -80,7 +80,7 @@ fn imports_point_down_the_layers() {
             (from.clone(), targets)
         })
         .collect();
-    for component in strongly_connected(&layers, &kept) {
+    for component in strongly_connected(&kept) {
         let members: BTreeSet<&String> = component.iter().collect();
         let closing: Vec<String> = component
             .iter()
@@ -95,6 +95,48 @@ fn imports_point_down_the_layers() {
     }
 
     assert!(problems.is_empty(), "layering broken:\n{}", problems.join("\n"));
+}
+
+/// Folders whose files must not import each other in a cycle: each file a step its importers build on.
+const ACYCLIC_FOLDERS: &[&str] = &["delivery"];
+
+#[test]
+fn files_of_acyclic_folders_import_without_cycles() {
+    let mut problems = Vec::new();
+    for folder in ACYCLIC_FOLDERS {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(folder);
+        let mut files = Vec::new();
+        collect_rs(&dir, &mut files);
+        let test_files = test_only_files(&files);
+        // A sibling is a file directly in the folder other than mod.rs, which declares them all.
+        let siblings: BTreeSet<String> = files
+            .iter()
+            .filter(|f| f.parent() == Some(dir.as_path()))
+            .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .filter(|name| name != "mod")
+            .collect();
+        let mut edges: Edges = siblings.iter().map(|s| (s.clone(), BTreeMap::new())).collect();
+        for file in files.iter().filter(|f| !test_files.contains(*f)) {
+            let Ok(inside) = file.strip_prefix(&dir) else { continue };
+            let first = inside.components().next().expect("a path").as_os_str().to_string_lossy();
+            let from = first.trim_end_matches(".rs").to_owned();
+            if !siblings.contains(&from) {
+                continue;
+            }
+            let text = without_test_modules(&read(file));
+            let prefixes = ["super::".to_owned(), format!("crate::{folder}::")];
+            for target in prefixes.iter().flat_map(|p| path_references(&text, p)) {
+                if target != from && siblings.contains(&target) {
+                    let files = edges.get_mut(&from).expect("a sibling").entry(target).or_default();
+                    files.insert(inside.display().to_string());
+                }
+            }
+        }
+        for component in strongly_connected(&edges) {
+            problems.push(format!("import cycle in src/{folder} among {}", component.join(", ")));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 fn list(files: &BTreeSet<String>) -> String {
@@ -200,13 +242,18 @@ fn without_test_modules(text: &str) -> String {
 
 /// Top-level names after each `crate::`, including each member of a `crate::{a, b::c}` group.
 fn crate_references(text: &str) -> BTreeSet<String> {
+    path_references(text, "crate::")
+}
+
+/// The names right after each `prefix` (which ends in `::`), including each member of a `prefix{a, b::c}` group.
+fn path_references(text: &str, prefix: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for (at, _) in text.match_indices("crate::") {
+    for (at, _) in text.match_indices(prefix) {
         let before = text[..at].chars().next_back();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue; // e.g. `$crate::` or `other_crate::`
         }
-        let rest = &text[at + "crate::".len()..];
+        let rest = &text[at + prefix.len()..];
         if let Some(group) = rest.strip_prefix('{') {
             for member in split_group(group) {
                 found.insert(member);
@@ -248,8 +295,8 @@ fn split_group(group: &str) -> Vec<String> {
     members.into_iter().filter(|m| !m.is_empty()).collect()
 }
 
-/// Components of more than one module (Tarjan's algorithm), each sorted by name.
-fn strongly_connected(layers: &BTreeMap<&str, u8>, edges: &Edges) -> Vec<Vec<String>> {
+/// Components of more than one node (Tarjan's algorithm), each sorted by name. Every target must be a key.
+fn strongly_connected(edges: &Edges) -> Vec<Vec<String>> {
     struct Walk<'a> {
         edges: &'a Edges,
         index: BTreeMap<String, usize>,
@@ -301,8 +348,8 @@ fn strongly_connected(layers: &BTreeMap<&str, u8>, edges: &Edges) -> Vec<Vec<Str
         on_stack: BTreeSet::new(),
         components: Vec::new(),
     };
-    for node in layers.keys() {
-        if !walk.index.contains_key(*node) {
+    for node in edges.keys() {
+        if !walk.index.contains_key(node) {
             walk.visit(node);
         }
     }

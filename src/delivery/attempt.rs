@@ -12,7 +12,7 @@ use super::graph::{Attempt, Transport};
 use super::lease::Lease;
 use super::outcome::{Next, classify};
 use super::recorder::{Recorded, Recorder};
-use super::worker::Delivery;
+use super::service::Delivery;
 use crate::db::audit::Outcome;
 use crate::db::delivery::{AttemptEvent, AttemptRecord, Claimed, DriftNote};
 use crate::db::messages::Status;

@@ -9,6 +9,7 @@ pub mod lease;
 pub mod outcome;
 pub mod recorder;
 mod send_mail;
+pub mod service;
 pub mod upload;
 pub mod worker;
 

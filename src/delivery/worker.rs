@@ -4,29 +4,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use super::attempt;
 use super::recorder::Recorder;
-use super::{Events, GraphClient, GraphToken};
-use crate::config::{Guarantee, Settings};
+use super::service::Delivery;
+use crate::config::Guarantee;
 use crate::db::delivery::{self, Claimed, Payload};
 use crate::db::messages;
-use crate::metrics::Metrics;
 
 /// How often the counts of messages in flight are checked against the outbox (a scan of the messages in flight).
 const RECOUNT_EVERY: Duration = Duration::from_secs(60);
-
-pub struct Delivery {
-    pub pool: PgPool,
-    pub graph: GraphClient,
-    pub token: Arc<GraphToken>,
-    pub events: Events,
-    pub metrics: Arc<Metrics>,
-    pub settings: Arc<Settings>,
-}
 
 impl Delivery {
     /// Runs until `shutdown` turns true, then waits up to the shutdown grace for sends in flight.

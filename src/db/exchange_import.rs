@@ -86,9 +86,9 @@ pub async fn groups(db: &mut PgConnection) -> Result<Vec<GroupRow>, sqlx::Error>
 pub async fn members(db: &mut PgConnection) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as!(
         MemberRow,
-        "SELECT g.address AS group_address, gm.mailbox, child.address AS child
+        r#"SELECT g.address AS group_address, gm.mailbox, child.address AS "child?"
            FROM group_members gm JOIN groups g ON g.id = gm.group_id
-           LEFT JOIN groups child ON child.id = gm.member_group_id"
+           LEFT JOIN groups child ON child.id = gm.member_group_id"#
     )
     .fetch_all(db)
     .await
@@ -96,7 +96,7 @@ pub async fn members(db: &mut PgConnection) -> Result<Vec<MemberRow>, sqlx::Erro
 
 #[tracing::instrument(skip_all)]
 pub async fn policies(db: &mut PgConnection) -> Result<Vec<PolicyRow>, sqlx::Error> {
-    sqlx::query_as!(PolicyRow, r#"SELECT p.id, p.all_apps, g.address AS scope_group, p.scope_mailbox, p.access_right, p.description,
+    sqlx::query_as!(PolicyRow, r#"SELECT p.id, p.all_apps, g.address AS "scope_group?", p.scope_mailbox, p.access_right, p.description,
                 COALESCE(array_agg(a.entra_app_id ORDER BY a.name) FILTER (WHERE a.id IS NOT NULL), '{}') AS "entra_ids!: Vec<Option<Uuid>>",
                 COALESCE(array_agg(a.name ORDER BY a.name) FILTER (WHERE a.id IS NOT NULL), '{}') AS "names!: Vec<Option<String>>"
            FROM access_policies p
@@ -127,9 +127,9 @@ pub async fn scopes(db: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx
 pub async fn assignments(db: &mut PgConnection) -> Result<Vec<AssignmentRow>, sqlx::Error> {
     sqlx::query_as!(
         AssignmentRow,
-        "SELECT ra.name, sp.app_id, ra.role, s.name AS scope
+        r#"SELECT ra.name, sp.app_id, ra.role, s.name AS "scope?"
            FROM role_assignments ra JOIN service_principals sp ON sp.id = ra.service_principal_id
-           LEFT JOIN management_scopes s ON s.id = ra.scope_id"
+           LEFT JOIN management_scopes s ON s.id = ra.scope_id"#
     )
     .fetch_all(db)
     .await

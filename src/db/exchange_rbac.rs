@@ -119,9 +119,9 @@ pub async fn create_assignment(
 pub async fn list_assignments(db: impl PgExecutor<'_>) -> Result<Vec<AssignmentRow>, sqlx::Error> {
     sqlx::query_as!(
         AssignmentRow,
-        "SELECT a.id, a.name, sp.app_id, a.role, s.name AS scope
+        r#"SELECT a.id, a.name, sp.app_id, a.role, s.name AS "scope?"
        FROM role_assignments a JOIN service_principals sp ON sp.id = a.service_principal_id
-       LEFT JOIN management_scopes s ON s.id = a.scope_id ORDER BY a.name"
+       LEFT JOIN management_scopes s ON s.id = a.scope_id ORDER BY a.name"#
     )
     .fetch_all(db)
     .await
@@ -130,9 +130,9 @@ pub async fn list_assignments(db: impl PgExecutor<'_>) -> Result<Vec<AssignmentR
 pub async fn find_assignment(db: impl PgExecutor<'_>, name: &str) -> Result<Option<AssignmentRow>, sqlx::Error> {
     sqlx::query_as!(
         AssignmentRow,
-        "SELECT a.id, a.name, sp.app_id, a.role, s.name AS scope
+        r#"SELECT a.id, a.name, sp.app_id, a.role, s.name AS "scope?"
        FROM role_assignments a JOIN service_principals sp ON sp.id = a.service_principal_id
-       LEFT JOIN management_scopes s ON s.id = a.scope_id WHERE a.name = $1",
+       LEFT JOIN management_scopes s ON s.id = a.scope_id WHERE a.name = $1"#,
         name
     )
     .fetch_optional(db)

@@ -255,6 +255,27 @@ async fn every_mirrored_object_can_be_read_changed_and_deleted(pool: PgPool) {
         .post("/v1/admin/role-assignments", &json!({"name": "a1", "app": entra_app, "role": "Application Mail.Send"}))
         .await;
     assert_eq!(s, 201);
+    // An organisation-wide assignment has no scope: listed and read with `scope: null`, not a 500.
+    let (s, listed) = admin.get("/v1/admin/role-assignments").await;
+    let a1 = listed.as_array().and_then(|l| l.iter().find(|a| a["name"] == "a1")).cloned();
+    assert_eq!((s, a1.map(|a| a["scope"].clone())), (200, Some(json!(null))), "{listed}");
+    let (s, a) = admin.get("/v1/admin/role-assignments/a1").await;
+    assert_eq!((s, a["scope"].clone()), (200, json!(null)), "{a}");
+    // A policy scoped to one mailbox has no group: the export reads it (and the org-wide assignment) all the same.
+    admin.put("/v1/admin/mailboxes/ceo@contoso.test", &json!({"recipient_type_details": "UserMailbox"})).await;
+    let (s, policy) = admin
+        .post(
+            "/v1/admin/policies",
+            &json!({"apps": ["logic-app"], "scope": "ceo@contoso.test", "access_right": "DenyAccess"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{policy}");
+    let (s, exported) = admin.get("/v1/admin/export").await;
+    assert_eq!(s, 200, "{exported}");
+    // Gone again: a directory that lists mailboxes would refuse the demo's unlisted one below.
+    let policy_path = format!("/v1/admin/policies/{}", policy["id"].as_str().expect("policy id"));
+    assert_eq!(admin.delete(&policy_path).await.0, 204);
+    assert_eq!(admin.delete("/v1/admin/mailboxes/ceo@contoso.test").await.0, 204);
     let (s, moved) = patch("/v1/admin/role-assignments/a1", json!({"scope": "finance"})).await;
     assert_eq!((s, moved["scope"].as_str()), (200, Some("finance")));
     let (s, _) = patch("/v1/admin/role-assignments/a1", json!({"scope": "nowhere"})).await;

@@ -83,8 +83,10 @@ async fn a_graph_token_outage_is_degraded_but_ready(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_database_that_refuses_connections_is_not_ready_and_only_admins_see_why(pool: PgPool) {
+    // Registered before mailgate starts: a change notice arriving after the first lookup would empty the cache of
+    // callers, and with the database gone the admin could not be recognised again.
+    let admin = app_with_roles(&pool, "platform-admin", &["Admin"]).await;
     let app = spawn().start(pool).await;
-    let admin = app_with_roles(&app.pool, "platform-admin", &["Admin"]).await;
     // The admin's key is looked up once while the database answers; mailgate then serves it from memory.
     let r = app.http.get(app.url("/readyz")).bearer_auth(&admin).send().await.expect("get");
     assert_eq!(r.status(), 200);

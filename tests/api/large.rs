@@ -151,9 +151,8 @@ async fn a_large_message_cannot_stay_out_of_sent_items(pool: PgPool) {
 async fn without_large_messages_a_message_over_4_mb_is_413_naming_the_setting(pool: PgPool) {
     let app = spawn().start(pool).await;
     // Its body is over the limit read without large messages (Graph's request and room): refused by its length.
-    let r = app.post_message(&with_attachment(&content(5 * 1024 * 1024))).await;
-    assert_eq!(r.status(), 413);
-    let problem: Value = r.json().await.expect("json");
+    let (status, problem) = app.client().post_declared("/v1/messages", 7 * 1024 * 1024).await;
+    assert_eq!(status, 413, "{problem}");
     assert_eq!(problem["code"], "body_too_large", "{problem}");
     assert!(problem["detail"].as_str().unwrap_or_default().contains("MAILGATE_LARGE_MESSAGES=true"), "{problem}");
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);

@@ -1,6 +1,7 @@
 //! The append-only audit log: one event per decision and per Graph attempt.
 
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -69,42 +70,44 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Default)]
+/// One audit event to append; fields left `None` are stored as NULL.
+#[derive(Debug, Default, Serialize)]
 pub struct NewEvent<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub graph_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub graph_request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
 }
 
-pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, e: NewEvent<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, http_status,
-                                   graph_code, graph_request_id, latency_ms, request_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        outcome.as_str(),
-        e.app_id,
-        e.app_name,
-        e.mailbox,
-        e.message_id,
-        e.attempt,
-        e.http_status,
-        e.graph_code,
-        e.graph_request_id,
-        e.latency_ms,
-        e.request_id,
-        e.detail
-    )
-    .execute(db)
-    .await
-    .map(drop)
+/// An event with its outcome, as `audit_append()` reads it: the one shape in which audit rows reach the database.
+#[derive(Debug, Serialize)]
+pub struct Appended<'a> {
+    pub outcome: Outcome,
+    #[serde(flatten)]
+    pub event: NewEvent<'a>,
+}
+
+pub async fn record(db: impl PgExecutor<'_>, outcome: Outcome, event: NewEvent<'_>) -> Result<(), sqlx::Error> {
+    let events = [Appended { outcome, event }];
+    sqlx::query_scalar!("SELECT audit_append($1)", Json(&events[..]) as _).fetch_one(db).await.map(drop)
 }
 
 pub async fn for_message(db: impl PgExecutor<'_>, message_id: Uuid) -> Result<Vec<AuditRow>, sqlx::Error> {

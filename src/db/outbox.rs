@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 use sqlx::PgExecutor;
+use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::audit::{Appended, NewEvent, Outcome};
 use super::channels;
 
 /// One accepted or locally denied message, with what its audit event says.
@@ -42,24 +44,32 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
     let payloads: Vec<Option<&Value>> = rows.iter().map(|r| r.payload.filter(|_| r.queued)).collect();
     let request_ids: Vec<&str> = rows.iter().map(|r| r.request_id).collect();
     let notify_done: Vec<bool> = rows.iter().map(|r| r.notify_done).collect();
-    let app_names: Vec<&str> = rows.iter().map(|r| r.app_name).collect();
-    let details: Vec<&str> = rows.iter().map(|r| r.detail).collect();
     let traceparents: Vec<Option<&str>> = rows.iter().map(|r| r.traceparent).collect();
+    let events: Vec<Appended> = rows
+        .iter()
+        .map(|r| Appended {
+            outcome: if r.queued { Outcome::Queued } else { Outcome::Denied },
+            event: NewEvent {
+                app_id: Some(r.app_id),
+                app_name: Some(r.app_name),
+                mailbox: Some(r.mailbox),
+                message_id: Some(r.id),
+                http_status: (!r.queued).then_some(403),
+                request_id: Some(r.request_id),
+                detail: Some(r.detail),
+                ..NewEvent::default()
+            },
+        })
+        .collect();
     let any_queued = rows.iter().any(|r| r.queued);
+    // The audit rows go through audit_append() like every other; a notification only when a worker has work.
     sqlx::query!(
-        "WITH m AS (
+        r#"WITH m AS (
              INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, request_id, notify_done,
                                    traceparent)
              SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::jsonb[],
-                                  $8::text[], $9::bool[], $14::text[])),
-         a AS (
-             INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, http_status, request_id, detail)
-             SELECT r.status, r.app_id, r.app_name, r.mailbox, r.id,
-                    CASE WHEN r.status = 'denied' THEN 403 END, r.request_id, r.detail
-               FROM unnest($1::uuid[], $2::uuid[], $10::text[], $3::text[], $6::text[], $8::text[], $11::text[])
-                    WITH ORDINALITY AS r (id, app_id, app_name, mailbox, status, request_id, detail, n)
-              ORDER BY r.n)
-         SELECT pg_notify($12, '') WHERE $13",
+                                  $8::text[], $9::bool[], $10::text[]))
+         SELECT audit_append($11) AS "appended!", CASE WHEN $12 THEN pg_notify($13, '')::text END AS notified"#,
         &ids,
         &apps,
         &mailboxes as _,
@@ -69,13 +79,12 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
         &payloads as _,
         &request_ids as _,
         &notify_done,
-        &app_names as _,
-        &details as _,
-        channels::OUTBOX,
+        &traceparents as _,
+        Json(&events) as _,
         any_queued,
-        &traceparents as _
+        channels::OUTBOX
     )
-    .execute(db)
+    .fetch_one(db)
     .await
     .map(drop)
 }

@@ -42,18 +42,14 @@ BEGIN
         RETURN;
     END IF;
 
-    INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, http_status, graph_code,
-                              graph_request_id, latency_ms, detail)
-    SELECT e.outcome, x.app_id, x.app_name, x.mailbox, x.id, e.attempt, e.http_status, e.graph_code,
-           e.graph_request_id, e.latency_ms, e.detail
-      FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS b (entry, n)
-     CROSS JOIN LATERAL jsonb_to_record(b.entry) AS x (id uuid, app_id uuid, app_name text, mailbox text, events jsonb)
-     CROSS JOIN LATERAL jsonb_array_elements(x.events) WITH ORDINALITY AS ev (event, k)
-     CROSS JOIN LATERAL jsonb_to_record(ev.event)
-            AS e (outcome text, attempt integer, http_status integer, graph_code text, graph_request_id text,
-                  latency_ms integer, detail text)
-     WHERE x.id = ANY (held)
-     ORDER BY b.n, ev.k;
+    -- Each attempt's events, with the message's identity added, in the order the batch lists them.
+    PERFORM audit_append(jsonb_agg(ev.event || jsonb_build_object('app_id', x.app_id, 'app_name', x.app_name,
+                                                                  'mailbox', x.mailbox, 'message_id', x.id)
+                                   ORDER BY b.n, ev.k))
+       FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS b (entry, n)
+      CROSS JOIN LATERAL jsonb_to_record(b.entry) AS x (id uuid, app_id uuid, app_name text, mailbox text, events jsonb)
+      CROSS JOIN LATERAL jsonb_array_elements(x.events) WITH ORDINALITY AS ev (event, k)
+      WHERE x.id = ANY (held);
 
     -- Exchange's throttling is per app and mailbox: every worker in every replica waits it out.
     IF any_pause THEN
@@ -93,3 +89,4 @@ BEGIN
     END IF;
     RETURN QUERY SELECT unnest(held);
 END $function$
+

@@ -12,6 +12,7 @@ DECLARE
     failed_ids uuid[];
     n_lost bigint;
     n_requeued bigint;
+    new_events jsonb;
     stopped constant text := 'the worker sending this message stopped before recording Graph''s answer; ';
 BEGIN
     WITH gone AS (
@@ -27,26 +28,27 @@ BEGIN
                               THEN m.payload END
           FROM gone
          WHERE m.id = gone.id
-     RETURNING m.id, m.app_id, m.mailbox, m.attempts, m.status, m.created_at > t - ttl AS in_time),
-    events AS (
-        INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, attempt, detail)
-        SELECT v.outcome, e.app_id, a.name, e.mailbox, e.id, v.attempt, v.detail
-          FROM ended e
-          LEFT JOIN apps a ON a.id = e.app_id
-         CROSS JOIN LATERAL (VALUES
-             (1, 'unknown', e.attempts,
-              stopped || CASE WHEN NOT p_resend THEN 'not resent (at-most-once)'
-                              WHEN e.status = 'queued' THEN 'queued again (at-least-once)'
-                              ELSE 'not resent (at-least-once, but no attempt or time left)' END),
-             (2, CASE WHEN e.status = 'failed' THEN 'failed' END, NULL,
-              CASE WHEN NOT e.in_time THEN 'the message''s time to live passed' ELSE 'retry attempts exhausted' END)
-         ) AS v (k, outcome, attempt, detail)
-         WHERE v.outcome IS NOT NULL
-         ORDER BY e.id, v.k)
+     RETURNING m.id, m.app_id, m.mailbox, m.attempts, m.status, m.created_at > t - ttl AS in_time)
     SELECT coalesce(array_agg(e.id) FILTER (WHERE e.status <> 'queued'), '{}'), count(*),
-           count(*) FILTER (WHERE e.status = 'queued')
-      INTO ended_ids, n_lost, n_requeued
+           count(*) FILTER (WHERE e.status = 'queued'),
+           (SELECT jsonb_agg(jsonb_build_object('outcome', v.outcome, 'app_id', l.app_id, 'app_name', a.name,
+                                                'mailbox', l.mailbox, 'message_id', l.id, 'attempt', v.attempt,
+                                                'detail', v.detail)
+                             ORDER BY l.id, v.k)
+              FROM ended l
+              LEFT JOIN apps a ON a.id = l.app_id
+             CROSS JOIN LATERAL (VALUES
+                 (1, 'unknown', l.attempts,
+                  stopped || CASE WHEN NOT p_resend THEN 'not resent (at-most-once)'
+                                  WHEN l.status = 'queued' THEN 'queued again (at-least-once)'
+                                  ELSE 'not resent (at-least-once, but no attempt or time left)' END),
+                 (2, CASE WHEN l.status = 'failed' THEN 'failed' END, NULL,
+                  CASE WHEN NOT l.in_time THEN 'the message''s time to live passed' ELSE 'retry attempts exhausted' END)
+             ) AS v (k, outcome, attempt, detail)
+             WHERE v.outcome IS NOT NULL)
+      INTO ended_ids, n_lost, n_requeued, new_events
       FROM ended e;
+    PERFORM audit_append(new_events);
 
     WITH late AS (
         SELECT m.id FROM messages m WHERE m.status = 'queued' AND m.attempts >= 0 AND m.created_at <= t - ttl
@@ -57,13 +59,16 @@ BEGIN
                payload = CASE WHEN p_keep_body THEN m.payload END
           FROM late
          WHERE m.id = late.id
-     RETURNING m.id, m.app_id, m.mailbox),
-    events AS (
-        INSERT INTO audit_events (outcome, app_id, app_name, mailbox, message_id, detail)
-        SELECT 'failed', f.app_id, a.name, f.mailbox, f.id, 'time to live passed before it could be sent'
-          FROM failed f LEFT JOIN apps a ON a.id = f.app_id
-         ORDER BY f.id)
-    SELECT coalesce(array_agg(f.id), '{}') INTO failed_ids FROM failed f;
+     RETURNING m.id, m.app_id, m.mailbox)
+    SELECT coalesce(array_agg(f.id), '{}'),
+           (SELECT jsonb_agg(jsonb_build_object('outcome', 'failed', 'app_id', l.app_id, 'app_name', a.name,
+                                                'mailbox', l.mailbox, 'message_id', l.id,
+                                                'detail', 'time to live passed before it could be sent')
+                             ORDER BY l.id)
+              FROM failed l LEFT JOIN apps a ON a.id = l.app_id)
+      INTO failed_ids, new_events
+      FROM failed f;
+    PERFORM audit_append(new_events);
 
     -- Callers waiting with `Prefer: wait` learn of each final status; messages nobody waits on wake nobody.
     -- Only when there are some: over an empty list every index would do, and the planner may take one to scan.
@@ -73,3 +78,4 @@ BEGIN
     END IF;
     RETURN QUERY SELECT n_lost, n_requeued, cardinality(failed_ids)::bigint;
 END $function$
+

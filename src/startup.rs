@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
     routes::openapi::annotate_access(&mut openapi);
     let declared = Arc::new(routes::query::Declared::from_document(&openapi));
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
-    let body_limit = state.settings.max_body_bytes;
+    let body_limit = state.settings.http.max_body_bytes;
     let http = state.settings.http.clone();
     let metrics = state.metrics.clone();
     let api = api
@@ -72,32 +72,31 @@ pub fn router(state: AppState) -> Router {
 /// `mailgate serve`: migrate, start the workers and the listener, serve until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db_auth = db::Auth::from_settings(&settings)?;
-    let (pool, pooled) =
-        db::connect_detecting(settings.database_url.expose_secret(), settings.db_max_connections, &db_auth)
-            .await
-            .context("connecting to DATABASE_URL")?;
+    let (pool, pooled) = db::connect_detecting(settings.db.url.expose_secret(), settings.db.max_connections, &db_auth)
+        .await
+        .context("connecting to DATABASE_URL")?;
     if pooled {
         tracing::info!("DATABASE_URL goes through a connection pooler: no statement is kept past its transaction");
     }
     let listen_pool = listen_pool(&settings, &pool, pooled, &db_auth).await?;
-    if settings.migrate_on_start {
+    if settings.db.migrate_on_start {
         db::migrate::at_start(
             &pool,
             pooled,
-            settings.migration_database_url.as_ref().map(ExposeSecret::expose_secret),
+            settings.db.migration_url.as_ref().map(ExposeSecret::expose_secret),
             &db_auth,
         )
         .await?;
     }
-    let metrics = Arc::new(Metrics::new(settings.metrics_max_series));
+    let metrics = Arc::new(Metrics::new(settings.telemetry.metrics_max_series));
     if let Some(meter) = crate::telemetry::meter() {
         metrics.export_over_otlp(meter);
     }
     let token = Arc::new(
         GraphToken::from_settings(
-            &settings.credential,
-            settings.credential_authority.as_ref(),
-            &settings.graph_scope,
+            &settings.credential.kind,
+            settings.credential.authority.as_ref(),
+            &settings.graph.scope,
             metrics.clone(),
         )
         .context("setting up the Graph credential (MAILGATE_CREDENTIAL)")?,
@@ -107,19 +106,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(token.clone().keep_checked());
     let audit = AuditReads::connect(&settings, &db_auth).await.context("setting up the audit reads' pool")?;
     let graph =
-        GraphClient::new(settings.graph_url.clone(), settings.graph_timeout).context("building the HTTP client")?;
+        GraphClient::new(settings.graph.url.clone(), settings.graph.timeout).context("building the HTTP client")?;
     let entra = match &settings.entra {
         Some(e) => Some(entra_validator(e).await?),
         None => None,
     };
-    let policy = Arc::new(PolicyCache::new(settings.allow_unknown_mailboxes));
+    let policy = Arc::new(PolicyCache::new(settings.delivery.allow_unknown_mailboxes));
     unscoped::warn(&pool, &policy).await;
     let callers = Arc::new(CallerCache::default());
     let events = Events::new(policy.clone(), callers.clone());
     tokio::spawn(events.clone().listen(listen_pool));
-    let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.idempotency_ttl);
+    let accept = accept::Writer::start(pool.clone(), events.wake.clone(), settings.retention.idempotency_ttl);
     tokio::spawn(accept::purge_usage(pool.clone()));
-    tokio::spawn(audit_chain::sealer::run(pool.clone(), settings.audit_seal_interval));
+    tokio::spawn(audit_chain::sealer::run(pool.clone(), settings.retention.audit_seal_interval));
     tokio::spawn(db::audit::keep_partitions(pool.clone()));
 
     let settings = Arc::new(settings);
@@ -134,9 +133,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let workers = tokio::spawn(delivery.run(stopped));
 
-    let listener = TcpListener::bind(settings.listen)
+    let listener = TcpListener::bind(settings.http.listen)
         .await
-        .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.listen))?;
+        .with_context(|| format!("binding MAILGATE_LISTEN {}", settings.http.listen))?;
     let addr = listener.local_addr()?;
     let draining = Arc::new(AtomicBool::new(false));
     let auth_failures = Arc::new(FailureLimiter::new(
@@ -145,7 +144,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     ));
     let body_budget = Arc::new(BodyBudget::new(
         settings.http.max_inflight_body_bytes,
-        settings.max_body_bytes,
+        settings.http.max_body_bytes,
         settings.limits.large_messages,
         metrics.clone(),
     ));
@@ -194,7 +193,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// transaction-mode pooler (the server connection it registered on goes back to the pool). DATABASE_URL's own pool
 /// unless MAILGATE_LISTEN_DATABASE_URL is set; a pooler on either is a start-up error saying what to set.
 async fn listen_pool(settings: &Settings, pool: &PgPool, pooled: bool, auth: &db::Auth) -> anyhow::Result<PgPool> {
-    let Some(url) = &settings.listen_database_url else {
+    let Some(url) = &settings.db.listen_url else {
         anyhow::ensure!(
             !pooled,
             "DATABASE_URL reaches Postgres through a transaction-mode connection pooler (such as PgBouncer on port \

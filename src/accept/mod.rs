@@ -52,7 +52,7 @@ pub async fn accept(
     request_id: &str,
     wait: Option<Duration>,
 ) -> Result<Accepted, Refusal> {
-    let ttl = state.settings.idempotency_ttl;
+    let ttl = state.settings.retention.idempotency_ttl;
     if let Some(k) = key
         && let Some(stored) = db::idempotency::find(&state.pool, caller.app_id, &k.key, ttl).await?
     {

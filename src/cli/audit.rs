@@ -35,7 +35,7 @@ impl AuditCommand {
 }
 
 async fn purge(settings: &Settings, dry_run: bool, older_than_days: Option<i32>) -> anyhow::Result<()> {
-    let days = older_than_days.unwrap_or(settings.audit_retention_days);
+    let days = older_than_days.unwrap_or(settings.retention.audit_retention_days);
     let (url, setting) = settings.migration_url();
     let pool = db::connect(url, 2, &db::Auth::from_settings(settings)?)
         .await

@@ -68,13 +68,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = Settings::load(cli.config.as_deref())?;
     if let Command::Serve = cli.command {
-        let telemetry = telemetry::init_with_otlp(settings.log_format)?;
+        let telemetry = telemetry::init_with_otlp(settings.telemetry.log_format)?;
         let served = startup::serve(settings).await;
         // The last spans are flushed before the process exits; the flush blocks, so off the runtime's workers.
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
         return served;
     }
-    telemetry::init(settings.log_format);
+    telemetry::init(settings.telemetry.log_format);
     match cli.command {
         Command::Serve => Ok(()),
         Command::Migrate => {
@@ -87,7 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(c) => c.run(&connect(&settings).await?, crate::admin::apps::home_tenant(&settings)).await,
         Command::Keys(c) => c.run(&connect(&settings).await?).await,
         Command::Groups(c) => c.run(&connect(&settings).await?).await,
-        Command::Policies(c) => c.run(&connect(&settings).await?, settings.allow_unknown_mailboxes).await,
+        Command::Policies(c) => c.run(&connect(&settings).await?, settings.delivery.allow_unknown_mailboxes).await,
         Command::Sync(c) => c.run(&connect(&settings).await?, crate::admin::apps::home_tenant(&settings)).await,
         Command::Audit(c) => c.run(&settings).await,
     }
@@ -95,7 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
     let auth = db::Auth::from_settings(settings)?;
-    db::connect(settings.database_url.expose_secret(), settings.db_max_connections, &auth)
+    db::connect(settings.db.url.expose_secret(), settings.db.max_connections, &auth)
         .await
         .context("connecting to DATABASE_URL")
 }

@@ -1,5 +1,8 @@
 //! Which Microsoft cloud mailgate runs in (MAILGATE_CLOUD): the defaults of the Entra authority, Graph's URL and
-//! token scope, and the database token's scope. A setting given explicitly wins over its cloud's default.
+//! token scope, and the database token's scope. A setting given explicitly wins over its cloud's default. Graph's
+//! settings are gathered here.
+
+use std::time::Duration;
 
 use reqwest::Url;
 
@@ -82,13 +85,25 @@ impl Parse for Cloud {
     }
 }
 
-/// Graph's URL: MAILGATE_GRAPH_URL, else the cloud's.
-pub(super) fn graph_url(raw: &Raw, cloud: Cloud) -> Result<Url, ConfigError> {
+/// How mailgate reaches Graph.
+#[derive(Clone, Debug)]
+pub struct GraphSettings {
+    /// Graph's base URL: MAILGATE_GRAPH_URL, else the cloud's.
+    pub url: Url,
+    /// The scope of mailgate's Graph token: MAILGATE_GRAPH_SCOPE, else the cloud's.
+    pub scope: String,
+    /// How long one Graph request may take (MAILGATE_GRAPH_TIMEOUT_SECS, declared with delivery, whose lease and
+    /// shutdown grace follow it).
+    pub timeout: Duration,
+}
+
+/// Graph's URL and scope (each given, else the cloud's), and the timeout of one request.
+pub(super) fn graph(raw: &Raw, cloud: Cloud, timeout: Duration) -> Result<GraphSettings, ConfigError> {
     let url = raw.or(&GRAPH_URL, Url::parse(cloud.endpoints().graph_url).expect("valid"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid(&GRAPH_URL.spec, "must be an http(s) URL with a host"));
     }
-    Ok(url)
+    Ok(GraphSettings { url, scope: raw.or(&GRAPH_SCOPE, cloud.graph_scope())?, timeout })
 }
 
 /// The Entra authority: MAILGATE_ENTRA_AUTHORITY_HOST, else the cloud's. Whether it was given explicitly.

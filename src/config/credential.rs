@@ -1,5 +1,6 @@
 //! Which credential mailgate uses for its own Graph token.
 
+use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ConfigError;
@@ -49,7 +50,20 @@ impl PartialEq for CredentialKind {
 
 impl Eq for CredentialKind {}
 
-pub(super) fn credential(raw: &Raw) -> Result<CredentialKind, ConfigError> {
+/// Mailgate's own credential: which one, and where it signs in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialSettings {
+    pub kind: CredentialKind,
+    /// Where the credential signs in (workload identity, client secret), when not the SDK's default
+    /// (`AZURE_AUTHORITY_HOST`, else the public cloud): set by MAILGATE_ENTRA_AUTHORITY_HOST or a national cloud.
+    pub authority: Option<Url>,
+}
+
+pub(super) fn credential(raw: &Raw, authority: Option<Url>) -> Result<CredentialSettings, ConfigError> {
+    Ok(CredentialSettings { kind: kind(raw)?, authority })
+}
+
+fn kind(raw: &Raw) -> Result<CredentialKind, ConfigError> {
     match raw.value(&CREDENTIAL)?.as_str() {
         "managed-identity" => Ok(CredentialKind::ManagedIdentity { client_id: raw.get(&MANAGED_IDENTITY_CLIENT_ID)? }),
         "workload-identity" => Ok(CredentialKind::WorkloadIdentity),

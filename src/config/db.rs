@@ -3,9 +3,9 @@
 
 use secrecy::SecretString;
 
-use super::ConfigError;
 use super::setting::{DefaultIs, settings};
 use super::sources::{Raw, invalid};
+use super::{Cloud, ConfigError, DbAuth, db_auth};
 
 settings! {
     /// Postgres, as the service role ([database roles](#database-roles))
@@ -24,24 +24,32 @@ settings! {
     MIGRATE_ON_START: bool = "migrate_on_start", "MAILGATE_MIGRATE_ON_START", DefaultIs::Value("true");
 }
 
-pub(super) struct Db {
+/// Debug shows no URL: each is a `SecretString`, as it may hold a password.
+#[derive(Clone, Debug)]
+pub struct DbSettings {
+    /// The service role `serve` runs as.
     pub url: SecretString,
+    /// The owner role migrations run as; None: DATABASE_URL's role (a one-role setup).
     pub migration_url: Option<SecretString>,
+    /// Where LISTEN connects, directly to Postgres; None: DATABASE_URL (which then must not be a pooler).
     pub listen_url: Option<SecretString>,
     pub max_connections: u32,
     pub migrate_on_start: bool,
+    /// How database connections authenticate (MAILGATE_DB_AUTH).
+    pub auth: DbAuth,
 }
 
-pub(super) fn db(raw: &Raw) -> Result<Db, ConfigError> {
+pub(super) fn db(raw: &Raw, cloud: Cloud) -> Result<DbSettings, ConfigError> {
     let max_connections = raw.value(&DB_MAX_CONNECTIONS)?;
     if !(2..=500).contains(&max_connections) {
         return Err(invalid(&DB_MAX_CONNECTIONS.spec, "must be between 2 and 500"));
     }
-    Ok(Db {
+    Ok(DbSettings {
         url: raw.value(&DATABASE_URL)?,
         migration_url: raw.get(&MIGRATION_DATABASE_URL)?,
         listen_url: raw.get(&LISTEN_DATABASE_URL)?,
         max_connections,
         migrate_on_start: raw.value(&MIGRATE_ON_START)?,
+        auth: db_auth::db_auth(raw, cloud)?,
     })
 }

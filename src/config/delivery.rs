@@ -55,18 +55,35 @@ impl Parse for Guarantee {
     }
 }
 
-pub(super) struct Delivery {
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// Sends in flight per process.
     pub workers: usize,
     pub max_attempts: i32,
-    pub graph_timeout: Duration,
+    /// How long a claimed message stays `sending` without word from its worker.
     pub lease: Duration,
     pub poll_interval: Duration,
+    pub guarantee: Guarantee,
+    /// A message not delivered within this time after acceptance fails.
     pub message_ttl: Duration,
+    /// How long SIGTERM waits for sends in flight.
     pub shutdown_grace: Duration,
+    /// After Exchange refuses a pair the mirror granted, deny it locally this long (None: off).
     pub drift_cooldown: Option<Duration>,
+    /// Whether a `from` the directory does not know may be sent as when the directory lists mailboxes.
+    pub allow_unknown_mailboxes: bool,
 }
 
-pub(super) fn delivery(raw: &Raw) -> Result<Delivery, ConfigError> {
+/// MAILGATE_GRAPH_TIMEOUT_SECS, which Graph's settings hold: declared here, as the lease and the shutdown grace
+/// follow it.
+pub(super) fn graph_timeout(raw: &Raw) -> Result<Duration, ConfigError> {
+    match raw.value(&GRAPH_TIMEOUT_SECS)? {
+        0 => Err(invalid(&GRAPH_TIMEOUT_SECS.spec, "must be above 0")),
+        secs => Ok(Duration::from_secs(secs)),
+    }
+}
+
+pub(super) fn delivery(raw: &Raw, graph_timeout: Duration) -> Result<DeliverySettings, ConfigError> {
     // Graph answers a sendMail in a few hundred milliseconds, and a worker holds its slot until the outcome is
     // committed: 32 keeps a replica near a hundred messages a second against Graph, and lets claims and
     // outcome writes share round trips under load (the send benchmark delivered 0.23× its ceiling with 8, 0.41×
@@ -79,10 +96,7 @@ pub(super) fn delivery(raw: &Raw) -> Result<Delivery, ConfigError> {
     if !(1..=100).contains(&max_attempts) {
         return Err(invalid(&MAX_ATTEMPTS.spec, "must be between 1 and 100"));
     }
-    let graph_timeout = raw.value(&GRAPH_TIMEOUT_SECS)?;
-    if graph_timeout == 0 {
-        return Err(invalid(&GRAPH_TIMEOUT_SECS.spec, "must be above 0"));
-    }
+    let graph_timeout = graph_timeout.as_secs();
     // A live worker keeps its lease going while a send lasts (large messages take several requests), so the
     // lease need only outlast one request and the wait for the next renewal; after a crash it is how long the
     // messages in flight stay `sending` before they are swept.
@@ -94,18 +108,19 @@ pub(super) fn delivery(raw: &Raw) -> Result<Delivery, ConfigError> {
     if !(10..=60_000).contains(&poll_ms) {
         return Err(invalid(&POLL_INTERVAL_MS.spec, "must be between 10 and 60000"));
     }
-    Ok(Delivery {
+    Ok(DeliverySettings {
         workers,
         max_attempts,
-        graph_timeout: Duration::from_secs(graph_timeout),
         lease: Duration::from_secs(lease_secs),
         poll_interval: Duration::from_millis(poll_ms),
+        guarantee: raw.value(&DELIVERY_GUARANTEE)?,
         message_ttl: Duration::from_secs(positive(raw, &MESSAGE_TTL_SECS)?),
         shutdown_grace: Duration::from_secs(raw.or(&SHUTDOWN_GRACE_SECS, graph_timeout + 5)?),
         drift_cooldown: match raw.value(&DRIFT_COOLDOWN_SECS)? {
             0 => None,
             secs => Some(Duration::from_secs(secs)),
         },
+        allow_unknown_mailboxes: raw.value(&ALLOW_UNKNOWN_MAILBOXES)?,
     })
 }
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::ConfigError;
 use super::setting::{DefaultIs, settings};
 use super::sources::{Raw, invalid, missing};
-use super::{ConfigError, EntraSettings};
 
 settings! {
     /// Entra ID tokens for callers ([docs/entra.md](docs/entra.md)): mailgate's tenant (its GUID); setting it turns
@@ -27,6 +27,17 @@ settings! {
     /// a token signed by a key not yet known fetches the signing keys again, at most this often
     ENTRA_MIN_REFETCH_SECS: u64 = "entra_min_refetch_secs", "MAILGATE_ENTRA_MIN_REFETCH_SECS",
         DefaultIs::Value("30");
+}
+
+#[derive(Clone, Debug)]
+pub struct EntraSettings {
+    pub tenant_id: String,
+    pub allowed_tenants: Vec<String>,
+    pub audiences: Vec<String>,
+    pub authority_host: Url,
+    pub leeway: Duration,
+    pub refresh_interval: Duration,
+    pub min_refetch_interval: Duration,
 }
 
 /// Token authentication is on when a tenant is set; it then needs at least one audience.

@@ -1,18 +1,19 @@
 //! Settings for the HTTP edge: how long a caller may take, how many requests run at once, how large a body may be and
 //! how much all of them may take at once, and how many failed authentications a source may make.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::HeaderName;
 
-use super::ConfigError;
 use super::setting::{DefaultIs, settings};
 use super::sources::{Raw, invalid};
+use super::{ConfigError, Limits, limits};
 use crate::domain::message::GRAPH_MAX_REQUEST_BYTES;
 
 settings! {
     /// address to serve on
-    LISTEN: std::net::SocketAddr = "listen", "MAILGATE_LISTEN", DefaultIs::Value("127.0.0.1:8080");
+    LISTEN: SocketAddr = "listen", "MAILGATE_LISTEN", DefaultIs::Value("127.0.0.1:8080");
     /// largest request body read: by default what can be delivered (Graph's 4 MB request without large messages); a
     /// larger one is refused `413 body_too_large` by its declared length, unread. An import bundle over it goes
     /// through `mailgate sync import`
@@ -58,6 +59,10 @@ const LONGEST_PREFER_WAIT_SECS: u64 = 30;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpSettings {
+    /// The address to serve on.
+    pub listen: SocketAddr,
+    /// The largest request body read; a larger one is refused 413 by its declared length, unread.
+    pub max_body_bytes: usize,
     /// An HTTP/1 connection that has not sent a whole request head within this time is closed. It also closes a
     /// keep-alive connection idle this long.
     pub header_read_timeout: Duration,
@@ -81,7 +86,8 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     /// The declared defaults.
     fn default() -> Self {
-        http(&Raw::defaults()).expect("the declared defaults are valid")
+        let raw = Raw::defaults();
+        limits::limits(&raw).and_then(|limits| http(&raw, &limits)).expect("the declared defaults are valid")
     }
 }
 
@@ -93,17 +99,14 @@ fn default_body_limit(max_message_bytes: usize, large_messages: bool) -> usize {
     if large_messages { largest } else { largest.min(GRAPH_MAX_REQUEST_BYTES + 1024 * 1024) }
 }
 
-/// `MAILGATE_MAX_BODY_BYTES` and the HTTP settings, the body budget checked against it.
-pub(super) fn with_body_limit(
-    raw: &Raw,
-    max_message_bytes: usize,
-    large_messages: bool,
-) -> Result<(usize, HttpSettings), ConfigError> {
-    let max_body_bytes = raw.or(&MAX_BODY_BYTES, default_body_limit(max_message_bytes, large_messages))?;
+/// The HTTP settings: the body limit follows the message limits unless set, and the body budget is checked against it.
+pub(super) fn http(raw: &Raw, limits: &Limits) -> Result<HttpSettings, ConfigError> {
+    let max_body_bytes =
+        raw.or(&MAX_BODY_BYTES, default_body_limit(limits.max_message_bytes, limits.large_messages))?;
     if max_body_bytes < 1024 {
         return Err(invalid(&MAX_BODY_BYTES.spec, "must be at least 1024"));
     }
-    let http = http(raw)?;
+    let http = edge(raw, max_body_bytes)?;
     // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
     if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
         return Err(invalid(
@@ -115,10 +118,12 @@ pub(super) fn with_body_limit(
             ),
         ));
     }
-    Ok((max_body_bytes, http))
+    Ok(http)
 }
 
-fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
+/// The HTTP settings but for the body limit, each checked on its own.
+fn edge(raw: &Raw, max_body_bytes: usize) -> Result<HttpSettings, ConfigError> {
+    let listen = raw.value(&LISTEN)?;
     let header_read = raw.value(&HEADER_READ_TIMEOUT_SECS)?;
     if !(1..=300).contains(&header_read) {
         return Err(invalid(&HEADER_READ_TIMEOUT_SECS.spec, "must be between 1 and 300"));
@@ -152,6 +157,8 @@ fn http(raw: &Raw) -> Result<HttpSettings, ConfigError> {
         return Err(invalid(&MAX_INFLIGHT_BODY_BYTES.spec, "must be between 1024 and 68719476736 (64 GiB)"));
     }
     Ok(HttpSettings {
+        listen,
+        max_body_bytes,
         header_read_timeout: Duration::from_secs(header_read),
         request_timeout: Duration::from_secs(request),
         max_concurrent_requests: max_concurrent,

@@ -38,6 +38,9 @@ const MAX_UPLOAD_MESSAGE_BYTES: usize = 150 * 1024 * 1024;
 /// Limits on sending, enforced before Graph would enforce them.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Decoded size of a message (its body plus attachments) above which it is refused.
+    pub max_message_bytes: usize,
+    pub max_recipients: usize,
     /// Sends in flight per mailbox across all replicas (Exchange allows 4).
     pub mailbox_concurrency: i64,
     /// Messages started per mailbox per minute (Exchange's sending limit is 30).
@@ -54,7 +57,7 @@ pub struct Limits {
     pub large_messages: bool,
 }
 
-pub(super) fn max_message_bytes(raw: &Raw) -> Result<usize, ConfigError> {
+fn max_message_bytes(raw: &Raw) -> Result<usize, ConfigError> {
     let max_message_bytes = raw.value(&MAX_MESSAGE_BYTES)?;
     if !(1024..=MAX_UPLOAD_MESSAGE_BYTES).contains(&max_message_bytes) {
         return Err(invalid(&MAX_MESSAGE_BYTES.spec, "must be between 1024 and 157286400 (Graph's 150 MB)"));
@@ -62,7 +65,7 @@ pub(super) fn max_message_bytes(raw: &Raw) -> Result<usize, ConfigError> {
     Ok(max_message_bytes)
 }
 
-pub(super) fn max_recipients(raw: &Raw) -> Result<usize, ConfigError> {
+fn max_recipients(raw: &Raw) -> Result<usize, ConfigError> {
     let max_recipients = raw.value(&MAX_RECIPIENTS)?;
     if !(1..=1000).contains(&max_recipients) {
         return Err(invalid(&MAX_RECIPIENTS.spec, "must be between 1 and 1000 (Exchange's own range)"));
@@ -71,6 +74,8 @@ pub(super) fn max_recipients(raw: &Raw) -> Result<usize, ConfigError> {
 }
 
 pub(super) fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
+    let max_message_bytes = max_message_bytes(raw)?;
+    let max_recipients = max_recipients(raw)?;
     let mailbox_concurrency = raw.value(&MAILBOX_CONCURRENCY)?;
     if !(1..=4).contains(&mailbox_concurrency) {
         return Err(invalid(
@@ -92,6 +97,8 @@ pub(super) fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
         return Err(invalid(&APP_REFUSALS_PER_MINUTE.spec, "must be between 0 (no limit) and 1000000"));
     }
     Ok(Limits {
+        max_message_bytes,
+        max_recipients,
         mailbox_concurrency,
         mailbox_per_minute,
         app_messages_per_minute,

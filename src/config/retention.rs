@@ -21,14 +21,18 @@ settings! {
     AUDIT_SEAL_SECS: u64 = "audit_seal_secs", "MAILGATE_AUDIT_SEAL_SECS", DefaultIs::Value("5");
 }
 
-pub(super) struct Retention {
+#[derive(Clone, Debug)]
+pub struct RetentionSettings {
     pub idempotency_ttl: Duration,
+    /// How long a message's body is kept after its final status (0: purged at once).
     pub body_retention: Duration,
+    /// `mailgate audit purge` drops the audit log's month partitions that ended this many days ago.
     pub audit_retention_days: i32,
+    /// How often audit rows are sealed into the hash chain: the longest an audit row stays unsealed, roughly.
     pub audit_seal_interval: Duration,
 }
 
-pub(super) fn retention(raw: &Raw) -> Result<Retention, ConfigError> {
+pub(super) fn retention(raw: &Raw) -> Result<RetentionSettings, ConfigError> {
     let audit_retention_days = raw.value(&AUDIT_RETENTION_DAYS)?;
     if !(1..=36_500).contains(&audit_retention_days) {
         return Err(invalid(&AUDIT_RETENTION_DAYS.spec, "must be between 1 and 36500"));
@@ -37,7 +41,7 @@ pub(super) fn retention(raw: &Raw) -> Result<Retention, ConfigError> {
     if !(1..=3600).contains(&seal) {
         return Err(invalid(&AUDIT_SEAL_SECS.spec, "must be between 1 and 3600"));
     }
-    Ok(Retention {
+    Ok(RetentionSettings {
         idempotency_ttl: Duration::from_secs(positive(raw, &IDEMPOTENCY_TTL_SECS)?),
         body_retention: Duration::from_secs(raw.value(&BODY_RETENTION_SECS)?),
         audit_retention_days,

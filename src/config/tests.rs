@@ -13,30 +13,30 @@ fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
 #[test]
 fn defaults_need_only_the_database() {
     let s = load(&[("DATABASE_URL", "postgres://x/y")]).expect("loads");
-    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(s.graph_url.as_str(), "https://graph.microsoft.com/");
-    assert_eq!(s.credential, CredentialKind::ManagedIdentity { client_id: None });
-    assert_eq!(s.max_message_bytes, 36_700_160);
+    assert_eq!(s.http.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.graph.url.as_str(), "https://graph.microsoft.com/");
+    assert_eq!(s.credential.kind, CredentialKind::ManagedIdentity { client_id: None });
+    assert_eq!(s.limits.max_message_bytes, 36_700_160);
 }
 
 #[test]
 fn the_body_limit_is_what_can_be_delivered() {
     // Without large messages nothing over Graph's 4 MB request is ever sent, so a larger body is never read.
     let s = load(&[("DATABASE_URL", "x")]).expect("loads");
-    assert_eq!(s.max_body_bytes, 5 * 1024 * 1024);
+    assert_eq!(s.http.max_body_bytes, 5 * 1024 * 1024);
     // With them, the largest message in base64 JSON and room for the rest.
     let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_LARGE_MESSAGES", "true")]).expect("loads");
-    assert_eq!(s.max_body_bytes, 36_700_160_usize.div_ceil(3) * 4 + 1024 * 1024);
+    assert_eq!(s.http.max_body_bytes, 36_700_160_usize.div_ceil(3) * 4 + 1024 * 1024);
 }
 
 #[test]
 fn the_body_limit_follows_the_message_limit_unless_set() {
     let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", "3000000")]).expect("loads");
-    assert_eq!(s.max_body_bytes, 4_000_000 + 1024 * 1024);
+    assert_eq!(s.http.max_body_bytes, 4_000_000 + 1024 * 1024);
     let s =
         load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", "3000000"), ("MAILGATE_MAX_BODY_BYTES", "5000")])
             .expect("loads");
-    assert_eq!(s.max_body_bytes, 5000);
+    assert_eq!(s.http.max_body_bytes, 5000);
     for bad in ["12", "200000000", "lots"] {
         let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_MAX_MESSAGE_BYTES", bad)]).expect_err(bad);
         assert!(err.to_string().contains("MAILGATE_MAX_MESSAGE_BYTES"), "{err}");
@@ -85,8 +85,8 @@ fn file_values_are_overridden_by_the_environment() {
         .expect("write");
     let s = Settings::from_sources(Some(&path), |name| (name == "MAILGATE_WORKERS").then(|| "5".to_owned()))
         .expect("loads");
-    assert_eq!(s.listen.port(), 9000);
-    assert_eq!(s.workers, 5);
+    assert_eq!(s.http.listen.port(), 9000);
+    assert_eq!(s.delivery.workers, 5);
     std::fs::write(&path, "lisen = \"x\"\n").expect("write");
     let err = Settings::from_sources(Some(&path), |_| None).expect_err("typo refused");
     assert!(err.to_string().contains("lisen"), "{err}");
@@ -121,13 +121,13 @@ fn migrations_use_their_own_url_else_the_database_url() {
 
 #[test]
 fn listen_has_its_own_url_only_when_set_and_it_is_passwordless_under_entra() {
-    assert!(load(&[("DATABASE_URL", "postgres://svc@pooler:6432/m")]).expect("loads").listen_database_url.is_none());
+    assert!(load(&[("DATABASE_URL", "postgres://svc@pooler:6432/m")]).expect("loads").db.listen_url.is_none());
     let s = load(&[
         ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
         ("MAILGATE_LISTEN_DATABASE_URL", "postgres://svc@db:5432/m"),
     ])
     .expect("loads");
-    assert_eq!(s.listen_database_url.as_ref().map(ExposeSecret::expose_secret), Some("postgres://svc@db:5432/m"));
+    assert_eq!(s.db.listen_url.as_ref().map(ExposeSecret::expose_secret), Some("postgres://svc@db:5432/m"));
     assert!(!format!("{s:?}").contains("db:5432"), "the URL may hold a password: {s:?}");
     let err = load(&[
         ("DATABASE_URL", "postgres://svc@pooler:6432/m"),
@@ -141,11 +141,11 @@ fn listen_has_its_own_url_only_when_set_and_it_is_passwordless_under_entra() {
 #[test]
 fn the_lease_follows_the_graph_timeout_unless_set() {
     let s = load(&[("DATABASE_URL", "x")]).expect("loads");
-    assert_eq!((s.graph_timeout.as_secs(), s.lease.as_secs()), (30, 60));
+    assert_eq!((s.graph.timeout.as_secs(), s.delivery.lease.as_secs()), (30, 60));
     let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_TIMEOUT_SECS", "10")]).expect("loads");
-    assert_eq!(s.lease.as_secs(), 20);
+    assert_eq!(s.delivery.lease.as_secs(), 20);
     let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_LEASE_SECS", "45")]).expect("loads");
-    assert_eq!(s.lease.as_secs(), 45);
+    assert_eq!(s.delivery.lease.as_secs(), 45);
     for (timeout, lease, named) in [("30", "30", "MAILGATE_LEASE_SECS"), ("0", "10", "MAILGATE_GRAPH_TIMEOUT_SECS")] {
         let err =
             load(&[("DATABASE_URL", "x"), ("MAILGATE_GRAPH_TIMEOUT_SECS", timeout), ("MAILGATE_LEASE_SECS", lease)])
@@ -157,16 +157,16 @@ fn the_lease_follows_the_graph_timeout_unless_set() {
 #[test]
 fn database_auth_is_the_password_unless_entra_is_chosen() {
     let s = load(&[("DATABASE_URL", "postgres://svc:pw@db/mailgate")]).expect("loads");
-    assert_eq!(s.db_auth, DbAuth::Password);
+    assert_eq!(s.db.auth, DbAuth::Password);
     let s = load(&[("DATABASE_URL", "postgres://svc@db/mailgate"), ("MAILGATE_DB_AUTH", "entra")]).expect("loads");
-    assert_eq!(s.db_auth, DbAuth::Entra { scope: DEFAULT_DB_SCOPE.to_owned() });
+    assert_eq!(s.db.auth, DbAuth::Entra { scope: DEFAULT_DB_SCOPE.to_owned() });
     let s = load(&[
         ("DATABASE_URL", "postgres://svc@db/mailgate"),
         ("MAILGATE_DB_AUTH", "entra"),
         ("MAILGATE_DB_SCOPE", "https://ossrdbms-aad.database.usgovcloudapi.net/.default"),
     ])
     .expect("loads");
-    assert_eq!(s.db_auth, DbAuth::Entra { scope: "https://ossrdbms-aad.database.usgovcloudapi.net/.default".into() });
+    assert_eq!(s.db.auth, DbAuth::Entra { scope: "https://ossrdbms-aad.database.usgovcloudapi.net/.default".into() });
     let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_DB_AUTH", "kerberos")]).expect_err("unknown kind");
     assert!(err.to_string().contains("MAILGATE_DB_AUTH") && err.to_string().contains("kerberos"), "{err}");
 }
@@ -192,9 +192,9 @@ fn entra_database_auth_refuses_urls_with_a_password_or_without_a_user() {
 
 #[test]
 fn the_metrics_series_cap_defaults_to_1000_and_is_bounded() {
-    assert_eq!(load(&[("DATABASE_URL", "x")]).expect("loads").metrics_max_series, 1000);
+    assert_eq!(load(&[("DATABASE_URL", "x")]).expect("loads").telemetry.metrics_max_series, 1000);
     let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_METRICS_MAX_SERIES", "50")]).expect("loads");
-    assert_eq!(s.metrics_max_series, 50);
+    assert_eq!(s.telemetry.metrics_max_series, 50);
     for bad in ["0", "9", "100001", "many"] {
         let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_METRICS_MAX_SERIES", bad)]).expect_err(bad);
         assert!(err.to_string().contains("MAILGATE_METRICS_MAX_SERIES"), "{err}");
@@ -204,9 +204,9 @@ fn the_metrics_series_cap_defaults_to_1000_and_is_bounded() {
 #[test]
 fn the_audit_seal_interval_defaults_to_5_seconds_and_is_bounded() {
     let s = load(&[("DATABASE_URL", "x")]).expect("loads");
-    assert_eq!(s.audit_seal_interval, std::time::Duration::from_secs(5));
+    assert_eq!(s.retention.audit_seal_interval, std::time::Duration::from_secs(5));
     let s = load(&[("DATABASE_URL", "x"), ("MAILGATE_AUDIT_SEAL_SECS", "1")]).expect("loads");
-    assert_eq!(s.audit_seal_interval, std::time::Duration::from_secs(1));
+    assert_eq!(s.retention.audit_seal_interval, std::time::Duration::from_secs(1));
     for bad in ["0", "3601", "-1", "soon"] {
         let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_AUDIT_SEAL_SECS", bad)]).expect_err(bad);
         assert!(err.to_string().contains("MAILGATE_AUDIT_SEAL_SECS"), "{err}");
@@ -246,14 +246,14 @@ fn a_cloud_sets_the_defaults_of_the_authority_graph_and_the_database_scope() {
     ] {
         let s = with(&[("MAILGATE_CLOUD", cloud)]);
         assert_eq!(s.entra.as_ref().expect("entra").authority_host.as_str(), authority, "{cloud}");
-        assert_eq!(s.graph_url.as_str(), graph, "{cloud}");
-        assert_eq!(s.graph_scope, format!("{}.default", graph), "{cloud}");
-        assert_eq!(s.db_auth, DbAuth::Entra { scope: db.to_owned() }, "{cloud}");
+        assert_eq!(s.graph.url.as_str(), graph, "{cloud}");
+        assert_eq!(s.graph.scope, format!("{}.default", graph), "{cloud}");
+        assert_eq!(s.db.auth, DbAuth::Entra { scope: db.to_owned() }, "{cloud}");
         // The SDK's own default (AZURE_AUTHORITY_HOST, else public) stays in the public cloud unless set.
         let expected = (cloud != "public").then_some(authority);
-        assert_eq!(s.credential_authority.as_ref().map(|u| u.as_str()), expected, "{cloud}");
+        assert_eq!(s.credential.authority.as_ref().map(|u| u.as_str()), expected, "{cloud}");
     }
-    assert_eq!(with(&[]).graph_url.as_str(), "https://graph.microsoft.com/");
+    assert_eq!(with(&[]).graph.url.as_str(), "https://graph.microsoft.com/");
 
     // A setting given explicitly wins over its cloud's default.
     let s = with(&[
@@ -263,13 +263,13 @@ fn a_cloud_sets_the_defaults_of_the_authority_graph_and_the_database_scope() {
         ("MAILGATE_DB_SCOPE", "api://db/.default"),
         ("MAILGATE_ENTRA_AUTHORITY_HOST", "https://login.example.test"),
     ]);
-    assert_eq!(s.graph_url.as_str(), "http://127.0.0.1:9/");
-    assert_eq!(s.graph_scope, "api://graph/.default");
-    assert_eq!(s.db_auth, DbAuth::Entra { scope: "api://db/.default".into() });
+    assert_eq!(s.graph.url.as_str(), "http://127.0.0.1:9/");
+    assert_eq!(s.graph.scope, "api://graph/.default");
+    assert_eq!(s.db.auth, DbAuth::Entra { scope: "api://db/.default".into() });
     assert_eq!(s.entra.as_ref().expect("entra").authority_host.as_str(), "https://login.example.test/");
-    assert_eq!(s.credential_authority.as_ref().map(|u| u.as_str()), Some("https://login.example.test/"));
+    assert_eq!(s.credential.authority.as_ref().map(|u| u.as_str()), Some("https://login.example.test/"));
     let s = with(&[("MAILGATE_ENTRA_AUTHORITY_HOST", "https://login.example.test")]);
-    assert_eq!(s.credential_authority.as_ref().map(|u| u.as_str()), Some("https://login.example.test/"));
+    assert_eq!(s.credential.authority.as_ref().map(|u| u.as_str()), Some("https://login.example.test/"));
 
     let err = load(&[("DATABASE_URL", "x"), ("MAILGATE_CLOUD", "mooncake")]).expect_err("unknown cloud");
     assert!(err.to_string().contains("MAILGATE_CLOUD") && err.to_string().contains("usgovdod"), "{err}");
@@ -282,7 +282,7 @@ fn an_unknown_mailgate_variable_is_left_alone_but_an_unknown_file_key_is_refused
     let s =
         load(&[("DATABASE_URL", "x"), ("MAILGATE_LISTN", "nope"), ("MAILGATE_WORKER", "0"), ("mailgate_workers", "3")])
             .expect("loads");
-    assert_eq!((s.listen.port(), s.workers), (8080, 32));
+    assert_eq!((s.http.listen.port(), s.delivery.workers), (8080, 32));
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("mailgate.toml");
     std::fs::write(&path, "database_url = \"x\"\nworker = 3\n").expect("write");
@@ -297,10 +297,10 @@ fn file_values_may_be_strings_integers_or_booleans_and_empty_means_unset() {
     std::fs::write(&path, "database_url = \"x\"\nworkers = \"7\"\nlarge_messages = true\nlisten = \"\"\n")
         .expect("write");
     let s = Settings::from_sources(Some(&path), |_| None).expect("loads");
-    assert_eq!((s.workers, s.limits.large_messages, s.listen.port()), (7, true, 8080));
+    assert_eq!((s.delivery.workers, s.limits.large_messages, s.http.listen.port()), (7, true, 8080));
     // An empty variable is unset, even over the file: the default applies.
     let s = Settings::from_sources(Some(&path), |n| (n == "MAILGATE_WORKERS").then(String::new)).expect("loads");
-    assert_eq!(s.workers, 32);
+    assert_eq!(s.delivery.workers, 32);
     for (value, kind) in [("1.5", "float"), ("[1]", "array"), ("{ a = 1 }", "table")] {
         std::fs::write(&path, format!("workers = {value}\n")).expect("write");
         let err = Settings::from_sources(Some(&path), |_| None).expect_err(value);

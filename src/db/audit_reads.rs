@@ -30,7 +30,7 @@ impl AuditReads {
         let reads = &settings.audit_reads;
         let (url, name) = match &reads.database_url {
             Some(url) => (url.expose_secret(), "MAILGATE_AUDIT_DATABASE_URL"),
-            None => (settings.database_url.expose_secret(), "DATABASE_URL"),
+            None => (settings.db.url.expose_secret(), "DATABASE_URL"),
         };
         let base: PgConnectOptions = url.parse().with_context(|| format!("parsing {name}"))?;
         let options = PgPoolOptions::new()

@@ -24,12 +24,14 @@ pub enum Auth {
 
 impl Auth {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        match &settings.db_auth {
+        match &settings.db.auth {
             DbAuth::Password => Ok(Self::Password),
             DbAuth::Entra { scope } => {
-                let credential =
-                    crate::config::identity::credential(&settings.credential, settings.credential_authority.as_ref())
-                        .context("setting up the credential (MAILGATE_CREDENTIAL) for MAILGATE_DB_AUTH=entra")?;
+                let credential = crate::config::identity::credential(
+                    &settings.credential.kind,
+                    settings.credential.authority.as_ref(),
+                )
+                .context("setting up the credential (MAILGATE_CREDENTIAL) for MAILGATE_DB_AUTH=entra")?;
                 Ok(Self::Entra(Arc::new(EntraPassword { credential, scope: scope.clone() })))
             }
         }

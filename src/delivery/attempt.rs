@@ -42,7 +42,7 @@ pub async fn deliver(
 
 async fn attempt(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, claimed_at: Instant) {
     let s = &d.settings;
-    let lease = Lease::keep(d.pool.clone(), m.id, m.attempt, s.lease, claimed_at);
+    let lease = Lease::keep(d.pool.clone(), m.id, m.attempt, s.delivery.lease, claimed_at);
     let deadline = claimed_at + Duration::from_secs_f64(m.expires_in.max(0.0));
     let token = d.token.get().await;
     // Checked again just before the request: the token may have taken a while.
@@ -70,7 +70,7 @@ async fn attempt(d: &Delivery, rec: &Recorder, m: &Claimed, body: &Value, claime
         },
     };
 
-    let (outcome, mut next) = classify(&attempt, m.attempt, s.max_attempts, s.guarantee);
+    let (outcome, mut next) = classify(&attempt, m.attempt, s.delivery.max_attempts, s.delivery.guarantee);
     let mut expired = false;
     if let Next::RetryAfter(delay) = next
         && Instant::now() + delay > deadline
@@ -177,7 +177,7 @@ fn base(
         status,
         retry_secs: None,
         last_error,
-        keep_body: !d.settings.body_retention.is_zero(),
+        keep_body: !d.settings.retention.body_retention.is_zero(),
         app_id: m.app_id,
         app_name: m.app_name.clone(),
         mailbox: m.mailbox.clone(),
@@ -232,7 +232,7 @@ fn outcome_record(
     if outcome == Outcome::ExchangeDenied {
         // The mirror granted this pair when the message was accepted; Exchange disagrees.
         r.drift = Some(DriftNote { graph_code: a.code.clone(), graph_request_id: a.request_id.clone() });
-        r.cooldown_secs = d.settings.drift_cooldown.map(|c| c.as_secs_f64());
+        r.cooldown_secs = d.settings.delivery.drift_cooldown.map(|c| c.as_secs_f64());
     }
     r
 }

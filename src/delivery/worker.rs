@@ -21,12 +21,12 @@ impl Delivery {
     /// Runs until `shutdown` turns true, then waits up to the shutdown grace for sends in flight.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let s = &self.settings;
-        let slots = Arc::new(Semaphore::new(s.workers));
+        let slots = Arc::new(Semaphore::new(s.delivery.workers));
         let (recorder, writer) = Recorder::spawn(self.pool.clone());
-        let mut last_sweep = Instant::now() - s.poll_interval;
+        let mut last_sweep = Instant::now() - s.delivery.poll_interval;
         let mut last_recount = Instant::now();
         while !*shutdown.borrow() {
-            if last_sweep.elapsed() >= s.poll_interval {
+            if last_sweep.elapsed() >= s.delivery.poll_interval {
                 self.sweep().await;
                 last_sweep = Instant::now();
             }
@@ -38,7 +38,7 @@ impl Delivery {
             let mut claimed_all = false;
             if free > 0 {
                 let claimed_at = Instant::now();
-                match delivery::claim(&self.pool, free, s.lease, &s.limits, s.message_ttl).await {
+                match delivery::claim(&self.pool, free, s.delivery.lease, &s.limits, s.delivery.message_ttl).await {
                     Ok(batch) if !batch.is_empty() => {
                         claimed_all = batch.len() == free;
                         let held: Vec<_> = batch
@@ -56,14 +56,14 @@ impl Delivery {
             }
             tokio::select! {
                 () = self.events.wake.notified() => {}
-                () = tokio::time::sleep(s.poll_interval) => {}
+                () = tokio::time::sleep(s.delivery.poll_interval) => {}
                 _ = shutdown.changed() => {}
             }
         }
         // Stop claiming; let what is in flight finish and be recorded. Unclaimed messages stay queued for the next
         // process.
-        let all = u32::try_from(s.workers).unwrap_or(u32::MAX);
-        let deadline = Instant::now() + s.shutdown_grace;
+        let all = u32::try_from(s.delivery.workers).unwrap_or(u32::MAX);
+        let deadline = Instant::now() + s.delivery.shutdown_grace;
         if tokio::time::timeout_at(deadline, slots.acquire_many(all)).await.is_err() {
             tracing::warn!("shutdown grace passed with sends still in flight; their leases will expire");
             return;
@@ -118,9 +118,9 @@ impl Delivery {
     /// Leases of vanished workers, messages past their time to live, bodies and idempotency keys past retention.
     async fn sweep(&self) {
         let s = &self.settings;
-        let resend = s.guarantee == Guarantee::AtLeastOnce;
-        let keep_body = !s.body_retention.is_zero();
-        match delivery::sweep(&self.pool, resend, s.max_attempts, s.message_ttl, keep_body).await {
+        let resend = s.delivery.guarantee == Guarantee::AtLeastOnce;
+        let keep_body = !s.retention.body_retention.is_zero();
+        match delivery::sweep(&self.pool, resend, s.delivery.max_attempts, s.delivery.message_ttl, keep_body).await {
             Ok(swept) if swept == delivery::Swept::default() => {}
             Ok(swept) => {
                 // A lost lease means nobody knows whether Graph sent the message: an outcome operators must see.
@@ -134,7 +134,7 @@ impl Delivery {
             }
             Err(e) => tracing::warn!(error = %e, "could not sweep expired leases"),
         }
-        if let Err(e) = messages::purge(&self.pool, s.body_retention, s.idempotency_ttl).await {
+        if let Err(e) = messages::purge(&self.pool, s.retention.body_retention, s.retention.idempotency_ttl).await {
             tracing::warn!(error = %e, "could not purge bodies and idempotency keys");
         }
     }

@@ -96,7 +96,7 @@ pub async fn timeseries(
     };
     let mut parsed = params::parse(filters, false)?.with_canonical_mailbox(&state).await?;
     let (since, until) =
-        params::counted_range(parsed.filter.since, parsed.filter.until, state.settings.audit_retention_days)?;
+        params::counted_range(parsed.filter.since, parsed.filter.until, state.settings.retention.audit_retention_days)?;
     parsed.filter.since = Some(since);
     parsed.filter.until = Some(until);
     let span = (until - since).whole_seconds();

@@ -29,7 +29,8 @@ pub async fn stats(
 ) -> Result<Json<Stats>, ApiError> {
     // limit, cursor and format are unknown parameters here, refused by name like any other.
     let mut p = params::parse(query.into(), false)?.with_canonical_mailbox(&state).await?;
-    let (since, until) = params::counted_range(p.filter.since, p.filter.until, state.settings.audit_retention_days)?;
+    let (since, until) =
+        params::counted_range(p.filter.since, p.filter.until, state.settings.retention.audit_retention_days)?;
     (p.filter.since, p.filter.until) = (Some(since), Some(until));
     let failed = super::read_error(&state.audit);
     let mut tx = state.audit.begin().await.map_err(&failed)?;

@@ -19,6 +19,9 @@ pub const LEASE: Duration = Duration::from_secs(60);
 
 pub fn limits(concurrency: i64, per_minute: i64) -> Limits {
     Limits {
+        // What a message may hold: checked at acceptance, never by a claim.
+        max_message_bytes: 36_700_160,
+        max_recipients: 500,
         mailbox_concurrency: concurrency,
         mailbox_per_minute: per_minute,
         app_messages_per_minute: 0,

@@ -1,7 +1,13 @@
-//! Who may call what, in one table. The middleware authenticates every non-public route and checks its roles
-//! before the handler runs; the OpenAPI document is annotated from the same table.
+//! Who may call what. Each route module declares its routes' access beside them (`Routes`, in `declare`), and that
+//! one declaration is both enforced and documented: the guard below authenticates every route not declared public
+//! and checks its roles before the handler runs, and the OpenAPI document's `security` is written by the same call.
+//! A route declared nowhere is refused.
+
+mod declare;
+mod rules;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -18,111 +24,36 @@ use crate::routes::body_budget::Reservation;
 use crate::routes::request_id::RequestId;
 use crate::state::AppState;
 
+pub use declare::Routes;
+pub use rules::Rules;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Public,
     /// Any one of these roles suffices.
     AnyOf(&'static [Role]),
 }
 
+/// One operation's declared access: a method on a path template, as the router matches it.
+#[derive(Clone, Debug)]
 pub struct Endpoint {
     pub method: Method,
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
-}
-
-const fn roles(method: Method, path: &'static str, roles: &'static [Role]) -> Endpoint {
-    Endpoint { method, path, access: Access::AnyOf(roles) }
-}
-
-const fn public(method: Method, path: &'static str) -> Endpoint {
-    Endpoint { method, path, access: Access::Public }
-}
-
-use Role::{Admin, AuditRead, MailSend};
-
-pub const ENDPOINTS: &[Endpoint] = &[
-    public(Method::GET, "/healthz"),
-    public(Method::GET, "/readyz"),
-    public(Method::GET, "/metrics"),
-    public(Method::GET, "/openapi.json"),
-    // The dashboard's static files; its data comes from the audit endpoints below, with the auditor's credential.
-    public(Method::GET, "/ui"),
-    public(Method::GET, "/ui/{file}"),
-    roles(Method::POST, "/v1/messages", &[MailSend]),
-    roles(Method::POST, "/v1.0/users/{mailbox}/sendMail", &[MailSend]),
-    // Senders see their own messages; auditors see every message.
-    roles(Method::GET, "/v1/messages/{id}", &[MailSend, AuditRead]),
-    roles(Method::GET, "/v1/audit", &[AuditRead]),
-    roles(Method::GET, "/v1/audit/stats", &[AuditRead]),
-    roles(Method::GET, "/v1/audit/timeseries", &[AuditRead]),
-    roles(Method::GET, "/v1/audit/export", &[AuditRead]),
-    roles(Method::GET, "/v1/admin/apps", &[Admin]),
-    roles(Method::POST, "/v1/admin/apps", &[Admin]),
-    roles(Method::GET, "/v1/admin/apps/{name}", &[Admin]),
-    roles(Method::GET, "/v1/admin/apps/{name}/keys", &[Admin]),
-    roles(Method::POST, "/v1/admin/apps/{name}/keys", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/keys/{id}", &[Admin]),
-    roles(Method::PATCH, "/v1/admin/apps/{name}", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/apps/{name}", &[Admin]),
-    roles(Method::PATCH, "/v1/admin/groups/{address}", &[Admin]),
-    roles(Method::GET, "/v1/admin/service-principals/{id}", &[Admin]),
-    roles(Method::GET, "/v1/admin/scopes/{name}", &[Admin]),
-    roles(Method::GET, "/v1/admin/role-assignments/{name}", &[Admin]),
-    roles(Method::PATCH, "/v1/admin/role-assignments/{name}", &[Admin]),
-    roles(Method::GET, "/v1/admin/groups", &[Admin]),
-    roles(Method::POST, "/v1/admin/groups", &[Admin]),
-    roles(Method::GET, "/v1/admin/groups/{address}", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/groups/{address}", &[Admin]),
-    roles(Method::POST, "/v1/admin/groups/{address}/members", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/groups/{address}/members/{member}", &[Admin]),
-    roles(Method::GET, "/v1/admin/policies", &[Admin]),
-    roles(Method::POST, "/v1/admin/policies", &[Admin]),
-    roles(Method::GET, "/v1/admin/policies/{id}", &[Admin]),
-    roles(Method::PATCH, "/v1/admin/policies/{id}", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/policies/{id}", &[Admin]),
-    roles(Method::GET, "/v1/admin/mailboxes", &[Admin]),
-    roles(Method::GET, "/v1/admin/mailboxes/{address}", &[Admin]),
-    roles(Method::PUT, "/v1/admin/mailboxes/{address}", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/mailboxes/{address}", &[Admin]),
-    roles(Method::GET, "/v1/admin/service-principals", &[Admin]),
-    roles(Method::POST, "/v1/admin/service-principals", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/service-principals/{id}", &[Admin]),
-    roles(Method::GET, "/v1/admin/scopes", &[Admin]),
-    roles(Method::POST, "/v1/admin/scopes", &[Admin]),
-    roles(Method::PATCH, "/v1/admin/scopes/{name}", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/scopes/{name}", &[Admin]),
-    roles(Method::GET, "/v1/admin/role-assignments", &[Admin]),
-    roles(Method::POST, "/v1/admin/role-assignments", &[Admin]),
-    roles(Method::DELETE, "/v1/admin/role-assignments/{name}", &[Admin]),
-    // "May app X send as mailbox Y, and why?" — for those who manage or audit the allowlist.
-    roles(Method::POST, "/v1/access/test", &[Admin, AuditRead]),
-    roles(Method::GET, "/v1/access/drift", &[Admin, AuditRead]),
-    roles(Method::GET, "/v1/access/apps", &[Admin, AuditRead]),
-    roles(Method::GET, "/v1/audit/changes", &[AuditRead]),
-    roles(Method::POST, "/v1/admin/import", &[Admin]),
-    roles(Method::GET, "/v1/admin/export", &[Admin]),
-];
-
-pub fn endpoint(method: &Method, path: &str) -> Option<&'static Endpoint> {
-    ENDPOINTS.iter().find(|e| e.method == method && e.path == path)
-}
-
-/// The rule for a request: HEAD is answered by the GET handler, so it follows GET's rule.
-fn rule(method: &Method, path: &str) -> Option<&'static Endpoint> {
-    endpoint(if method == Method::HEAD { &Method::GET } else { method }, path)
 }
 
 /// Codes answered as problem+json on every path, the Graph-shaped one included: they are about HTTP, not mail.
 /// A 429 is not among them: Graph SDKs retry a throttled call only when it comes in Graph's shape.
 const EDGE_CODES: [ErrorCode; 1] = [ErrorCode::MethodNotAllowed];
 
-/// Authenticates and authorizes per the table; records request metrics for every routed request.
-pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Authenticates and authorizes as each route declared; records request metrics for every routed request.
+pub async fn guard(State((state, rules)): State<(AppState, Arc<Rules>)>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let request_id = RequestId::of(request.headers()).to_owned();
-    let checked = match check(&state, &method, &route, &mut request).await {
+    let checked = match check(&state, &rules, &method, &route, &mut request).await {
         Ok(()) => read_body(&state, request).await,
         Err(e) => Err(e),
     };
@@ -152,17 +83,19 @@ async fn read_body(state: &AppState, request: Request) -> Result<(Request, Optio
     Ok((request, Some(held)))
 }
 
-async fn check(state: &AppState, method: &Method, route: &str, request: &mut Request) -> Result<(), ApiError> {
+async fn check(
+    state: &AppState,
+    rules: &Rules,
+    method: &Method,
+    route: &str,
+    request: &mut Request,
+) -> Result<(), ApiError> {
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
         // Both /v1/… and the Graph-shaped /v1.0/… are refused while draining.
         return Err(ApiError::new(ErrorCode::ShuttingDown, "this instance is shutting down; retry")
             .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
     }
-    // Default deny: a route missing from the table is a bug, and nobody may call it.
-    let Some(endpoint) = rule(method, route) else {
-        return Err(method_not_allowed(method, route));
-    };
-    let allowed = match endpoint.access {
+    let allowed = match rules.access(method, route)? {
         Access::Public => return Ok(()),
         Access::AnyOf(allowed) => allowed,
     };
@@ -251,22 +184,6 @@ fn known(method: &Method) -> &'static str {
     STANDARD.iter().find(|m| *m == method).map_or("other", |m| m.as_str())
 }
 
-/// 405 for a method the path does not serve; a path missing from the table altogether is a bug (500).
-/// The `Allow` header is added by the router, which knows the methods it serves.
-fn method_not_allowed(method: &Method, route: &str) -> ApiError {
-    let mut served: Vec<&str> = ENDPOINTS.iter().filter(|e| e.path == route).map(|e| e.method.as_str()).collect();
-    if served.is_empty() {
-        return ApiError::internal(format!("no access rule for {} {route}", known(method)));
-    }
-    if served.contains(&"GET") {
-        served.push("HEAD");
-    }
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        format!("{route} does not take {}; it takes {}", known(method), served.join(", ")),
-    )
-}
-
 /// A failed authentication: audited while its source is within its share of audit rows, else only counted.
 pub(crate) async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
     match state.auth_failures.fail(source) {
@@ -287,19 +204,5 @@ async fn record_refusal(state: &AppState, outcome: Outcome, caller: Option<&Call
     };
     if let Err(e) = audit::record(&state.pool, outcome, event).await {
         tracing::warn!(error = %e, "could not audit a refused request");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_endpoint_is_listed_once() {
-        for (i, a) in ENDPOINTS.iter().enumerate() {
-            for b in &ENDPOINTS[i + 1..] {
-                assert!(!(a.method == b.method && a.path == b.path), "{} {} twice", a.method, a.path);
-            }
-        }
     }
 }

@@ -3,28 +3,29 @@
 //! and checks its roles before the handler runs, and the OpenAPI document's `security` is written by the same call.
 //! A route declared nowhere is refused.
 
+mod authenticate;
+mod authorize;
 mod declare;
+mod record;
 mod rules;
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::authenticate::AuthFailure;
-use crate::auth::failures::Record;
 use crate::auth::{Caller, Role};
-use crate::db::audit::{self, NewEvent, Outcome};
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::body_budget::Reservation;
 use crate::routes::request_id::RequestId;
 use crate::state::AppState;
 
+pub(crate) use authenticate::source;
 pub use declare::Routes;
+pub(crate) use record::record_failure;
 pub use rules::Rules;
 
 /// Who may call a route.
@@ -83,6 +84,8 @@ async fn read_body(state: &AppState, request: Request) -> Result<(Request, Optio
     Ok((request, Some(held)))
 }
 
+/// The guard's questions, in order: is the instance draining; who may call the route; who is calling; may they.
+/// The caller, once allowed, goes on in the request's extensions.
 async fn check(
     state: &AppState,
     rules: &Rules,
@@ -90,81 +93,26 @@ async fn check(
     route: &str,
     request: &mut Request,
 ) -> Result<(), ApiError> {
-    if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
-        // Both /v1/… and the Graph-shaped /v1.0/… are refused while draining.
-        return Err(ApiError::new(ErrorCode::ShuttingDown, "this instance is shutting down; retry")
-            .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
-    }
+    refuse_while_draining(state, route)?;
     let allowed = match rules.access(method, route)? {
         Access::Public => return Ok(()),
         Access::AnyOf(allowed) => allowed,
     };
     let request_id = RequestId::of(request.headers()).to_owned();
-    let source = source(state, request);
-    // A source that keeps failing is refused before its credential costs a lookup, a signature check or a row (only a
-    // source counted apart: see auth::failures).
-    if let Err(retry_after) = state.auth_failures.check(source) {
-        state.metrics.auth_throttled();
-        return Err(ApiError::new(
-            ErrorCode::TooManyAuthFailures,
-            "too many failed authentications from this address; wait before trying again",
-        )
-        .header(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs())));
-    }
-    let caller = match authenticate(state, request.headers()).await {
-        Ok(caller) => caller,
-        Err(AuthFailure::Db(e)) => return Err(e.into()),
-        Err(AuthFailure::Unavailable { detail }) => {
-            state.metrics.auth_failure("keys_unavailable");
-            return Err(ApiError::unavailable(detail));
-        }
-        Err(AuthFailure::Unauthenticated { reason, detail }) => {
-            state.metrics.auth_failure(reason);
-            let what = format!("{method} {route}: {reason}");
-            record_failure(state, source, &request_id, &what).await;
-            return Err(ApiError::unauthorized(detail));
-        }
-        Err(AuthFailure::Unregistered { detail }) => {
-            state.metrics.auth_failure("unregistered_app");
-            record_failure(state, source, &request_id, &detail).await;
-            return Err(ApiError::new(ErrorCode::UnregisteredApp, detail));
-        }
-    };
-    if !allowed.iter().any(|r| caller.has(*r)) {
-        state.metrics.auth_failure("missing_role");
-        if let Err(retry_after) = crate::accept::over_budget(state, &caller) {
-            let limit = state.settings.limits.app_refusals_per_minute;
-            return Err(crate::accept::too_many_refusals(limit, retry_after));
-        }
-        let need: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-        let has: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
-        let detail = format!(
-            "{method} {route} needs the role {}; app {} has {}",
-            need.join(" or "),
-            caller.app_name,
-            if has.is_empty() { "none".to_owned() } else { has.join(", ") }
-        );
-        record_refusal(state, Outcome::Forbidden, Some(&caller), &request_id, &detail).await;
-        return Err(ApiError::new(ErrorCode::MissingRole, detail));
-    }
+    let source = authenticate::source(state, request);
+    let caller = authenticate::caller(state, method, route, &request_id, source, request.headers()).await?;
+    authorize::roles(state, &caller, allowed, method, route, &request_id).await?;
     request.extensions_mut().insert(caller);
     Ok(())
 }
 
-async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, AuthFailure> {
-    crate::auth::authenticate::authenticate(&state.pool, &state.callers, state.entra.as_ref(), headers).await
-}
-
-/// Where a request comes from, for the failure limit: the address the load balancer in front reports, when one is
-/// configured and its header holds one, else the TCP peer.
-pub(crate) fn source(state: &AppState, request: &Request) -> Option<IpAddr> {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let Some(name) = &state.settings.http.client_address_header else {
-        return peer;
-    };
-    // The last entry is the one the nearest proxy appended; entries before it are the client's to invent.
-    let last = request.headers().get_all(name).iter().next_back().and_then(|v| v.to_str().ok());
-    last.and_then(|v| v.rsplit(',').next()).and_then(crate::auth::failures::parse_address).or(peer)
+fn refuse_while_draining(state: &AppState, route: &str) -> Result<(), ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) && route.starts_with("/v1") {
+        // Both /v1/… and the Graph-shaped /v1.0/… are refused while draining.
+        return Err(ApiError::new(ErrorCode::ShuttingDown, "this instance is shutting down; retry")
+            .header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")));
+    }
+    Ok(())
 }
 
 /// The method's name when it is one of HTTP's own, else `other`: a caller may invent any number of methods, and
@@ -182,27 +130,4 @@ fn known(method: &Method) -> &'static str {
         Method::CONNECT,
     ];
     STANDARD.iter().find(|m| *m == method).map_or("other", |m| m.as_str())
-}
-
-/// A failed authentication: audited while its source is within its share of audit rows, else only counted.
-pub(crate) async fn record_failure(state: &AppState, source: Option<IpAddr>, request_id: &str, detail: &str) {
-    match state.auth_failures.fail(source) {
-        Record::Audit => record_refusal(state, Outcome::Unauthenticated, None, request_id, detail).await,
-        Record::CountOnly => state.metrics.auth_failure_unaudited(),
-    }
-}
-
-/// Refusals are audited without the credential. A failure to record must not turn a 401 into a 500.
-async fn record_refusal(state: &AppState, outcome: Outcome, caller: Option<&Caller>, request_id: &str, detail: &str) {
-    let event = NewEvent {
-        app_id: caller.map(|c| c.app_id),
-        app_name: caller.map(|c| c.app_name.as_str()),
-        request_id: Some(request_id),
-        detail: Some(detail),
-        http_status: Some(if outcome == Outcome::Forbidden { 403 } else { 401 }),
-        ..NewEvent::default()
-    };
-    if let Err(e) = audit::record(&state.pool, outcome, event).await {
-        tracing::warn!(error = %e, "could not audit a refused request");
-    }
 }

@@ -7,9 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -39,29 +37,23 @@ mod listener;
 mod unscoped;
 
 pub fn router(state: AppState) -> Router {
-    let (api, mut openapi) = routes::api().split_for_parts();
-    routes::openapi::annotate_access(&mut openapi);
+    let api = routes::api();
+    let mut openapi = api.openapi().clone();
+    routes::openapi::complete(&mut openapi);
     let declared = Arc::new(routes::query::Declared::from_document(&openapi));
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    // Every route, documented or not, is declared with who may call it; the guard refuses any that is not.
+    let (api, access) = api.merge(routes::undocumented(openapi)).into_router();
+    let access = Arc::new(access);
     let body_limit = state.settings.http.max_body_bytes;
     let http = state.settings.http.clone();
     let metrics = state.metrics.clone();
     let api = api
-        .route(
-            "/openapi.json",
-            get(move || {
-                let doc = openapi.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
-            }),
-        )
-        .route("/metrics", get(routes::metrics::metrics))
-        .route("/ui", get(routes::ui::page))
-        .route("/ui/{file}", get(routes::ui::asset))
         // Route layers run outermost last: the guard authenticates, then undeclared query parameters are refused.
         .route_layer(axum::middleware::from_fn(move |request, next| {
             routes::query::refuse_undeclared(declared.clone(), request, next)
         }))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::access::guard))
+        .route_layer(axum::middleware::from_fn_with_state((state.clone(), access), routes::access::guard))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), routes::admin::forget_on_change))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint").into_response() })
         .with_state(state)

@@ -7,18 +7,29 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::admin::apps;
+use crate::auth::Role::{Admin, AuditRead};
 use crate::db;
 use crate::db::drift::DriftEvent;
 use crate::domain::Mailbox;
 use crate::error::{ApiError, Problem};
 use crate::policy::scoping::AppScope;
 use crate::policy::{Decision, decide};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::routes::query::StrictQuery;
 use crate::state::AppState;
+
+/// "May app X send as mailbox Y, and why?" — for those who manage or audit the allowlist.
+pub fn routes() -> Routes {
+    Routes::new()
+        .guarded(&[Admin, AuditRead], routes!(test))
+        .guarded(&[Admin, AuditRead], routes!(drift))
+        .guarded(&[Admin, AuditRead], routes!(apps))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -12,12 +12,18 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::auth::authenticate::AuthFailure;
-use crate::routes::access;
+use crate::routes::access::{self, Routes};
 use crate::routes::request_id::RequestId;
 use crate::state::AppState;
+
+/// Probes are public: orchestrators call them without credentials. Readiness shows an Admin caller more.
+pub fn routes() -> Routes {
+    Routes::new().public(routes!(healthz)).public(routes!(readyz))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {

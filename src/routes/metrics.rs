@@ -8,7 +8,12 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 
 use crate::metrics::Format;
+use crate::routes::access::Routes;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().public_get("/metrics", metrics)
+}
 
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     // The queue as last measured (see metrics::queue: at most one measurement in flight, none waited for by others).

@@ -18,3 +18,16 @@ fn committed_openapi_matches_the_code() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
 }
+
+/// What `/openapi.json` serves is the committed document, cross-field rules and refusals included: clients that
+/// generate code from the served one get the same contract.
+#[sqlx::test]
+async fn the_served_document_is_the_committed_one(pool: sqlx::PgPool) {
+    let app = crate::support::server::spawn().start(pool).await;
+    let served: serde_json::Value =
+        app.http.get(app.url("/openapi.json")).send().await.expect("get").json().await.expect("json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    assert!(served == committed, "GET /openapi.json differs from openapi/openapi.json");
+}

@@ -1,8 +1,9 @@
-//! Every endpoint obeys the access table: each role is refused wherever the table does not allow it.
+//! Every endpoint obeys the access its module declared: each role is refused wherever the declaration does not
+//! allow it, and the OpenAPI document says the same.
 
 use mailgate::auth::{ApiKey, Role};
 use mailgate::db;
-use mailgate::routes::access::{Access, ENDPOINTS};
+use mailgate::routes::access::Access;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -29,10 +30,10 @@ async fn every_endpoint_refuses_every_role_it_does_not_allow(pool: PgPool) {
     keys.push((None, app_with_roles(&app.pool, "no-roles", &[]).await));
 
     let mut checked = 0;
-    for endpoint in ENDPOINTS {
+    for endpoint in mailgate::routes::api().endpoints() {
         let Access::AnyOf(allowed) = endpoint.access else { continue };
         let method = Method::from_bytes(endpoint.method.as_str().as_bytes()).expect("method");
-        let url = app.url(&concrete(endpoint.path));
+        let url = app.url(&concrete(&endpoint.path));
         // Without a credential: always 401.
         let r = app.http.request(method.clone(), &url).send().await.expect("send");
         assert_eq!(r.status(), 401, "{} {} without credentials", endpoint.method, endpoint.path);
@@ -73,16 +74,21 @@ async fn every_endpoint_refuses_every_role_it_does_not_allow(pool: PgPool) {
     assert!(metrics.contains("mailgate_auth_failures_total{reason=\"missing\"}"), "{metrics}");
 }
 
+/// Fail closed, as the document shows it: every operation in it was declared with its access, and says so.
 #[test]
-fn the_openapi_document_and_the_access_table_agree() {
+fn every_documented_operation_is_declared_and_says_who_may_call_it() {
     let doc: Value = serde_json::from_str(&mailgate::routes::openapi::document_json()).expect("json");
+    let api = mailgate::routes::api();
+    let declared = api.endpoints();
     let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("item") {
-            let rule = ENDPOINTS
+            operations += 1;
+            let rule = declared
                 .iter()
-                .find(|e| e.method.as_str().eq_ignore_ascii_case(method) && e.path == path)
-                .unwrap_or_else(|| panic!("{method} {path} has no access rule"));
+                .find(|e| e.method.as_str().eq_ignore_ascii_case(method) && e.path == *path)
+                .unwrap_or_else(|| panic!("{method} {path} is documented but its access is declared nowhere"));
             match rule.access {
                 Access::Public => assert!(op.get("security").is_none(), "{method} {path}"),
                 Access::AnyOf(roles) => {
@@ -93,11 +99,22 @@ fn the_openapi_document_and_the_access_table_agree() {
             }
         }
     }
-    for e in ENDPOINTS {
-        if matches!(e.access, Access::AnyOf(_)) {
-            assert!(paths.get(e.path).is_some(), "{} {} is not documented", e.method, e.path);
-        }
+    // And nothing is declared that the document leaves out.
+    assert_eq!(operations, declared.len());
+}
+
+/// The routes left out of the document are declared public, and answer without a credential.
+#[sqlx::test]
+async fn the_routes_the_document_leaves_out_are_public(pool: PgPool) {
+    let app = spawn().start(pool).await;
+    for path in ["/openapi.json", "/metrics", "/ui", "/ui/app.js"] {
+        let r = app.http.get(app.url(path)).send().await.expect("get");
+        assert_eq!(r.status(), 200, "{path}");
     }
+    let undocumented = mailgate::routes::undocumented(Default::default());
+    let paths: Vec<&str> = undocumented.endpoints().iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/openapi.json", "/metrics", "/ui", "/ui/{file}"]);
+    assert!(undocumented.endpoints().iter().all(|e| e.access == Access::Public));
 }
 
 #[sqlx::test]

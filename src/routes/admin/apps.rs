@@ -3,15 +3,22 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use utoipa_axum::routes;
 
 use crate::admin::Actor;
 use crate::admin::apps::{self, AppChange, AppInput};
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::db;
 use crate::db::apps::App;
 use crate::error::{ApiError, Problem};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().guarded(&[Admin], routes!(list, create)).guarded(&[Admin], routes!(get, change, remove))
+}
 
 /// Every registered app.
 #[utoipa::path(get, path = "/v1/admin/apps", tag = "admin", responses((status = 200, body = Vec<App>)))]

@@ -3,16 +3,29 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::admin::Actor;
 use crate::admin::exchange_rbac::{self, AssignmentChange, AssignmentInput, PrincipalInput, ScopeChange, ScopeInput};
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::db;
 use crate::db::exchange_rbac::{AssignmentRow, ScopeRow, ServicePrincipalRow};
 use crate::error::{ApiError, Problem};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .guarded(&[Admin], routes!(list_principals, create_principal))
+        .guarded(&[Admin], routes!(get_principal, remove_principal))
+        .guarded(&[Admin], routes!(list_scopes, create_scope))
+        .guarded(&[Admin], routes!(get_scope, change_scope, remove_scope))
+        .guarded(&[Admin], routes!(list_assignments, create_assignment))
+        .guarded(&[Admin], routes!(get_assignment, change_assignment, remove_assignment))
+}
 
 #[utoipa::path(get, path = "/v1/admin/service-principals", tag = "admin", responses((status = 200, body = Vec<ServicePrincipalRow>)))]
 pub async fn list_principals(State(state): State<AppState>) -> Result<Json<Vec<ServicePrincipalRow>>, ApiError> {

@@ -6,13 +6,20 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::routes;
 
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::error::{ApiError, Problem};
 use crate::exchange_sync::{self, Bundle, Report};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::routes::query::StrictQuery;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().guarded(&[Admin], routes!(import)).guarded(&[Admin], routes!(export))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -3,15 +3,26 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use utoipa_axum::routes;
 
 use crate::admin::Actor;
 use crate::admin::groups::{self, GroupChange, GroupInput, GroupView, MemberInput};
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::db;
 use crate::db::groups::GroupRow;
 use crate::error::{ApiError, Problem};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .guarded(&[Admin], routes!(list, create))
+        .guarded(&[Admin], routes!(get, change, remove))
+        .guarded(&[Admin], routes!(add_member))
+        .guarded(&[Admin], routes!(remove_member))
+}
 
 #[utoipa::path(get, path = "/v1/admin/groups", tag = "admin", responses((status = 200, body = Vec<GroupRow>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupRow>>, ApiError> {

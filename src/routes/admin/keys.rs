@@ -3,16 +3,23 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::admin::keys::{self, IssuedKey, KeyInput};
 use crate::admin::{Actor, apps};
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::db;
 use crate::db::keys::KeyInfo;
 use crate::error::{ApiError, Problem};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJsonOrDefault;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().guarded(&[Admin], routes!(list, issue)).guarded(&[Admin], routes!(revoke))
+}
 
 /// An app's keys: prefixes, state and last use — never the secrets.
 #[utoipa::path(

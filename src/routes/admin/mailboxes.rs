@@ -3,15 +3,22 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use utoipa_axum::routes;
 
 use crate::admin::Actor;
 use crate::admin::directory::{self, MailboxInput};
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::db;
 use crate::db::directory::RecipientRow;
 use crate::error::{ApiError, Problem};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().guarded(&[Admin], routes!(list)).guarded(&[Admin], routes!(get, put, remove))
+}
 
 #[utoipa::path(get, path = "/v1/admin/mailboxes", tag = "admin", responses((status = 200, body = Vec<RecipientRow>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RecipientRow>>, ApiError> {

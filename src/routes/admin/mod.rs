@@ -13,7 +13,20 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::routes::access::Routes;
 use crate::state::AppState;
+
+/// Every route here is for the Admin role; each file declares its own.
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(apps::routes())
+        .merge(keys::routes())
+        .merge(groups::routes())
+        .merge(policies::routes())
+        .merge(mailboxes::routes())
+        .merge(exchange_rbac::routes())
+        .merge(exchange_sync::routes())
+}
 
 /// After a change through `/v1/admin` (or an import) succeeds, this replica decides with it at once: its policy
 /// snapshot and callers are marked stale here, while other replicas follow the change notice from the database.

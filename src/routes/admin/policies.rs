@@ -3,16 +3,23 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::admin::Actor;
 use crate::admin::policies::{self, PolicyChange, PolicyInput};
 use crate::auth::Caller;
+use crate::auth::Role::Admin;
 use crate::db;
 use crate::db::policies::PolicyView;
 use crate::error::{ApiError, Problem};
+use crate::routes::access::Routes;
 use crate::routes::json_body::ApiJson;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().guarded(&[Admin], routes!(list, create)).guarded(&[Admin], routes!(get, change, remove))
+}
 
 fn id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found("policy"))

@@ -9,8 +9,21 @@ pub mod params;
 pub mod series;
 pub mod stats;
 
+use utoipa_axum::routes;
+
+use crate::auth::Role::AuditRead;
 use crate::db::audit_reads::AuditReads;
 use crate::error::{ApiError, ErrorCode};
+use crate::routes::access::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .guarded(&[AuditRead], routes!(list::list))
+        .guarded(&[AuditRead], routes!(stats::stats))
+        .guarded(&[AuditRead], routes!(series::timeseries))
+        .guarded(&[AuditRead], routes!(export::export))
+        .guarded(&[AuditRead], routes!(changes::changes))
+}
 
 /// How a failed audit read is answered: a statement over the audit timeout is 503 `query_timeout` naming the setting
 /// (narrowing the query is the remedy, not retrying it), an audit database that cannot be reached, or a standby that

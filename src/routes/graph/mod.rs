@@ -5,3 +5,12 @@
 pub mod error;
 pub mod send_as;
 pub mod send_mail;
+
+use utoipa_axum::routes;
+
+use crate::auth::Role::MailSend;
+use crate::routes::access::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new().guarded(&[MailSend], routes!(send_mail::send_mail))
+}

@@ -2,11 +2,15 @@
 
 mod refusals;
 
+use std::sync::Arc;
+
+use axum::http::header;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::access::{Access, ENDPOINTS};
+use super::access::Routes;
+use crate::auth::Role;
 use crate::error::Problem;
 
 #[derive(OpenApi)]
@@ -63,48 +67,54 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// The whole document, as `mailgate openapi` prints it and `/openapi.json` serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = super::api().into_openapi();
-    annotate_access(&mut doc);
-    if let Some(components) = doc.components.as_mut() {
-        crate::domain::message::schema::add_rules(components);
-    }
+    complete(&mut doc);
     doc
 }
 
-/// Writes each operation's roles from the access table, so the document cannot disagree with enforcement, and the
-/// refusals every operation shares (see `refusals`). The Graph-shaped operations answer in Graph's error shape and
-/// describe their own.
-pub fn annotate_access(doc: &mut utoipa::openapi::OpenApi) {
+/// What the handlers' annotations do not say themselves: the shared refusals and the send request's cross-field
+/// rules. Both the printed and the served document go through it, so they are the same document.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    annotate_refusals(doc);
+    if let Some(components) = doc.components.as_mut() {
+        crate::domain::message::schema::add_rules(components);
+    }
+}
+
+/// `GET /openapi.json`, for anyone: the document as this instance serves it.
+pub fn served(json: Arc<String>) -> Routes {
+    Routes::new().public_get("/openapi.json", move || {
+        let doc = json.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+    })
+}
+
+/// Writes a declaration's roles into its operation (see `access::Routes::guarded`), so the document cannot disagree
+/// with enforcement: a `security` requirement naming the roles for each kind of credential, and a sentence after
+/// the description.
+pub fn require_roles(op: &mut Operation, roles: &[Role]) {
+    let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    op.security = Some(vec![
+        SecurityRequirement::new("api_key", roles.clone()),
+        SecurityRequirement::new("entra", roles.clone()),
+    ]);
+    let note = format!("Requires the role {}.", roles.join(" or "));
+    op.description = Some(match op.description.take() {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+        _ => note,
+    });
+}
+
+/// Writes the refusals every operation shares (see `refusals`): 401, 403 and 429 where its declaration requires a
+/// role. The Graph-shaped operations answer in Graph's error shape and describe their own.
+fn annotate_refusals(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops: [(&str, &mut Option<Operation>); 5] = [
-            ("GET", &mut item.get),
-            ("POST", &mut item.post),
-            ("PUT", &mut item.put),
-            ("PATCH", &mut item.patch),
-            ("DELETE", &mut item.delete),
-        ];
-        for (method, op) in ops {
-            let Some(op) = op.as_mut() else { continue };
-            let rule = ENDPOINTS.iter().find(|e| e.method.as_str() == method && e.path == path);
-            let roles: Vec<&str> = match rule.map(|e| &e.access) {
-                Some(Access::AnyOf(roles)) => roles.iter().map(|r| r.as_str()).collect(),
-                Some(Access::Public) | None => Vec::new(),
-            };
-            if !path.starts_with("/v1.0/") {
-                let shape = refusals::Shape::of(op, !roles.is_empty());
-                refusals::add(op, &shape, path.starts_with("/v1/"));
-            }
-            if roles.is_empty() {
-                continue;
-            }
-            op.security = Some(vec![
-                SecurityRequirement::new("api_key", roles.clone()),
-                SecurityRequirement::new("entra", roles.clone()),
-            ]);
-            let note = format!("Requires the role {}.", roles.join(" or "));
-            op.description = Some(match op.description.take() {
-                Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
-                _ => note,
-            });
+        if path.starts_with("/v1.0/") {
+            continue;
+        }
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            let shape = refusals::Shape::of(op, op.security.is_some());
+            refusals::add(op, &shape, path.starts_with("/v1/"));
         }
     }
 }

@@ -14,6 +14,12 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::routes::access::Routes;
+
+/// Public: the page holds no data, and its data comes from the audit endpoints, with the auditor's credential.
+pub fn routes() -> Routes {
+    Routes::new().public_get("/ui", page).public_get("/ui/{file}", asset)
+}
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

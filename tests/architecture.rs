@@ -36,7 +36,6 @@ const LAYERS: &[(&str, u8)] = &[
 const ALLOWED_UPWARD: &[(&str, &str)] = &[
     ("accept", "routes"),
     ("accept", "state"),
-    ("db", "audit_chain"),
     ("db", "auth"),
     ("db", "policy"),
     ("state", "routes"),

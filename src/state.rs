@@ -11,13 +11,13 @@ use crate::accept::refusal_budget::RefusalBudget;
 use crate::auth::CallerCache;
 use crate::auth::entra::EntraValidator;
 use crate::auth::failures::FailureLimiter;
+use crate::body_budget::BodyBudget;
 use crate::config::Settings;
 use crate::db::audit_reads::AuditReads;
 use crate::delivery::{Events, GraphToken};
 use crate::metrics::Metrics;
 use crate::policy::PolicyCache;
-use crate::routes::body_budget::BodyBudget;
-use crate::routes::readiness::DatabaseCheck;
+use crate::readiness::DatabaseCheck;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -104,7 +104,7 @@ pub(super) fn with_body_limit(
         return Err(invalid(&MAX_BODY_BYTES.spec, "must be at least 1024"));
     }
     let http = http(raw)?;
-    // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
+    // A body is charged three times its length (crate::body_budget): the budget must hold the largest one.
     if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
         return Err(invalid(
             &MAX_INFLIGHT_BODY_BYTES.spec,

@@ -12,7 +12,6 @@ pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
-pub mod readiness;
 pub mod request_id;
 pub mod ui;
 

@@ -45,3 +45,18 @@ pub struct AppState {
     /// Refusals per app and minute recorded one by one.
     pub refusals: Arc<RefusalBudget>,
 }
+
+impl AppState {
+    /// What accepting a message uses of this state.
+    pub fn accepting(&self) -> accept::Context<'_> {
+        accept::Context {
+            pool: &self.pool,
+            writer: &self.accept,
+            done: &self.events.done,
+            metrics: &self.metrics,
+            refusals: &self.refusals,
+            limits: self.settings.limits,
+            idempotency_ttl: self.settings.idempotency_ttl,
+        }
+    }
+}

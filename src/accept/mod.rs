@@ -152,8 +152,8 @@ pub async fn accept(
         return Err(refusal);
     }
     tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
-    let message = queued.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
-    Ok(Accepted::Queued { message, done })
+    let queued = queued.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
+    Ok(Accepted::Queued { message: queued, done })
 }
 
 /// Counts a refusal about to be answered and recorded: `Err(retry_after)` when the app is over its refusal budget

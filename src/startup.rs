@@ -19,6 +19,7 @@ use crate::audit_chain;
 use crate::auth::CallerCache;
 use crate::auth::entra::{EntraConfig, EntraValidator};
 use crate::auth::failures::FailureLimiter;
+use crate::body_budget::BodyBudget;
 use crate::config::{EntraSettings, Settings};
 use crate::db;
 use crate::db::audit_reads::AuditReads;
@@ -27,9 +28,8 @@ use crate::delivery::{Events, GraphClient, GraphToken};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 use crate::policy::PolicyCache;
+use crate::readiness::DatabaseCheck;
 use crate::routes;
-use crate::routes::body_budget::BodyBudget;
-use crate::routes::readiness::DatabaseCheck;
 use crate::state::AppState;
 
 pub mod edge;

@@ -11,13 +11,13 @@ use crate::accept::refusal_budget::RefusalBudget;
 use crate::auth::CallerCache;
 use crate::auth::entra::EntraValidator;
 use crate::auth::failures::FailureLimiter;
+use crate::body_budget::BodyBudget;
 use crate::config::Settings;
 use crate::db::audit_reads::AuditReads;
 use crate::delivery::{Events, GraphToken};
 use crate::metrics::Metrics;
 use crate::policy::PolicyCache;
-use crate::routes::body_budget::BodyBudget;
-use crate::routes::readiness::DatabaseCheck;
+use crate::readiness::DatabaseCheck;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -44,4 +44,19 @@ pub struct AppState {
     pub body_budget: Arc<BodyBudget>,
     /// Refusals per app and minute recorded one by one.
     pub refusals: Arc<RefusalBudget>,
+}
+
+impl AppState {
+    /// What accepting a message uses of this state.
+    pub fn accepting(&self) -> accept::Context<'_> {
+        accept::Context {
+            pool: &self.pool,
+            writer: &self.accept,
+            done: &self.events.done,
+            metrics: &self.metrics,
+            refusals: &self.refusals,
+            limits: self.settings.limits,
+            idempotency_ttl: self.settings.retention.idempotency_ttl,
+        }
+    }
 }

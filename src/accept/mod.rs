@@ -3,6 +3,7 @@
 //! event, its key and its quota count to the group-commit writer, which answers once they are durable.
 
 pub mod group_commit;
+pub mod queued;
 pub mod quota;
 mod refusal;
 pub mod refusal_budget;
@@ -10,22 +11,37 @@ pub mod refusal_budget;
 use std::time::Duration;
 
 use serde_json::json;
+use sqlx::PgPool;
 use tokio::sync::broadcast;
 use tracing::field::Empty;
 use uuid::Uuid;
 
 pub use self::group_commit::Writer;
 use self::group_commit::{KeyClaim, Request, Row, Written};
+pub use self::queued::QueuedMessage;
 pub use self::refusal::{Refusal, too_many_refusals};
+use self::refusal_budget::RefusalBudget;
 use crate::auth::Caller;
+use crate::config::Limits;
 use crate::db;
 use crate::db::idempotency::Stored;
 use crate::domain::message::NewMessage;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::policy::{Access, Decision, Snapshot, decide};
-use crate::routes::messages::view::MessageView;
-use crate::state::AppState;
 use crate::telemetry;
+
+/// What accepting uses of the process's shared state, lent for one call (`AppState::accepting` lends it).
+pub struct Context<'a> {
+    pub pool: &'a PgPool,
+    pub writer: &'a Writer,
+    /// Where a message's outcome is announced, for a caller who waits for it.
+    pub done: &'a broadcast::Sender<Uuid>,
+    pub metrics: &'a Metrics,
+    pub refusals: &'a RefusalBudget,
+    pub limits: Limits,
+    pub idempotency_ttl: Duration,
+}
 
 /// A caller's Idempotency-Key for one logical send, with the fingerprint of the request it came with.
 pub struct Key {
@@ -35,7 +51,7 @@ pub struct Key {
 
 pub enum Accepted {
     /// Stored now. `done` is subscribed when the caller wants to wait for the outcome.
-    Queued { id: Uuid, view: MessageView, done: Option<broadcast::Receiver<Uuid>> },
+    Queued { message: QueuedMessage, done: Option<broadcast::Receiver<Uuid>> },
     /// A retry of an earlier request with the same Idempotency-Key.
     Replay(Stored),
 }
@@ -44,7 +60,7 @@ pub enum Accepted {
 /// the message itself names the mailbox as Graph is called with it): one snapshot per send, so resolution and
 /// decision cannot disagree. A local denial is recorded before it is returned.
 pub async fn accept(
-    state: &AppState,
+    cx: &Context<'_>,
     snapshot: &Snapshot,
     caller: &Caller,
     message: NewMessage,
@@ -52,18 +68,18 @@ pub async fn accept(
     request_id: &str,
     wait: Option<Duration>,
 ) -> Result<Accepted, Refusal> {
-    let ttl = state.settings.retention.idempotency_ttl;
+    let ttl = cx.idempotency_ttl;
     if let Some(k) = key
-        && let Some(stored) = db::idempotency::find(&state.pool, caller.app_id, &k.key, ttl).await?
+        && let Some(stored) = db::idempotency::find(cx.pool, caller.app_id, &k.key, ttl).await?
     {
         return Ok(Accepted::Replay(stored));
     }
     let decision = decided(snapshot, caller, &message.mailbox.key());
     let granted = decision.access == Access::Granted;
-    state.metrics.decision(granted);
+    cx.metrics.decision(granted);
     if !granted {
-        over_budget(state, caller).map_err(|retry_after| Refusal::TooManyRefusals {
-            limit: state.settings.limits.app_refusals_per_minute,
+        over_budget(cx.refusals, cx.metrics, caller).map_err(|retry_after| Refusal::TooManyRefusals {
+            limit: cx.limits.app_refusals_per_minute,
             retry_after,
         })?;
     }
@@ -71,19 +87,19 @@ pub async fn accept(
     // From here on the mailbox is the canonical one, whatever name the caller used: the audit row, the outbox row
     // (and so pacing and the Graph call) all carry it.
     let mailbox = decision.mailbox.clone();
-    let view = granted.then(|| MessageView::queued(id, &mailbox, &message));
+    let queued = granted.then(|| QueuedMessage::new(id, &mailbox, &message));
     let refusal = (!granted).then(|| Refusal::Denied { id, decision: Box::new(decision.clone()) });
     let claim = key.map(|k| KeyClaim {
         key: k.key.clone(),
         hash: k.hash.clone(),
         status: if granted { 202 } else { 403 },
-        response: match (&view, &refusal) {
-            (Some(view), _) => json!(view),
+        response: match (&queued, &refusal) {
+            (Some(queued), _) => queued.answer(),
             (None, Some(refusal)) => json!(refusal.to_api_error().problem()),
             (None, None) => json!(null),
         },
     });
-    let limits = state.settings.limits;
+    let limits = cx.limits;
     let quota = granted
         .then(|| quota::Ask {
             app_id: caller.app_id,
@@ -93,7 +109,7 @@ pub async fn accept(
         })
         .filter(|ask| ask.per_minute > 0 || ask.per_day > 0);
     // Subscribed before the row exists, so the outcome cannot slip past between insert and wait.
-    let done = wait.map(|_| state.events.done.subscribe());
+    let done = wait.map(|_| cx.done.subscribe());
     let request = Request {
         row: Row {
             id,
@@ -113,12 +129,12 @@ pub async fn accept(
         key: claim,
         quota,
     };
-    match state.accept.write(request).await.map_err(Refusal::Store)? {
+    match cx.writer.write(request).await.map_err(Refusal::Store)? {
         Written::Stored => {}
         Written::KeyTaken => {
             // A concurrent request with this key committed first: answer as it was answered.
             let k = key_of(key)?;
-            let stored = db::idempotency::find(&state.pool, caller.app_id, &k.key, ttl).await?;
+            let stored = db::idempotency::find(cx.pool, caller.app_id, &k.key, ttl).await?;
             return Ok(Accepted::Replay(
                 stored.ok_or_else(|| Refusal::Internal("an idempotency key vanished".into()))?,
             ));
@@ -126,7 +142,7 @@ pub async fn accept(
         Written::OverQuota(verdict) => {
             let refusal = Refusal::quota(&caller.app_name, verdict);
             if let Refusal::OverQuota { quota, .. } = &refusal {
-                state.metrics.quota_refusal(quota);
+                cx.metrics.quota_refusal(quota);
             }
             return Err(refusal);
         }
@@ -136,17 +152,17 @@ pub async fn accept(
         return Err(refusal);
     }
     tracing::info!(%id, app = %caller.app_name, %mailbox, "queued");
-    let view = view.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
-    Ok(Accepted::Queued { id, view, done })
+    let queued = queued.ok_or_else(|| Refusal::Internal("a queued message without its view".into()))?;
+    Ok(Accepted::Queued { message: queued, done })
 }
 
 /// Counts a refusal about to be answered and recorded: `Err(retry_after)` when the app is over its refusal budget
 /// and it must be answered 429 instead, recording nothing of its own.
-pub fn over_budget(state: &AppState, caller: &Caller) -> Result<(), u64> {
-    match state.refusals.refuse(caller.app_id, &caller.app_name) {
+pub fn over_budget(refusals: &RefusalBudget, metrics: &Metrics, caller: &Caller) -> Result<(), u64> {
+    match refusals.refuse(caller.app_id, &caller.app_name) {
         refusal_budget::Verdict::Record => Ok(()),
         refusal_budget::Verdict::OverBudget { retry_after } => {
-            state.metrics.quota_refusal("refusals_per_minute");
+            metrics.quota_refusal("refusals_per_minute");
             Err(retry_after.as_secs_f64().ceil() as u64)
         }
     }

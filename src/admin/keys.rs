@@ -64,7 +64,7 @@ pub async fn issue(pool: &PgPool, actor: &Actor, app_name: &str, input: &KeyInpu
     let expires_at = input.expires_in_days.map(|d| OffsetDateTime::now_utc() + time::Duration::days(d.into()));
     let key = ApiKey::generate();
     let mut tx = actor.begin(pool).await?;
-    let id = db::keys::insert(&mut *tx, app.id, &key, expires_at, roles.as_deref()).await?;
+    let id = db::keys::insert(&mut *tx, app.id, key.prefix(), &key.digest(), expires_at, roles.as_deref()).await?;
     tx.commit().await?;
     Ok(IssuedKey { id, key: key.reveal().to_owned(), prefix: key.prefix().to_owned(), expires_at, roles })
 }

@@ -7,11 +7,9 @@
 //! 8 bytes big-endian signed; uuids their 16 bytes; integers 4 bytes big-endian signed; text its UTF-8 bytes.
 //! So NULL and the empty string differ, and no two rows share bytes.
 
-use sqlx::FromRow;
-use time::OffsetDateTime;
-use uuid::Uuid;
+use crate::db::audit_chain::ChainRow;
 
-/// The columns, in the order they are serialized.
+/// The columns, in the order they are serialized: every field of `ChainRow`, which `db::audit_chain::SELECT` reads.
 pub const COLUMNS: [&str; 14] = [
     "id",
     "at",
@@ -29,49 +27,25 @@ pub const COLUMNS: [&str; 14] = [
     "detail",
 ];
 
-/// `COLUMNS` as a select list.
-pub const SELECT: &str = "id, at, outcome, app_id, app_name, mailbox, message_id, attempt, http_status, graph_code,
-                          graph_request_id, latency_ms, request_id, detail";
-
-/// One audit row, every column.
-#[derive(Debug, Clone, FromRow)]
-pub struct ChainRow {
-    pub id: i64,
-    pub at: OffsetDateTime,
-    pub outcome: String,
-    pub app_id: Option<Uuid>,
-    pub app_name: Option<String>,
-    pub mailbox: Option<String>,
-    pub message_id: Option<Uuid>,
-    pub attempt: Option<i32>,
-    pub http_status: Option<i32>,
-    pub graph_code: Option<String>,
-    pub graph_request_id: Option<String>,
-    pub latency_ms: Option<i32>,
-    pub request_id: Option<String>,
-    pub detail: Option<String>,
-}
-
-impl ChainRow {
-    pub fn canonical(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
-        let micros = i64::try_from(self.at.unix_timestamp_nanos().div_euclid(1000)).unwrap_or(i64::MAX);
-        field(&mut out, Some(self.id.to_be_bytes().as_slice()));
-        field(&mut out, Some(micros.to_be_bytes().as_slice()));
-        field(&mut out, Some(self.outcome.as_bytes()));
-        field(&mut out, self.app_id.as_ref().map(|u| u.as_bytes().as_slice()));
-        text(&mut out, &self.app_name);
-        text(&mut out, &self.mailbox);
-        field(&mut out, self.message_id.as_ref().map(|u| u.as_bytes().as_slice()));
-        int(&mut out, self.attempt);
-        int(&mut out, self.http_status);
-        text(&mut out, &self.graph_code);
-        text(&mut out, &self.graph_request_id);
-        int(&mut out, self.latency_ms);
-        text(&mut out, &self.request_id);
-        text(&mut out, &self.detail);
-        out
-    }
+/// The row's canonical bytes.
+pub fn bytes(row: &ChainRow) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let micros = i64::try_from(row.at.unix_timestamp_nanos().div_euclid(1000)).unwrap_or(i64::MAX);
+    field(&mut out, Some(row.id.to_be_bytes().as_slice()));
+    field(&mut out, Some(micros.to_be_bytes().as_slice()));
+    field(&mut out, Some(row.outcome.as_bytes()));
+    field(&mut out, row.app_id.as_ref().map(|u| u.as_bytes().as_slice()));
+    text(&mut out, &row.app_name);
+    text(&mut out, &row.mailbox);
+    field(&mut out, row.message_id.as_ref().map(|u| u.as_bytes().as_slice()));
+    int(&mut out, row.attempt);
+    int(&mut out, row.http_status);
+    text(&mut out, &row.graph_code);
+    text(&mut out, &row.graph_request_id);
+    int(&mut out, row.latency_ms);
+    text(&mut out, &row.request_id);
+    text(&mut out, &row.detail);
+    out
 }
 
 fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
@@ -96,7 +70,10 @@ fn int(out: &mut Vec<u8>, value: Option<i32>) {
 
 #[cfg(test)]
 mod tests {
+    use time::OffsetDateTime;
+
     use super::*;
+    use crate::db::audit_chain::SELECT;
 
     fn row() -> ChainRow {
         ChainRow {
@@ -119,7 +96,7 @@ mod tests {
 
     #[test]
     fn fields_are_length_prefixed_and_null_is_not_empty() {
-        let bytes = row().canonical();
+        let encoded = bytes(&row());
         let mut want = vec![1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7];
         want.extend([1, 0, 0, 0, 8]);
         want.extend(1_000_000_123_456i64.to_be_bytes());
@@ -127,10 +104,10 @@ mod tests {
         want.extend([0, 1, 0, 0, 0, 0, 0, 0]); // app_id NULL, app_name '', mailbox NULL, message_id NULL
         want.extend([1, 0, 0, 0, 4, 0, 0, 0, 1]);
         want.extend([0; 6]); // http_status … detail NULL
-        assert_eq!(bytes, want);
+        assert_eq!(encoded, want);
         let mut null_name = row();
         null_name.app_name = None;
-        assert_ne!(null_name.canonical(), bytes);
+        assert_ne!(bytes(&null_name), encoded);
     }
 
     #[test]
@@ -141,6 +118,12 @@ mod tests {
         let mut b = row();
         b.graph_code = Some("a".into());
         b.graph_request_id = Some("bc".into());
-        assert_ne!(a.canonical(), b.canonical());
+        assert_ne!(bytes(&a), bytes(&b));
+    }
+
+    #[test]
+    fn the_rows_are_read_with_every_column() {
+        let read: Vec<&str> = SELECT.split(',').map(str::trim).collect();
+        assert_eq!(read, COLUMNS);
     }
 }

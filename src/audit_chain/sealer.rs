@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use sqlx::PgPool;
 
 use super::horizon::{self, Horizon};
-use super::{GENESIS, Link, hex, link, to_link};
+use super::{GENESIS, Link, canonical, hex, link, to_link};
 use crate::db;
 
 pub use crate::db::audit_chain::SEAL_LOCK;
@@ -85,7 +85,7 @@ pub async fn seal_up_to(pool: &PgPool, upto: i64) -> Result<Vec<Seal>, sqlx::Err
         let mut links = Vec::new();
         let mut rows = db::audit_chain::rows_between(&mut tx, after, upto, BATCH);
         while let Some(row) = rows.try_next().await? {
-            prev = link(&prev, &row.canonical());
+            prev = link(&prev, &canonical::bytes(&row));
             ids.push(row.id);
             links.push(prev.to_vec());
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool};
 
 use super::walk::{Extent, Finding, Walk, What};
-use super::{Link, to_link};
+use super::{Link, canonical, to_link};
 use crate::db::audit_verify::{self as read, Cursor};
 
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub async fn verify(pool: &PgPool, expected: Option<Link>, horizon: Duration) ->
         if expected.is_some() && expected == stored {
             expected_at = Some(Some(id));
         }
-        walk.step(id, row.map(|r| r.canonical()).as_deref(), stored);
+        walk.step(id, row.as_ref().map(canonical::bytes).as_deref(), stored);
     }
     let witness: Option<Vec<u8>> = match last {
         Some(last) => read::seal_head_at(&mut tx, last).await?,

@@ -107,7 +107,7 @@ pub(super) fn http(raw: &Raw, limits: &Limits) -> Result<HttpSettings, ConfigErr
         return Err(invalid(&MAX_BODY_BYTES.spec, "must be at least 1024"));
     }
     let http = edge(raw, max_body_bytes)?;
-    // A body is charged three times its length (routes::body_budget): the budget must hold the largest one.
+    // A body is charged three times its length (crate::body_budget): the budget must hold the largest one.
     if http.max_inflight_body_bytes < max_body_bytes.saturating_mul(3) {
         return Err(invalid(
             &MAX_INFLIGHT_BODY_BYTES.spec,

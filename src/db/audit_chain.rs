@@ -2,9 +2,32 @@
 //! the links and seals appended. What the chain is: src/audit_chain/.
 
 use futures::stream::BoxStream;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::audit_chain::canonical::{ChainRow, SELECT};
+/// One audit row, every column: what its link covers (the bytes: audit_chain::canonical).
+#[derive(Debug, Clone, FromRow)]
+pub struct ChainRow {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub outcome: String,
+    pub app_id: Option<Uuid>,
+    pub app_name: Option<String>,
+    pub mailbox: Option<String>,
+    pub message_id: Option<Uuid>,
+    pub attempt: Option<i32>,
+    pub http_status: Option<i32>,
+    pub graph_code: Option<String>,
+    pub graph_request_id: Option<String>,
+    pub latency_ms: Option<i32>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// `ChainRow`'s columns as a select list, in the canonical order (audit_chain::canonical::COLUMNS).
+pub const SELECT: &str = "id, at, outcome, app_id, app_name, mailbox, message_id, attempt, http_status, graph_code,
+                          graph_request_id, latency_ms, request_id, detail";
 
 /// The advisory lock key sealing takes.
 pub const SEAL_LOCK: i64 = 0x6d67_2d73_6561_6c73; // "mg-seals"
@@ -78,7 +101,7 @@ pub fn rows_between(
     upto: i64,
     limit: i64,
 ) -> BoxStream<'_, Result<ChainRow, sqlx::Error>> {
-    // Dynamic: the column list is the canonical one (audit_chain::canonical), kept in one place.
+    // Dynamic: the column list is the canonical one (SELECT), kept in one place.
     sqlx::query_as::<_, ChainRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {SELECT} FROM audit_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
     )))

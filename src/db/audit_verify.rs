@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, Transaction};
 
-use crate::audit_chain::canonical::{ChainRow, SELECT};
+use super::audit_chain::{ChainRow, SELECT};
 
 /// Rows fetched per round trip from each cursor.
 const PAGE: i64 = 2000;

@@ -6,7 +6,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-use crate::policy::directory::name_key;
+use crate::domain::address::name_key;
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RecipientRow {

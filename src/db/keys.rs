@@ -4,8 +4,6 @@ use sqlx::{FromRow, PgExecutor};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::ApiKey;
-
 #[derive(Debug, FromRow)]
 pub struct StoredKey {
     pub id: Uuid,
@@ -39,15 +37,17 @@ pub struct KeyInfo {
     pub last_used_at: Option<OffsetDateTime>,
 }
 
-#[tracing::instrument(skip(db, key), fields(prefix = key.prefix()))]
+/// Stores a new key as its prefix and the digest of the whole key (auth::ApiKey's `prefix()` and `digest()`).
+#[tracing::instrument(skip(db, secret_hash))]
 pub async fn insert(
     db: impl PgExecutor<'_>,
     app_id: Uuid,
-    key: &ApiKey,
+    prefix: &str,
+    secret_hash: &[u8],
     expires_at: Option<OffsetDateTime>,
     roles: Option<&[String]>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar!("INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", Uuid::now_v7(), app_id, key.prefix(), key.digest(), expires_at, roles)
+    sqlx::query_scalar!("INSERT INTO api_keys (id, app_id, prefix, secret_hash, expires_at, roles) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", Uuid::now_v7(), app_id, prefix, secret_hash, expires_at, roles)
         .fetch_one(db)
         .await
 }

@@ -3,7 +3,7 @@
 use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::policy::{AccessRight, AppSelector, PolicyScope};
+use crate::domain::policy::{AccessRight, AppSelector, PolicyScope};
 
 /// A policy as shown to people: names, not ids.
 #[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]

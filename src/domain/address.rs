@@ -81,6 +81,16 @@ impl fmt::Display for Mailbox {
     }
 }
 
+/// One name of a mailbox in the form the directory's index keys it (`policy::Directory`, the recipient_names table):
+/// lower-cased, object ids hyphenated.
+pub fn name_key(name: &str) -> String {
+    let name = name.trim();
+    match uuid::Uuid::parse_str(name) {
+        Ok(id) => id.hyphenated().to_string(),
+        Err(_) => name.to_lowercase(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod error;
 pub mod graph_request;
 pub mod message;
 pub mod mime;
+pub mod policy;
 pub mod schema;
 
 pub use address::{EmailAddress, Mailbox};

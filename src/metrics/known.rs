@@ -31,7 +31,7 @@ pub const AUTH_FAILURE_REASONS: [&str; 19] = [
     "missing_role",
 ];
 
-/// `mailgate_http_shed_total{reason}`: startup::edge's concurrency limit and request timeout, routes::body_budget.
+/// `mailgate_http_shed_total{reason}`: startup::edge's concurrency limit and request timeout, body_budget.
 pub const SHED_REASONS: [&str; 3] = ["overloaded", "request_timeout", "body_budget"];
 
 /// `mailgate_decisions_total{result}`.

@@ -13,7 +13,6 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::Snapshot;
-use crate::db;
 
 /// How soon a failed reload is tried again, while the last good snapshot is served.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
@@ -99,7 +98,7 @@ impl PolicyCache {
             return Ok(s);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let loaded = db::snapshot::load(pool).await;
+        let loaded = super::load(pool).await;
         let mut stale = self.stale.lock().unwrap_or_else(|e| e.into_inner());
         match loaded {
             Ok(mut snapshot) => {

@@ -9,6 +9,8 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
+pub use crate::domain::address::name_key;
+
 /// A mail-enabled security group. `mailboxes` holds its direct members by whichever name they were added.
 #[derive(Clone, Debug, Default)]
 pub struct Group {
@@ -71,15 +73,6 @@ pub fn check_proxy(proxy: &str) -> Result<(), String> {
         return Err(format!("{proxy:?} is empty or holds whitespace or a control character"));
     }
     Ok(())
-}
-
-/// One name of a mailbox in the form the index keys it: lower-cased, object ids hyphenated.
-pub fn name_key(name: &str) -> String {
-    let name = name.trim();
-    match Uuid::parse_str(name) {
-        Ok(id) => id.hyphenated().to_string(),
-        Err(_) => name.to_lowercase(),
-    }
 }
 
 /// What a mailbox name stands for in this directory.

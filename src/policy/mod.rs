@@ -6,6 +6,7 @@ pub mod cache;
 pub mod decide;
 pub mod directory;
 pub mod exchange_rbac;
+pub mod load;
 pub mod model;
 pub mod opath;
 pub mod scoping;
@@ -19,4 +20,5 @@ mod tests_scoping;
 
 pub use cache::PolicyCache;
 pub use decide::{Access, Decision, Rule, decide};
+pub use load::load;
 pub use model::{AccessRight, AppSelector, Directory, Policy, PolicyScope, Snapshot};

@@ -18,8 +18,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Caller, Role};
+use crate::body_budget::Reservation;
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::body_budget::Reservation;
+use crate::routes::body_budget;
 use crate::routes::request_id::RequestId;
 use crate::state::AppState;
 
@@ -80,7 +81,7 @@ async fn read_body(state: &AppState, request: Request) -> Result<(Request, Optio
     if request.extensions().get::<Caller>().is_none() {
         return Ok((request, None));
     }
-    let (request, held) = state.body_budget.read(request).await?;
+    let (request, held) = body_budget::read(&state.body_budget, request).await?;
     Ok((request, Some(held)))
 }
 

@@ -2,7 +2,7 @@
 //! answer, Entra signing keys must be known (when Entra tokens are on), and the instance must not be draining. A
 //! Graph token outage does not stop accepting (the outbox holds the mail until a token comes), so it is reported as
 //! degraded and stays ready. A probe costs no query of its own and no token request: the database's answer is at
-//! most two seconds old (routes::readiness), the token's is the last request's.
+//! most two seconds old (crate::readiness), the token's is the last request's.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -13,7 +13,6 @@ pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
-pub mod readiness;
 pub mod request_id;
 pub mod ui;
 

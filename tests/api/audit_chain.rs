@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use mailgate::audit_chain::canonical::{COLUMNS, ChainRow, SELECT};
+use mailgate::audit_chain::canonical::{self, COLUMNS};
 use mailgate::audit_chain::sealer::Sealer;
 use mailgate::audit_chain::{hex, link, to_link};
 use mailgate::db::audit::{NewEvent, Outcome, record};
+use mailgate::db::audit_chain::{ChainRow, SELECT};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -133,7 +134,7 @@ async fn a_consistent_rewrite_is_caught_by_the_seal_and_then_only_by_a_kept_head
         .fetch_one(&pool)
         .await
         .expect("previous link");
-    let forged = hex(&link(&to_link(&prev), &row.canonical()));
+    let forged = hex(&link(&to_link(&prev), &canonical::bytes(&row)));
     behind_the_back(&pool, &format!("UPDATE audit_chain SET link = decode('{forged}', 'hex') WHERE id = {last}")).await;
     let (ok, out, _) = verify(&url, &[]);
     assert!(!ok, "{out}");

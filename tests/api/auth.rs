@@ -50,7 +50,9 @@ async fn missing_malformed_unknown_revoked_and_expired_keys_are_refused(pool: Pg
     // Expired.
     let expired = ApiKey::generate();
     let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);
-    db::keys::insert(&app.pool, app.demo.app_id, &expired, Some(past), None).await.expect("insert");
+    db::keys::insert(&app.pool, app.demo.app_id, expired.prefix(), &expired.digest(), Some(past), None)
+        .await
+        .expect("insert");
     assert_401(app.post_message_as(expired.reveal(), &body).await, "unknown, revoked or expired").await;
 
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 1, "only the one authenticated send was stored");

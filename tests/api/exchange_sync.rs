@@ -117,7 +117,7 @@ async fn apply_mirrors_the_bundle_records_the_actor_and_a_second_apply_is_a_no_o
     assert_eq!(properties["CustomAttribute1"], "mailgate");
 
     // The imported policies decide as Exchange would.
-    let snapshot = mailgate::db::snapshot::load(&pool).await.expect("snapshot");
+    let snapshot = mailgate::policy::load(&pool).await.expect("snapshot");
     let app = mailgate::db::apps::find(&pool, LOGIC_APP).await.expect("find").expect("app");
     let decide = |mailbox: &str| mailgate::policy::decide(&snapshot, app.id, &app.name, mailbox).access;
     assert_eq!(decide("notifications@contoso.test"), mailgate::policy::Access::Granted);
@@ -400,7 +400,7 @@ async fn without_entra_grants_an_import_gives_no_app_the_tenant_wide_grant(pool:
         sqlx::query_scalar("SELECT count(*) FROM apps WHERE entra_mail_send").fetch_one(&pool).await.expect("count");
     assert_eq!(granted, 0, "an import assumed the tenant-wide Entra grant");
     // As in Exchange, an access policy constrains a grant the app does not hold: it grants nothing.
-    let snapshot = mailgate::db::snapshot::load(&pool).await.expect("snapshot");
+    let snapshot = mailgate::policy::load(&pool).await.expect("snapshot");
     let app = mailgate::db::apps::find(&pool, LOGIC_APP).await.expect("find").expect("app");
     let d = mailgate::policy::decide(&snapshot, app.id, &app.name, "notifications@contoso.test");
     assert_eq!((d.access, d.rule), (mailgate::policy::Access::Denied, mailgate::policy::Rule::NoGrant));
@@ -449,7 +449,7 @@ async fn an_import_reports_the_apps_exchange_leaves_unscoped_and_they_stay_refus
     assert!(text.contains("  ! old-relay: marked unrestricted"), "{text}");
 
     exchange_sync::import(&pool, &desired, "import:bundle.json", true).await.expect("apply");
-    let snapshot = mailgate::db::snapshot::load(&pool).await.expect("snapshot");
+    let snapshot = mailgate::policy::load(&pool).await.expect("snapshot");
     for mailbox in ["notifications@contoso.test", "ceo@contoso.test"] {
         let d = mailgate::policy::decide(&snapshot, relay.id, &relay.name, mailbox);
         assert_eq!(d.rule, mailgate::policy::Rule::UnscopedApp, "{mailbox}: {}", d.reason);

@@ -42,7 +42,7 @@ async fn key_for(pool: &PgPool, entra_app_id: &str) -> String {
         .await
         .expect("imported app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, id, &key, None, None).await.expect("key");
+    db::keys::insert(pool, id, key.prefix(), &key.digest(), None, None).await.expect("key");
     key.reveal().to_owned()
 }
 

@@ -169,7 +169,9 @@ async fn a_key_loses_the_roles_its_app_loses(pool: PgPool) {
     .await
     .expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(&app.pool, ops.id, &key, None, Some(&["Admin".to_owned()])).await.expect("key");
+    db::keys::insert(&app.pool, ops.id, key.prefix(), &key.digest(), None, Some(&["Admin".to_owned()]))
+        .await
+        .expect("key");
     let list = || app.http.get(app.url("/v1/admin/apps")).bearer_auth(key.reveal()).send();
     assert_eq!(list().await.expect("get").status(), 200);
 

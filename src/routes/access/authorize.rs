@@ -22,7 +22,7 @@ pub(super) async fn roles(
         return Ok(());
     }
     state.metrics.auth_failure("missing_role");
-    if let Err(retry_after) = crate::accept::over_budget(state, caller) {
+    if let Err(retry_after) = crate::accept::over_budget(&state.refusals, &state.metrics, caller) {
         let limit = state.settings.limits.app_refusals_per_minute;
         return Err(crate::accept::too_many_refusals(limit, retry_after));
     }

@@ -33,7 +33,7 @@ pub async fn check(
         if granted {
             continue;
         }
-        if let Err(retry_after) = crate::accept::over_budget(state, caller) {
+        if let Err(retry_after) = crate::accept::over_budget(&state.refusals, &state.metrics, caller) {
             let limit = state.settings.limits.app_refusals_per_minute;
             return Err(crate::accept::too_many_refusals(limit, retry_after));
         }

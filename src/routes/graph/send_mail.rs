@@ -81,8 +81,8 @@ async fn handle(
     let claimed = std::mem::take(&mut graph.send_as);
     let message = graph.validate(state.settings.message_limits())?;
     send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
-    let id = match accept(state, &snapshot, caller, message, key.as_ref(), request_id, None).await? {
-        Accepted::Queued { id, .. } => id,
+    let id = match accept(&state.accepting(), &snapshot, caller, message, key.as_ref(), request_id, None).await? {
+        Accepted::Queued { message, .. } => message.id,
         Accepted::Replay(stored) => {
             let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
             // The original refusal's own code, so Graph's words for it come back the same (403 or 404).

@@ -59,12 +59,12 @@ pub async fn send(
     let message = request.validate(state.settings.message_limits())?;
     let wait = wait::prefer_wait(&headers);
     let (id, accepted, done) =
-        match accept(&state, &snapshot, &caller, message, key.as_ref(), &request_id, wait).await? {
+        match accept(&state.accepting(), &snapshot, &caller, message, key.as_ref(), &request_id, wait).await? {
             Accepted::Replay(stored) => {
                 let key = key.as_ref().ok_or_else(|| ApiError::internal("replay without a key"))?;
                 return idempotent::replay(stored, key);
             }
-            Accepted::Queued { id, view, done } => (id, view, done),
+            Accepted::Queued { message, done } => (message.id, MessageView::from(message), done),
         };
     let (status, view) = match (wait, done) {
         (Some(wait), Some(done)) => match outcome(&state, id, done, wait).await {

@@ -4,10 +4,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::accept::QueuedMessage;
 use crate::db;
 use crate::db::audit::AuditRow;
 use crate::db::messages::{MessageRow, Status};
-use crate::domain::message::NewMessage;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
@@ -28,22 +28,6 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    /// A message just accepted, as stored: queued, no attempts yet.
-    pub fn queued(id: Uuid, mailbox: &str, message: &NewMessage) -> Self {
-        let now = time::OffsetDateTime::now_utc();
-        Self {
-            id,
-            status: Status::Queued.as_str().to_owned(),
-            from: mailbox.to_owned(),
-            subject: message.subject.clone(),
-            recipients: i32::try_from(message.recipients).unwrap_or(i32::MAX),
-            created_at: now,
-            updated_at: now,
-            last_error: None,
-            events: Vec::new(),
-        }
-    }
-
     pub async fn load(db: impl sqlx::PgExecutor<'_>, row: MessageRow) -> Result<Self, sqlx::Error> {
         let events = db::audit::for_message(db, row.id).await?;
         Ok(Self {
@@ -57,5 +41,41 @@ impl MessageView {
             last_error: row.last_error,
             events,
         })
+    }
+}
+
+impl From<QueuedMessage> for MessageView {
+    /// A message just accepted, as stored: queued, no attempts yet.
+    fn from(m: QueuedMessage) -> Self {
+        Self {
+            id: m.id,
+            status: Status::Queued.as_str().to_owned(),
+            from: m.from,
+            subject: m.subject,
+            recipients: m.recipients,
+            created_at: m.at,
+            updated_at: m.at,
+            last_error: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A retry with the Idempotency-Key is answered with what was kept: the view the first request got.
+    #[test]
+    fn the_answer_kept_for_a_retry_is_the_view_of_the_queued_message() {
+        let queued = QueuedMessage {
+            id: Uuid::now_v7(),
+            from: "notifications@contoso.test".to_owned(),
+            subject: "Weekly report".to_owned(),
+            recipients: 3,
+            at: time::OffsetDateTime::now_utc(),
+        };
+        let view = serde_json::to_value(MessageView::from(queued.clone())).expect("json");
+        assert_eq!(view, queued.answer());
     }
 }

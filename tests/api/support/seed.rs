@@ -23,7 +23,7 @@ pub struct Demo {
 pub async fn seed_demo(pool: &PgPool) -> Demo {
     let app = db::apps::create(pool, &db::apps::NewApp { name: "logic-app", ..Default::default() }).await.expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, app.id, &key, None, None).await.expect("key");
+    db::keys::insert(pool, app.id, key.prefix(), &key.digest(), None, None).await.expect("key");
     let group = db::groups::create(pool, SCOPE_GROUP, "", None).await.expect("group");
     let mut tx = pool.begin().await.expect("tx");
     db::groups::add_member(&mut tx, SCOPE_GROUP, ALLOWED).await.expect("member");
@@ -52,7 +52,7 @@ pub async fn app_with_roles(pool: &PgPool, name: &str, roles: &[&str]) -> String
     let roles = Some(roles.iter().map(|r| (*r).to_owned()).collect());
     let app = db::apps::create(pool, &db::apps::NewApp { name, roles, ..Default::default() }).await.expect("app");
     let key = ApiKey::generate();
-    db::keys::insert(pool, app.id, &key, None, None).await.expect("key");
+    db::keys::insert(pool, app.id, key.prefix(), &key.digest(), None, None).await.expect("key");
     key.reveal().to_owned()
 }
 

@@ -16,6 +16,7 @@ pub mod exchange_sync;
 pub mod metrics;
 pub mod policy;
 pub mod routes;
+pub mod smtp;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -81,6 +81,8 @@ pub struct Settings {
     pub audit_seal_interval: Duration,
     /// Where and how the audit endpoints read.
     pub audit_reads: AuditReads,
+    /// SMTP ingress; None when no SMTP listener is set.
+    pub smtp: Option<SmtpSettings>,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +109,7 @@ const AREAS: &[&[setting::Spec]] = &[
     audit_reads::SETTINGS,
     retention::SETTINGS,
     telemetry::SETTINGS,
+    smtp::SETTINGS,
 ];
 
 /// Every setting mailgate reads.
@@ -193,6 +196,7 @@ impl Settings {
             metrics_max_series: telemetry::metrics_max_series(raw)?,
             audit_seal_interval: r.audit_seal_interval,
             audit_reads: audit_reads::audit_reads(raw)?,
+            smtp: smtp::smtp(raw)?,
         })
     }
 }
@@ -211,6 +215,7 @@ pub mod identity;
 mod limits;
 mod retention;
 mod setting;
+mod smtp;
 mod sources;
 mod telemetry;
 #[cfg(test)]
@@ -223,4 +228,5 @@ pub use db_auth::{DEFAULT_DB_SCOPE, DbAuth};
 pub use delivery::Guarantee;
 pub use http::HttpSettings;
 pub use limits::Limits;
+pub use smtp::{SmtpSettings, TlsFiles};
 use sources::Raw;

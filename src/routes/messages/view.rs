@@ -23,6 +23,11 @@ pub struct MessageView {
     pub updated_at: time::OffsetDateTime,
     /// Graph's error code or the transport fault of the latest failed attempt.
     pub last_error: Option<String>,
+    /// The door it came in by: `http` (`POST /v1/messages`), `graph` (the Graph-shaped sendMail) or `smtp`.
+    #[schema(example = "http")]
+    pub channel: String,
+    /// For SMTP, the address of the session's peer.
+    pub source_address: Option<String>,
     /// Every recorded event for this message: acceptance, each Graph attempt, and the end.
     pub events: Vec<AuditRow>,
 }
@@ -40,6 +45,8 @@ impl MessageView {
             created_at: now,
             updated_at: now,
             last_error: None,
+            channel: message.origin.channel.as_str().to_owned(),
+            source_address: message.origin.source_address.clone(),
             events: Vec::new(),
         }
     }
@@ -55,6 +62,8 @@ impl MessageView {
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_error: row.last_error,
+            channel: row.channel,
+            source_address: row.source_address,
             events,
         })
     }

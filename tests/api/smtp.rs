@@ -306,3 +306,52 @@ async fn a_device_pipelines_with_bare_lf_and_login_prompts(pool: PgPool) {
     let view = poll("the view", Duration::from_secs(5), || async { Some(app.get_message(&id).await) }).await;
     assert_eq!(view["channel"], "smtp");
 }
+
+/// SIGTERM: an idle session is told 421 at once; one in a transaction finishes it (250) and is then told 421.
+#[sqlx::test]
+async fn shutdown_finishes_the_transaction_then_answers_421(pool: PgPool) {
+    let app = spawn().smtp(None).start(pool).await;
+    let addr = app.process.smtp.clone().expect("smtp");
+    let open = |auth: bool| {
+        let mut tcp = TcpStream::connect(&addr).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let mut reader = BufReader::new(tcp.try_clone().expect("clone"));
+        let mut greeting = String::new();
+        reader.read_line(&mut greeting).expect("greeting");
+        tcp.write_all(b"HELO device\r\n").expect("write");
+        let mut l = String::new();
+        reader.read_line(&mut l).expect("helo");
+        if auth {
+            let plain = STANDARD.encode(format!("\0logic-app\0{}", app.demo.key));
+            tcp.write_all(format!("AUTH PLAIN {plain}\r\nMAIL FROM:<{ALLOWED}>\r\n").as_bytes()).expect("write");
+        }
+        (tcp, reader)
+    };
+    let read = |reader: &mut BufReader<TcpStream>| {
+        let mut l = String::new();
+        reader.read_line(&mut l).expect("read a reply");
+        l
+    };
+    let (_idle, mut idle_reader) = open(false);
+    let (mut busy, mut busy_reader) = open(true);
+    assert!(read(&mut busy_reader).starts_with("235 "));
+    assert!(read(&mut busy_reader).starts_with("250 2.1.0"));
+
+    app.process.terminate();
+    let l = read(&mut idle_reader);
+    assert!(l.starts_with("421 4.3.2"), "the idle session is closed: {l}");
+    busy.write_all(b"RCPT TO:<late@example.com>\r\nDATA\r\n").expect("write");
+    assert!(read(&mut busy_reader).starts_with("250 2.1.5"));
+    assert!(read(&mut busy_reader).starts_with("354 "));
+    busy.write_all(b"Subject: Last one\r\n\r\nbody\r\n.\r\n").expect("write");
+    let queued = read(&mut busy_reader);
+    assert!(queued.starts_with("250 2.0.0 Ok: queued as "), "{queued}");
+    let l = read(&mut busy_reader);
+    assert!(l.starts_with("421 4.3.2"), "then closed: {l}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE id = $1::uuid")
+        .bind(queued_id(&queued))
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 1);
+}

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod policy;
 pub mod readiness;
 pub mod routes;
+pub mod smtp;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

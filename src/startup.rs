@@ -161,6 +161,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         body_budget,
         refusals,
     };
+    // SMTP, when a listener is set, shares the state; it stops accepting when `smtp_stop` turns true.
+    let (smtp_stop, smtp_stopped) = watch::channel(false);
+    let smtp = match state.settings.smtp.clone() {
+        Some(smtp) => Some(crate::smtp::start(state.clone(), smtp, smtp_stopped).await?),
+        None => None,
+    };
+    for (scheme, addr) in smtp.iter().flat_map(|s| s.bound.iter()) {
+        // Printed before the HTTP line, which scripts and tests wait for.
+        println!("mailgate {scheme} listening on {addr}");
+    }
+    let grace = state.settings.delivery.shutdown_grace;
     // Scripts and tests read this line to learn the port.
     println!("mailgate listening on http://{addr}");
     tracing::info!(%addr, "listening");
@@ -169,10 +180,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown_signal().await;
         // From here /readyz says not ready and new requests get 503, while the listener stops accepting connections.
         drain_flag.store(true, Ordering::SeqCst);
+        let _ = smtp_stop.send(true);
         tracing::info!("SIGTERM: refusing new work, finishing sends in flight");
     };
     edge::log_panics();
     listener::serve(listener, router(state), header_read_timeout, stopping).await?;
+    if let Some(smtp) = &smtp {
+        // Sessions finish the transaction they are in, then answer 421.
+        smtp.drain(grace).await;
+    }
     // The refusals counted over the budget in minutes not yet over are recorded now, not lost with the process.
     flush.0.flush(&flush.1, true).await;
     tracing::info!("stopping: finishing sends in flight");

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("exchange_sync", 4),
     ("state", 5),
     ("routes", 6),
+    ("smtp", 6),
     ("cli", 7),
     ("startup", 7),
 ];

@@ -16,6 +16,7 @@ use super::quota::{self, Ask, Verdict};
 use crate::db;
 use crate::db::idempotency::NewKey;
 use crate::db::outbox::NewRow;
+use crate::domain::channel::Channel;
 use crate::error::unavailable_sqlstate;
 
 /// At most this many requests per transaction: large enough to cover any burst the HTTP limits let in at once,
@@ -34,6 +35,9 @@ pub struct Row {
     pub recipients: i32,
     pub queued: bool,
     pub payload: Option<Value>,
+    /// The door it came in by, and the SMTP session's peer.
+    pub channel: Channel,
+    pub source_address: Option<String>,
     pub request_id: String,
     pub detail: String,
     pub notify_done: bool,
@@ -220,6 +224,8 @@ fn rows<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<NewRow<'a>> {
             recipients: r.row.recipients,
             queued: r.row.queued,
             payload: r.row.payload.as_ref(),
+            channel: r.row.channel.as_str(),
+            source_address: r.row.source_address.as_deref(),
             request_id: &r.row.request_id,
             detail: &r.row.detail,
             notify_done: r.row.notify_done,

@@ -120,6 +120,8 @@ pub async fn accept(
             recipients: i32::try_from(message.recipients).unwrap_or(i32::MAX),
             queued: granted,
             payload: granted.then_some(message.graph_body),
+            channel: message.origin.channel,
+            source_address: message.origin.source_address,
             request_id: request_id.to_owned(),
             detail: decision.reason,
             notify_done: wait.is_some(),

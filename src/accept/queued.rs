@@ -17,6 +17,10 @@ pub struct QueuedMessage {
     pub subject: String,
     pub recipients: i32,
     pub at: OffsetDateTime,
+    /// The door it came in by (`http`, `graph`, `smtp`).
+    pub channel: &'static str,
+    /// For SMTP, the session's peer.
+    pub source_address: Option<String>,
 }
 
 impl QueuedMessage {
@@ -27,6 +31,8 @@ impl QueuedMessage {
             subject: message.subject.clone(),
             recipients: i32::try_from(message.recipients).unwrap_or(i32::MAX),
             at: OffsetDateTime::now_utc(),
+            channel: message.origin.channel.as_str(),
+            source_address: message.origin.source_address.clone(),
         }
     }
 
@@ -43,6 +49,8 @@ impl QueuedMessage {
             "created_at": at,
             "updated_at": at,
             "last_error": null,
+            "channel": self.channel,
+            "source_address": self.source_address,
             "events": [],
         })
     }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub audit_reads: AuditReads,
     pub retention: RetentionSettings,
     pub telemetry: TelemetrySettings,
+    /// SMTP ingress; None when no SMTP listener is set.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// Every area's declarations, in the order the README's table lists them.
@@ -52,6 +54,7 @@ const AREAS: &[&[setting::Spec]] = &[
     audit_reads::SETTINGS,
     retention::SETTINGS,
     telemetry::SETTINGS,
+    smtp::SETTINGS,
 ];
 
 /// Every setting mailgate reads.
@@ -111,6 +114,7 @@ impl Settings {
             telemetry: telemetry::telemetry(raw)?,
             entra: entra::entra(raw, authority_host)?,
             audit_reads: audit_reads::audit_reads(raw)?,
+            smtp: smtp::smtp(raw)?,
         })
     }
 }
@@ -129,6 +133,7 @@ pub mod identity;
 mod limits;
 mod retention;
 mod setting;
+mod smtp;
 mod sources;
 mod telemetry;
 #[cfg(test)]
@@ -144,5 +149,6 @@ pub use entra::EntraSettings;
 pub use http::HttpSettings;
 pub use limits::Limits;
 pub use retention::RetentionSettings;
+pub use smtp::{SmtpSettings, TlsFiles};
 use sources::Raw;
 pub use telemetry::{LogFormat, TelemetrySettings};

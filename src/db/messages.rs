@@ -55,6 +55,10 @@ pub struct MessageRow {
     pub last_error: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// `http`, `graph` or `smtp`.
+    pub channel: String,
+    /// The SMTP session's peer address.
+    pub source_address: Option<String>,
 }
 
 /// Drops bodies of finished messages older than the retention, and idempotency keys older than their time to live.
@@ -77,7 +81,8 @@ pub async fn purge(db: &PgPool, body_retention: Duration, idempotency_ttl: Durat
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as!(
         MessageRow,
-        "SELECT id, app_id, mailbox, subject, recipients, status, attempts, last_error, created_at, updated_at
+        "SELECT id, app_id, mailbox, subject, recipients, status, attempts, last_error, created_at, updated_at,
+                channel, source_address
            FROM messages WHERE id = $1",
         id
     )

@@ -21,6 +21,10 @@ pub struct NewRow<'a> {
     /// Queued for Graph; otherwise denied by the allowlist (kept for the audit trail, without its content).
     pub queued: bool,
     pub payload: Option<&'a Value>,
+    /// `http`, `graph` or `smtp`.
+    pub channel: &'a str,
+    /// The SMTP session's peer address.
+    pub source_address: Option<&'a str>,
     pub request_id: &'a str,
     /// The decision's reason.
     pub detail: &'a str,
@@ -45,6 +49,8 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
     let request_ids: Vec<&str> = rows.iter().map(|r| r.request_id).collect();
     let notify_done: Vec<bool> = rows.iter().map(|r| r.notify_done).collect();
     let traceparents: Vec<Option<&str>> = rows.iter().map(|r| r.traceparent).collect();
+    let channels: Vec<&str> = rows.iter().map(|r| r.channel).collect();
+    let sources: Vec<Option<&str>> = rows.iter().map(|r| r.source_address).collect();
     let events: Vec<Appended> = rows
         .iter()
         .map(|r| Appended {
@@ -66,9 +72,9 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
     sqlx::query!(
         r#"WITH m AS (
              INSERT INTO messages (id, app_id, mailbox, subject, recipients, status, payload, request_id, notify_done,
-                                   traceparent)
+                                   traceparent, channel, source_address)
              SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::jsonb[],
-                                  $8::text[], $9::bool[], $10::text[]))
+                                  $8::text[], $9::bool[], $10::text[], $14::text[], $15::text[]))
          SELECT audit_append($11) AS "appended!", CASE WHEN $12 THEN pg_notify($13, '')::text END AS notified"#,
         &ids,
         &apps,
@@ -82,7 +88,9 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewRow<'_>]) -> Result<(), 
         &traceparents as _,
         Json(&events) as _,
         any_queued,
-        channels::OUTBOX
+        channels::OUTBOX,
+        &channels as _,
+        &sources as _
     )
     .fetch_one(db)
     .await

@@ -1,6 +1,7 @@
 //! Domain types that cannot hold bad values; each is built by a `parse` that says what is wrong.
 
 pub mod address;
+pub mod channel;
 pub mod error;
 pub mod graph_request;
 pub mod message;

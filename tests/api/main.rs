@@ -50,6 +50,7 @@ mod send;
 mod send_path;
 mod service_grants;
 mod shutdown;
+mod smtp;
 mod support;
 mod throttle;
 mod ui;

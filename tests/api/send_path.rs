@@ -29,6 +29,8 @@ fn row(app_id: Uuid, subject: &str) -> Row {
         recipients: 1,
         queued: true,
         payload: Some(json!({"message": {"subject": subject}})),
+        channel: Default::default(),
+        source_address: None,
         request_id: String::new(),
         detail: "granted".into(),
         notify_done: false,

@@ -112,7 +112,7 @@ impl SendRequest {
                 ),
             ));
         }
-        Ok(NewMessage { mailbox, subject, recipients: count, graph_body })
+        Ok(NewMessage { mailbox, subject, recipients: count, graph_body, origin: Default::default() })
     }
 
     /// Both bodies: multipart/alternative MIME, which Graph takes only in one request, so its size is checked
@@ -180,6 +180,12 @@ impl SendRequest {
         if encoded.len() > GRAPH_MAX_REQUEST_BYTES {
             return Err(refuse(encoded.len()));
         }
-        Ok(NewMessage { mailbox, subject: self.subject, recipients: count, graph_body: json!({ "mime": encoded }) })
+        Ok(NewMessage {
+            mailbox,
+            subject: self.subject,
+            recipients: count,
+            graph_body: json!({ "mime": encoded }),
+            origin: Default::default(),
+        })
     }
 }

@@ -111,6 +111,8 @@ pub struct NewMessage {
     pub subject: String,
     pub recipients: usize,
     pub graph_body: Value,
+    /// The door it came in by (HTTP unless the caller says otherwise).
+    pub origin: crate::domain::channel::Origin,
 }
 
 /// Limits that come from settings rather than from Graph.

@@ -79,7 +79,8 @@ async fn handle(
     drop(bytes);
     let mut graph = to_send_request(&sender, graph_body)?;
     let claimed = std::mem::take(&mut graph.send_as);
-    let message = graph.validate(state.settings.message_limits())?;
+    let mut message = graph.validate(state.settings.message_limits())?;
+    message.origin.channel = crate::domain::channel::Channel::Graph;
     send_as::check(state, &snapshot, caller, &names, &claimed, request_id).await?;
     let id = match accept(&state.accepting(), &snapshot, caller, message, key.as_ref(), request_id, None).await? {
         Accepted::Queued { message, .. } => message.id,

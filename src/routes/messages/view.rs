@@ -23,6 +23,11 @@ pub struct MessageView {
     pub updated_at: time::OffsetDateTime,
     /// Graph's error code or the transport fault of the latest failed attempt.
     pub last_error: Option<String>,
+    /// The door it came in by: `http` (`POST /v1/messages`), `graph` (the Graph-shaped sendMail) or `smtp`.
+    #[schema(example = "http")]
+    pub channel: String,
+    /// For SMTP, the address of the session's peer.
+    pub source_address: Option<String>,
     /// Every recorded event for this message: acceptance, each Graph attempt, and the end.
     pub events: Vec<AuditRow>,
 }
@@ -39,6 +44,8 @@ impl MessageView {
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_error: row.last_error,
+            channel: row.channel,
+            source_address: row.source_address,
             events,
         })
     }
@@ -56,6 +63,8 @@ impl From<QueuedMessage> for MessageView {
             created_at: m.at,
             updated_at: m.at,
             last_error: None,
+            channel: m.channel.to_owned(),
+            source_address: m.source_address,
             events: Vec::new(),
         }
     }
@@ -74,6 +83,8 @@ mod tests {
             subject: "Weekly report".to_owned(),
             recipients: 3,
             at: time::OffsetDateTime::now_utc(),
+            channel: "smtp",
+            source_address: Some("192.0.2.10".to_owned()),
         };
         let view = serde_json::to_value(MessageView::from(queued.clone())).expect("json");
         assert_eq!(view, queued.answer());

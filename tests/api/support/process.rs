@@ -12,6 +12,9 @@ use super::wait::try_poll;
 /// One running `mailgate serve`; killed (SIGKILL) when dropped, its log printed if the test is failing.
 pub struct Mailgate {
     pub base: String,
+    /// The SMTP listeners' addresses (`host:port`), when SMTP is on: submission (STARTTLS) and implicit TLS.
+    pub smtp: Option<String>,
+    pub smtps: Option<String>,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -54,14 +57,20 @@ impl Mailgate {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            // The SMTP lines come first; the HTTP line ends the start.
+            let (mut smtp, mut smtps) = (None, None);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("mailgate listening on ") {
-                    let _ = tx.send(addr.to_owned());
+                if let Some(addr) = line.strip_prefix("mailgate smtp listening on ") {
+                    smtp = Some(addr.to_owned());
+                } else if let Some(addr) = line.strip_prefix("mailgate smtps listening on ") {
+                    smtps = Some(addr.to_owned());
+                } else if let Some(addr) = line.strip_prefix("mailgate listening on ") {
+                    let _ = tx.send((addr.to_owned(), smtp.take(), smtps.take()));
                 }
             }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => Mailgate { base, child, logs },
+            Ok((base, smtp, smtps)) => Mailgate { base, smtp, smtps, child, logs },
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -39,6 +39,19 @@ impl Spawn {
         self
     }
 
+    /// SMTP on free loopback ports. With a certificate and key (PEM files): submission with STARTTLS and implicit
+    /// TLS; without: submission only, plaintext AUTH allowed (as on a trusted LAN).
+    pub fn smtp(self, tls: Option<(&std::path::Path, &std::path::Path)>) -> Self {
+        let this = self.env("MAILGATE_SMTP_LISTEN", "127.0.0.1:0");
+        match tls {
+            Some((cert, key)) => this
+                .env("MAILGATE_SMTPS_LISTEN", "127.0.0.1:0")
+                .env("MAILGATE_SMTP_TLS_CERT", &cert.display().to_string())
+                .env("MAILGATE_SMTP_TLS_KEY", &key.display().to_string()),
+            None => this.env("MAILGATE_SMTP_ALLOW_PLAINTEXT_AUTH", "true"),
+        }
+    }
+
     /// Seeds the demo into the per-test database `pool` belongs to and starts mailgate on it.
     pub async fn start(self, pool: PgPool) -> TestApp {
         let db_url = database_url(&pool).await;

@@ -149,6 +149,6 @@ pub use entra::EntraSettings;
 pub use http::HttpSettings;
 pub use limits::Limits;
 pub use retention::RetentionSettings;
-pub use smtp::{SmtpSettings, TlsFiles};
+pub use smtp::{Network, SmtpSettings, TlsFiles};
 use sources::Raw;
 pub use telemetry::{LogFormat, TelemetrySettings};

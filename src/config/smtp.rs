@@ -1,7 +1,7 @@
 //! Settings for SMTP ingress: devices and legacy apps submit over SMTP with AUTH (app name + API key). Off unless a
 //! listener is set.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use super::ConfigError;
@@ -26,6 +26,11 @@ settings! {
     /// is set
     SMTP_ALLOW_PLAINTEXT_AUTH: bool = "smtp_allow_plaintext_auth", "MAILGATE_SMTP_ALLOW_PLAINTEXT_AUTH",
         DefaultIs::Value("false");
+    /// the load balancers that put a PROXY protocol header (v1 or v2) before SMTP, as comma-separated addresses or
+    /// networks (`10.0.0.0/8, 192.168.1.4`); a connection from one must start with the header, and its source
+    /// address counts as the client's. Unset: none
+    SMTP_PROXY_PROTOCOL_FROM: String = "smtp_proxy_protocol_from", "MAILGATE_SMTP_PROXY_PROTOCOL_FROM",
+        DefaultIs::Unset(None);
 }
 
 /// The certificate and key files SMTP's TLS uses, as given (read at start by `smtp::tls`).
@@ -57,6 +62,58 @@ pub struct SmtpSettings {
     pub hostname: String,
     pub max_connections: usize,
     pub allow_plaintext_auth: bool,
+    /// Peers whose connections start with a PROXY protocol header.
+    pub proxy_from: Vec<Network>,
+}
+
+/// An address or a network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`, `192.168.1.4`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr.trim().parse().map_err(|_| format!("`{text}` is not an address or a network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is in the network; an IPv4 address seen as IPv6 (`::ffff:10.0.0.1`, on a dual-stack
+    /// listener) counts as the IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| match ip.to_canonical() {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, true),
+            IpAddr::V6(v6) => (u128::from(v6), false),
+        };
+        let ((net, net_v4), (ip, ip_v4)) = (bits(self.addr), bits(ip));
+        if net_v4 != ip_v4 {
+            return false;
+        }
+        let len = u32::from(self.prefix);
+        let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+        net & mask == ip & mask
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 /// SMTP is on when a listener is set; a listener then needs TLS files unless plaintext AUTH is allowed.
@@ -93,7 +150,16 @@ pub(super) fn smtp(raw: &Raw) -> Result<Option<SmtpSettings>, ConfigError> {
     if !(1..=100_000).contains(&max_connections) {
         return Err(invalid(&SMTP_MAX_CONNECTIONS.spec, "must be between 1 and 100000"));
     }
-    Ok(Some(SmtpSettings { listen, tls_listen, tls, hostname, max_connections, allow_plaintext_auth }))
+    let proxy_from = match raw.get(&SMTP_PROXY_PROTOCOL_FROM)? {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(|item| Network::parse(item.trim()))
+            .collect::<Result<_, _>>()
+            .map_err(|reason| invalid(&SMTP_PROXY_PROTOCOL_FROM.spec, reason))?,
+    };
+    Ok(Some(SmtpSettings { listen, tls_listen, tls, hostname, max_connections, allow_plaintext_auth, proxy_from }))
 }
 
 #[cfg(test)]
@@ -101,6 +167,40 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::super::{ConfigError, Settings};
+    use super::Network;
+
+    #[test]
+    fn networks_hold_their_addresses() {
+        let net = Network::parse("10.20.0.0/16").expect("network");
+        assert!(net.contains("10.20.3.4".parse().expect("ip")));
+        assert!(net.contains("::ffff:10.20.3.4".parse().expect("mapped ip")));
+        assert!(!net.contains("10.21.0.1".parse().expect("ip")));
+        assert!(!net.contains("::a14:304".parse().expect("v6 ip")));
+        let one = Network::parse("192.168.1.4").expect("address");
+        assert!(one.contains("192.168.1.4".parse().expect("ip")) && !one.contains("192.168.1.5".parse().expect("ip")));
+        let v6 = Network::parse("2001:db8::/32").expect("v6");
+        assert!(v6.contains("2001:db8:1::9".parse().expect("ip")) && !v6.contains("2001:db9::1".parse().expect("ip")));
+        assert!(Network::parse("0.0.0.0/0").expect("all").contains("8.8.8.8".parse().expect("ip")));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+            assert!(Network::parse(bad).is_err(), "{bad}");
+        }
+        let s = load(&[
+            ("MAILGATE_SMTP_LISTEN", "127.0.0.1:2525"),
+            ("MAILGATE_SMTP_ALLOW_PLAINTEXT_AUTH", "true"),
+            ("MAILGATE_SMTP_PROXY_PROTOCOL_FROM", "10.0.0.0/8, 127.0.0.1"),
+        ])
+        .expect("loads")
+        .smtp
+        .expect("on");
+        assert_eq!(s.proxy_from.len(), 2);
+        let err = load(&[
+            ("MAILGATE_SMTP_LISTEN", "127.0.0.1:2525"),
+            ("MAILGATE_SMTP_ALLOW_PLAINTEXT_AUTH", "true"),
+            ("MAILGATE_SMTP_PROXY_PROTOCOL_FROM", "10.0.0.0/40"),
+        ])
+        .expect_err("bad prefix");
+        assert!(err.to_string().contains("MAILGATE_SMTP_PROXY_PROTOCOL_FROM"), "{err}");
+    }
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();

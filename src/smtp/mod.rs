@@ -6,6 +6,7 @@ mod auth;
 mod conn;
 mod listener;
 mod message;
+mod proxy;
 mod reply;
 mod session;
 mod store;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use smtp_proto::request::receiver::RequestReceiver;
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MailFrom, RcptTo, Request};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -16,6 +16,7 @@ use super::Context;
 use super::auth;
 use super::conn::{Body, Conn, Stop};
 use super::message::{Refused, reconcile};
+use super::proxy;
 use super::reply::{self, Reply};
 use super::store::{self, Submission};
 use crate::auth::Caller;
@@ -39,9 +40,32 @@ const MAX_ERRORS: u32 = 20;
 const MAX_AUTH_ATTEMPTS: u32 = 5;
 
 /// Serves one connection to its end: in TLS from the start (`implicit_tls`), or in the clear until STARTTLS.
-pub async fn run(ctx: Arc<Context>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool, stop: watch::Receiver<bool>) {
+pub async fn run(
+    ctx: Arc<Context>,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    stop: watch::Receiver<bool>,
+) {
     let id = format!("smtp-{}", uuid::Uuid::now_v7());
     let work = async {
+        // Behind a load balancer the client is the one its PROXY header names (before TLS, before the greeting).
+        let peer = if ctx.settings.proxy_from.iter().any(|net| net.contains(peer.ip())) {
+            match proxy::read_header(&mut tcp, peer).await {
+                Ok(source) => source,
+                Err(refused) => {
+                    tracing::warn!(session = %id, %peer, ?refused, "SMTP: no PROXY protocol header from a \
+                        MAILGATE_SMTP_PROXY_PROTOCOL_FROM peer; closed");
+                    if refused == proxy::Refused::Malformed && !implicit_tls {
+                        let line = b"421 4.7.0 Expected a PROXY protocol header; closing\r\n";
+                        let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.write_all(line)).await;
+                    }
+                    return;
+                }
+            }
+        } else {
+            peer
+        };
         if implicit_tls {
             if let Some(tls) = handshake(&ctx, tcp).await {
                 Session::new(&ctx, peer, &id, true).serve(Conn::new(tls, stop), true).await;

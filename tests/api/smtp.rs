@@ -355,3 +355,84 @@ async fn shutdown_finishes_the_transaction_then_answers_421(pool: PgPool) {
         .expect("count");
     assert_eq!(stored, 1);
 }
+
+/// A connection to `addr` from the loopback address `from` (Linux answers for all of 127.0.0.0/8).
+async fn connect_from(from: &str, addr: &str) -> (TcpStream, BufReader<TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(format!("{from}:0").parse().expect("from")).expect("bind");
+    let tcp = socket.connect(addr.parse().expect("addr")).await.expect("connect").into_std().expect("std");
+    tcp.set_nonblocking(false).expect("blocking");
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let reader = BufReader::new(tcp.try_clone().expect("clone"));
+    (tcp, reader)
+}
+
+fn read_reply(reader: &mut BufReader<TcpStream>) -> String {
+    let mut reply = String::new();
+    loop {
+        let mut l = String::new();
+        reader.read_line(&mut l).expect("read a reply");
+        reply.push_str(&l);
+        if l.len() < 4 || l.as_bytes()[3] != b'-' {
+            return reply;
+        }
+    }
+}
+
+/// One message over a connection that starts with `header`; the id it was queued as.
+async fn send_behind_proxy(app: &TestApp, header: &[u8]) -> String {
+    let (mut tcp, mut reader) = connect_from("127.0.0.2", app.process.smtp.as_deref().expect("smtp")).await;
+    tcp.write_all(header).expect("write");
+    assert!(read_reply(&mut reader).starts_with("220 "));
+    let plain = STANDARD.encode(format!("\0logic-app\0{}", app.demo.key));
+    tcp.write_all(format!("EHLO lb-test\r\nAUTH PLAIN {plain}\r\nMAIL FROM:<{ALLOWED}>\r\n").as_bytes())
+        .expect("write");
+    assert!(read_reply(&mut reader).starts_with("250-"));
+    assert!(read_reply(&mut reader).starts_with("235 "));
+    assert!(read_reply(&mut reader).starts_with("250 2.1.0"));
+    tcp.write_all(b"RCPT TO:<a@example.com>\r\nDATA\r\n").expect("write");
+    assert!(read_reply(&mut reader).starts_with("250 2.1.5"));
+    assert!(read_reply(&mut reader).starts_with("354 "));
+    tcp.write_all(b"Subject: Behind a balancer\r\n\r\nbody\r\n.\r\nQUIT\r\n").expect("write");
+    let queued = read_reply(&mut reader);
+    assert!(queued.starts_with("250 2.0.0"), "{queued}");
+    queued_id(&queued)
+}
+
+/// Behind a load balancer: its PROXY header (v1 or v2) names the client, whose address the message records;
+/// a trusted peer without one is closed, and anyone else's header is a bad command.
+#[sqlx::test]
+async fn the_proxy_protocol_names_the_client_behind_a_balancer(pool: PgPool) {
+    let app = spawn().smtp(None).env("MAILGATE_SMTP_PROXY_PROTOCOL_FROM", "127.0.0.2/32").start(pool).await;
+
+    let id = send_behind_proxy(&app, b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 2525\r\n").await;
+    let view = app.get_message(&id).await;
+    assert_eq!((view["channel"].as_str(), view["source_address"].as_str()), (Some("smtp"), Some("192.0.2.7")));
+
+    // v2, binary: PROXY command, TCP over IPv6, 2001:db8::7 port 4242 to ::1 port 2525.
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24".to_vec();
+    v2.extend_from_slice(&"2001:db8::7".parse::<std::net::Ipv6Addr>().expect("ip").octets());
+    v2.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    v2.extend_from_slice(&[0x10, 0x92, 0x09, 0xe5]);
+    let id = send_behind_proxy(&app, &v2).await;
+    let view = app.get_message(&id).await;
+    assert_eq!(view["source_address"].as_str(), Some("2001:db8::7"), "{view}");
+
+    // The balancer's peer without a header: closed, no greeting.
+    let smtp = app.process.smtp.clone().expect("smtp");
+    let (mut tcp, mut reader) = connect_from("127.0.0.2", &smtp).await;
+    tcp.write_all(b"EHLO direct\r\n").expect("write");
+    let l = read_reply(&mut reader);
+    assert!(l.starts_with("421 4.7.0"), "{l}");
+    let mut rest = Vec::new();
+    let _ = reader.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+
+    // Anyone else sending a header: an unknown command, and the session goes on with its own address.
+    let (mut tcp, mut reader) = connect_from("127.0.0.1", &smtp).await;
+    assert!(read_reply(&mut reader).starts_with("220 "));
+    tcp.write_all(b"PROXY TCP4 192.0.2.8 127.0.0.1 51234 2525\r\nQUIT\r\n").expect("write");
+    let l = read_reply(&mut reader);
+    assert!(l.starts_with("500 5.5.1"), "{l}");
+    assert!(read_reply(&mut reader).starts_with("221 "));
+}

@@ -14,7 +14,7 @@ settings! {
     /// SMTP with implicit TLS, e.g. `0.0.0.0:465`; unset: none
     SMTPS_LISTEN: SocketAddr = "smtps_listen", "MAILGATE_SMTPS_LISTEN", DefaultIs::Unset(None);
     /// the certificate chain SMTP's TLS presents (a PEM file); required with an SMTP listener unless plaintext AUTH
-    /// is allowed, and always with `MAILGATE_SMTPS_LISTEN`
+    /// is allowed, and always with `MAILGATE_SMTPS_LISTEN`; read again when it changes
     SMTP_TLS_CERT: String = "smtp_tls_cert", "MAILGATE_SMTP_TLS_CERT", DefaultIs::Unset(None);
     /// its private key (a PEM file)
     SMTP_TLS_KEY: String = "smtp_tls_key", "MAILGATE_SMTP_TLS_KEY", DefaultIs::Unset(None);
@@ -33,7 +33,7 @@ settings! {
         DefaultIs::Unset(None);
 }
 
-/// The certificate and key files SMTP's TLS uses, as given (read at start by `smtp::tls`).
+/// The certificate and key files SMTP's TLS uses, as given (read by `smtp::tls` at start and when they change).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
     pub cert: PathBuf,

@@ -25,7 +25,13 @@ pub struct Listeners {
 
 /// Binds the listeners the settings name and starts accepting; `stop` turning true stops them.
 pub async fn start(state: AppState, settings: SmtpSettings, stop: watch::Receiver<bool>) -> anyhow::Result<Listeners> {
-    let tls = settings.tls.as_ref().map(tls::acceptor).transpose()?;
+    let tls = match settings.tls.as_ref().map(tls::acceptor).transpose()? {
+        Some((acceptor, certificates)) => {
+            tokio::spawn(certificates.watch(stop.clone()));
+            Some(acceptor)
+        }
+        None => None,
+    };
     if settings.allow_plaintext_auth {
         for addr in [settings.listen, settings.tls_listen].into_iter().flatten() {
             if !addr.ip().is_loopback() {

@@ -436,3 +436,59 @@ async fn the_proxy_protocol_names_the_client_behind_a_balancer(pool: PgPool) {
     assert!(l.starts_with("500 5.5.1"), "{l}");
     assert!(read_reply(&mut reader).starts_with("221 "));
 }
+
+/// The certificate a new STARTTLS session is shown, as the base64 of its DER.
+fn presented(app: &TestApp) -> String {
+    let (host, port) = host_port(app.process.smtp.as_deref().expect("smtp"));
+    let cfg = json!({"host": host, "port": port, "mode": "starttls", "peer_cert": true, "from": ALLOWED, "to": []});
+    reply(&smtplib(cfg, b""), "peer_cert").1.trim_matches('"').to_owned()
+}
+
+/// A PEM file's body on one line: the base64 of the DER.
+fn pem_body(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("PEM").lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+/// Points the `..data` symlink in `dir` at `target`, atomically, as Kubernetes updates a mounted secret.
+fn swap(dir: &Path, target: &Path) {
+    let tmp = dir.join("..data_tmp");
+    std::os::unix::fs::symlink(target, &tmp).expect("symlink");
+    std::fs::rename(&tmp, dir.join("..data")).expect("swap");
+}
+
+/// A rotated certificate (a symlink swap, as cert-manager's secret or a Key Vault CSI mount does it) is presented
+/// to new sessions; a pair that does not load keeps the one in use.
+#[sqlx::test]
+async fn a_rotated_certificate_is_presented_to_new_sessions(pool: PgPool) {
+    let (first, second) = (certs(), certs());
+    let mount = tempfile::tempdir().expect("tempdir");
+    let dir = mount.path();
+    let version = |name: &str, certs: &Certs, key: &Path| {
+        let v = dir.join(name);
+        std::fs::create_dir(&v).expect("dir");
+        std::fs::copy(&certs.cert, v.join("tls.crt")).expect("copy");
+        std::fs::copy(key, v.join("tls.key")).expect("copy");
+        v
+    };
+    let v1 = version("v1", &first, &first.key);
+    let mismatched = version("v2", &second, &first.key);
+    let v3 = version("v3", &second, &second.key);
+    std::os::unix::fs::symlink(&v1, dir.join("..data")).expect("symlink");
+    std::os::unix::fs::symlink("..data/tls.crt", dir.join("tls.crt")).expect("symlink");
+    std::os::unix::fs::symlink("..data/tls.key", dir.join("tls.key")).expect("symlink");
+    let app = spawn().smtp(Some((&dir.join("tls.crt"), &dir.join("tls.key")))).start(pool).await;
+    assert_eq!(presented(&app), pem_body(&first.cert));
+
+    // A certificate without its key: refused, the first one stays (looked at every 5 s).
+    swap(dir, &mismatched);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(presented(&app), pem_body(&first.cert), "a pair that does not load is not taken");
+
+    swap(dir, &v3);
+    let want = pem_body(&second.cert);
+    poll("the new certificate", Duration::from_secs(20), || async {
+        let got = presented(&app);
+        (got == want).then_some(())
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 """An SMTP client for tests/api/smtp.rs, written with Python's own smtplib: one session as the JSON in argv[1]
 says, the message on stdin. Prints every reply as JSON lines `[step, code, text]` and stops after a refusal."""
 
+import base64
 import json
 import smtplib
 import ssl
@@ -26,6 +27,11 @@ def run():
     say("ehlo", *s.ehlo("printer.test"))
     if cfg["mode"] == "starttls":
         say("starttls", *s.starttls(context=context))
+        if cfg.get("peer_cert"):
+            # The certificate the server presented, as the base64 of its DER (a PEM file's body on one line).
+            say("peer_cert", 0, base64.b64encode(s.sock.getpeercert(binary_form=True)).decode())
+            s.quit()
+            return
         say("ehlo", *s.ehlo("printer.test"))
     if "user" in cfg:
         s.user, s.password = cfg["user"], cfg["password"]

@@ -492,3 +492,53 @@ async fn a_rotated_certificate_is_presented_to_new_sessions(pool: PgPool) {
     })
     .await;
 }
+
+/// `250` after DATA means stored: with Graph answering 503 (the message still queued), a `kill -9` right after it
+/// loses nothing, and the mailgate started again on the same database delivers it once Graph takes it, exactly once.
+#[sqlx::test]
+async fn a_kill_9_after_250_loses_nothing_and_sends_once(pool: PgPool) {
+    use graph_sim::{Fault, ScriptedFault};
+
+    use crate::support::graph_sim::received_by_message;
+
+    let mut app = spawn().smtp(None).env("MAILGATE_MAX_ATTEMPTS", "50").start(pool).await;
+    let unavailable = Fault::Unavailable { retry_after_secs: Some(2) };
+    app.sim.sim.add_scripted_faults(ALLOWED, vec![ScriptedFault::times(unavailable, 1_000)]);
+
+    let (mut tcp, mut reader) = connect_from("127.0.0.1", app.process.smtp.as_deref().expect("smtp")).await;
+    assert!(read_reply(&mut reader).starts_with("220 "));
+    let plain = STANDARD.encode(format!("\0logic-app\0{}", app.demo.key));
+    let session = format!(
+        "EHLO device\r\nAUTH PLAIN {plain}\r\nMAIL FROM:<{ALLOWED}>\r\nRCPT TO:<once@example.com>\r\nDATA\r\n\
+         Subject: Exactly once\r\n\r\nbody\r\n.\r\n"
+    );
+    tcp.write_all(session.as_bytes()).expect("write");
+    for _ in 0..5 {
+        read_reply(&mut reader);
+    }
+    let queued = read_reply(&mut reader);
+    assert!(queued.starts_with("250 2.0.0"), "{queued}");
+    let id = queued_id(&queued);
+    // Killed once Graph's first 503 is recorded: the message waits for its retry and nothing is in flight (a send
+    // in flight at the kill ends `unknown`, as on HTTP; not this test's subject).
+    poll("Graph's first 503 recorded", Duration::from_secs(10), || async {
+        let view = app.get_message(&id).await;
+        TestApp::outcomes(&view).contains(&"unavailable".to_owned()).then_some(())
+    })
+    .await;
+    app.process.kill();
+    drop(tcp);
+    let before = received_by_message(&app.sim).remove(&id).unwrap_or_default();
+    assert!(before.iter().all(|s| *s == Some(503)), "nothing was accepted before the kill: {before:?}");
+
+    // Graph takes messages again; a new process on the same database.
+    app.sim.sim.reset();
+    app.restart();
+    let done = app.wait_final(&id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(done["channel"], "smtp");
+    let after = received_by_message(&app.sim).remove(&id).unwrap_or_default();
+    assert_eq!(after, [Some(202)], "delivered exactly once");
+    let arrivals = crate::support::graph_sim::arrivals(&app.sim);
+    assert_eq!(arrivals.get(&id).map(Vec::len), Some(1));
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bring mailgate up locally, ready to use: Postgres, the graph-sim Graph simulator, the
-# mailgate_dev database with demo data, and `mailgate serve` talking to the simulator.
+# mailgate_dev database with demo data, and `mailgate serve` talking to the simulator, with SMTP on
+# loopback (plaintext AUTH, as for a device on a trusted segment).
 #
 # Usage: scripts/dev-up.sh [--background]
 #   default        stay in the foreground; Ctrl-C stops mailgate and graph-sim
@@ -9,6 +10,7 @@
 # Environment:
 #   MAILGATE_LISTEN       mailgate's address   (default 127.0.0.1:8080)
 #   MAILGATE_SIM_LISTEN   graph-sim's address  (default 127.0.0.1:8090)
+#   MAILGATE_SMTP_LISTEN  mailgate's SMTP address, loopback only (default 127.0.0.1:2525)
 #   MAILGATE_PG_URL, MAILGATE_PG_PRIVATE: see scripts/ensure-postgres.sh
 #
 # Running it again restarts mailgate and graph-sim (an earlier run, foreground or
@@ -36,6 +38,14 @@ done
 
 listen=${MAILGATE_LISTEN:-127.0.0.1:8080}
 sim_listen=${MAILGATE_SIM_LISTEN:-127.0.0.1:8090}
+smtp_listen=${MAILGATE_SMTP_LISTEN:-127.0.0.1:2525}
+# AUTH travels in the clear here (no certificate): loopback only.
+case ${smtp_listen%:*} in
+    127.* | localhost | '[::1]') ;;
+    *) die "MAILGATE_SMTP_LISTEN=$smtp_listen: dev-up allows SMTP AUTH without TLS, so on a loopback address only" ;;
+esac
+# Given to `mailgate serve` only: the admin commands below would otherwise check it against the TLS settings.
+unset MAILGATE_SMTP_LISTEN
 db_name=mailgate_dev
 # graph-sim's defaults: the secret its token endpoint expects, and the app id its tokens
 # carry, which is mailgate's own identity (the one Exchange's policies are about).
@@ -182,8 +192,8 @@ port_busy() {
     [[ $port == 0 ]] && return 1
     timeout 2 bash -c "exec 9<>/dev/tcp/$host/$port" 2>/dev/null
 }
-for addr in "$sim_listen" "$listen"; do
-    ! port_busy "$addr" || die "$addr is already in use by a process dev-up did not start; stop it, or set MAILGATE_LISTEN / MAILGATE_SIM_LISTEN"
+for addr in "$sim_listen" "$listen" "$smtp_listen"; do
+    ! port_busy "$addr" || die "$addr is already in use by a process dev-up did not start; stop it, or set MAILGATE_LISTEN / MAILGATE_SIM_LISTEN / MAILGATE_SMTP_LISTEN"
 done
 
 sim_pid='' mg_pid=''
@@ -251,6 +261,8 @@ DATABASE_URL=$db_url \
     MAILGATE_CREDENTIAL=managed-identity \
     IDENTITY_ENDPOINT=$sim_url/msi/token \
     IDENTITY_HEADER=$identity_header \
+    MAILGATE_SMTP_LISTEN=$smtp_listen \
+    MAILGATE_SMTP_ALLOW_PLAINTEXT_AUTH=true \
     NO_COLOR=1 \
     setsid "$bin/mailgate" serve </dev/null >"$dev/mailgate.log" 2>&1 &
 mg_pid=$!
@@ -281,6 +293,13 @@ send_cmd() {
     echo "    -d '{\"from\":\"$1\",\"to\":[\"someone@example.com\"],\"subject\":\"Hello\",\"text\":\"Hi\"}'"
 }
 
+# smtp_cmd FROM: a ready-to-paste curl command sending a message over SMTP as FROM, showing mailgate's replies.
+smtp_cmd() {
+    echo "  printf 'From: $1\\r\\nTo: someone@example.com\\r\\nSubject: Hello over SMTP\\r\\n\\r\\nHi\\r\\n' |"
+    echo "    curl -sS -v smtp://$smtp_listen --user '$demo_app:$key' \\"
+    echo "      --mail-from $1 --mail-rcpt someone@example.com --upload-file - 2>&1 | grep '^< [2-5]'"
+}
+
 cat <<EOF
 
 mailgate is up at $mg_url  (Graph simulator at $sim_url)
@@ -294,6 +313,13 @@ $(send_cmd "$demo_mailbox" 'Prefer: wait=10')
 
 Send as $denied_mailbox, outside $demo_group (expect HTTP 403):
 $(send_cmd "$denied_mailbox")
+
+SMTP at $smtp_listen (plaintext AUTH on loopback; docs/smtp.md). Send as $demo_mailbox, AUTH as $demo_app
+(expect "250 2.0.0 Ok: queued as <id>"):
+$(smtp_cmd "$demo_mailbox")
+
+Send as $denied_mailbox over SMTP (expect "550 5.7.1" at MAIL FROM, with the reason):
+$(smtp_cmd "$denied_mailbox")
 
 What Graph received:
   curl -sS $sim_url/sim/received

@@ -25,6 +25,8 @@ pub struct Certificates {
     files: TlsFiles,
     provider: Arc<CryptoProvider>,
     current: RwLock<Arc<CertifiedKey>>,
+    /// The files' bytes the first pair came from, so a change made before the watch starts is not missed.
+    first: (Vec<u8>, Vec<u8>),
 }
 
 impl ResolvesServerCert for Certificates {
@@ -37,10 +39,10 @@ impl ResolvesServerCert for Certificates {
 /// fault.
 pub fn acceptor(files: &TlsFiles) -> anyhow::Result<(TlsAcceptor, Arc<Certificates>)> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let (cert, key) = read(files)?;
-    let pair = load(files, &provider, &cert, &key)?;
+    let first = read(files)?;
+    let pair = load(files, &provider, &first.0, &first.1)?;
     let certificates =
-        Arc::new(Certificates { files: files.clone(), provider: provider.clone(), current: RwLock::new(pair) });
+        Arc::new(Certificates { files: files.clone(), provider: provider.clone(), current: RwLock::new(pair), first });
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
@@ -53,7 +55,7 @@ impl Certificates {
     /// Looks at the files every few seconds until `stop`, taking a changed pair that loads.
     pub async fn watch(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         // What was last read, loaded or not: a pair is tried (and warned about) once per change.
-        let mut seen = read(&self.files).ok();
+        let mut seen = self.first.clone();
         loop {
             tokio::select! {
                 () = super::stopped(&mut stop) => return,
@@ -64,7 +66,7 @@ impl Certificates {
                 // Mid-swap, or unreadable for now: the pair in use stays until a readable one appears.
                 continue;
             };
-            if seen.as_ref() == Some(&files) {
+            if seen == files {
                 continue;
             }
             match load(&self.files, &self.provider, &files.0, &files.1) {
@@ -78,7 +80,7 @@ impl Certificates {
                     load; the previous one stays in use"
                 ),
             }
-            seen = Some(files);
+            seen = files;
         }
     }
 }

@@ -161,6 +161,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         body_budget,
         refusals,
     };
+    let signalled = shutdown_signal();
     // SMTP, when a listener is set, shares the state; it stops accepting when `smtp_stop` turns true.
     let (smtp_stop, smtp_stopped) = watch::channel(false);
     let smtp = match state.settings.smtp.clone() {
@@ -177,7 +178,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     let drain_flag = draining.clone();
     let stopping = async move {
-        shutdown_signal().await;
+        signalled.await;
         // From here /readyz says not ready and new requests get 503, while the listener stops accepting connections.
         drain_flag.store(true, Ordering::SeqCst);
         let _ = smtp_stop.send(true);
@@ -236,20 +237,33 @@ async fn entra_validator(e: &EntraSettings) -> anyhow::Result<EntraValidator> {
     Ok(validator)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or Ctrl-C. The handlers are installed when this is called, not when the future is first polled: a signal
+/// that arrives while the router is still being built (SMTP already answers by then) must drain, not kill.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! { () = term => {}, () = interrupt => {} }
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
